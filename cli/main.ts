@@ -1,0 +1,57 @@
+/**
+ * `picluster <command>`: a table of subcommands, each in its own module under
+ * `cli/commands/`, loaded lazily so `picluster agent` does not load fastify.
+ */
+import { isPiclusterError } from '../common/errors.ts';
+
+export interface CommandModule {
+  /** Runs the command; resolves to the process exit code (or undefined to keep serving). */
+  run(argv: string[]): Promise<number | undefined>;
+}
+
+const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  master: { summary: 'run the master (dispatcher, API, UI, netboot when enabled)', load: () => import('./commands/master.ts') },
+  agent: { summary: 'run a node agent', load: () => import('./commands/agent.ts') },
+  netboot: { summary: 'run the netboot servers (proxyDHCP/DHCP + TFTP) standalone', load: () => import('./commands/netboot.ts') },
+  'build-image': { summary: 'build the RAM-only netboot image into image/dist', load: () => import('./commands/build-image.ts') },
+  nodes: { summary: 'list nodes', load: () => import('./commands/client-commands.ts').then((m) => m.nodesCommand) },
+  node: { summary: 'show one node: picluster node <name>', load: () => import('./commands/client-commands.ts').then((m) => m.nodeCommand) },
+  submit: { summary: 'submit a job: picluster submit [--group g] [--priority n] [--detach] -- cmd args...', load: () => import('./commands/client-commands.ts').then((m) => m.submitCommand) },
+  jobs: { summary: 'list jobs', load: () => import('./commands/client-commands.ts').then((m) => m.jobsCommand) },
+  job: { summary: 'show one job: picluster job <id>', load: () => import('./commands/client-commands.ts').then((m) => m.jobCommand) },
+  cancel: { summary: 'cancel a job: picluster cancel <id>', load: () => import('./commands/client-commands.ts').then((m) => m.cancelCommand) },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    'usage: picluster <command> [options]',
+    '',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `picluster <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number | undefined> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    process.stderr.write(`picluster: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    const mod = await entry.load();
+    return await mod.run(rest);
+  } catch (e) {
+    if (isPiclusterError(e)) {
+      process.stderr.write(`picluster ${name}: ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
