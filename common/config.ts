@@ -1,0 +1,249 @@
+/**
+ * `loadConfig(sources) → Config`: one YAML file + `PICLUSTER_*` env overrides, defaults
+ * filled, validated against one TypeBox schema, frozen. Every problem is reported at once,
+ * each with its path. Nothing else in picluster reads `process.env` for configuration.
+ */
+import { readFileSync } from 'node:fs';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { PiclusterError, ValidationError, type Problem } from './errors.ts';
+import { NetbootConfigSchema } from '../netboot/config.ts';
+
+export const STRATEGIES = ['round-robin', 'weighted-random', 'least-connections', 'best-performance', 'least-recent'] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
+
+const Strategy = Type.Union(STRATEGIES.map((s) => Type.Literal(s)), { default: 'round-robin' });
+
+export const ConfigSchema = Type.Object(
+  {
+    /** Where the SQLite database, admin token and cluster secret live. */
+    dataDir: Type.String({ minLength: 1, default: './data' }),
+    http: Type.Object(
+      {
+        host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        /** URL agents and browsers use to reach the master; derived from host/port when absent. */
+        publicUrl: Type.Optional(Type.String({ minLength: 1 })),
+        /** Largest accepted request body. */
+        bodyLimitBytes: Type.Integer({ minimum: 1024, default: 8 * 1024 * 1024 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: Type.Object(
+      {
+        /** Admin bearer token; generated into `<dataDir>/admin-token` (0600) on first start when absent. */
+        adminToken: Type.Optional(Type.String({ minLength: 16 })),
+        /** Read-only bearer token for the UI/API; optional. */
+        viewerToken: Type.Optional(Type.String({ minLength: 16 })),
+        /** When set, `/metrics` requires `Authorization: Bearer <metricsToken>`. */
+        metricsToken: Type.Optional(Type.String({ minLength: 8 })),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    cluster: Type.Object(
+      {
+        /** Secret node tokens are derived from; generated into `<dataDir>/cluster-secret` when absent. */
+        secret: Type.Optional(Type.String({ minLength: 16 })),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    scheduler: Type.Object(
+      {
+        strategy: Strategy,
+        heartbeatMs: Type.Integer({ minimum: 50, default: 2000 }),
+        /** A node is lost after this many heartbeat intervals without one. */
+        missedHeartbeats: Type.Integer({ minimum: 1, default: 3 }),
+        /** After a master restart, how long running attempts wait for their agent to reconnect. */
+        restartGraceMs: Type.Integer({ minimum: 0, default: 10_000 }),
+        defaultRetries: Type.Integer({ minimum: 0, maximum: 100, default: 3 }),
+        retryBackoffMs: Type.Integer({ minimum: 0, default: 1000 }),
+        retryBackoffMaxMs: Type.Integer({ minimum: 0, default: 60_000 }),
+        /** Per-stream bound on captured stdout/stderr of one attempt (the tail is kept). */
+        outputLimitBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    store: Type.Object(
+      {
+        /** SQLite `synchronous`: `normal` survives process crashes (WAL); `full` also power loss, slower. */
+        synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: 'normal' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    inventory: Type.Object(
+      {
+        /** Path to nodes.yaml; absent file = no inventory nodes (agents with valid tokens still join). */
+        path: Type.String({ minLength: 1, default: 'inventory/nodes.yaml' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    netboot: NetbootConfigSchema,
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigFileError extends PiclusterError {
+  readonly code = 'CONFIG_FILE';
+}
+
+export interface ConfigSources {
+  /** Path of the YAML file; a missing file is an error only when `required`. */
+  readonly file?: string;
+  readonly required?: boolean;
+  /** Environment (defaults to nothing: callers pass `process.env` explicitly). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Programmatic overrides applied last (tests, CLI flags). */
+  readonly overrides?: Readonly<Record<string, unknown>>;
+}
+
+/** Well-known short env names; any other `PICLUSTER_A__B_C` maps to `a.bC`. */
+const ENV_ALIASES: Readonly<Record<string, string>> = {
+  PICLUSTER_DATA_DIR: 'dataDir',
+  PICLUSTER_HTTP_PORT: 'http.port',
+  PICLUSTER_HTTP_HOST: 'http.host',
+  PICLUSTER_PUBLIC_URL: 'http.publicUrl',
+  PICLUSTER_ADMIN_TOKEN: 'auth.adminToken',
+  PICLUSTER_VIEWER_TOKEN: 'auth.viewerToken',
+  PICLUSTER_METRICS_TOKEN: 'auth.metricsToken',
+  PICLUSTER_CLUSTER_SECRET: 'cluster.secret',
+  PICLUSTER_LOG_LEVEL: 'log.level',
+  PICLUSTER_STRATEGY: 'scheduler.strategy',
+  PICLUSTER_INVENTORY: 'inventory.path',
+};
+/** Env names that are not config keys. */
+const ENV_IGNORED = new Set(['PICLUSTER_CONFIG', 'PICLUSTER_ADMIN_TOKEN_FILE', 'PICLUSTER_URL']);
+
+const camel = (s: string): string => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+export function envPath(name: string): string | undefined {
+  if (ENV_ALIASES[name]) return ENV_ALIASES[name];
+  if (ENV_IGNORED.has(name) || !name.startsWith('PICLUSTER_')) return undefined;
+  return name.slice('PICLUSTER_'.length).split('__').map(camel).join('.');
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let cur = target;
+  for (const k of keys.slice(0, -1)) {
+    const next = cur[k];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[k] = {};
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+/** Env values are strings; make numbers/booleans of them where they look like it (the schema decides). */
+function envValue(raw: string): unknown {
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  return raw;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Validates any value against a schema with defaults; throws one ValidationError listing every problem. */
+export function validateWithDefaults<S extends TSchema>(what: string, schema: S, input: unknown): Static<S> {
+  const { value, problems } = checkWithDefaults(schema, input);
+  if (problems.length) throw new ValidationError(what, problems);
+  return value;
+}
+
+/** Fills defaults and lists schema problems without throwing (callers add their own checks). */
+export function checkWithDefaults<S extends TSchema>(schema: S, input: unknown): { value: Static<S>; problems: Problem[] } {
+  const value = Value.Default(schema, Value.Clone(input ?? {}));
+  const problems: Problem[] = [...Value.Errors(schema, value)].map((e) => ({ path: toDotted(e.path), message: e.message }));
+  return { value: value as Static<S>, problems: dedupe(problems) };
+}
+
+/** JSON pointer `/nodes/3/mac` → `nodes[3].mac`. */
+export function toDotted(pointer: string): string {
+  return pointer.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  // TypeBox reports a union mismatch once per branch; keep the first per path.
+  return problems.filter((p) => (seen.has(p.path) ? false : (seen.add(p.path), true)));
+}
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  let fromFile: Record<string, unknown> = {};
+  if (sources.file) {
+    let text: string | undefined;
+    try {
+      text = readFileSync(sources.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || sources.required) {
+        throw new ConfigFileError(`cannot read config file ${sources.file}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    if (text !== undefined) {
+      try {
+        const parsed: unknown = parseYaml(text);
+        if (parsed !== null && parsed !== undefined) {
+          if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+            throw new ConfigFileError(`config file ${sources.file} must hold a mapping at the top level`);
+          }
+          fromFile = parsed as Record<string, unknown>;
+        }
+      } catch (e) {
+        if (e instanceof ConfigFileError) throw e;
+        throw new ConfigFileError(`config file ${sources.file} is not valid YAML: ${(e as Error).message}`, { cause: e });
+      }
+    }
+  }
+  const merged = structuredClone(fromFile);
+  const problems: Problem[] = [];
+  for (const [name, raw] of Object.entries(sources.env ?? {})) {
+    if (raw === undefined) continue;
+    const path = envPath(name);
+    if (path === undefined) continue;
+    if (!path || path.split('.').some((k) => !k)) {
+      problems.push({ path: name, message: 'cannot be mapped to a config key' });
+      continue;
+    }
+    setPath(merged, path, envValue(raw));
+  }
+  for (const [path, value] of Object.entries(sources.overrides ?? {})) setPath(merged, path, value);
+  try {
+    const config = validateWithDefaults(sources.file ? `invalid configuration (${sources.file})` : 'invalid configuration', ConfigSchema, merged);
+    if (problems.length) throw new ValidationError('invalid configuration', problems);
+    return deepFreeze(config);
+  } catch (e) {
+    if (e instanceof ValidationError && problems.length && !e.problems.some((p) => problems.includes(p))) {
+      throw new ValidationError('invalid configuration', [...problems, ...e.problems]);
+    }
+    throw e;
+  }
+}
+
+const SECRET_KEYS = /token|secret|password|community|authKey|privKey/i;
+
+/** The effective config with every secret replaced, for logging and `GET /api/config`. */
+export function redactConfig(config: unknown): unknown {
+  if (Array.isArray(config)) return config.map(redactConfig);
+  if (config && typeof config === 'object') {
+    return Object.fromEntries(
+      Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.test(k) && v !== undefined && typeof v !== 'object' ? '[redacted]' : redactConfig(v)]),
+    );
+  }
+  return config;
+}

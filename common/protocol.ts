@@ -1,0 +1,240 @@
+/**
+ * The agent protocol: JSON text frames over one WebSocket (`/agent`). This module is the
+ * only definition; the dispatcher and the agent both import it. Every frame is validated
+ * on receipt; a malformed frame gets an `error` frame back and a counter, never a crash.
+ *
+ * Flow: agent → hello; dispatcher → welcome (or refused + close). Then the agent sends
+ * heartbeats, `pull {slots}` credits (how many more jobs it will take), `output` chunks and
+ * `result`s; the dispatcher sends `assign`, `cancel`, `result-ack` (after the result is
+ * committed), `set-slots`, and node commands. Results are kept by the agent until acked and
+ * resent after a reconnect; the attempt id is the fencing token.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+
+export const PROTOCOL_VERSION = 1;
+
+/** WebSocket close codes used by the dispatcher. */
+export const CloseCode = {
+  /** hello refused: bad token, unknown node, version mismatch. The agent should not retry fast. */
+  refused: 4001,
+  /** A newer connection for the same node replaced this one. */
+  replaced: 4002,
+  /** The dispatcher is shutting down. */
+  shutdown: 4003,
+} as const;
+
+const Id = Type.Integer({ minimum: 1 });
+const Str = (max = 256) => Type.String({ maxLength: max });
+
+export const Requirements = Type.Object(
+  {
+    /** Every label must be present on the node with this value (`"*"` = any value). */
+    labels: Type.Optional(Type.Record(Str(63), Str(253))),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Node.js `process.arch`: `arm64`, `x64`, `arm`, … */
+    arch: Type.Optional(Str(16)),
+    /** Pin to one node by name. */
+    node: Type.Optional(Str(63)),
+  },
+  { additionalProperties: false },
+);
+export type Requirements = Static<typeof Requirements>;
+
+export const ExecSpec = Type.Object(
+  {
+    kind: Type.Literal('exec'),
+    argv: Type.Array(Str(64 * 1024), { minItems: 1, maxItems: 4096 }),
+    env: Type.Optional(Type.Record(Str(256), Str(64 * 1024))),
+    stdin: Type.Optional(Type.String({ maxLength: 4 * 1024 * 1024 })),
+  },
+  { additionalProperties: false },
+);
+export type ExecSpec = Static<typeof ExecSpec>;
+
+export const FunctionSpec = Type.Object(
+  {
+    kind: Type.Literal('function'),
+    /** An ES module whose default export is called as `await fn(...args)` on the node. */
+    source: Type.String({ minLength: 1, maxLength: 4 * 1024 * 1024 }),
+    /** JSON arguments. */
+    args: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1024 })),
+    env: Type.Optional(Type.Record(Str(256), Str(64 * 1024))),
+  },
+  { additionalProperties: false },
+);
+export type FunctionSpec = Static<typeof FunctionSpec>;
+
+export const JobSpec = Type.Union([ExecSpec, FunctionSpec]);
+export type JobSpec = Static<typeof JobSpec>;
+
+export const Health = Type.Object(
+  {
+    load1: Type.Optional(Type.Number()),
+    load5: Type.Optional(Type.Number()),
+    load15: Type.Optional(Type.Number()),
+    cpuPercent: Type.Optional(Type.Number()),
+    memTotalMb: Type.Optional(Type.Number()),
+    memAvailableMb: Type.Optional(Type.Number()),
+    temperatureC: Type.Optional(Type.Number()),
+    /** Raw `get_throttled` bits on a Pi (bit 0 under-voltage now, 1 capped, 2 throttled, 3 soft temp limit, 16–19 since boot). */
+    throttled: Type.Optional(Type.Integer({ minimum: 0 })),
+    uptimeS: Type.Optional(Type.Number()),
+    netRxBytes: Type.Optional(Type.Number()),
+    netTxBytes: Type.Optional(Type.Number()),
+    cpuFreqMhz: Type.Optional(Type.Number()),
+  },
+  { additionalProperties: true },
+);
+export type Health = Static<typeof Health>;
+
+export const NodeIdentity = Type.Object(
+  {
+    name: Str(63),
+    mac: Type.Optional(Str(17)),
+    serial: Type.Optional(Str(16)),
+    model: Type.Optional(Str(64)),
+    hostname: Type.Optional(Str(253)),
+    ip: Type.Optional(Str(64)),
+    cpus: Type.Integer({ minimum: 1 }),
+    memoryMb: Type.Integer({ minimum: 1 }),
+    arch: Str(16),
+    platform: Str(16),
+    agentVersion: Str(32),
+    imageVersion: Type.Optional(Str(64)),
+    /** Changes on every boot (Linux: /proc/sys/kernel/random/boot_id); same id = same boot. */
+    bootId: Str(64),
+  },
+  { additionalProperties: false },
+);
+export type NodeIdentity = Static<typeof NodeIdentity>;
+
+export const AttemptOutcome = Type.Union([
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('timed-out'),
+  Type.Literal('cancelled'),
+  /** The agent could not run it at all (unsupported kind, missing runtime, …). */
+  Type.Literal('rejected'),
+]);
+export type AttemptOutcome = Static<typeof AttemptOutcome>;
+
+export const ResultBody = Type.Object(
+  {
+    attemptId: Id,
+    jobId: Id,
+    outcome: AttemptOutcome,
+    exitCode: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+    signal: Type.Optional(Type.Union([Str(16), Type.Null()])),
+    /** Function jobs: the JSON return value. */
+    value: Type.Optional(Type.Unknown()),
+    error: Type.Optional(Str(16 * 1024)),
+    stdout: Type.Optional(Type.String()),
+    stderr: Type.Optional(Type.String()),
+    /** Bytes dropped from the head of each stream by the output bound. */
+    stdoutTruncated: Type.Optional(Type.Integer({ minimum: 0 })),
+    stderrTruncated: Type.Optional(Type.Integer({ minimum: 0 })),
+    startedAt: Type.Number(),
+    durationMs: Type.Number({ minimum: 0 }),
+    cpuMs: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type ResultBody = Static<typeof ResultBody>;
+
+const msg = <T extends string, P extends Record<string, TSchema>>(type: T, props: P) =>
+  Type.Object({ type: Type.Literal(type), ...props }, { additionalProperties: false });
+
+// ── agent → dispatcher ────────────────────────────────────────────────────────────────
+export const HelloMsg = msg('hello', {
+  protocol: Type.Integer(),
+  token: Str(512),
+  node: NodeIdentity,
+  /** Attempts still running on the agent (reconnect without reboot). */
+  running: Type.Array(Id, { maxItems: 4096 }),
+});
+export const HeartbeatMsg = msg('heartbeat', {
+  health: Health,
+  running: Type.Array(Id, { maxItems: 4096 }),
+});
+export const PullMsg = msg('pull', { slots: Type.Integer({ minimum: 1, maximum: 4096 }) });
+export const OutputMsg = msg('output', {
+  attemptId: Id,
+  stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+  data: Type.String({ maxLength: 1024 * 1024 }),
+});
+export const ResultMsg = msg('result', { result: ResultBody });
+export const EventMsg = msg('event', {
+  /** e.g. `kernel` (kmsg lines), `watchdog`, `shell-opened`. */
+  kind: Str(64),
+  message: Str(16 * 1024),
+  level: Type.Optional(Type.Union([Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')])),
+});
+
+export const AgentMessage = Type.Union([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg]);
+export type AgentMessage = Static<typeof AgentMessage>;
+
+// ── dispatcher → agent ────────────────────────────────────────────────────────────────
+export const WelcomeMsg = msg('welcome', {
+  protocol: Type.Integer(),
+  node: Str(63),
+  heartbeatMs: Type.Integer({ minimum: 1 }),
+  /** How many jobs the node runs at once (operator-configurable). */
+  slots: Type.Integer({ minimum: 0 }),
+  /** Of the attempts the agent said it runs: kill these (the dispatcher gave them up). */
+  abandon: Type.Array(Id),
+  serverTime: Type.Number(),
+});
+export const AssignMsg = msg('assign', {
+  attemptId: Id,
+  jobId: Id,
+  spec: JobSpec,
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  outputLimitBytes: Type.Integer({ minimum: 1 }),
+});
+export const CancelMsg = msg('cancel', { attemptId: Id, reason: Str(256) });
+export const ResultAckMsg = msg('result-ack', { attemptId: Id });
+export const SetSlotsMsg = msg('set-slots', { slots: Type.Integer({ minimum: 0 }) });
+export const CommandMsg = msg('command', {
+  /** Node-level actions executed by the agent (reboot, identify, …). */
+  command: Type.Union([Type.Literal('reboot'), Type.Literal('identify'), Type.Literal('shutdown')]),
+  args: Type.Optional(Type.Record(Str(64), Type.Unknown())),
+});
+export const ErrorMsg = msg('error', { code: Str(64), message: Str(4096) });
+export const RefusedMsg = msg('refused', { code: Str(64), message: Str(4096) });
+
+export const DispatcherMessage = Type.Union([WelcomeMsg, AssignMsg, CancelMsg, ResultAckMsg, SetSlotsMsg, CommandMsg, ErrorMsg, RefusedMsg]);
+export type DispatcherMessage = Static<typeof DispatcherMessage>;
+
+export type MessageOf<U extends { type: string }, T extends U['type']> = Extract<U, { type: T }>;
+
+type Checker = ReturnType<typeof TypeCompiler.Compile>;
+/** One compiled checker per frame type: faster than a union, and errors name the real field. */
+function checkers(schemas: readonly TSchema[]): Map<string, Checker> {
+  return new Map(schemas.map((s) => [String((s.properties as { type: { const: string } }).type.const), TypeCompiler.Compile(s)]));
+}
+const agentCheckers = checkers([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg]);
+const dispatcherCheckers = checkers([WelcomeMsg, AssignMsg, CancelMsg, ResultAckMsg, SetSlotsMsg, CommandMsg, ErrorMsg, RefusedMsg]);
+
+export type ParseResult<M> = { ok: true; message: M } | { ok: false; code: 'BAD_JSON' | 'BAD_MESSAGE'; error: string };
+
+function parseWith<M>(byType: Map<string, Checker>, raw: string | Buffer): ParseResult<M> {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (e) {
+    return { ok: false, code: 'BAD_JSON', error: `frame is not JSON: ${(e as Error).message}` };
+  }
+  const type = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as { type?: unknown }).type : undefined;
+  const checker = typeof type === 'string' ? byType.get(type) : undefined;
+  if (!checker) {
+    return { ok: false, code: 'BAD_MESSAGE', error: `unknown frame type ${JSON.stringify(type ?? null)}; expected one of ${[...byType.keys()].join(', ')}` };
+  }
+  if (checker.Check(value)) return { ok: true, message: value as M };
+  const first = checker.Errors(value).First();
+  return { ok: false, code: 'BAD_MESSAGE', error: `invalid '${String(type)}' frame: ${first ? `${first.path || '(frame)'}: ${first.message}` : 'does not match'}` };
+}
+
+export const parseAgentMessage = (raw: string | Buffer): ParseResult<AgentMessage> => parseWith(agentCheckers, raw);
+export const parseDispatcherMessage = (raw: string | Buffer): ParseResult<DispatcherMessage> => parseWith(dispatcherCheckers, raw);
