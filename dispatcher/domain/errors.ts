@@ -1,0 +1,37 @@
+import { PiclusterError } from '../../common/errors.ts';
+
+export class JobNotFoundError extends PiclusterError {
+  readonly code = 'JOB_NOT_FOUND';
+  constructor(id: number | string) {
+    super(`job ${id} not found`);
+  }
+}
+
+export class NodeNotFoundError extends PiclusterError {
+  readonly code = 'NODE_NOT_FOUND';
+  constructor(name: string) {
+    super(`node '${name}' not found`);
+  }
+}
+
+export class IllegalTransitionError extends PiclusterError {
+  readonly code = 'ILLEGAL_TRANSITION';
+  constructor(what: string, from: string, to: string) {
+    super(`${what} cannot go from '${from}' to '${to}'`, { details: { from, to } });
+  }
+}
+
+export class JobFinishedError extends PiclusterError {
+  readonly code = 'JOB_FINISHED';
+  constructor(id: number, state: string) {
+    super(`job ${id} has already ended (${state})`, { details: { state } });
+  }
+}
+
+export class UnauthorizedError extends PiclusterError {
+  readonly code = 'UNAUTHORIZED';
+}
+
+export class ForbiddenError extends PiclusterError {
+  readonly code = 'FORBIDDEN';
+}

@@ -1,0 +1,253 @@
+/**
+ * The scheduler's view of the queue: pure, in memory, rebuilt from the store at start.
+ *
+ * Order (seed design "My Little Cluster"): highest priority first; within a priority,
+ * round-robin over groups (a circular list: after a group is served, the next group in the
+ * ring goes first); FIFO inside a group; jobs whose requirements no free node meets are
+ * skipped, not blocking the ones behind them. Jobs in retry backoff wait in a min-heap
+ * until due.
+ */
+import type { Requirements } from '../../common/protocol.ts';
+import { hasRequirements, satisfies } from './requirements.ts';
+import type { Candidate, Strategy } from './strategies.ts';
+
+export interface QueuedJob {
+  readonly id: number;
+  readonly priority: number;
+  readonly group: string;
+  readonly availableAt: number;
+  readonly requirements: Requirements;
+}
+
+export interface Assignment {
+  readonly jobId: number;
+  readonly node: string;
+}
+
+/** How far into one group's FIFO the scheduler looks for a job a free node can run. */
+const SCAN_LIMIT = 512;
+
+class Fifo {
+  items: QueuedJob[] = [];
+  head = 0;
+  get empty(): boolean {
+    return this.head >= this.items.length;
+  }
+  compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+class Level {
+  readonly groups = new Map<string, Fifo>();
+  ring: string[] = [];
+  cursor = 0;
+  count = 0;
+}
+
+export class JobQueue {
+  /** Every queued job (ready or delayed), by id: the source of truth for liveness. */
+  private readonly live = new Map<number, QueuedJob>();
+  private readonly ready = new Set<number>();
+  private readonly levels = new Map<number, Level>();
+  private priorities: number[] = [];
+  private readonly delayed: QueuedJob[] = []; // binary min-heap on availableAt
+
+  get size(): number {
+    return this.live.size;
+  }
+  get readySize(): number {
+    return this.ready.size;
+  }
+  has(id: number): boolean {
+    return this.live.has(id);
+  }
+
+  enqueue(job: QueuedJob, now: number): void {
+    if (this.live.has(job.id)) this.remove(job.id);
+    this.live.set(job.id, job);
+    if (job.availableAt > now) heapPush(this.delayed, job);
+    else this.pushReady(job);
+  }
+
+  /** Removes a queued job (cancelled, or claimed outside the scheduler). */
+  remove(id: number): boolean {
+    const job = this.live.get(id);
+    if (!job) return false;
+    this.live.delete(id);
+    if (this.ready.delete(id)) this.levels.get(job.priority)!.count--;
+    // FIFO and heap entries are dropped lazily: they no longer match `live`.
+    return true;
+  }
+
+  /** Moves delayed jobs whose time has come into the ready queues. */
+  promoteDue(now: number): number {
+    let n = 0;
+    while (this.delayed.length && this.delayed[0]!.availableAt <= now) {
+      const job = heapPop(this.delayed)!;
+      if (this.live.get(job.id) === job && !this.ready.has(job.id)) {
+        this.pushReady(job);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** When the earliest delayed job becomes due (for the Dispatcher's timer). */
+  nextDueAt(): number | undefined {
+    while (this.delayed.length && this.live.get(this.delayed[0]!.id) !== this.delayed[0]) heapPop(this.delayed);
+    return this.delayed[0]?.availableAt;
+  }
+
+  /** Ready jobs by group (all priorities), for metrics and the overview. */
+  depthByGroup(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const id of this.ready) {
+      const g = this.live.get(id)!.group;
+      out.set(g, (out.get(g) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  /**
+   * Hands out as many jobs as the candidates have free slots for. Mutates the candidates'
+   * `free`, `running` and `lastAssignedAt` as it goes so the strategy sees each pick.
+   */
+  schedule(candidates: readonly Candidate[], strategy: Strategy, now: number): Assignment[] {
+    this.promoteDue(now);
+    const out: Assignment[] = [];
+    if (this.ready.size === 0) return out;
+    let free = candidates.filter((c) => c.free > 0);
+    for (const priority of this.priorities) {
+      const level = this.levels.get(priority)!;
+      while (free.length && level.count > 0) {
+        const picked = this.pickFromLevel(level, free);
+        if (!picked) break;
+        const node = strategy.pick(picked.eligible, now);
+        out.push({ jobId: picked.job.id, node: node.name });
+        this.live.delete(picked.job.id);
+        this.ready.delete(picked.job.id);
+        level.count--;
+        node.free--;
+        node.running++;
+        node.lastAssignedAt = now;
+        if (node.free <= 0) free = free.filter((c) => c !== node);
+      }
+      if (!free.length) break;
+    }
+    this.dropEmptyLevels();
+    return out;
+  }
+
+  private pickFromLevel(level: Level, free: readonly Candidate[]): { job: QueuedJob; eligible: readonly Candidate[] } | undefined {
+    for (let k = 0; k < level.ring.length; ) {
+      const idx = (level.cursor + k) % level.ring.length;
+      const group = level.ring[idx]!;
+      const fifo = level.groups.get(group)!;
+      const found = this.scanFifo(fifo, free);
+      if (fifo.empty) {
+        // Drop the exhausted group from the ring, keeping the cursor on the same successor.
+        level.groups.delete(group);
+        level.ring.splice(idx, 1);
+        if (idx < level.cursor) level.cursor--;
+        if (level.ring.length) level.cursor %= level.ring.length;
+        else level.cursor = 0;
+        if (found) return found;
+        continue; // same k now points at the next group
+      }
+      if (found) {
+        level.cursor = (idx + 1) % level.ring.length;
+        return found;
+      }
+      k++;
+    }
+    return undefined;
+  }
+
+  private scanFifo(fifo: Fifo, free: readonly Candidate[]): { job: QueuedJob; eligible: readonly Candidate[] } | undefined {
+    let scanned = 0;
+    for (let i = fifo.head; i < fifo.items.length && scanned < SCAN_LIMIT; i++) {
+      const job = fifo.items[i]!;
+      if (this.live.get(job.id) !== job || !this.ready.has(job.id)) {
+        if (i === fifo.head) fifo.head++; // dead entry at the head: drop it
+        continue;
+      }
+      scanned++;
+      const eligible = hasRequirements(job.requirements) ? free.filter((c) => satisfies(c, job.requirements)) : free;
+      if (eligible.length === 0) continue;
+      if (i === fifo.head) {
+        fifo.head++;
+        fifo.compact();
+      } else {
+        fifo.items.splice(i, 1);
+      }
+      return { job, eligible };
+    }
+    return undefined;
+  }
+
+  private pushReady(job: QueuedJob): void {
+    let level = this.levels.get(job.priority);
+    if (!level) {
+      level = new Level();
+      this.levels.set(job.priority, level);
+      this.priorities = [...this.levels.keys()].sort((a, b) => b - a);
+    }
+    let fifo = level.groups.get(job.group);
+    if (!fifo) {
+      fifo = new Fifo();
+      level.groups.set(job.group, fifo);
+      // A new group is appended to the circular list: it takes its turn after the groups
+      // ahead of it in the ring, never jumping the queue.
+      level.ring.push(job.group);
+    }
+    fifo.items.push(job);
+    this.ready.add(job.id);
+    level.count++;
+  }
+
+  private dropEmptyLevels(): void {
+    let changed = false;
+    for (const [p, level] of this.levels) {
+      if (level.count === 0) {
+        this.levels.delete(p);
+        changed = true;
+      }
+    }
+    if (changed) this.priorities = [...this.levels.keys()].sort((a, b) => b - a);
+  }
+}
+
+function heapPush(h: QueuedJob[], x: QueuedJob): void {
+  h.push(x);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p]!.availableAt <= h[i]!.availableAt) break;
+    [h[p], h[i]] = [h[i]!, h[p]!];
+    i = p;
+  }
+}
+
+function heapPop(h: QueuedJob[]): QueuedJob | undefined {
+  const top = h[0];
+  const last = h.pop();
+  if (h.length && last) {
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l]!.availableAt < h[m]!.availableAt) m = l;
+      if (r < h.length && h[r]!.availableAt < h[m]!.availableAt) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i]!, h[m]!];
+      i = m;
+    }
+  }
+  return top;
+}
