@@ -1,12 +1,30 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-/** `netboot.tftp` section. Every key has a default. */
+/**
+ * `netboot.tftp` section. Every key has a default, so `netboot.tftp` may be omitted.
+ *
+ * Retransmission: picluster keeps its own short timer (`retransmitMs`) instead of the
+ * RFC 2349 `timeout` a client proposes (1–255 s would stall a boot on every loss). The
+ * `timeout` option is still acknowledged, and when it is *shorter* than `retransmitMs`
+ * it wins. After `maxRetries` consecutive timeouts without progress a transfer ends
+ * with outcome `timeout` (defaults: 1000 ms × 5, like tftpd-hpa's 1 s / ~5 tries).
+ */
 export const TftpConfigSchema = Type.Object(
   {
     /** Server port (69 in production; tests use 0 = ephemeral). */
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 69 }),
     /** Largest blksize granted (RFC 2348); the default fits a 1500-byte MTU. */
     blksizeMax: Type.Integer({ minimum: 8, maximum: 65464, default: 1468 }),
+    /** Largest windowsize granted (RFC 7440). Capped at 32767 so 16-bit ACKs stay unambiguous. */
+    windowsizeMax: Type.Integer({ minimum: 1, maximum: 32767, default: 64 }),
+    /** Retransmit timer for an unacknowledged OACK/DATA window. */
+    retransmitMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 1000 }),
+    /** Consecutive timeouts without progress before a transfer is abandoned. */
+    maxRetries: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
+    /** Concurrent transfers; requests beyond this get ERROR 0 "server busy". */
+    maxTransfers: Type.Integer({ minimum: 1, maximum: 10_000, default: 512 }),
+    /** Bytes of file content kept in the shared read cache (least recently used evicted). */
+    cacheMaxBytes: Type.Integer({ minimum: 0, default: 1024 * 1024 * 1024 }),
   },
   { default: {}, additionalProperties: false },
 );
