@@ -69,6 +69,8 @@ export interface Job extends NewJob {
   readonly node?: string;
   /** Why the job is failed/cancelled, or why it was last requeued. */
   readonly reason?: string;
+  /** Cancel was asked while running: whatever the attempt's end, the job ends cancelled. */
+  readonly cancelRequested: boolean;
 }
 
 export interface AttemptResult {

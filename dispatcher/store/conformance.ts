@@ -1,0 +1,153 @@
+/**
+ * One conformance suite for every Store implementation. Each implementation's test file
+ * calls `storeConformance(name, factory)`.
+ */
+import { describe, expect, it, beforeEach, afterEach } from 'vitest';
+import type { NewJob } from '../domain/jobs.ts';
+import type { NodeRecord } from '../domain/nodes.ts';
+import type { Store } from './store.ts';
+
+const newJob = (o: Partial<NewJob> = {}): NewJob => ({
+  spec: { kind: 'exec', argv: ['echo', 'hi'] },
+  priority: 0,
+  group: 'default',
+  retries: 2,
+  requirements: {},
+  ...o,
+});
+
+const nodeRecord = (name: string, o: Partial<NodeRecord> = {}): NodeRecord => ({
+  name,
+  labels: {},
+  source: 'inventory',
+  state: 'offline',
+  stateSince: 1,
+  boots: 0,
+  jobsDone: 0,
+  jobsFailed: 0,
+  cpuMs: 0,
+  ...o,
+});
+
+export function storeConformance(name: string, factory: () => Store): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    beforeEach(() => {
+      store = factory();
+    });
+    afterEach(() => store.close());
+
+    it('inserts jobs in order with increasing ids, queued, round-tripping every field', () => {
+      const jobs = store.insertJobs(
+        [
+          newJob({ name: 'a', priority: 5, group: 'g1', timeoutMs: 1000, requirements: { labels: { rack: 'a' }, cpus: 2, arch: 'arm64' } }),
+          newJob({ spec: { kind: 'function', source: 'export default (x) => x * 2', args: [21] } }),
+        ],
+        100,
+      );
+      expect(jobs.map((j) => j.state)).toEqual(['queued', 'queued']);
+      expect(jobs[1]!.id).toBeGreaterThan(jobs[0]!.id);
+      expect(store.getJob(jobs[0]!.id)).toEqual(jobs[0]);
+      expect(store.getJob(jobs[0]!.id)).toMatchObject({
+        name: 'a', priority: 5, group: 'g1', retries: 2, timeoutMs: 1000, attempts: 0, submittedAt: 100, availableAt: 100, cancelRequested: false,
+        requirements: { labels: { rack: 'a' }, cpus: 2, arch: 'arm64' },
+      });
+      expect(store.getJob(jobs[1]!.id)!.spec).toEqual({ kind: 'function', source: 'export default (x) => x * 2', args: [21] });
+      expect(store.getJob(999_999)).toBeUndefined();
+    });
+
+    it('starts attempts with monotonically increasing ids and skips jobs not queued', () => {
+      const [a, b] = store.insertJobs([newJob(), newJob()], 1);
+      const started = store.startAttempts([{ jobId: a!.id, node: 'n1' }, { jobId: b!.id, node: 'n2' }, { jobId: a!.id, node: 'n3' }], 2);
+      expect(started).toHaveLength(2);
+      expect(started[1]!.attempt.id).toBeGreaterThan(started[0]!.attempt.id);
+      expect(store.getJob(a!.id)).toMatchObject({ state: 'running', attempts: 1, node: 'n1', startedAt: 2, currentAttemptId: started[0]!.attempt.id });
+      expect(store.runningAttempts().map((x) => x.id)).toEqual(started.map((s) => s.attempt.id));
+    });
+
+    it('ends an attempt exactly once; a stale attempt cannot move the job', () => {
+      const [j] = store.insertJobs([newJob()], 1);
+      const [{ attempt: first }] = store.startAttempts([{ jobId: j!.id, node: 'n1' }], 2) as [{ attempt: { id: number } }];
+      expect(store.endAttempt({ attemptId: first.id, state: 'node-lost', at: 3, reason: 'node-lost', job: { state: 'queued', availableAt: 10, reason: 'node-lost' } })).toBe(true);
+      expect(store.getJob(j!.id)).toMatchObject({ state: 'queued', availableAt: 10, reason: 'node-lost', attempts: 1 });
+      expect(store.getJob(j!.id)!.currentAttemptId).toBeUndefined();
+      const [{ attempt: second }] = store.startAttempts([{ jobId: j!.id, node: 'n2' }], 11) as [{ attempt: { id: number } }];
+      // the first attempt's late result must not be recorded
+      expect(store.endAttempt({ attemptId: first.id, state: 'succeeded', at: 12, job: { state: 'succeeded' } })).toBe(false);
+      const result = { exitCode: 0, stdout: 'hi\n', durationMs: 5, value: { x: [1, 'two'] } };
+      expect(store.endAttempt({ attemptId: second.id, state: 'succeeded', at: 13, result, job: { state: 'succeeded' } })).toBe(true);
+      expect(store.endAttempt({ attemptId: second.id, state: 'succeeded', at: 14, result, job: { state: 'succeeded' } })).toBe(false);
+      expect(store.getJob(j!.id)).toMatchObject({ state: 'succeeded', attempts: 2, finishedAt: 13, lastAttemptId: second.id, node: 'n2' });
+      expect(store.listAttempts(j!.id)).toMatchObject([
+        { id: first.id, state: 'node-lost', node: 'n1', endedAt: 3, reason: 'node-lost' },
+        { id: second.id, state: 'succeeded', node: 'n2', endedAt: 13, result },
+      ]);
+      expect(store.runningAttempts()).toEqual([]);
+      expect(store.getAttempt(first.id)!.result).toBeUndefined();
+    });
+
+    it('cancels queued jobs only; marks running ones', () => {
+      const [q, r] = store.insertJobs([newJob(), newJob()], 1);
+      store.startAttempts([{ jobId: r!.id, node: 'n' }], 2);
+      expect(store.cancelQueuedJob(q!.id, 'cancelled by admin', 3)).toBe(true);
+      expect(store.cancelQueuedJob(q!.id, 'again', 4)).toBe(false);
+      expect(store.cancelQueuedJob(r!.id, 'x', 4)).toBe(false);
+      expect(store.getJob(q!.id)).toMatchObject({ state: 'cancelled', finishedAt: 3, reason: 'cancelled by admin' });
+      expect(store.markCancelRequested(r!.id)).toBe(true);
+      expect(store.markCancelRequested(q!.id)).toBe(false);
+      expect(store.getJob(r!.id)!.cancelRequested).toBe(true);
+    });
+
+    it('lists with filters, newest first, paginated with a total', () => {
+      const jobs = store.insertJobs(Array.from({ length: 7 }, (_, i) => newJob({ group: i % 2 ? 'odd' : 'even' })), 1);
+      store.startAttempts([{ jobId: jobs[0]!.id, node: 'n1' }, { jobId: jobs[1]!.id, node: 'n2' }], 2);
+      const page = store.listJobs({ limit: 3 });
+      expect(page.total).toBe(7);
+      expect(page.jobs.map((j) => j.id)).toEqual([jobs[6]!.id, jobs[5]!.id, jobs[4]!.id]);
+      expect(store.listJobs({ limit: 3, offset: 6 }).jobs.map((j) => j.id)).toEqual([jobs[0]!.id]);
+      expect(store.listJobs({ group: 'odd' }).total).toBe(3);
+      expect(store.listJobs({ state: 'running' }).jobs.map((j) => j.node).sort()).toEqual(['n1', 'n2']);
+      expect(store.listJobs({ state: ['running', 'queued'], node: 'n2' }).total).toBe(1);
+      expect(store.countJobsByState()).toEqual({ queued: 5, running: 2, succeeded: 0, failed: 0, cancelled: 0 });
+      expect(store.queuedJobs().map((j) => j.id)).toEqual(jobs.slice(2).map((j) => j.id));
+    });
+
+    it('counts stale results', () => {
+      store.recordStaleResult({ attemptId: 5, jobId: 1, node: 'n', reason: 'duplicate', at: 1 });
+      store.recordStaleResult({ attemptId: 6, reason: 'unknown', at: 2 });
+      expect(store.countStaleResults()).toBe(2);
+    });
+
+    it('saves, lists and deletes nodes; keeps their events newest first', () => {
+      store.saveNode(nodeRecord('b'));
+      store.saveNode(nodeRecord('a', { labels: { rack: '1' }, slots: 2 }));
+      store.saveNode(nodeRecord('a', { labels: { rack: '2' }, state: 'online' }));
+      expect(store.listNodes().map((n) => n.name)).toEqual(['a', 'b']);
+      expect(store.getNode('a')).toMatchObject({ labels: { rack: '2' }, state: 'online' });
+      expect(store.deleteNode('b')).toBe(true);
+      expect(store.deleteNode('b')).toBe(false);
+      store.addNodeEvent({ node: 'a', at: 1, kind: 'state', message: 'online', actor: 'agent', from: 'offline', to: 'online' });
+      store.addNodeEvent({ node: 'a', at: 2, kind: 'state', message: 'lost', actor: 'system', from: 'online', to: 'lost' });
+      store.addNodeEvent({ node: 'z', at: 3, kind: 'state', message: 'x', actor: 'system' });
+      expect(store.listNodeEvents('a').map((e) => [e.kind, e.to, e.at])).toEqual([['state', 'lost', 2], ['state', 'online', 1]]);
+      expect(store.listNodeEvents('a', 1)).toHaveLength(1);
+    });
+
+    it('keeps boot events, queryable by node, mac and serial', () => {
+      store.addBootEvent({ kind: 'dhcp-discover', at: 1, mac: 'b8:27:eb:00:00:01', node: 'n1', outcome: 'answered', detail: { arch: 0 } });
+      store.addBootEvent({ kind: 'tftp-transfer', at: 2, mac: 'b8:27:eb:00:00:01', serial: '89eb9bb9', node: 'n1', outcome: 'complete', detail: { file: 'start.elf', bytes: 10 } });
+      store.addBootEvent({ kind: 'dhcp-ignored', at: 3, mac: 'aa:bb:cc:00:00:02', outcome: 'ignored', reason: 'unknown client' });
+      expect(store.listBootEvents({ node: 'n1' }).map((e) => e.kind)).toEqual(['tftp-transfer', 'dhcp-discover']);
+      expect(store.listBootEvents({ serial: '89eb9bb9' })[0]).toMatchObject({ detail: { file: 'start.elf', bytes: 10 } });
+      expect(store.listBootEvents({ mac: 'aa:bb:cc:00:00:02' })[0]).toMatchObject({ reason: 'unknown client' });
+      expect(store.listBootEvents({ limit: 2 })).toHaveLength(2);
+    });
+
+    it('keeps meta values', () => {
+      expect(store.getMeta('k')).toBeUndefined();
+      store.setMeta('k', 'v1');
+      store.setMeta('k', 'v2');
+      expect(store.getMeta('k')).toBe('v2');
+    });
+  });
+}

@@ -1,0 +1,174 @@
+/**
+ * In-memory Store: same semantics as the SQLite one (the conformance suite says so), used
+ * by fast unit tests and the dispatch benchmark's baseline.
+ */
+import type { BootEvent } from '../../netboot/boot-event.ts';
+import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
+import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
+import { clampLimit, emptyCounts, type AttemptEnd, type BootEventQuery, type JobQuery, type StaleResult, type Store } from './store.ts';
+
+const clone = <T>(x: T): T => structuredClone(x);
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  private readonly jobs = new Map<number, Job>();
+  private readonly attempts = new Map<number, Attempt>();
+  private readonly attemptsByJob = new Map<number, number[]>();
+  private readonly stale: StaleResult[] = [];
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly nodeEvents: NodeEvent[] = [];
+  private readonly bootEvents: (BootEvent & { id: number })[] = [];
+  private readonly meta = new Map<string, string>();
+  private nextJobId = 1;
+  private nextAttemptId = 1;
+  private nextEventId = 1;
+
+  /** No rollback in memory: callers only write after their checks, as with SQLite. */
+  transaction<T>(fn: () => T): T {
+    return fn();
+  }
+
+  insertJobs(jobs: readonly NewJob[], now: number): Job[] {
+    return jobs.map((j) => {
+      const job: Job = { ...clone(j), id: this.nextJobId++, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false };
+      this.jobs.set(job.id, job);
+      return clone(job);
+    });
+  }
+
+  getJob(id: number): Job | undefined {
+    const j = this.jobs.get(id);
+    return j && clone(j);
+  }
+
+  listJobs(q: JobQuery): { jobs: Job[]; total: number } {
+    const states = q.state === undefined ? undefined : new Set(Array.isArray(q.state) ? q.state : [q.state]);
+    const all = [...this.jobs.values()]
+      .filter((j) => (!states || states.has(j.state)) && (q.group === undefined || j.group === q.group) && (q.node === undefined || j.node === q.node))
+      .sort((a, b) => b.id - a.id);
+    const offset = Math.max(0, q.offset ?? 0);
+    return { jobs: all.slice(offset, offset + clampLimit(q.limit)).map(clone), total: all.length };
+  }
+
+  countJobsByState(): Record<JobState, number> {
+    const c = emptyCounts();
+    for (const j of this.jobs.values()) c[j.state]++;
+    return c;
+  }
+
+  queuedJobs(): Job[] {
+    return [...this.jobs.values()].filter((j) => j.state === 'queued').sort((a, b) => a.id - b.id).map(clone);
+  }
+
+  startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { job: Job; attempt: Attempt }[] {
+    const out: { job: Job; attempt: Attempt }[] = [];
+    for (const { jobId, node } of assignments) {
+      const j = this.jobs.get(jobId);
+      if (!j || j.state !== 'queued') continue;
+      const attempt: Attempt = { id: this.nextAttemptId++, jobId, node, state: 'running', startedAt: now };
+      const job: Job = { ...j, state: 'running', attempts: j.attempts + 1, startedAt: j.startedAt ?? now, currentAttemptId: attempt.id, lastAttemptId: attempt.id, node };
+      this.jobs.set(jobId, job);
+      this.attempts.set(attempt.id, attempt);
+      const list = this.attemptsByJob.get(jobId) ?? [];
+      list.push(attempt.id);
+      this.attemptsByJob.set(jobId, list);
+      out.push({ job: clone(job), attempt: clone(attempt) });
+    }
+    return out;
+  }
+
+  endAttempt(end: AttemptEnd): boolean {
+    const a = this.attempts.get(end.attemptId);
+    if (!a || a.state !== 'running') return false;
+    const j = this.jobs.get(a.jobId);
+    if (!j || j.currentAttemptId !== a.id || j.state !== 'running') return false;
+    this.attempts.set(a.id, {
+      ...a,
+      state: end.state,
+      endedAt: end.at,
+      ...(end.reason !== undefined ? { reason: end.reason } : {}),
+      ...(end.result !== undefined ? { result: clone(end.result) } : {}),
+    });
+    const { currentAttemptId: _drop, ...rest } = j;
+    if (end.job.state === 'queued') {
+      this.jobs.set(j.id, { ...rest, state: 'queued', availableAt: end.job.availableAt, reason: end.job.reason });
+    } else {
+      this.jobs.set(j.id, { ...rest, state: end.job.state, finishedAt: end.at, ...(end.job.reason !== undefined ? { reason: end.job.reason } : {}) });
+    }
+    return true;
+  }
+
+  getAttempt(id: number): Attempt | undefined {
+    const a = this.attempts.get(id);
+    return a && clone(a);
+  }
+
+  listAttempts(jobId: number): Attempt[] {
+    return (this.attemptsByJob.get(jobId) ?? []).map((id) => clone(this.attempts.get(id)!));
+  }
+
+  runningAttempts(): Attempt[] {
+    return [...this.attempts.values()].filter((a) => a.state === 'running').map(clone);
+  }
+
+  cancelQueuedJob(id: number, reason: string, now: number): boolean {
+    const j = this.jobs.get(id);
+    if (!j || j.state !== 'queued') return false;
+    this.jobs.set(id, { ...j, state: 'cancelled', finishedAt: now, reason, cancelRequested: true });
+    return true;
+  }
+
+  markCancelRequested(id: number): boolean {
+    const j = this.jobs.get(id);
+    if (!j || j.state !== 'running') return false;
+    this.jobs.set(id, { ...j, cancelRequested: true });
+    return true;
+  }
+
+  recordStaleResult(stale: StaleResult): void {
+    this.stale.push(clone(stale));
+  }
+  countStaleResults(): number {
+    return this.stale.length;
+  }
+
+  saveNode(node: NodeRecord): void {
+    this.nodes.set(node.name, clone(node));
+  }
+  getNode(name: string): NodeRecord | undefined {
+    const n = this.nodes.get(name);
+    return n && clone(n);
+  }
+  listNodes(): NodeRecord[] {
+    return [...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name)).map(clone);
+  }
+  deleteNode(name: string): boolean {
+    return this.nodes.delete(name);
+  }
+  addNodeEvent(event: NodeEvent): void {
+    this.nodeEvents.push({ ...clone(event), id: this.nextEventId++ });
+  }
+  listNodeEvents(node: string, limit?: number): NodeEvent[] {
+    return this.nodeEvents.filter((e) => e.node === node).reverse().slice(0, clampLimit(limit)).map(clone);
+  }
+
+  addBootEvent(event: BootEvent): void {
+    this.bootEvents.push({ ...clone(event), id: this.bootEvents.length + 1 });
+  }
+  listBootEvents(q: BootEventQuery): (BootEvent & { id: number })[] {
+    return this.bootEvents
+      .filter((e) => (q.node === undefined || e.node === q.node) && (q.mac === undefined || e.mac === q.mac) && (q.serial === undefined || e.serial === q.serial))
+      .reverse()
+      .slice(0, clampLimit(q.limit))
+      .map(clone);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.meta.get(key);
+  }
+  setMeta(key: string, value: string): void {
+    this.meta.set(key, value);
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,94 @@
+/**
+ * Numbered migrations, applied in order inside one transaction each; `PRAGMA user_version`
+ * records the last one applied. Never edit a released migration: add the next number.
+ */
+export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+  {
+    version: 1,
+    name: 'jobs, attempts, nodes, events',
+    sql: `
+      CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT,
+        spec TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        grp TEXT NOT NULL,
+        retries INTEGER NOT NULL,
+        timeout_ms INTEGER,
+        requirements TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued','running','succeeded','failed','cancelled')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        submitted_at INTEGER NOT NULL,
+        available_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        current_attempt_id INTEGER,
+        last_attempt_id INTEGER,
+        node TEXT,
+        reason TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX jobs_state ON jobs(state, id);
+      CREATE INDEX jobs_group ON jobs(grp, id);
+      CREATE INDEX jobs_node ON jobs(node, id);
+
+      -- AUTOINCREMENT: attempt ids are fencing tokens and must never be reused.
+      CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id INTEGER NOT NULL REFERENCES jobs(id),
+        node TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        reason TEXT,
+        result TEXT
+      );
+      CREATE INDEX attempts_job ON attempts(job_id, id);
+      CREATE INDEX attempts_running ON attempts(state) WHERE state = 'running';
+
+      CREATE TABLE stale_results (
+        id INTEGER PRIMARY KEY,
+        attempt_id INTEGER NOT NULL,
+        job_id INTEGER,
+        node TEXT,
+        reason TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        record TEXT NOT NULL
+      );
+
+      CREATE TABLE node_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        node TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT
+      );
+      CREATE INDEX node_events_node ON node_events(node, id);
+
+      CREATE TABLE boot_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        mac TEXT,
+        serial TEXT,
+        node TEXT,
+        event TEXT NOT NULL
+      );
+      CREATE INDEX boot_events_node ON boot_events(node, id);
+      CREATE INDEX boot_events_mac ON boot_events(mac, id);
+      CREATE INDEX boot_events_serial ON boot_events(serial, id);
+
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
+];

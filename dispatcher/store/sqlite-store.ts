@@ -1,0 +1,353 @@
+/**
+ * SQLite store (better-sqlite3, WAL). `synchronous=NORMAL` (default) survives a crash of
+ * the master process with nothing committed lost; `full` also survives power loss at the
+ * cost of an fsync per commit. All statements are prepared once.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { PiclusterError } from '../../common/errors.ts';
+import type { BootEvent } from '../../netboot/boot-event.ts';
+import type { Attempt, AttemptState, Job, JobState, NewJob } from '../domain/jobs.ts';
+import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { clampLimit, emptyCounts, type AttemptEnd, type BootEventQuery, type JobQuery, type StaleResult, type Store } from './store.ts';
+
+export class StoreError extends PiclusterError {
+  readonly code = 'STORE';
+}
+
+interface JobRow {
+  id: number;
+  name: string | null;
+  spec: string;
+  priority: number;
+  grp: string;
+  retries: number;
+  timeout_ms: number | null;
+  requirements: string;
+  state: JobState;
+  attempts: number;
+  submitted_at: number;
+  available_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  current_attempt_id: number | null;
+  last_attempt_id: number | null;
+  node: string | null;
+  reason: string | null;
+  cancel_requested: number;
+}
+
+interface AttemptRow {
+  id: number;
+  job_id: number;
+  node: string;
+  state: AttemptState;
+  started_at: number;
+  ended_at: number | null;
+  reason: string | null;
+  result: string | null;
+}
+
+function toJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    ...(r.name !== null ? { name: r.name } : {}),
+    spec: JSON.parse(r.spec),
+    priority: r.priority,
+    group: r.grp,
+    retries: r.retries,
+    ...(r.timeout_ms !== null ? { timeoutMs: r.timeout_ms } : {}),
+    requirements: JSON.parse(r.requirements),
+    state: r.state,
+    attempts: r.attempts,
+    submittedAt: r.submitted_at,
+    availableAt: r.available_at,
+    ...(r.started_at !== null ? { startedAt: r.started_at } : {}),
+    ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
+    ...(r.current_attempt_id !== null ? { currentAttemptId: r.current_attempt_id } : {}),
+    ...(r.last_attempt_id !== null ? { lastAttemptId: r.last_attempt_id } : {}),
+    ...(r.node !== null ? { node: r.node } : {}),
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+    cancelRequested: r.cancel_requested === 1,
+  };
+}
+
+function toAttempt(r: AttemptRow): Attempt {
+  return {
+    id: r.id,
+    jobId: r.job_id,
+    node: r.node,
+    state: r.state,
+    startedAt: r.started_at,
+    ...(r.ended_at !== null ? { endedAt: r.ended_at } : {}),
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+    ...(r.result !== null ? { result: JSON.parse(r.result) } : {}),
+  };
+}
+
+export interface SqliteStoreOptions {
+  readonly synchronous?: 'normal' | 'full';
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly s;
+
+  /** `path` of the database file, or `:memory:`. */
+  constructor(readonly path: string, options: SqliteStoreOptions = {}) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.db = new Database(path);
+    } catch (e) {
+      throw new StoreError(`cannot open database ${path}: ${(e as Error).message}`, { cause: e });
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const p = (sql: string) => this.db.prepare(sql);
+    this.s = {
+      insertJob: p(`INSERT INTO jobs (name, spec, priority, grp, retries, timeout_ms, requirements, state, submitted_at, available_at)
+                    VALUES (@name, @spec, @priority, @grp, @retries, @timeout_ms, @requirements, 'queued', @now, @now)`),
+      getJob: p('SELECT * FROM jobs WHERE id = ?'),
+      countByState: p('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
+      queued: p("SELECT * FROM jobs WHERE state = 'queued' ORDER BY id"),
+      insertAttempt: p("INSERT INTO attempts (job_id, node, state, started_at) VALUES (?, ?, 'running', ?)"),
+      startJob: p(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now),
+                   current_attempt_id = @attempt, last_attempt_id = @attempt, node = @node WHERE id = @id AND state = 'queued'`),
+      endAttempt: p("UPDATE attempts SET state = @state, ended_at = @at, reason = @reason, result = @result WHERE id = @id AND state = 'running'"),
+      requeueJob: p(`UPDATE jobs SET state = 'queued', current_attempt_id = NULL, available_at = @availableAt, reason = @reason
+                     WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
+      finishJob: p(`UPDATE jobs SET state = @state, current_attempt_id = NULL, finished_at = @at, reason = COALESCE(@reason, reason)
+                    WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
+      getAttempt: p('SELECT * FROM attempts WHERE id = ?'),
+      attemptsOf: p('SELECT * FROM attempts WHERE job_id = ? ORDER BY id'),
+      running: p("SELECT * FROM attempts WHERE state = 'running' ORDER BY id"),
+      cancelQueued: p("UPDATE jobs SET state = 'cancelled', finished_at = ?, reason = ?, cancel_requested = 1 WHERE id = ? AND state = 'queued'"),
+      markCancel: p("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'"),
+      insertStale: p('INSERT INTO stale_results (attempt_id, job_id, node, reason, received_at) VALUES (?, ?, ?, ?, ?)'),
+      countStale: p('SELECT COUNT(*) AS n FROM stale_results'),
+      saveNode: p('INSERT INTO nodes (name, record) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET record = excluded.record'),
+      getNode: p('SELECT record FROM nodes WHERE name = ?'),
+      listNodes: p('SELECT record FROM nodes ORDER BY name'),
+      deleteNode: p('DELETE FROM nodes WHERE name = ?'),
+      addNodeEvent: p('INSERT INTO node_events (node, at, kind, message, actor, from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      listNodeEvents: p('SELECT * FROM node_events WHERE node = ? ORDER BY id DESC LIMIT ?'),
+      addBootEvent: p('INSERT INTO boot_events (at, kind, mac, serial, node, event) VALUES (?, ?, ?, ?, ?, ?)'),
+      getMeta: p('SELECT value FROM meta WHERE key = ?'),
+      setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    if (current > latest) {
+      throw new StoreError(`database ${this.path} is at schema version ${current}, newer than this picluster knows (${latest}); upgrade picluster`);
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.pragma(`user_version = ${m.version}`);
+      })();
+    }
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.inTransaction ? fn() : this.db.transaction(fn)();
+  }
+
+  insertJobs(jobs: readonly NewJob[], now: number): Job[] {
+    return this.db.transaction(() =>
+      jobs.map((j) => {
+        const info = this.s.insertJob.run({
+          name: j.name ?? null,
+          spec: JSON.stringify(j.spec),
+          priority: j.priority,
+          grp: j.group,
+          retries: j.retries,
+          timeout_ms: j.timeoutMs ?? null,
+          requirements: JSON.stringify(j.requirements),
+          now,
+        });
+        const id = Number(info.lastInsertRowid);
+        return { ...structuredClone(j), id, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false } as Job;
+      }),
+    )();
+  }
+
+  getJob(id: number): Job | undefined {
+    const r = this.s.getJob.get(id) as JobRow | undefined;
+    return r && toJob(r);
+  }
+
+  listJobs(q: JobQuery): { jobs: Job[]; total: number } {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.state !== undefined) {
+      const states = Array.isArray(q.state) ? q.state : [q.state];
+      where.push(`state IN (${states.map(() => '?').join(',')})`);
+      args.push(...states);
+    }
+    if (q.group !== undefined) {
+      where.push('grp = ?');
+      args.push(q.group);
+    }
+    if (q.node !== undefined) {
+      where.push('node = ?');
+      args.push(q.node);
+    }
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs ${w}`).get(...args) as { n: number }).n;
+    const rows = this.db
+      .prepare(`SELECT * FROM jobs ${w} ORDER BY id DESC LIMIT ? OFFSET ?`)
+      .all(...args, clampLimit(q.limit), Math.max(0, q.offset ?? 0)) as JobRow[];
+    return { jobs: rows.map(toJob), total };
+  }
+
+  countJobsByState(): Record<JobState, number> {
+    const c = emptyCounts();
+    for (const r of this.s.countByState.all() as { state: JobState; n: number }[]) c[r.state] = r.n;
+    return c;
+  }
+
+  queuedJobs(): Job[] {
+    return (this.s.queued.all() as JobRow[]).map(toJob);
+  }
+
+  startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { job: Job; attempt: Attempt }[] {
+    return this.db.transaction(() => {
+      const out: { job: Job; attempt: Attempt }[] = [];
+      for (const { jobId, node } of assignments) {
+        const row = this.s.getJob.get(jobId) as JobRow | undefined;
+        if (!row || row.state !== 'queued') continue;
+        const attemptId = Number(this.s.insertAttempt.run(jobId, node, now).lastInsertRowid);
+        this.s.startJob.run({ now, attempt: attemptId, node, id: jobId });
+        const job = toJob({ ...row, state: 'running', attempts: row.attempts + 1, started_at: row.started_at ?? now, current_attempt_id: attemptId, last_attempt_id: attemptId, node });
+        out.push({ job, attempt: { id: attemptId, jobId, node, state: 'running', startedAt: now } });
+      }
+      return out;
+    })();
+  }
+
+  endAttempt(end: AttemptEnd): boolean {
+    return this.db.transaction(() => {
+      const a = this.s.getAttempt.get(end.attemptId) as AttemptRow | undefined;
+      if (!a || a.state !== 'running') return false;
+      const jobArgs = { id: a.job_id, attempt: a.id };
+      const moved =
+        end.job.state === 'queued'
+          ? this.s.requeueJob.run({ ...jobArgs, availableAt: end.job.availableAt, reason: end.job.reason })
+          : this.s.finishJob.run({ ...jobArgs, state: end.job.state, at: end.at, reason: end.job.reason ?? null });
+      if (moved.changes !== 1) return false; // not the job's current attempt: nothing written
+      this.s.endAttempt.run({
+        id: a.id,
+        state: end.state,
+        at: end.at,
+        reason: end.reason ?? null,
+        result: end.result === undefined ? null : JSON.stringify(end.result),
+      });
+      return true;
+    })();
+  }
+
+  getAttempt(id: number): Attempt | undefined {
+    const r = this.s.getAttempt.get(id) as AttemptRow | undefined;
+    return r && toAttempt(r);
+  }
+
+  listAttempts(jobId: number): Attempt[] {
+    return (this.s.attemptsOf.all(jobId) as AttemptRow[]).map(toAttempt);
+  }
+
+  runningAttempts(): Attempt[] {
+    return (this.s.running.all() as AttemptRow[]).map(toAttempt);
+  }
+
+  cancelQueuedJob(id: number, reason: string, now: number): boolean {
+    return this.s.cancelQueued.run(now, reason, id).changes === 1;
+  }
+
+  markCancelRequested(id: number): boolean {
+    return this.s.markCancel.run(id).changes === 1;
+  }
+
+  recordStaleResult(s: StaleResult): void {
+    this.s.insertStale.run(s.attemptId, s.jobId ?? null, s.node ?? null, s.reason, s.at);
+  }
+
+  countStaleResults(): number {
+    return (this.s.countStale.get() as { n: number }).n;
+  }
+
+  saveNode(node: NodeRecord): void {
+    this.s.saveNode.run(node.name, JSON.stringify(node));
+  }
+  getNode(name: string): NodeRecord | undefined {
+    const r = this.s.getNode.get(name) as { record: string } | undefined;
+    return r && JSON.parse(r.record);
+  }
+  listNodes(): NodeRecord[] {
+    return (this.s.listNodes.all() as { record: string }[]).map((r) => JSON.parse(r.record));
+  }
+  deleteNode(name: string): boolean {
+    return this.s.deleteNode.run(name).changes === 1;
+  }
+
+  addNodeEvent(e: NodeEvent): void {
+    this.s.addNodeEvent.run(e.node, e.at, e.kind, e.message, e.actor, e.from ?? null, e.to ?? null);
+  }
+  listNodeEvents(node: string, limit?: number): NodeEvent[] {
+    const rows = this.s.listNodeEvents.all(node, clampLimit(limit)) as {
+      id: number; node: string; at: number; kind: string; message: string; actor: string; from_state: string | null; to_state: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      node: r.node,
+      at: r.at,
+      kind: r.kind,
+      message: r.message,
+      actor: r.actor,
+      ...(r.from_state !== null ? { from: r.from_state as NodeEvent['from'] } : {}),
+      ...(r.to_state !== null ? { to: r.to_state as NodeEvent['to'] } : {}),
+    }));
+  }
+
+  addBootEvent(e: BootEvent): void {
+    this.s.addBootEvent.run(e.at, e.kind, e.mac ?? null, e.serial ?? null, e.node ?? null, JSON.stringify(e));
+  }
+  listBootEvents(q: BootEventQuery): (BootEvent & { id: number })[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    for (const k of ['node', 'mac', 'serial'] as const) {
+      if (q[k] !== undefined) {
+        where.push(`${k} = ?`);
+        args.push(q[k]);
+      }
+    }
+    const rows = this.db
+      .prepare(`SELECT id, event FROM boot_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args, clampLimit(q.limit)) as { id: number; event: string }[];
+    return rows.map((r) => ({ ...JSON.parse(r.event), id: r.id }));
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.s.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+  setMeta(key: string, value: string): void {
+    this.s.setMeta.run(key, value);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The store speaks the domain's language; only `store/` knows SQL. Two implementations
+ * (SQLite, in memory) pass one conformance suite (`conformance.ts`).
+ *
+ * The Dispatcher is the only writer. Operations that must be atomic (starting attempts,
+ * ending one together with its job) are single calls here; ending an attempt is a
+ * compare-and-set on "this attempt is running and is its job's current attempt", so a
+ * stale or duplicate result can never be recorded twice.
+ */
+import type { BootEvent } from '../../netboot/boot-event.ts';
+import type { Attempt, AttemptResult, AttemptState, Job, JobState, NewJob } from '../domain/jobs.ts';
+import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
+
+export interface JobQuery {
+  readonly state?: JobState | readonly JobState[];
+  readonly group?: string;
+  readonly node?: string;
+  /** Newest first; `limit` ≤ 1000. */
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+export interface AttemptEnd {
+  readonly attemptId: number;
+  readonly state: Exclude<AttemptState, 'running'>;
+  readonly at: number;
+  readonly reason?: string;
+  readonly result?: AttemptResult;
+  /** What the job becomes. */
+  readonly job:
+    | { readonly state: 'succeeded' | 'failed' | 'cancelled'; readonly reason?: string }
+    | { readonly state: 'queued'; readonly availableAt: number; readonly reason: string };
+}
+
+export interface StaleResult {
+  readonly attemptId: number;
+  readonly jobId?: number;
+  readonly node?: string;
+  /** `duplicate` (already recorded), `superseded` (not the current attempt), `unknown`. */
+  readonly reason: string;
+  readonly at: number;
+}
+
+export interface BootEventQuery {
+  readonly node?: string;
+  readonly mac?: string;
+  readonly serial?: string;
+  readonly limit?: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'memory';
+
+  /** Runs `fn` as one transaction (all or nothing); nested calls join the outer one. */
+  transaction<T>(fn: () => T): T;
+
+  /** Inserts jobs (state `queued`) in one transaction, returning them with ids, in order. */
+  insertJobs(jobs: readonly NewJob[], now: number): Job[];
+  getJob(id: number): Job | undefined;
+  listJobs(query: JobQuery): { jobs: Job[]; total: number };
+  countJobsByState(): Record<JobState, number>;
+  /** Every queued job, oldest first (the scheduler's index is rebuilt from this at start). */
+  queuedJobs(): Job[];
+
+  /**
+   * Starts one attempt per assignment in one transaction: the job goes queued → running,
+   * `attempts` + 1, the attempt gets the next id. Jobs no longer queued are skipped.
+   */
+  startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { job: Job; attempt: Attempt }[];
+  /** Ends a running attempt and moves its job, atomically; false (nothing written) if the attempt is not running or not current. */
+  endAttempt(end: AttemptEnd): boolean;
+  getAttempt(id: number): Attempt | undefined;
+  listAttempts(jobId: number): Attempt[];
+  runningAttempts(): Attempt[];
+
+  /** queued → cancelled; false if the job was not queued. */
+  cancelQueuedJob(id: number, reason: string, now: number): boolean;
+  /** Marks a running job so it ends `cancelled` whatever its attempt reports. */
+  markCancelRequested(id: number): boolean;
+
+  recordStaleResult(stale: StaleResult): void;
+  countStaleResults(): number;
+
+  saveNode(node: NodeRecord): void;
+  getNode(name: string): NodeRecord | undefined;
+  listNodes(): NodeRecord[];
+  deleteNode(name: string): boolean;
+  addNodeEvent(event: NodeEvent): void;
+  listNodeEvents(node: string, limit?: number): NodeEvent[];
+
+  addBootEvent(event: BootEvent): void;
+  listBootEvents(query: BootEventQuery): (BootEvent & { id: number })[];
+
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
+  close(): void;
+}
+
+export const emptyCounts = (): Record<JobState, number> => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
+export const clampLimit = (limit: number | undefined, fallback = 100): number => Math.max(1, Math.min(1000, Math.floor(limit ?? fallback)));
