@@ -60,6 +60,9 @@ export interface NodeRecord {
   readonly labels: Readonly<Record<string, string>>;
   /** Operator-set slots; undefined = the agent's CPUs. */
   readonly slots?: number;
+  /** Set once an operator changed labels/slots through the API: the inventory no longer overrides them. */
+  readonly labelsPatched?: boolean;
+  readonly slotsPatched?: boolean;
   /** Where the node came from. */
   readonly source: 'inventory' | 'agent' | 'api' | 'netboot';
   readonly state: NodeState;

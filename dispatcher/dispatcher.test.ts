@@ -1,0 +1,248 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../common/clock.ts';
+import { silentLogger } from '../common/logger.ts';
+import { PROTOCOL_VERSION, type DispatcherMessage, type ResultBody } from '../common/protocol.ts';
+import { deriveNodeToken } from '../common/tokens.ts';
+import { buildInventory } from '../inventory/inventory.ts';
+import { Dispatcher, type SchedulerSettings } from './dispatcher.ts';
+import type { AgentLink } from './node-runtime.ts';
+import { MemoryStore } from './store/memory-store.ts';
+import type { Store } from './store/store.ts';
+
+const SECRET = 'test-cluster-secret-0123456789';
+const settings: SchedulerSettings = {
+  strategy: 'round-robin',
+  heartbeatMs: 1000,
+  missedHeartbeats: 3,
+  restartGraceMs: 5000,
+  defaultRetries: 2,
+  retryBackoffMs: 100,
+  retryBackoffMaxMs: 1000,
+  outputLimitBytes: 1024,
+};
+
+class FakeLink implements AgentLink {
+  sent: DispatcherMessage[] = [];
+  closed: { code: number; reason: string } | undefined;
+  send(m: DispatcherMessage): void {
+    this.sent.push(m);
+  }
+  close(code: number, reason: string): void {
+    this.closed = { code, reason };
+  }
+  of<T extends DispatcherMessage['type']>(type: T): Extract<DispatcherMessage, { type: T }>[] {
+    return this.sent.filter((m): m is Extract<DispatcherMessage, { type: T }> => m.type === type);
+  }
+}
+
+function setup(store: Store = new MemoryStore(), clock = new ManualClock(), extra: Partial<SchedulerSettings> = {}) {
+  const d = new Dispatcher({ store, clock, log: silentLogger(), scheduler: { ...settings, ...extra }, clusterSecret: SECRET, defer: (fn) => fn() });
+  d.start();
+  const connect = (name: string, o: { bootId?: string; running?: number[]; cpus?: number; pull?: number } = {}) => {
+    const link = new FakeLink();
+    const r = d.agentHello(
+      {
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        token: deriveNodeToken(SECRET, name),
+        node: { name, cpus: o.cpus ?? 2, memoryMb: 1024, arch: 'arm64', platform: 'linux', agentVersion: '0.1.0', bootId: o.bootId ?? `boot-${name}` },
+        running: o.running ?? [],
+      },
+      link,
+    );
+    expect(r).toEqual({ ok: true, node: name });
+    if (o.pull !== 0) d.agentMessage(name, link, { type: 'pull', slots: o.pull ?? 2 });
+    return link;
+  };
+  const result = (name: string, link: AgentLink, attemptId: number, jobId: number, o: Partial<ResultBody> = {}) =>
+    d.agentMessage(name, link, { type: 'result', result: { attemptId, jobId, outcome: 'succeeded', exitCode: 0, stdout: 'ok\n', startedAt: clock.now(), durationMs: 5, ...o } });
+  const exec = (argv = ['echo', 'hi'], o = {}) => ({ spec: { kind: 'exec' as const, argv }, ...o });
+  return { d, store, clock, connect, result, exec };
+}
+
+describe('Dispatcher: the task path', () => {
+  it('hands a submitted job to a pulling agent and accepts its result exactly once, acking after commit', () => {
+    const { d, connect, result, store } = setup();
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['echo', 'hello'] } }]);
+    expect(job).toMatchObject({ state: 'queued', id: expect.any(Number) });
+    const link = connect('n1');
+    expect(link.of('welcome')[0]).toMatchObject({ node: 'n1', heartbeatMs: 1000, slots: 2, abandon: [] });
+    const [assign] = link.of('assign');
+    expect(assign).toMatchObject({ jobId: job!.id, spec: { argv: ['echo', 'hello'] }, outputLimitBytes: 1024 });
+    expect(d.getJob(job!.id)).toMatchObject({ state: 'running', node: 'n1', currentAttemptId: assign!.attemptId });
+
+    result('n1', link, assign!.attemptId, job!.id, { stdout: 'hello\n' });
+    expect(link.of('result-ack')).toEqual([{ type: 'result-ack', attemptId: assign!.attemptId }]);
+    expect(d.getJob(job!.id)).toMatchObject({ state: 'succeeded' });
+    expect(d.jobOutput(job!.id)).toMatchObject({ stdout: 'hello\n', running: false });
+
+    // the same result again (agent missed the ack): acked, counted as stale, not recorded twice
+    result('n1', link, assign!.attemptId, job!.id, { stdout: 'hello\n' });
+    expect(link.of('result-ack')).toHaveLength(2);
+    expect(d.staleResults).toBe(1);
+    expect(store.countStaleResults()).toBe(1);
+    expect(store.listAttempts(job!.id)).toHaveLength(1);
+    expect(d.getNode('n1')).toMatchObject({ jobsDone: 1, running: 0, state: 'online' });
+  });
+
+  it('never assigns more than the credits and slots allow', () => {
+    const { d, connect } = setup();
+    d.submit(Array.from({ length: 10 }, () => ({ spec: { kind: 'exec' as const, argv: ['true'] } })));
+    const link = connect('n1', { cpus: 3, pull: 2 });
+    expect(link.of('assign')).toHaveLength(2);
+    d.agentMessage('n1', link, { type: 'pull', slots: 5 }); // credits are capped at the slots
+    expect(link.of('assign')).toHaveLength(3);
+    expect(d.getNode('n1').state).toBe('busy');
+  });
+
+  it('retries failures with backoff, then fails the job with the reason', () => {
+    const { d, connect, result, clock } = setup(undefined, undefined, { defaultRetries: 1 });
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['false'] } }]);
+    const link = connect('n1');
+    const first = link.of('assign')[0]!;
+    result('n1', link, first.attemptId, job!.id, { outcome: 'failed', exitCode: 1 });
+    expect(d.getJob(job!.id)).toMatchObject({ state: 'queued', reason: 'exit code 1', attempts: 1 });
+    d.agentMessage('n1', link, { type: 'pull', slots: 1 });
+    expect(link.of('assign')).toHaveLength(1); // still in backoff
+    clock.advance(100);
+    d.tick();
+    const second = link.of('assign')[1]!;
+    expect(second.attemptId).toBeGreaterThan(first.attemptId);
+    result('n1', link, second.attemptId, job!.id, { outcome: 'timed-out', exitCode: null, signal: 'SIGKILL' });
+    expect(d.getJob(job!.id)).toMatchObject({ state: 'failed', reason: 'timed out (after 2 attempts)' });
+  });
+
+  it('cancels a queued job at once and a running one through its agent', () => {
+    const { d, connect, result } = setup();
+    const [a, b] = d.submit([{ spec: { kind: 'exec', argv: ['sleep', '100'] } }, { spec: { kind: 'exec', argv: ['true'] } }]);
+    const link = connect('n1', { pull: 1 });
+    const assign = link.of('assign')[0]!;
+    expect(d.cancel(b!.id).state).toBe('cancelled');
+    expect(d.cancel(a!.id)).toMatchObject({ state: 'running', cancelRequested: true });
+    expect(link.of('cancel')).toEqual([{ type: 'cancel', attemptId: assign.attemptId, reason: 'cancelled by admin' }]);
+    result('n1', link, assign.attemptId, a!.id, { outcome: 'cancelled', signal: 'SIGTERM', exitCode: null });
+    expect(d.getJob(a!.id)).toMatchObject({ state: 'cancelled' });
+    expect(() => d.cancel(a!.id)).toThrow(/already ended/);
+    expect(() => d.cancel(999)).toThrow(/not found/);
+  });
+
+  it('ignores results for attempts of other nodes', () => {
+    const { d, connect, result } = setup();
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
+    const l1 = connect('n1', { pull: 1 });
+    const l2 = connect('n2', { pull: 0 });
+    const assign = l1.of('assign')[0]!;
+    result('n2', l2, assign.attemptId, job!.id);
+    expect(d.getJob(job!.id).state).toBe('running');
+    expect(d.staleResults).toBe(1);
+  });
+});
+
+describe('Dispatcher: agents come and go', () => {
+  it('refuses a bad token, another node\'s token, and a protocol mismatch', () => {
+    const { d } = setup();
+    const node = { name: 'n1', cpus: 1, memoryMb: 1, arch: 'x64', platform: 'linux', agentVersion: '0', bootId: 'b' };
+    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: 'nope', node, running: [] }, new FakeLink())).toMatchObject({ ok: false, code: 'BAD_TOKEN' });
+    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n2'), node, running: [] }, new FakeLink())).toMatchObject({ ok: false, code: 'BAD_TOKEN' });
+    expect(d.agentHello({ type: 'hello', protocol: 99, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({ ok: false, code: 'PROTOCOL_VERSION', message: expect.stringContaining('upgrade the master') });
+  });
+
+  it('declares a silent node lost after the missed heartbeats and requeues its jobs elsewhere', () => {
+    const { d, connect, clock } = setup();
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
+    const l1 = connect('n1', { pull: 1 });
+    const first = l1.of('assign')[0]!;
+    const l2 = connect('n2', { pull: 1 });
+    clock.advance(2999);
+    d.agentMessage('n2', l2, { type: 'heartbeat', health: {}, running: [] });
+    d.tick();
+    expect(d.getNode('n1').state).toBe('online');
+    clock.advance(1);
+    d.tick();
+    expect(d.getNode('n1').state).toBe('lost');
+    expect(l1.closed).toBeDefined();
+    expect(d.getJob(job!.id)).toMatchObject({ state: 'queued', reason: 'node-lost' });
+    clock.advance(100);
+    d.tick();
+    const second = l2.of('assign')[0]!;
+    expect(second).toMatchObject({ jobId: job!.id });
+    expect(second.attemptId).toBeGreaterThan(first.attemptId);
+    expect(d.nodeEvents('n1').map((e) => e.to).filter(Boolean)).toEqual(['lost', 'online']);
+  });
+
+  it('a reconnect on the same boot keeps running attempts, abandons unknown ones, and fails those whose result never comes', () => {
+    const { d, connect, clock, result } = setup();
+    const [a, b] = d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
+    const l1 = connect('n1');
+    const [x, y] = l1.of('assign');
+    d.agentDisconnected('n1', l1, false);
+    expect(d.getNode('n1').state).toBe('suspect');
+    const l2 = connect('n1', { running: [x!.attemptId, 12345], pull: 0 });
+    expect(l2.of('welcome')[0]!.abandon).toEqual([12345]);
+    expect(d.getNode('n1')).toMatchObject({ state: 'busy', connected: true, running: 2 });
+    // y's result is resent after welcome: accepted
+    result('n1', l2, y!.attemptId, b!.id);
+    expect(d.getJob(b!.id).state).toBe('succeeded');
+    expect(d.getJob(a!.id).state).toBe('running');
+    // an attempt the agent no longer has and never reports fails after the grace
+    d.agentDisconnected('n1', l2, false);
+    const l3 = connect('n1', { running: [], pull: 0 });
+    clock.advance(3000);
+    d.agentMessage('n1', l3, { type: 'heartbeat', health: {}, running: [] });
+    d.tick();
+    expect(d.getJob(a!.id)).toMatchObject({ state: 'queued', reason: 'agent restarted without a result' });
+  });
+
+  it('a node that comes back with a new boot id starts fresh: its attempts are requeued', () => {
+    const { d, connect } = setup();
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
+    const l1 = connect('n1', { bootId: 'boot-1', pull: 1 });
+    const first = l1.of('assign')[0]!;
+    const l2 = connect('n1', { bootId: 'boot-2', running: [first.attemptId], pull: 1 });
+    expect(l1.closed?.code).toBe(4002);
+    expect(l2.of('welcome')[0]!.abandon).toEqual([first.attemptId]);
+    expect(d.getNode('n1').boots).toBe(2);
+    expect(d.getJob(job!.id).attempts).toBe(1);
+  });
+
+  it('after a master restart, running attempts wait for their agents, or are requeued after the grace', () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const first = setup(store, clock);
+    const [a, b] = first.d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
+    const l1 = first.connect('n1', { pull: 1 });
+    const l2 = first.connect('n2', { pull: 1 });
+    const [xa] = l1.of('assign');
+    const [xb] = l2.of('assign');
+    // master dies; a new one starts on the same store
+    const second = setup(store, clock);
+    expect(second.d.getNode('n1').state).toBe('suspect');
+    const back = second.connect('n1', { running: [xa!.attemptId], pull: 0 });
+    second.result('n1', back, xa!.attemptId, a!.id);
+    expect(second.d.getJob(a!.id).state).toBe('succeeded');
+    clock.advance(5000);
+    second.d.tick();
+    expect(second.d.getJob(b!.id)).toMatchObject({ state: 'queued', reason: 'node-lost' });
+    expect(xb).toBeDefined();
+  });
+
+  it('patching slots tells the agent; labels steer requirements', () => {
+    const { d, connect } = setup();
+    const link = connect('n1', { pull: 0 });
+    d.patchNode('n1', { slots: 1, labels: { gpu: 'yes' } });
+    expect(link.of('set-slots')).toEqual([{ type: 'set-slots', slots: 1 }]);
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['x'] }, requirements: { labels: { gpu: 'yes' } } }]);
+    d.agentMessage('n1', link, { type: 'pull', slots: 4 });
+    expect(link.of('assign').map((a) => a.jobId)).toEqual([job!.id]);
+    expect(d.nodeEvents('n1')[0]).toMatchObject({ kind: 'patch', message: 'slots=1 labels=gpu=yes' });
+  });
+
+  it('seeds inventory nodes as offline and joins boot events to them by MAC', () => {
+    const inventory = buildInventory({ nodes: [{ name: 'node6.lan', mac: 'b8:27:eb:10:00:06', model: 'pi3b+' }] });
+    const d = new Dispatcher({ store: new MemoryStore(), clock: new ManualClock(), log: silentLogger(), scheduler: settings, clusterSecret: SECRET, inventory, defer: (fn) => fn() });
+    d.start();
+    expect(d.getNode('node6.lan')).toMatchObject({ state: 'offline', slots: 4, model: 'pi3b+', mac: 'b8:27:eb:10:00:06' });
+    d.recordBootEvent({ kind: 'dhcp-discover', at: 1, mac: 'b8:27:eb:10:00:06', outcome: 'answered' });
+    expect(d.bootEvents({ node: 'node6.lan' })).toHaveLength(1);
+  });
+});

@@ -1,0 +1,765 @@
+/**
+ * The one place where domain, store and agent links meet. Routes and ws gateways only
+ * validate, call a method here, and serialise. Time comes from the injected clock.
+ *
+ * Durability rules:
+ * - `submit` returns only after the jobs are committed.
+ * - A result is acked to its agent only after the attempt's end is committed; results that
+ *   arrive together are committed in one transaction (group commit), then acked.
+ * - An attempt's end is a compare-and-set in the store, so a late or duplicate result can
+ *   never be recorded twice; it is counted (and journaled) as stale instead.
+ */
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../common/clock.ts';
+import type { StrategyName } from '../common/config.ts';
+import type { Logger } from '../common/logger.ts';
+import { CloseCode, PROTOCOL_VERSION, type AgentMessage, type JobSpec, type MessageOf, type Requirements, type ResultBody } from '../common/protocol.ts';
+import { verifyNodeToken } from '../common/tokens.ts';
+import type { BootEvent } from '../netboot/boot-event.ts';
+import type { Inventory } from '../inventory/inventory.ts';
+import { JobFinishedError, JobNotFoundError, NodeNotFoundError } from './domain/errors.ts';
+import { JobQueue } from './domain/job-queue.ts';
+import { jobAfterAttempt, type AttemptResult, type AttemptState, type Job, type JobState, type NewJob, type RetryPolicy } from './domain/jobs.ts';
+import { assertNodeTransition, isConnectedState, type NodeEvent, type NodeRecord, type NodeState } from './domain/nodes.ts';
+import { createStrategy, updatePerf, type Candidate, type Strategy } from './domain/strategies.ts';
+import type { DispatcherEvents } from './events.ts';
+import { RuntimeNode, type AgentLink } from './node-runtime.ts';
+import { OutputBuffer } from './output-buffer.ts';
+import type { JobQuery, Store } from './store/store.ts';
+import type { NodeView } from './views.ts';
+
+export interface SchedulerSettings {
+  readonly strategy: StrategyName;
+  readonly heartbeatMs: number;
+  readonly missedHeartbeats: number;
+  readonly restartGraceMs: number;
+  readonly defaultRetries: number;
+  readonly retryBackoffMs: number;
+  readonly retryBackoffMaxMs: number;
+  readonly outputLimitBytes: number;
+}
+
+export interface DispatcherDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly scheduler: SchedulerSettings;
+  /** Node tokens are derived from it. */
+  readonly clusterSecret: string;
+  readonly inventory?: Inventory;
+  readonly random?: () => number;
+  /** Coalesces scheduling and result commits; defaults to `setImmediate`. */
+  readonly defer?: (fn: () => void) => void;
+}
+
+export interface JobSubmission {
+  readonly name?: string;
+  readonly spec: JobSpec;
+  readonly priority?: number;
+  readonly group?: string;
+  readonly retries?: number;
+  readonly timeoutMs?: number;
+  readonly requirements?: Requirements;
+}
+
+/** What the Dispatcher keeps in memory about each running attempt. */
+interface RunningAttempt {
+  readonly attemptId: number;
+  readonly jobId: number;
+  readonly node: string;
+  readonly startedAt: number;
+  readonly attempts: number;
+  readonly retries: number;
+  readonly group: string;
+  cancelRequested: boolean;
+  output?: { stdout: OutputBuffer; stderr: OutputBuffer };
+}
+
+export type HelloOutcome = { ok: true; node: string } | { ok: false; code: string; message: string };
+
+interface PendingResult {
+  readonly node: string;
+  readonly link: AgentLink;
+  readonly body: ResultBody;
+}
+
+export class Dispatcher extends EventEmitter<DispatcherEvents> {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly settings: SchedulerSettings;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly strategy: Strategy;
+  private readonly defer: (fn: () => void) => void;
+  private readonly nodes = new Map<string, RuntimeNode>();
+  private readonly queue = new JobQueue();
+  private readonly running = new Map<number, RunningAttempt>();
+  private readonly groupDuration = new Map<string, number>();
+  private pendingResults: PendingResult[] = [];
+  private scheduleRequested = false;
+  private flushRequested = false;
+  private started = false;
+  private staleCount = 0;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    super();
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.log = deps.log;
+    this.settings = deps.scheduler;
+    this.retryPolicy = { backoffMs: deps.scheduler.retryBackoffMs, backoffMaxMs: deps.scheduler.retryBackoffMaxMs };
+    this.strategy = createStrategy(deps.scheduler.strategy, deps.random);
+    this.defer = deps.defer ?? ((fn) => setImmediate(fn));
+  }
+
+  private get lostAfterMs(): number {
+    return this.settings.heartbeatMs * this.settings.missedHeartbeats;
+  }
+
+  // ── start-up ─────────────────────────────────────────────────────────────────────────
+
+  /** Loads nodes, the queue and running attempts from the store and the inventory. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const now = this.clock.now();
+    for (const record of this.store.listNodes()) this.nodes.set(record.name, new RuntimeNode(record));
+    for (const inv of this.deps.inventory?.nodes ?? []) {
+      const existing = this.nodes.get(inv.name);
+      const fromInventory = { mac: inv.mac, model: inv.model, power: inv.power, ...(inv.serial ? { serial: inv.serial } : {}) };
+      if (existing) {
+        existing.update({
+          ...fromInventory,
+          labels: existing.record.labelsPatched ? existing.record.labels : inv.labels,
+          ...(existing.record.slotsPatched ? {} : { slots: inv.slots }),
+        });
+      } else {
+        this.nodes.set(inv.name, new RuntimeNode(this.newRecord(inv.name, 'inventory', now, { ...fromInventory, labels: inv.labels, slots: inv.slots })));
+      }
+      this.store.saveNode(this.nodes.get(inv.name)!.record);
+    }
+    // Attempts that were running when the master stopped wait for their agents to reconnect.
+    for (const a of this.store.runningAttempts()) {
+      const job = this.store.getJob(a.jobId);
+      if (!job) continue;
+      const node = this.nodeOrCreate(a.node, now);
+      node.running.add(a.id);
+      this.running.set(a.id, { attemptId: a.id, jobId: a.jobId, node: a.node, startedAt: a.startedAt, attempts: job.attempts, retries: job.retries, group: job.group, cancelRequested: job.cancelRequested });
+    }
+    const grace = Math.max(this.settings.restartGraceMs, this.lostAfterMs);
+    for (const node of this.nodes.values()) {
+      if (isConnectedState(node.state) || node.state === 'suspect' || node.running.size > 0) {
+        if (node.state !== 'suspect') this.setState(node, 'suspect', 'master restarted; waiting for the agent to reconnect', 'system');
+        node.deadline = now + grace;
+      }
+    }
+    for (const job of this.store.queuedJobs()) this.queue.enqueue(job, now);
+    this.staleCount = this.store.countStaleResults();
+    this.log.info({ nodes: this.nodes.size, queued: this.queue.size, running: this.running.size }, 'dispatcher started');
+  }
+
+  private newRecord(name: string, source: NodeRecord['source'], now: number, extra: Partial<NodeRecord> = {}): NodeRecord {
+    return { name, labels: {}, source, state: 'offline', stateSince: now, boots: 0, jobsDone: 0, jobsFailed: 0, cpuMs: 0, ...extra };
+  }
+
+  private nodeOrCreate(name: string, now: number, source: NodeRecord['source'] = 'agent'): RuntimeNode {
+    let node = this.nodes.get(name);
+    if (!node) {
+      node = new RuntimeNode(this.newRecord(name, source, now));
+      this.nodes.set(name, node);
+      this.store.saveNode(node.record);
+    }
+    return node;
+  }
+
+  // ── jobs ─────────────────────────────────────────────────────────────────────────────
+
+  /** Commits the jobs, then queues them; returns them in submission order. */
+  submit(submissions: readonly JobSubmission[]): Job[] {
+    const now = this.clock.now();
+    const newJobs: NewJob[] = submissions.map((s) => ({
+      ...(s.name !== undefined ? { name: s.name } : {}),
+      spec: s.spec,
+      priority: s.priority ?? 0,
+      group: s.group ?? 'default',
+      retries: s.retries ?? this.settings.defaultRetries,
+      ...(s.timeoutMs !== undefined ? { timeoutMs: s.timeoutMs } : {}),
+      requirements: s.requirements ?? {},
+    }));
+    const jobs = this.store.insertJobs(newJobs, now);
+    for (const job of jobs) {
+      this.queue.enqueue(job, now);
+      this.emit('job', job);
+    }
+    this.requestSchedule();
+    return jobs;
+  }
+
+  getJob(id: number): Job {
+    const job = this.store.getJob(id);
+    if (!job) throw new JobNotFoundError(id);
+    return job;
+  }
+
+  getJobWithAttempts(id: number) {
+    const job = this.getJob(id);
+    return { ...job, attemptList: this.store.listAttempts(id) };
+  }
+
+  listJobs(query: JobQuery) {
+    return this.store.listJobs(query);
+  }
+
+  jobCounts(): Record<JobState, number> {
+    return this.store.countJobsByState();
+  }
+
+  /** Output of the job's current or last attempt: live while running, stored once ended. */
+  jobOutput(id: number): { attemptId?: number; running: boolean; stdout: string; stderr: string; stdoutTruncated: number; stderrTruncated: number } {
+    const job = this.getJob(id);
+    const attemptId = job.currentAttemptId ?? job.lastAttemptId;
+    if (attemptId === undefined) return { running: false, stdout: '', stderr: '', stdoutTruncated: 0, stderrTruncated: 0 };
+    const live = this.running.get(attemptId);
+    if (live) {
+      return {
+        attemptId,
+        running: true,
+        stdout: live.output?.stdout.text() ?? '',
+        stderr: live.output?.stderr.text() ?? '',
+        stdoutTruncated: live.output?.stdout.dropped ?? 0,
+        stderrTruncated: live.output?.stderr.dropped ?? 0,
+      };
+    }
+    const r = this.store.getAttempt(attemptId)?.result;
+    return { attemptId, running: false, stdout: r?.stdout ?? '', stderr: r?.stderr ?? '', stdoutTruncated: r?.stdoutTruncated ?? 0, stderrTruncated: r?.stderrTruncated ?? 0 };
+  }
+
+  /** Cancels a queued job at once; a running one is killed on its node and ends `cancelled`. */
+  cancel(id: number, actor = 'admin'): Job {
+    const job = this.getJob(id);
+    const now = this.clock.now();
+    if (job.state === 'queued') {
+      if (this.store.cancelQueuedJob(id, `cancelled by ${actor}`, now)) {
+        this.queue.remove(id);
+        const cancelled = this.getJob(id);
+        this.emit('job', cancelled);
+        return cancelled;
+      }
+    } else if (job.state === 'running' && job.currentAttemptId !== undefined) {
+      this.store.markCancelRequested(id);
+      const run = this.running.get(job.currentAttemptId);
+      if (run) {
+        run.cancelRequested = true;
+        this.nodes.get(run.node)?.link?.send({ type: 'cancel', attemptId: run.attemptId, reason: `cancelled by ${actor}` });
+      }
+      const marked = this.getJob(id);
+      this.emit('job', marked);
+      return marked;
+    }
+    throw new JobFinishedError(id, job.state);
+  }
+
+  // ── scheduling ───────────────────────────────────────────────────────────────────────
+
+  private requestSchedule(): void {
+    if (this.scheduleRequested) return;
+    this.scheduleRequested = true;
+    this.defer(() => {
+      this.scheduleRequested = false;
+      this.schedule();
+    });
+  }
+
+  /** Hands queued jobs to nodes with free slots. */
+  schedule(): number {
+    const now = this.clock.now();
+    const candidates: (Candidate & { runtime: RuntimeNode })[] = [];
+    for (const node of this.nodes.values()) {
+      const free = node.free;
+      if (free <= 0) continue;
+      const id = node.record.identity;
+      candidates.push({
+        runtime: node,
+        name: node.name,
+        labels: node.record.labels,
+        cpus: id?.cpus ?? 1,
+        memoryMb: id?.memoryMb ?? 0,
+        arch: id?.arch ?? 'unknown',
+        free,
+        running: node.running.size,
+        slots: node.slots,
+        lastAssignedAt: node.lastAssignedAt,
+        ...(node.perf !== undefined ? { perf: node.perf } : {}),
+        derate: healthDerate(node.record),
+      });
+    }
+    if (candidates.length === 0) return 0;
+    const assignments = this.queue.schedule(candidates, this.strategy, now);
+    if (assignments.length === 0) return 0;
+    const started = this.store.startAttempts(assignments, now);
+    for (const { job, attempt } of started) {
+      const node = this.nodes.get(attempt.node)!;
+      node.credits--;
+      node.running.add(attempt.id);
+      node.lastAssignedAt = now;
+      this.running.set(attempt.id, { attemptId: attempt.id, jobId: job.id, node: node.name, startedAt: now, attempts: job.attempts, retries: job.retries, group: job.group, cancelRequested: job.cancelRequested });
+      node.link?.send({
+        type: 'assign',
+        attemptId: attempt.id,
+        jobId: job.id,
+        spec: job.spec,
+        ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
+        outputLimitBytes: this.settings.outputLimitBytes,
+      });
+      this.emit('dispatched', { jobId: job.id, attemptId: attempt.id, node: node.name, latencyMs: Math.max(0, now - Math.max(job.submittedAt, job.availableAt)), group: job.group });
+      this.emit('job', job);
+    }
+    return started.length;
+  }
+
+  // ── agents ───────────────────────────────────────────────────────────────────────────
+
+  /** Authenticates and registers an agent; on success the agent has been sent `welcome`. */
+  agentHello(hello: MessageOf<AgentMessage, 'hello'>, link: AgentLink): HelloOutcome {
+    const now = this.clock.now();
+    const name = hello.node.name;
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      return { ok: false, code: 'PROTOCOL_VERSION', message: `agent speaks protocol ${hello.protocol}, this dispatcher speaks ${PROTOCOL_VERSION}: upgrade the ${hello.protocol < PROTOCOL_VERSION ? 'agent (rebuild the image)' : 'master'}` };
+    }
+    if (!verifyNodeToken(this.deps.clusterSecret, name, hello.token)) {
+      return { ok: false, code: 'BAD_TOKEN', message: `the token does not belong to node '${name}'` };
+    }
+    const existing = this.nodes.get(name);
+    if (existing?.state === 'pending-approval') {
+      return { ok: false, code: 'NOT_APPROVED', message: `node '${name}' is waiting for approval` };
+    }
+    const node = this.nodeOrCreate(name, now);
+    if (node.link && node.link !== link) node.link.close(CloseCode.replaced, 'replaced by a newer connection');
+    const newBoot = node.record.bootId !== undefined && node.record.bootId !== hello.node.bootId;
+    const abandon: number[] = [];
+    if (newBoot) {
+      // The node rebooted: nothing it ran before survives.
+      this.failAttempts(node, [...node.running], 'node-lost', 'node rebooted', now);
+      abandon.push(...hello.running);
+    } else {
+      const agentRunning = new Set(hello.running);
+      for (const id of hello.running) if (!node.running.has(id)) abandon.push(id);
+      const missing = [...node.running].filter((id) => !agentRunning.has(id));
+      if (missing.length) {
+        // Unacked results are resent right after welcome; wait one lost-interval for them.
+        for (const id of missing) node.orphans.add(id);
+        node.orphanDeadline = now + this.lostAfterMs;
+      }
+    }
+    const wasConnected = node.link !== undefined;
+    node.link = link;
+    node.credits = 0;
+    node.deadline = now + this.lostAfterMs;
+    node.update({
+      identity: hello.node,
+      bootId: hello.node.bootId,
+      lastSeenAt: now,
+      ...(newBoot || node.record.bootId === undefined ? { boots: node.record.boots + 1 } : {}),
+      ...(hello.node.mac && !node.record.mac ? { mac: hello.node.mac } : {}),
+      ...(hello.node.serial && !node.record.serial ? { serial: hello.node.serial } : {}),
+      ...(hello.node.model && !node.record.model ? { model: hello.node.model } : {}),
+    });
+    const target = stateOnConnect(node.state);
+    if (target !== node.state) this.setState(node, target, newBoot ? 'agent connected after a reboot' : 'agent connected', 'agent');
+    this.nodeEvent(node, wasConnected ? 'reconnect' : 'hello', `agent ${hello.node.agentVersion} connected (boot ${hello.node.bootId.slice(0, 8)}${hello.node.imageVersion ? `, image ${hello.node.imageVersion}` : ''})`, 'agent', now);
+    this.persistNode(node, now);
+    link.send({ type: 'welcome', protocol: PROTOCOL_VERSION, node: name, heartbeatMs: this.settings.heartbeatMs, slots: node.slots, abandon, serverTime: now });
+    this.recordBootEvent({ kind: 'agent-hello', at: now, node: name, outcome: newBoot ? 'rebooted' : 'connected', ...(hello.node.mac ? { mac: hello.node.mac } : {}), ...(hello.node.serial ? { serial: hello.node.serial } : {}), ...(hello.node.ip ? { ip: hello.node.ip } : {}), detail: { agentVersion: hello.node.agentVersion, bootId: hello.node.bootId, ...(hello.node.imageVersion ? { imageVersion: hello.node.imageVersion } : {}) } });
+    this.emit('node', node.view());
+    return { ok: true, node: name };
+  }
+
+  /** Any frame after hello. Frames from a replaced link are ignored. */
+  agentMessage(name: string, link: AgentLink, msg: AgentMessage): void {
+    const node = this.nodes.get(name);
+    if (!node || node.link !== link) return;
+    const now = this.clock.now();
+    node.deadline = now + this.lostAfterMs;
+    node.update({ lastSeenAt: now });
+    if (node.state === 'suspect') this.setState(node, 'online', 'agent heard from again', 'agent');
+    switch (msg.type) {
+      case 'heartbeat':
+        node.update({ health: msg.health });
+        if (now - node.persistedAt >= 10 * this.settings.heartbeatMs) this.persistNode(node, now);
+        this.emit('heartbeat', { node: name });
+        this.emit('node', node.view());
+        break;
+      case 'pull':
+        node.credits = Math.min(node.credits + msg.slots, node.slots);
+        this.requestSchedule();
+        break;
+      case 'output': {
+        const run = this.running.get(msg.attemptId);
+        if (!run || run.node !== name) return;
+        run.output ??= { stdout: new OutputBuffer(this.settings.outputLimitBytes), stderr: new OutputBuffer(this.settings.outputLimitBytes) };
+        run.output[msg.stream].append(msg.data);
+        this.emit('output', { attemptId: msg.attemptId, jobId: run.jobId, stream: msg.stream, data: msg.data });
+        break;
+      }
+      case 'result':
+        this.pendingResults.push({ node: name, link, body: msg.result });
+        this.requestFlush();
+        break;
+      case 'event':
+        this.nodeEvent(node, msg.kind, msg.message, 'agent', now);
+        break;
+      case 'hello':
+        link.send({ type: 'error', code: 'ALREADY_REGISTERED', message: 'hello was already accepted on this connection' });
+        break;
+    }
+  }
+
+  agentDisconnected(name: string, link: AgentLink, clean: boolean): void {
+    const node = this.nodes.get(name);
+    if (!node || node.link !== link) return;
+    node.link = undefined;
+    node.credits = 0;
+    if (clean && node.running.size === 0 && isConnectedState(node.state)) {
+      this.setState(node, 'offline', 'agent disconnected', 'agent');
+    } else if (isConnectedState(node.state)) {
+      this.setState(node, 'suspect', 'connection lost', 'system');
+    }
+    this.persistNode(node, this.clock.now());
+    this.emit('node', node.view());
+  }
+
+  // ── results ──────────────────────────────────────────────────────────────────────────
+
+  private requestFlush(): void {
+    if (this.flushRequested) return;
+    this.flushRequested = true;
+    this.defer(() => {
+      this.flushRequested = false;
+      this.flushResults();
+    });
+  }
+
+  /** Commits every pending result in one transaction, then acks them. */
+  flushResults(): void {
+    const batch = this.pendingResults;
+    if (batch.length === 0) return;
+    this.pendingResults = [];
+    const now = this.clock.now();
+    const applied: (() => void)[] = [];
+    try {
+      this.store.transaction(() => {
+        for (const r of batch) applied.push(this.applyResult(r, now));
+      });
+    } catch (e) {
+      // Nothing was acked: the agents keep the results and resend them after reconnecting.
+      this.log.error({ err: e, results: batch.length }, 'could not commit results');
+      return;
+    }
+    for (const effect of applied) effect();
+    for (const r of batch) r.link.send({ type: 'result-ack', attemptId: r.body.attemptId });
+    this.requestSchedule();
+  }
+
+  /** Writes one result inside the batch transaction; returns the in-memory effects to apply after commit. */
+  private applyResult({ node: from, body }: PendingResult, now: number): () => void {
+    const run = this.running.get(body.attemptId);
+    if (!run || run.node !== from) {
+      const attempt = this.store.getAttempt(body.attemptId);
+      const reason = !attempt ? 'unknown' : attempt.node !== from ? 'foreign-node' : attempt.state === 'running' ? 'superseded' : attempt.state === body.outcome ? 'duplicate' : 'superseded';
+      this.store.recordStaleResult({ attemptId: body.attemptId, ...(attempt ? { jobId: attempt.jobId } : {}), node: from, reason, at: now });
+      return () => this.countStale(body.attemptId, from, reason);
+    }
+    const state: Exclude<AttemptState, 'running'> = body.outcome;
+    const reason = resultReason(body);
+    const next =
+      run.cancelRequested && state !== 'succeeded'
+        ? ({ state: 'cancelled', reason: 'cancelled' } as const)
+        : jobAfterAttempt({ attempts: run.attempts, retries: run.retries }, state, now, this.retryPolicy, reason);
+    const result: AttemptResult = {
+      ...(body.exitCode !== undefined ? { exitCode: body.exitCode } : {}),
+      ...(body.signal !== undefined ? { signal: body.signal } : {}),
+      ...(body.value !== undefined ? { value: body.value } : {}),
+      ...(body.error !== undefined ? { error: body.error } : {}),
+      stdout: body.stdout ?? '',
+      stderr: body.stderr ?? '',
+      ...(body.stdoutTruncated ? { stdoutTruncated: body.stdoutTruncated } : {}),
+      ...(body.stderrTruncated ? { stderrTruncated: body.stderrTruncated } : {}),
+      durationMs: body.durationMs,
+      ...(body.cpuMs !== undefined ? { cpuMs: body.cpuMs } : {}),
+    };
+    const ok = this.store.endAttempt({ attemptId: run.attemptId, state, at: now, ...(reason !== undefined ? { reason } : {}), result, job: next });
+    if (!ok) {
+      this.store.recordStaleResult({ attemptId: body.attemptId, jobId: run.jobId, node: from, reason: 'superseded', at: now });
+      return () => this.countStale(body.attemptId, from, 'superseded');
+    }
+    return () => {
+      this.running.delete(run.attemptId);
+      const node = this.nodes.get(run.node);
+      if (node) {
+        node.running.delete(run.attemptId);
+        node.orphans.delete(run.attemptId);
+        const succeeded = state === 'succeeded';
+        node.update({
+          jobsDone: node.record.jobsDone + (succeeded ? 1 : 0),
+          jobsFailed: node.record.jobsFailed + (succeeded ? 0 : 1),
+          cpuMs: node.record.cpuMs + (body.cpuMs ?? 0),
+        });
+        if (succeeded) this.learnPerformance(node, run.group, body.durationMs);
+      }
+      this.afterAttemptEnded(run, state, next, now, body.durationMs);
+    };
+  }
+
+  private countStale(attemptId: number, node: string, reason: string): void {
+    this.staleCount++;
+    this.log.debug({ attemptId, node, reason }, 'stale result dropped');
+    this.emit('staleResult', { attemptId, node, reason });
+  }
+
+  get staleResults(): number {
+    return this.staleCount;
+  }
+
+  private learnPerformance(node: RuntimeNode, group: string, durationMs: number): void {
+    const avg = this.groupDuration.get(group);
+    const d = Math.max(durationMs, 0.1);
+    if (avg !== undefined && avg > 0) node.perf = updatePerf(node.perf, d / avg);
+    this.groupDuration.set(group, updatePerf(avg, d, 0.1));
+  }
+
+  private afterAttemptEnded(run: RunningAttempt, state: Exclude<AttemptState, 'running'>, next: ReturnType<typeof jobAfterAttempt>, now: number, durationMs: number): void {
+    const job = this.store.getJob(run.jobId);
+    if (job && next.state === 'queued') this.queue.enqueue(job, now);
+    this.emit('attemptEnded', { jobId: run.jobId, attemptId: run.attemptId, node: run.node, state, durationMs, retried: next.state === 'queued' });
+    if (job) this.emit('job', job);
+  }
+
+  /** Ends running attempts of a node (lost, rebooted) and requeues their jobs within the retry cap. */
+  private failAttempts(node: RuntimeNode, attemptIds: number[], state: 'node-lost' | 'abandoned', reason: string, now: number): void {
+    if (attemptIds.length === 0) return;
+    const ended: [RunningAttempt, ReturnType<typeof jobAfterAttempt>][] = [];
+    this.store.transaction(() => {
+      for (const id of attemptIds) {
+        const run = this.running.get(id);
+        if (!run) continue;
+        const next = run.cancelRequested ? ({ state: 'cancelled', reason: 'cancelled' } as const) : jobAfterAttempt({ attempts: run.attempts, retries: run.retries }, state, now, this.retryPolicy, reason);
+        if (this.store.endAttempt({ attemptId: id, state, at: now, reason, job: next })) ended.push([run, next]);
+      }
+    });
+    for (const [run, next] of ended) {
+      this.running.delete(run.attemptId);
+      node.running.delete(run.attemptId);
+      node.orphans.delete(run.attemptId);
+      node.update({ jobsFailed: node.record.jobsFailed + 1 });
+      this.afterAttemptEnded(run, state, next, now, now - run.startedAt);
+    }
+    this.log.warn({ node: node.name, attempts: ended.length, reason }, 'attempts failed; jobs requeued within their retry cap');
+    this.requestSchedule();
+  }
+
+  // ── time ─────────────────────────────────────────────────────────────────────────────
+
+  /** Called periodically by the host (every ~heartbeatMs/4): lost nodes, orphans, due retries. */
+  tick(): void {
+    const now = this.clock.now();
+    for (const node of this.nodes.values()) {
+      if (node.orphanDeadline !== undefined && now >= node.orphanDeadline) {
+        node.orphanDeadline = undefined;
+        const ids = [...node.orphans].filter((id) => node.running.has(id));
+        node.orphans.clear();
+        this.failAttempts(node, ids, 'node-lost', 'agent restarted without a result', now);
+      }
+      if (node.deadline !== undefined && now >= node.deadline && (isConnectedState(node.state) || node.state === 'suspect')) {
+        this.markLost(node, now);
+      }
+    }
+    if (this.queue.promoteDue(now) > 0) this.requestSchedule();
+  }
+
+  private markLost(node: RuntimeNode, now: number): void {
+    node.deadline = undefined;
+    const silentMs = now - (node.record.lastSeenAt ?? now);
+    this.setState(node, 'lost', `no heartbeat for ${silentMs} ms`, 'system');
+    this.failAttempts(node, [...node.running], 'node-lost', 'node-lost', now);
+    if (node.link) {
+      node.link.close(CloseCode.refused, 'node declared lost');
+      node.link = undefined;
+      node.credits = 0;
+    }
+    this.persistNode(node, now);
+    this.emit('node', node.view());
+  }
+
+  // ── nodes ────────────────────────────────────────────────────────────────────────────
+
+  listNodes(): NodeView[] {
+    return [...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })).map((n) => n.view());
+  }
+
+  getNode(name: string): NodeView {
+    return this.runtime(name).view();
+  }
+
+  private runtime(name: string): RuntimeNode {
+    const node = this.nodes.get(name);
+    if (!node) throw new NodeNotFoundError(name);
+    return node;
+  }
+
+  runningOn(name: string): { attemptId: number; jobId: number; startedAt: number }[] {
+    const node = this.runtime(name);
+    return [...node.running].map((id) => this.running.get(id)).filter((r): r is RunningAttempt => !!r).map((r) => ({ attemptId: r.attemptId, jobId: r.jobId, startedAt: r.startedAt }));
+  }
+
+  nodeEvents(name: string, limit?: number): NodeEvent[] {
+    this.runtime(name);
+    return this.store.listNodeEvents(name, limit);
+  }
+
+  /** Operator changes: slots and labels (kept over inventory values from then on). */
+  patchNode(name: string, patch: { slots?: number; labels?: Record<string, string> }, actor = 'admin'): NodeView {
+    const node = this.runtime(name);
+    const now = this.clock.now();
+    const changes: string[] = [];
+    if (patch.slots !== undefined && patch.slots !== node.record.slots) {
+      node.update({ slots: patch.slots, slotsPatched: true });
+      changes.push(`slots=${patch.slots}`);
+      node.link?.send({ type: 'set-slots', slots: node.slots });
+    }
+    if (patch.labels !== undefined) {
+      node.update({ labels: { ...patch.labels }, labelsPatched: true });
+      changes.push(`labels=${Object.entries(patch.labels).map(([k, v]) => `${k}=${v}`).join(',') || '(none)'}`);
+    }
+    if (changes.length) {
+      this.nodeEvent(node, 'patch', changes.join(' '), actor, now);
+      this.persistNode(node, now);
+      this.emit('node', node.view());
+      this.requestSchedule();
+    }
+    return node.view();
+  }
+
+  private setState(node: RuntimeNode, to: NodeState, reason: string, actor: string): void {
+    const from = node.state;
+    if (from === to) return;
+    assertNodeTransition(from, to);
+    const now = this.clock.now();
+    node.update({ state: to, stateSince: now, stateReason: reason });
+    this.nodeEvent(node, 'state', reason, actor, now, from, to);
+    this.log.info({ node: node.name, from, to, reason }, 'node state changed');
+  }
+
+  private nodeEvent(node: RuntimeNode, kind: string, message: string, actor: string, at: number, from?: NodeState, to?: NodeState): void {
+    const event: NodeEvent = { node: node.name, at, kind, message, actor, ...(from ? { from } : {}), ...(to ? { to } : {}) };
+    this.store.addNodeEvent(event);
+    this.emit('nodeEvent', event);
+  }
+
+  private persistNode(node: RuntimeNode, now: number): void {
+    node.persistedAt = now;
+    this.store.saveNode(node.record);
+  }
+
+  // ── boot events ──────────────────────────────────────────────────────────────────────
+
+  /** Boot events from netboot (and the agent hello), joined to a node by MAC or serial. */
+  recordBootEvent(event: BootEvent): void {
+    let node = event.node;
+    if (!node && (event.mac || event.serial)) {
+      for (const n of this.nodes.values()) {
+        if ((event.mac && n.record.mac === event.mac) || (event.serial && n.record.serial === event.serial)) {
+          node = n.name;
+          break;
+        }
+      }
+    }
+    const stored = node ? { ...event, node } : event;
+    this.store.addBootEvent(stored);
+    this.emit('bootEvent', stored);
+  }
+
+  bootEvents(query: { node?: string; mac?: string; serial?: string; limit?: number }) {
+    return this.store.listBootEvents(query);
+  }
+
+  // ── overview ─────────────────────────────────────────────────────────────────────────
+
+  overview() {
+    const nodes = this.listNodes();
+    const byState: Record<string, number> = {};
+    let slots = 0;
+    let busy = 0;
+    for (const n of nodes) {
+      byState[n.state] = (byState[n.state] ?? 0) + 1;
+      if (n.connected) {
+        slots += n.slots;
+        busy += n.running;
+      }
+    }
+    return {
+      nodes: { total: nodes.length, byState, connected: nodes.filter((n) => n.connected).length },
+      slots: { total: slots, busy },
+      jobs: this.jobCounts(),
+      queue: { ready: this.queue.readySize, delayed: this.queue.size - this.queue.readySize, byGroup: Object.fromEntries(this.queue.depthByGroup()) },
+      staleResults: this.staleCount,
+      strategy: this.strategy.name,
+    };
+  }
+
+  queueDepthByGroup(): Map<string, number> {
+    return this.queue.depthByGroup();
+  }
+
+  /** Closes every agent link (master shutdown); the store is closed by its owner. */
+  shutdown(): void {
+    this.flushResults();
+    for (const node of this.nodes.values()) {
+      node.link?.close(CloseCode.shutdown, 'master shutting down');
+      node.link = undefined;
+    }
+  }
+}
+
+/** Where a node goes when its agent connects. Operator-held states stay. */
+function stateOnConnect(state: NodeState): NodeState {
+  switch (state) {
+    case 'maintenance':
+    case 'draining':
+    case 'drained':
+    case 'quarantined':
+      return state;
+    default:
+      return 'online';
+  }
+}
+
+function resultReason(body: ResultBody): string | undefined {
+  switch (body.outcome) {
+    case 'succeeded':
+      return undefined;
+    case 'failed':
+      return body.error ?? (body.signal ? `killed by ${body.signal}` : `exit code ${body.exitCode ?? '?'}`);
+    case 'timed-out':
+      return 'timed out';
+    case 'cancelled':
+      return 'cancelled';
+    case 'rejected':
+      return `rejected by the agent: ${body.error ?? 'no reason given'}`;
+  }
+}
+
+/**
+ * Health derating for placement: a throttled, under-voltage or hot node looks slower than
+ * it measured. Bits 0–3 of `get_throttled` are the current conditions.
+ */
+export function healthDerate(record: Pick<NodeRecord, 'health'>): number {
+  const h = record.health;
+  if (!h) return 1;
+  let d = 1;
+  if (h.throttled !== undefined && (h.throttled & 0xf) !== 0) d *= 1.5;
+  if (h.temperatureC !== undefined) {
+    if (h.temperatureC >= 80) d *= 2;
+    else if (h.temperatureC >= 70) d *= 1.25;
+  }
+  return d;
+}

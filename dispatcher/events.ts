@@ -1,0 +1,25 @@
+import type { BootEvent } from '../netboot/boot-event.ts';
+import type { Job } from './domain/jobs.ts';
+import type { NodeEvent } from './domain/nodes.ts';
+import type { NodeView } from './views.ts';
+
+/** Typed events the Dispatcher emits; UI push and metrics subscribe. */
+export interface DispatcherEvents {
+  /** A job was created or changed state. */
+  job: [job: Job];
+  /** A node's state, health or counters changed. */
+  node: [node: NodeView];
+  nodeEvent: [event: NodeEvent];
+  /** A live output chunk of a running attempt. */
+  output: [chunk: { attemptId: number; jobId: number; stream: 'stdout' | 'stderr'; data: string }];
+  /** A job was handed to a node; latency = ready → assign. */
+  dispatched: [info: { jobId: number; attemptId: number; node: string; latencyMs: number; group: string }];
+  /** An attempt ended. */
+  attemptEnded: [info: { jobId: number; attemptId: number; node: string; state: string; durationMs: number; retried: boolean }];
+  /** A late, duplicate or foreign result was dropped. */
+  staleResult: [info: { attemptId: number; node: string; reason: string }];
+  heartbeat: [info: { node: string }];
+  /** A malformed or refused frame from an agent. */
+  protocolError: [info: { node?: string; code: string }];
+  bootEvent: [event: BootEvent];
+}
