@@ -1,0 +1,106 @@
+/**
+ * The agent's entry: `picluster agent …` calls `run(argv)`; the netboot image runs this file
+ * bundled by esbuild (ESM output, so `import.meta.url` survives) as its main module. Keep its
+ * imports lean: no tsx, no fastify, no config loader — only what a node needs.
+ */
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isPiclusterError } from '../common/errors.ts';
+import { createLogger } from '../common/logger.ts';
+import { Agent } from './agent.ts';
+import { HealthCollector } from './health.ts';
+import { collectIdentity } from './identity.ts';
+import { resolveAgentOptions, USAGE } from './options.ts';
+import { Runner } from './runner.ts';
+import { systemFiles } from './sources.ts';
+import { AGENT_VERSION } from './version.ts';
+
+/** Runs the agent until SIGINT/SIGTERM; resolves with the exit code (2 = bad options). */
+export async function run(argv: string[]): Promise<number | undefined> {
+  const [kernelCmdline, imageVersionFile] = await Promise.all([
+    systemFiles.readFile('/proc/cmdline'),
+    systemFiles.readFile('/etc/picluster/image-version'),
+  ]);
+  let opts;
+  try {
+    opts = resolveAgentOptions({ argv, env: process.env, kernelCmdline, imageVersionFile, hostname: hostname() });
+  } catch (e) {
+    if (!isPiclusterError(e)) throw e;
+    process.stderr.write(`picluster agent: ${e.message.split('\n').join('\npicluster agent: ')}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  const log = createLogger({ level: opts.logLevel }).child({ component: 'agent', node: opts.name });
+  let workDir = opts.workDir;
+  let ownWorkDir = false;
+  if (workDir === undefined) {
+    workDir = mkdtempSync(join(tmpdir(), 'picluster-agent-'));
+    ownWorkDir = true;
+  } else {
+    await mkdir(workDir, { recursive: true });
+  }
+
+  const health = new HealthCollector({ files: systemFiles });
+  const agent = new Agent({
+    url: opts.dispatcher,
+    token: opts.token,
+    log,
+    identity: () => collectIdentity({ name: opts.name, imageVersion: opts.imageVersion, files: systemFiles }),
+    health: () => health.collect(),
+    runner: new Runner({ workDir, nodeName: opts.name, log: log.child({ component: 'runner' }) }),
+    slotsCap: opts.slots,
+    rebootCommand: opts.rebootCommand,
+    shutdownCommand: opts.shutdownCommand,
+    watchdog: opts.watchdog ? { path: opts.watchdog } : undefined,
+  });
+  log.info(
+    { version: AGENT_VERSION, dispatcher: opts.dispatcher, sources: opts.sources, slotsCap: opts.slots ?? null, workDir, watchdog: opts.watchdog ?? null },
+    'agent starting',
+  );
+  try {
+    agent.start();
+  } catch (e) {
+    log.error({ err: e }, 'agent failed to start');
+    if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
+    return 1;
+  }
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  log.info({ signal }, 'agent stopping');
+  await agent.stop();
+  if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
+  log.info('agent stopped');
+  return 0;
+}
+
+function isMainModule(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  run(process.argv.slice(2)).then(
+    (code) => {
+      if (typeof code === 'number') process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`picluster agent: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
