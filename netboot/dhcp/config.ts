@@ -78,7 +78,13 @@ export const DhcpConfigSchema = Type.Object(
 );
 export type DhcpConfig = Static<typeof DhcpConfigSchema>;
 
+/** What a caller may leave out: every key, nested ones too. */
+export type DhcpConfigInput = Partial<Omit<DhcpConfig, 'full' | 'bootFiles'>> & {
+  full?: Partial<DhcpConfig['full']>;
+  bootFiles?: Partial<DhcpConfig['bootFiles']>;
+};
+
 /** `netboot.dhcp` with every default filled in (tests, and callers that skip the loader). */
-export function dhcpConfig(partial: Partial<DhcpConfig> = {}): DhcpConfig {
+export function dhcpConfig(partial: DhcpConfigInput = {}): DhcpConfig {
   return Value.Default(DhcpConfigSchema, structuredClone(partial)) as DhcpConfig;
 }

@@ -4,7 +4,7 @@
  */
 import type { NetbootNode, NodeDirectory } from '../node-directory.ts';
 import { BOOTREQUEST, ipv4Bytes, type DhcpMessage, type DhcpOption } from './codec.ts';
-import { dhcpConfig, type DhcpConfig } from './config.ts';
+import { dhcpConfig, type DhcpConfigInput } from './config.ts';
 import type { DecideContext } from './decide.ts';
 import { MessageType, Opt, type MessageTypeName } from './options.ts';
 
@@ -86,7 +86,7 @@ export class FakeDirectory implements NodeDirectory {
 
 export const SERVER = '10.213.0.1';
 
-export function context(over: Partial<Omit<DecideContext, 'dhcp'>> & { dhcp?: Partial<DhcpConfig> } = {}): DecideContext {
+export function context(over: Partial<Omit<DecideContext, 'dhcp'>> & { dhcp?: DhcpConfigInput } = {}): DecideContext {
   const { dhcp, ...rest } = over;
   return {
     mode: 'proxy',
@@ -101,4 +101,41 @@ export function context(over: Partial<Omit<DecideContext, 'dhcp'>> & { dhcp?: Pa
     serverPort: 67,
     ...rest,
   };
+}
+
+/**
+ * Hostile datagrams, deterministic (seeded): truncations of real packets, garbage, bit
+ * flips, broken option lengths, oversized datagrams. Each entry names itself.
+ */
+export function hostileCorpus(seeds: readonly Buffer[]): { name: string; bytes: Buffer }[] {
+  let state = 0x2545f491;
+  const rand = (): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 0x100000000;
+  };
+  const out: { name: string; bytes: Buffer }[] = [];
+  seeds.forEach((seed, si) => {
+    for (let len = 0; len < seed.length; len += len < 250 ? 7 : 1) out.push({ name: `seed${si} truncated to ${len}`, bytes: seed.subarray(0, len) });
+    for (let i = 0; i < 40; i++) {
+      const b = Buffer.from(seed);
+      const at = Math.floor(rand() * b.length);
+      b[at] = b[at]! ^ (1 << Math.floor(rand() * 8));
+      out.push({ name: `seed${si} bit flip at ${at}`, bytes: b });
+    }
+    for (let at = 240; at < seed.length; at++) {
+      const b = Buffer.from(seed);
+      b[at] = 0xfe; // every byte of the options area in turn becomes a huge length / odd code
+      out.push({ name: `seed${si} options byte ${at} = 0xfe`, bytes: b });
+    }
+  });
+  for (const len of [1, 4, 100, 235, 236, 239, 240, 241, 300, 576, 1500, 9000, 65507]) {
+    out.push({ name: `garbage ${len}`, bytes: Buffer.from(Array.from({ length: len }, () => Math.floor(rand() * 256))) });
+    out.push({ name: `0xff x ${len}`, bytes: Buffer.alloc(len, 0xff) });
+  }
+  const head = Buffer.from(seeds[0] ?? Buffer.alloc(240)).subarray(0, 240);
+  out.push({ name: 'oversized: 60000 pad options', bytes: Buffer.concat([head, Buffer.alloc(60000, 0), Buffer.from([53, 1, 1, 255])]) });
+  out.push({ name: 'oversized: 250 option-43 instances (RFC 3396 concat to 63 KB)', bytes: Buffer.concat([head, Buffer.from([53, 1, 1]), ...Array.from({ length: 250 }, () => Buffer.concat([Buffer.from([43, 255]), Buffer.alloc(255, 1)])), Buffer.from([255])]) });
+  return out;
 }
