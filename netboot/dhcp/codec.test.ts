@@ -17,6 +17,13 @@ describe('golden: real Pi DISCOVERs', () => {
     expect(encodeDhcp(decodeDhcp(bytes)).equals(bytes)).toBe(true);
   });
 
+  it.each(['dnsmasq-proxy-offer-pi3b', 'dnsmasq-proxy-offer-pi4'])('%s (real dnsmasq capture) decodes to its parsed form and re-encodes byte for byte', (name) => {
+    const bytes = loadHex(name);
+    expect(bytes.length).toBe(314);
+    expect(messageToJson(decodeDhcp(bytes))).toEqual(loadParsed(name));
+    expect(encodeDhcp(decodeDhcp(bytes)).equals(bytes)).toBe(true);
+  });
+
   it('Pi 3B: the facts from the Raspberry Pi documentation capture', () => {
     const bytes = loadHex('pi3b-discover');
     expect(bytes.length).toBe(320);

@@ -43,6 +43,14 @@ describe('proxy mode: Pis get what dnsmasq sends', () => {
   });
 
   it.each([
+    ['pi3b-discover', 'dnsmasq-proxy-offer-pi3b'],
+    ['pi4-discover', 'dnsmasq-proxy-offer-pi4'],
+  ])('%s → byte for byte the OFFER real dnsmasq sent (%s)', (req, offer) => {
+    const d = reply(decideReply(decodeDhcp(loadHex(req)), context({ serverAddress: '10.213.1.1' })));
+    expect(encodeDhcp(d.message).toString('hex')).toBe(loadHex(offer).toString('hex'));
+  });
+
+  it.each([
     ['pi3b-discover', 1000],
     ['pi3bplus-discover', 1000],
     ['pi4-discover', undefined],
