@@ -5,10 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { FormatRegistry } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { isIPv4, isIPv6 } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { PiclusterError, ValidationError, type Problem } from './errors.ts';
 import { NetbootConfigSchema } from '../netboot/config.ts';
+
+// TypeBox's Value checker knows no string formats until they are registered.
+if (!FormatRegistry.Has('ipv4')) FormatRegistry.Set('ipv4', (v) => isIPv4(v));
+if (!FormatRegistry.Has('ipv6')) FormatRegistry.Set('ipv6', (v) => isIPv6(v));
+if (!FormatRegistry.Has('uri')) FormatRegistry.Set('uri', (v) => URL.canParse(v));
 
 export const STRATEGIES = ['round-robin', 'weighted-random', 'least-connections', 'best-performance', 'least-recent'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
@@ -81,7 +88,7 @@ export const ConfigSchema = Type.Object(
     log: Type.Object(
       {
         level: Type.Union(
-          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],
           { default: 'info' },
         ),
       },

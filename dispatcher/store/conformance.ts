@@ -67,11 +67,11 @@ export function storeConformance(name: string, factory: () => Store): void {
 
     it('ends an attempt exactly once; a stale attempt cannot move the job', () => {
       const [j] = store.insertJobs([newJob()], 1);
-      const [{ attempt: first }] = store.startAttempts([{ jobId: j!.id, node: 'n1' }], 2) as [{ attempt: { id: number } }];
+      const first = store.startAttempts([{ jobId: j!.id, node: 'n1' }], 2)[0]!.attempt;
       expect(store.endAttempt({ attemptId: first.id, state: 'node-lost', at: 3, reason: 'node-lost', job: { state: 'queued', availableAt: 10, reason: 'node-lost' } })).toBe(true);
       expect(store.getJob(j!.id)).toMatchObject({ state: 'queued', availableAt: 10, reason: 'node-lost', attempts: 1 });
       expect(store.getJob(j!.id)!.currentAttemptId).toBeUndefined();
-      const [{ attempt: second }] = store.startAttempts([{ jobId: j!.id, node: 'n2' }], 11) as [{ attempt: { id: number } }];
+      const second = store.startAttempts([{ jobId: j!.id, node: 'n2' }], 11)[0]!.attempt;
       // the first attempt's late result must not be recorded
       expect(store.endAttempt({ attemptId: first.id, state: 'succeeded', at: 12, job: { state: 'succeeded' } })).toBe(false);
       const result = { exitCode: 0, stdout: 'hi\n', durationMs: 5, value: { x: [1, 'two'] } };

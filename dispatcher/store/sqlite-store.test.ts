@@ -15,7 +15,7 @@ describe('SqliteStore specifics', () => {
     const a = new SqliteStore(path);
     expect(a.schemaVersion).toBe(MIGRATIONS[MIGRATIONS.length - 1]!.version);
     const [job] = a.insertJobs([{ spec: { kind: 'exec', argv: ['true'] }, priority: 0, group: 'g', retries: 0, requirements: {} }], 1);
-    const [{ attempt }] = a.startAttempts([{ jobId: job!.id, node: 'n' }], 2) as [{ attempt: { id: number } }];
+    const attempt = a.startAttempts([{ jobId: job!.id, node: 'n' }], 2)[0]!.attempt;
     a.close();
     const raw = new Database(path);
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -24,7 +24,7 @@ describe('SqliteStore specifics', () => {
     expect(b.getJob(job!.id)).toMatchObject({ state: 'running', currentAttemptId: attempt.id });
     // attempt ids are never reused, even after reopening
     const [j2] = b.insertJobs([{ spec: { kind: 'exec', argv: ['true'] }, priority: 0, group: 'g', retries: 0, requirements: {} }], 3);
-    const [{ attempt: a2 }] = b.startAttempts([{ jobId: j2!.id, node: 'n' }], 4) as [{ attempt: { id: number } }];
+    const a2 = b.startAttempts([{ jobId: j2!.id, node: 'n' }], 4)[0]!.attempt;
     expect(a2.id).toBeGreaterThan(attempt.id);
     b.close();
   });

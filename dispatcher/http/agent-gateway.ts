@@ -1,0 +1,79 @@
+/**
+ * `ws /agent`: one WebSocket per agent. The first frame must be `hello` (within
+ * `helloTimeoutMs`); then every frame is validated and handed to the Dispatcher.
+ * Malformed frames get an `error` frame and a counter, never a crash.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../../common/logger.ts';
+import { CloseCode, parseAgentMessage, type DispatcherMessage } from '../../common/protocol.ts';
+import type { Dispatcher } from '../dispatcher.ts';
+import type { AgentLink } from '../node-runtime.ts';
+
+export interface AgentGatewayOptions {
+  readonly helloTimeoutMs?: number;
+  /** Frames larger than this are refused by ws (results carry bounded output). */
+  readonly maxPayloadBytes?: number;
+}
+
+class WsLink implements AgentLink {
+  constructor(private readonly socket: WebSocket) {}
+  send(message: DispatcherMessage): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+  close(code: number, reason: string): void {
+    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.socket.close(code, reason);
+  }
+}
+
+export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatcher, log: Logger, options: AgentGatewayOptions = {}): void {
+  const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+  app.get('/agent', { websocket: true, schema: { hide: true } }, (socket: WebSocket, req) => {
+    const link = new WsLink(socket);
+    let node: string | undefined;
+    const remote = req.socket.remoteAddress;
+    const helloTimer = setTimeout(() => {
+      if (!node) link.close(CloseCode.refused, 'no hello received');
+    }, helloTimeoutMs);
+
+    socket.on('message', (data, isBinary) => {
+      const parsed = parseAgentMessage(isBinary ? (data as Buffer) : (data as Buffer).toString('utf8'));
+      if (!parsed.ok) {
+        dispatcher.emit('protocolError', { ...(node ? { node } : {}), code: parsed.code });
+        log.debug({ node, remote, error: parsed.error }, 'malformed agent frame dropped');
+        link.send({ type: 'error', code: parsed.code, message: parsed.error });
+        return;
+      }
+      const msg = parsed.message;
+      if (!node) {
+        if (msg.type !== 'hello') {
+          dispatcher.emit('protocolError', { code: 'HELLO_FIRST' });
+          link.send({ type: 'error', code: 'HELLO_FIRST', message: `the first frame must be hello, got ${msg.type}` });
+          return;
+        }
+        const outcome = dispatcher.agentHello(msg, link);
+        if (!outcome.ok) {
+          dispatcher.emit('protocolError', { code: outcome.code });
+          log.warn({ node: msg.node.name, remote, code: outcome.code }, 'agent refused');
+          link.send({ type: 'refused', code: outcome.code, message: outcome.message });
+          link.close(CloseCode.refused, outcome.code);
+          return;
+        }
+        node = outcome.node;
+        clearTimeout(helloTimer);
+        return;
+      }
+      try {
+        dispatcher.agentMessage(node, link, msg);
+      } catch (e) {
+        log.error({ err: e, node, type: msg.type }, 'agent frame handling failed');
+        link.send({ type: 'error', code: 'INTERNAL', message: 'the dispatcher could not handle this frame' });
+      }
+    });
+    socket.on('close', (code) => {
+      clearTimeout(helloTimer);
+      if (node) dispatcher.agentDisconnected(node, link, code === 1000 || code === 1001);
+    });
+    socket.on('error', (err) => log.debug({ err, node }, 'agent socket error'));
+  });
+}

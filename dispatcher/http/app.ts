@@ -1,0 +1,72 @@
+/**
+ * `buildApp(deps)` returns the fastify instance with every route; `main` only listens.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../common/logger.ts';
+import { safeEqual } from '../../common/tokens.ts';
+import type { Dispatcher } from '../dispatcher.ts';
+import { UnauthorizedError } from '../domain/errors.ts';
+import { registerAgentGateway } from './agent-gateway.ts';
+import type { AuthSettings } from './auth.ts';
+import { bearer } from './auth.ts';
+import { installErrorHandler } from './error-handler.ts';
+import { registerClusterRoutes } from './routes-cluster.ts';
+import { registerJobRoutes } from './routes-jobs.ts';
+import { registerNodeRoutes } from './routes-nodes.ts';
+import { ErrorBody, JobSubmissionBody } from './schemas.ts';
+
+export interface AppDeps {
+  readonly dispatcher: Dispatcher;
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly auth: AuthSettings;
+  readonly version: string;
+  readonly storeKind: string;
+  readonly bodyLimitBytes?: number;
+  readonly helloTimeoutMs?: number;
+  /** Extra route registrations (UI, netboot HTTP), given the app. */
+  readonly plugins?: readonly ((app: FastifyInstance) => Promise<void> | void)[];
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    // Request lines are not logged (too chatty for a job queue); errors are, by the error handler.
+    loggerInstance: deps.log.child({ component: 'http' }, { level: 'warn' }),
+    bodyLimit: deps.bodyLimitBytes ?? 8 * 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false } },
+  }) as unknown as FastifyInstance;
+  deps.dispatcher.setMaxListeners(0);
+  installErrorHandler(app);
+  app.addSchema(ErrorBody);
+  app.addSchema(JobSubmissionBody);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'picluster', version: deps.version, description: 'Dispatcher REST API. Send `Authorization: Bearer <token>`; mutating routes need the admin token.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+
+  registerClusterRoutes(app, deps.dispatcher, deps.auth, { version: deps.version, storeKind: deps.storeKind, startedAt: Date.now() });
+  registerNodeRoutes(app, deps.dispatcher, deps.auth);
+  registerJobRoutes(app, deps.dispatcher, deps.auth);
+  registerAgentGateway(app, deps.dispatcher, deps.log.child({ component: 'agent-gateway' }), deps.helloTimeoutMs !== undefined ? { helloTimeoutMs: deps.helloTimeoutMs } : {});
+
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    if (deps.auth.metricsToken) {
+      const t = bearer(req);
+      if (!t || !safeEqual(t, deps.auth.metricsToken)) throw new UnauthorizedError('this /metrics needs Authorization: Bearer <metricsToken>');
+    }
+    reply.header('content-type', deps.registry.contentType);
+    return deps.registry.metrics();
+  });
+
+  for (const plugin of deps.plugins ?? []) await plugin(app);
+  return app;
+}

@@ -1,0 +1,157 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValidationError, type Problem } from '../../common/errors.ts';
+import { toDotted } from '../../common/config.ts';
+import type { Dispatcher, JobSubmission } from '../dispatcher.ts';
+import { isTerminalJob, type Job, type JobState } from '../domain/jobs.ts';
+import { requireRole, type AuthSettings } from './auth.ts';
+import { JobIdParams, JobListQuery, JobSubmissionBody, WaitQuery, type JobSubmissionBody as Submission } from './schemas.ts';
+import { attemptView, jobView, resultView } from './serialize.ts';
+
+const MAX_BATCH = 10_000;
+const submissionChecker = TypeCompiler.Compile(JobSubmissionBody);
+
+/** Validates one submission (schema + which fields a kind needs); problems carry their path. */
+function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSubmission | undefined {
+  if (!submissionChecker.Check(body)) {
+    const e = submissionChecker.Errors(body).First()!;
+    const missing = (e.schema as { required?: string[] }).required;
+    void missing;
+    problems.push({ path: `${prefix}${prefix && e.path ? '.' : ''}${toDotted(e.path)}` || '(body)', message: e.message });
+    return undefined;
+  }
+  const b = body as Submission;
+  const at = (f: string) => (prefix ? `${prefix}.${f}` : f);
+  const kind = b.kind ?? (b.source !== undefined ? 'function' : 'exec');
+  if (kind === 'exec') {
+    if (!b.argv) problems.push({ path: at('argv'), message: 'an exec job needs argv (an array of strings, the program first)' });
+    if (b.source !== undefined || b.args !== undefined) problems.push({ path: at(b.source !== undefined ? 'source' : 'args'), message: 'source/args belong to function jobs; exec jobs take argv' });
+    if (!b.argv) return undefined;
+  } else {
+    if (!b.source) problems.push({ path: at('source'), message: 'a function job needs source (an ES module with a default export)' });
+    if (b.argv !== undefined || b.stdin !== undefined) problems.push({ path: at(b.argv !== undefined ? 'argv' : 'stdin'), message: 'argv/stdin belong to exec jobs' });
+    if (!b.source) return undefined;
+  }
+  const spec =
+    kind === 'exec'
+      ? { kind: 'exec' as const, argv: b.argv!, ...(b.env ? { env: b.env } : {}), ...(b.stdin !== undefined ? { stdin: b.stdin } : {}) }
+      : { kind: 'function' as const, source: b.source!, ...(b.args ? { args: b.args } : {}), ...(b.env ? { env: b.env } : {}) };
+  return {
+    spec,
+    ...(b.name !== undefined ? { name: b.name } : {}),
+    ...(b.priority !== undefined ? { priority: b.priority } : {}),
+    ...(b.group !== undefined ? { group: b.group } : {}),
+    ...(b.retries !== undefined ? { retries: b.retries } : {}),
+    ...(b.timeoutMs !== undefined ? { timeoutMs: b.timeoutMs } : {}),
+    ...(b.requirements !== undefined ? { requirements: b.requirements } : {}),
+  };
+}
+
+export function parseSubmissions(body: unknown): { submissions: JobSubmission[]; batch: boolean } {
+  const problems: Problem[] = [];
+  const batch = Array.isArray(body);
+  if (body === undefined || body === null) throw new ValidationError('invalid job', [{ path: '(body)', message: 'a JSON job object or an array of them is required' }]);
+  const items = batch ? (body as unknown[]) : [body];
+  if (batch && items.length === 0) problems.push({ path: '(body)', message: 'the array is empty' });
+  if (items.length > MAX_BATCH) problems.push({ path: '(body)', message: `at most ${MAX_BATCH} jobs per request` });
+  const submissions: JobSubmission[] = [];
+  if (!problems.length) {
+    items.forEach((item, i) => {
+      const s = toSubmission(item, batch ? `[${i}]` : '', problems);
+      if (s) submissions.push(s);
+    });
+  }
+  if (problems.length) throw new ValidationError(batch ? 'invalid jobs (nothing was submitted)' : 'invalid job', problems.slice(0, 20));
+  return { submissions, batch };
+}
+
+export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings): void {
+  const admin = requireRole('admin', auth);
+  const viewer = requireRole('viewer', auth);
+
+  app.post(
+    '/api/jobs',
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['jobs'],
+        summary: 'Submit one job or an array of jobs; answered after they are committed',
+        body: Type.Union([Type.Ref(JobSubmissionBody), Type.Array(Type.Ref(JobSubmissionBody), { maxItems: MAX_BATCH })]),
+        response: { 201: Type.Unknown() },
+      },
+      // Validation is done here, per item, so errors name the item and field.
+      validatorCompiler: () => () => true,
+    },
+    async (req, reply) => {
+      const { submissions, batch } = parseSubmissions(req.body);
+      const jobs = dispatcher.submit(submissions);
+      reply.status(201);
+      return batch ? jobs.map(jobView) : jobView(jobs[0]!);
+    },
+  );
+
+  app.get('/api/jobs', { preHandler: viewer, schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: JobListQuery } }, async (req) => {
+    const q = req.query as { state?: string; group?: string; node?: string; limit?: number; offset?: number };
+    const { jobs, total } = dispatcher.listJobs({
+      ...(q.state ? { state: q.state.split(',') as JobState[] } : {}),
+      ...(q.group ? { group: q.group } : {}),
+      ...(q.node ? { node: q.node } : {}),
+      limit: q.limit ?? 100,
+      offset: q.offset ?? 0,
+    });
+    return { total, limit: q.limit ?? 100, offset: q.offset ?? 0, jobs: jobs.map(jobView) };
+  });
+
+  app.get('/api/jobs/status', { preHandler: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state' } }, async () => dispatcher.jobCounts());
+
+  app.get('/api/jobs/:id', { preHandler: viewer, schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams } }, async (req) => {
+    const { id } = req.params as { id: number };
+    const job = dispatcher.getJob(id);
+    return fullJob(dispatcher, job);
+  });
+
+  app.get('/api/jobs/:id/output', { preHandler: viewer, schema: { tags: ['jobs'], summary: 'stdout/stderr of the current or last attempt', params: JobIdParams } }, async (req) => {
+    const { id } = req.params as { id: number };
+    return dispatcher.jobOutput(id);
+  });
+
+  app.get(
+    '/api/jobs/:id/wait',
+    { preHandler: viewer, schema: { tags: ['jobs'], summary: 'Long-poll: answers when the job has ended or after timeoutMs', params: JobIdParams, querystring: WaitQuery } },
+    async (req) => {
+      const { id } = req.params as { id: number };
+      const { timeoutMs = 30_000 } = req.query as { timeoutMs?: number };
+      let job = dispatcher.getJob(id);
+      if (!isTerminalJob(job.state) && timeoutMs > 0) {
+        job = await new Promise<Job>((resolve) => {
+          const onJob = (j: Job) => {
+            if (j.id === id && isTerminalJob(j.state)) done(j);
+          };
+          const timer = setTimeout(() => done(dispatcher.getJob(id)), timeoutMs);
+          const onClose = () => done(job);
+          const done = (j: Job) => {
+            clearTimeout(timer);
+            dispatcher.off('job', onJob);
+            req.raw.off('close', onClose);
+            resolve(j);
+          };
+          dispatcher.on('job', onJob);
+          req.raw.on('close', onClose);
+        });
+      }
+      return { done: isTerminalJob(job.state), ...fullJob(dispatcher, job) };
+    },
+  );
+
+  app.delete('/api/jobs/:id', { preHandler: admin, schema: { tags: ['jobs'], summary: 'Cancel a job (a running one is killed on its node)', params: JobIdParams } }, async (req) => {
+    const { id } = req.params as { id: number };
+    return jobView(dispatcher.cancel(id, 'admin'));
+  });
+}
+
+function fullJob(dispatcher: Dispatcher, job: Job) {
+  const attempts = dispatcher.getJobWithAttempts(job.id).attemptList;
+  const result = resultView(job, attempts);
+  return { ...jobView(job), attemptList: attempts.map(attemptView), ...(result ? { result } : {}) };
+}

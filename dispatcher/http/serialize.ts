@@ -1,0 +1,59 @@
+/** JSON shapes of the REST API (kept in one place so the CLI, client and UI agree). */
+import type { Attempt, Job } from '../domain/jobs.ts';
+
+export function jobView(job: Job) {
+  return {
+    id: job.id,
+    ...(job.name !== undefined ? { name: job.name } : {}),
+    kind: job.spec.kind,
+    state: job.state,
+    priority: job.priority,
+    group: job.group,
+    retries: job.retries,
+    attempts: job.attempts,
+    ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
+    requirements: job.requirements,
+    submittedAt: job.submittedAt,
+    ...(job.availableAt > job.submittedAt && job.state === 'queued' ? { availableAt: job.availableAt } : {}),
+    ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
+    ...(job.finishedAt !== undefined ? { finishedAt: job.finishedAt } : {}),
+    ...(job.node !== undefined ? { node: job.node } : {}),
+    ...(job.reason !== undefined ? { reason: job.reason } : {}),
+    ...(job.cancelRequested ? { cancelRequested: true } : {}),
+    spec: job.spec,
+  };
+}
+
+export function attemptView(a: Attempt) {
+  const r = a.result;
+  return {
+    id: a.id,
+    node: a.node,
+    state: a.state,
+    startedAt: a.startedAt,
+    ...(a.endedAt !== undefined ? { endedAt: a.endedAt } : {}),
+    ...(a.reason !== undefined ? { reason: a.reason } : {}),
+    ...(r?.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+    ...(r?.signal ? { signal: r.signal } : {}),
+    ...(r?.durationMs !== undefined ? { durationMs: r.durationMs } : {}),
+  };
+}
+
+/** The job's result: its last attempt's, once the job has ended. */
+export function resultView(job: Job, attempts: readonly Attempt[]) {
+  if (job.state === 'queued' || job.state === 'running') return undefined;
+  const last = attempts.find((a) => a.id === job.lastAttemptId);
+  const r = last?.result;
+  if (!last) return undefined;
+  return {
+    attemptId: last.id,
+    outcome: last.state,
+    ...(r?.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+    ...(r?.signal ? { signal: r.signal } : {}),
+    ...(r && 'value' in r ? { value: r.value } : {}),
+    ...(r?.error ? { error: r.error } : {}),
+    ...(r?.durationMs !== undefined ? { durationMs: r.durationMs } : {}),
+    ...(r?.stdoutTruncated ? { stdoutTruncated: r.stdoutTruncated } : {}),
+    ...(r?.stderrTruncated ? { stderrTruncated: r.stderrTruncated } : {}),
+  };
+}

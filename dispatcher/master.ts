@@ -1,0 +1,179 @@
+/**
+ * `startMaster(config)`: store, inventory, Dispatcher, HTTP app, timers, optional netboot
+ * and local agents, wired together. Returns a handle that stops everything in order.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
+import { systemClock, type Clock } from '../common/clock.ts';
+import type { Config } from '../common/config.ts';
+import { redactConfig } from '../common/config.ts';
+import type { Logger } from '../common/logger.ts';
+import { deriveNodeToken } from '../common/tokens.ts';
+import { loadInventory } from '../inventory/inventory.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { buildApp } from './http/app.ts';
+import { createMetrics } from './metrics.ts';
+import { ADMIN_TOKEN_FILE, CLUSTER_SECRET_FILE, loadOrCreateSecret } from './secrets.ts';
+import { SqliteStore } from './store/sqlite-store.ts';
+import { VERSION } from './version.ts';
+
+export interface MasterOptions {
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** Local agents to run as child processes (`npm start` runs 2). */
+  readonly localAgents?: number;
+  /** Called with the admin token when it was generated on this start. */
+  readonly onAdminTokenCreated?: (token: string, path: string) => void;
+}
+
+export interface Master {
+  readonly app: FastifyInstance;
+  readonly dispatcher: Dispatcher;
+  readonly registry: Registry;
+  /** `http://host:port` as bound. */
+  readonly url: string;
+  readonly port: number;
+  readonly adminToken: string;
+  readonly adminTokenPath?: string;
+  readonly clusterSecret: string;
+  readonly localAgentPids: () => number[];
+  close(): Promise<void>;
+}
+
+const BIN = fileURLToPath(new URL('../bin/picluster.js', import.meta.url));
+
+export async function startMaster(config: Config, options: MasterOptions): Promise<Master> {
+  const log = options.log;
+  const clock = options.clock ?? systemClock;
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const admin = loadOrCreateSecret(dataDir, ADMIN_TOKEN_FILE, config.auth.adminToken);
+  const secret = loadOrCreateSecret(dataDir, CLUSTER_SECRET_FILE, config.cluster.secret);
+  if (admin.created && admin.path) options.onAdminTokenCreated?.(admin.value, admin.path);
+  log.info({ config: redactConfig(config) }, 'effective configuration');
+
+  const inventory = loadInventory(config.inventory.path);
+  const store = new SqliteStore(join(dataDir, 'picluster.db'), { synchronous: config.store.synchronous });
+  const dispatcher = new Dispatcher({ store, clock, log: log.child({ component: 'dispatcher' }), scheduler: config.scheduler, clusterSecret: secret.value, inventory });
+  dispatcher.start();
+  const registry = createMetrics(dispatcher, new Registry());
+
+  const app = await buildApp({
+    dispatcher,
+    registry,
+    log,
+    auth: {
+      adminToken: admin.value,
+      ...(config.auth.viewerToken ? { viewerToken: config.auth.viewerToken } : {}),
+      ...(config.auth.metricsToken ? { metricsToken: config.auth.metricsToken } : {}),
+    },
+    version: VERSION,
+    storeKind: store.kind,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+  });
+
+  const tickMs = Math.max(25, Math.floor(config.scheduler.heartbeatMs / 4));
+  const ticker = setInterval(() => {
+    try {
+      dispatcher.tick();
+    } catch (e) {
+      log.error({ err: e }, 'dispatcher tick failed');
+    }
+  }, tickMs);
+  ticker.unref();
+
+  await app.listen({ host: config.http.host, port: config.http.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const localHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  const url = `http://${localHost}:${port}`;
+
+  const agents = new LocalAgents(options.localAgents ?? 0, `ws://${localHost}:${port}/agent`, secret.value, dataDir, log.child({ component: 'local-agents' }));
+  agents.start();
+
+  let closed = false;
+  return {
+    app,
+    dispatcher,
+    registry,
+    url,
+    port,
+    adminToken: admin.value,
+    ...(admin.path ? { adminTokenPath: admin.path } : {}),
+    clusterSecret: secret.value,
+    localAgentPids: () => agents.pids(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(ticker);
+      await agents.stop();
+      dispatcher.shutdown();
+      await app.close();
+      store.close();
+    },
+  };
+}
+
+/** Local agents (`npm start`): child processes restarted with backoff if they exit. */
+class LocalAgents {
+  private readonly children = new Map<string, ChildProcess>();
+  private stopping = false;
+  private readonly restarts = new Map<string, number>();
+
+  constructor(
+    private readonly count: number,
+    private readonly url: string,
+    private readonly secret: string,
+    private readonly dataDir: string,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    for (let i = 1; i <= this.count; i++) this.spawn(`local-${i}`);
+  }
+
+  pids(): number[] {
+    return [...this.children.values()].map((c) => c.pid!).filter(Boolean);
+  }
+
+  private spawn(name: string): void {
+    const child = spawn(
+      process.execPath,
+      [BIN, 'agent', '--dispatcher', this.url, '--name', name, '--work-dir', join(this.dataDir, 'agents', name)],
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, PICLUSTER_AGENT_TOKEN: deriveNodeToken(this.secret, name) } },
+    );
+    this.children.set(name, child);
+    this.log.info({ name, pid: child.pid }, 'local agent started');
+    child.on('exit', (code, signal) => {
+      this.children.delete(name);
+      if (this.stopping) return;
+      const n = (this.restarts.get(name) ?? 0) + 1;
+      this.restarts.set(name, n);
+      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(n, 6));
+      this.log.warn({ name, code, signal, restartInMs: delayMs }, 'local agent exited; restarting');
+      setTimeout(() => !this.stopping && this.spawn(name), delayMs).unref();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.children.values()].map(
+        (child) =>
+          new Promise<void>((res) => {
+            if (child.exitCode !== null || child.signalCode !== null) return res();
+            const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+            child.once('exit', () => {
+              clearTimeout(kill);
+              res();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}
