@@ -13,98 +13,20 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { systemClock, type Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
-import {
-  CloseCode,
-  PROTOCOL_VERSION,
-  parseDispatcherMessage,
-  type AgentMessage,
-  type DispatcherMessage,
-  type Health,
-  type MessageOf,
-  type NodeIdentity,
-  type ResultBody,
-} from '../common/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, parseDispatcherMessage, type AgentMessage, type Health, type NodeIdentity, type ResultBody } from '../common/protocol.ts';
+import type { AgentEvents, AgentOptions, AgentStats, Msg, ReconnectTimer } from './agent-types.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { identify, runNodeCommand } from './node-commands.ts';
-import type { AttemptRequest, OutputStream, RunningAttempt } from './runner.ts';
-import { systemFiles, type FileSource } from './sources.ts';
+import type { RunningAttempt } from './runner.ts';
+import { systemFiles } from './sources.ts';
 import { Watchdog } from './watchdog.ts';
 
-type Msg<T extends DispatcherMessage['type']> = MessageOf<DispatcherMessage, T>;
-
-export interface JobRunner {
-  start(req: AttemptRequest, onOutput: (stream: OutputStream, data: string) => void): RunningAttempt;
-}
-
-export interface ReconnectTimer {
-  set(fn: () => void, ms: number): unknown;
-  clear(handle: unknown): void;
-}
+export type { AgentEvents, AgentOptions, AgentStats, JobRunner, ReconnectTimer } from './agent-types.ts';
 
 const realTimer: ReconnectTimer = {
   set: (fn, ms) => setTimeout(fn, ms),
   clear: (h) => clearTimeout(h as NodeJS.Timeout),
 };
-
-export interface AgentOptions {
-  /** `ws://host:port/agent`. */
-  readonly url: string;
-  readonly token: string;
-  readonly log: Logger;
-  /** Collected before every connection (addresses may change between them). */
-  readonly identity: () => Promise<NodeIdentity>;
-  readonly health: () => Promise<Health>;
-  readonly runner: JobRunner;
-  /** Local cap on concurrent jobs; the dispatcher's slot count applies below it. */
-  readonly slotsCap?: number | undefined;
-  readonly rebootCommand?: readonly string[];
-  readonly shutdownCommand?: readonly string[];
-  readonly watchdog?: { readonly path: string; readonly intervalMs?: number } | undefined;
-  /** LED sysfs root for `identify`; default `/sys/class/leds`. */
-  readonly ledsDir?: string;
-  readonly files?: FileSource;
-  readonly backoff?: Partial<BackoffOptions>;
-  /** After `refused` / close 4001. Default 60 s (±25 % jitter). */
-  readonly refusedBackoffMs?: number;
-  /** After close 4002: another agent connected with this node's name. Default 30 s. */
-  readonly replacedBackoffMs?: number;
-  /** A connection must stay up this long before the backoff resets. Default 10 s. */
-  readonly stableAfterMs?: number;
-  /** No welcome within this long after open → drop and retry. Default 10 s. */
-  readonly helloTimeoutMs?: number;
-  readonly reconnectTimer?: ReconnectTimer;
-  readonly clock?: Clock;
-}
-
-export type AgentEvents = {
-  connecting: [{ attempt: number }];
-  welcome: [Msg<'welcome'>];
-  disconnected: [{ code: number; reason: string }];
-  'reconnect-scheduled': [{ delayMs: number; reason: 'backoff' | 'refused' | 'replaced' }];
-  refused: [{ code: string; message: string }];
-  assign: [Msg<'assign'>];
-  'job-started': [{ attemptId: number; jobId: number }];
-  'job-finished': [{ result: ResultBody; discarded: boolean }];
-  'result-acked': [{ attemptId: number }];
-  'heartbeat-sent': [{ running: number[]; health: Health }];
-  'pull-sent': [{ slots: number }];
-  'slots-changed': [{ slots: number }];
-  malformed: [{ error: string }];
-  'dispatcher-error': [{ code: string; message: string }];
-  command: [{ command: string; ok: boolean; detail: string }];
-  'watchdog-pet': [];
-  stopped: [];
-};
-
-export interface AgentStats {
-  readonly connected: boolean;
-  readonly running: number[];
-  readonly unacked: number[];
-  readonly slots: number;
-  readonly credits: number;
-  readonly malformedFrames: number;
-  readonly reconnects: number;
-}
 
 export class Agent extends EventEmitter<AgentEvents> {
   private ws: WebSocket | undefined;
@@ -391,7 +313,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (ws !== this.ws || !this.ready) return;
       const running = this.reportedRunning();
       this.send({ type: 'heartbeat', health, running });
-      ws.ping();
+      if (ws.readyState === WebSocket.OPEN) ws.ping();
       this.emit('heartbeat-sent', { running, health });
     } finally {
       this.heartbeatBusy = false;
@@ -421,7 +343,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const job = this.o.runner.start(
       { attemptId: m.attemptId, jobId: m.jobId, spec: m.spec, timeoutMs: m.timeoutMs, outputLimitBytes: m.outputLimitBytes },
       (stream, data) => {
-        if (!this.abandoned.has(m.attemptId)) this.send({ type: 'output', attemptId: m.attemptId, stream, data });
+        if (this.ready && !this.abandoned.has(m.attemptId)) this.send({ type: 'output', attemptId: m.attemptId, stream, data });
       },
     );
     this.running.set(m.attemptId, job);
