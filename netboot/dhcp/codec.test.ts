@@ -24,6 +24,12 @@ describe('golden: real Pi DISCOVERs', () => {
     expect(encodeDhcp(decodeDhcp(bytes)).equals(bytes)).toBe(true);
   });
 
+  it('ipxe-qemu-discover (real iPXE capture) decodes to its parsed form and re-encodes byte for byte', () => {
+    const bytes = loadHex('ipxe-qemu-discover');
+    expect(messageToJson(decodeDhcp(bytes))).toEqual(loadParsed('ipxe-qemu-discover'));
+    expect(encodeDhcp(decodeDhcp(bytes)).equals(bytes)).toBe(true);
+  });
+
   it('Pi 3B: the facts from the Raspberry Pi documentation capture', () => {
     const bytes = loadHex('pi3b-discover');
     expect(bytes.length).toBe(320);

@@ -115,6 +115,12 @@ describe('proxy mode: who is answered', () => {
     expect(messageTypeName(getOption(m, Opt.MessageType)?.[0])).toBe('OFFER');
   });
 
+  it('real iPXE DISCOVER (same option 60 and 93 as a Pi) gets the iPXE script URL, not the Pi menu', () => {
+    const m = reply(decideReply(decodeDhcp(loadHex('ipxe-qemu-discover')), context())).message;
+    expect(m.file).toBe(`http://${SERVER}:8080/boot/ipxe?mac=\${net0/mac}`);
+    expect(getOption(m, Opt.VendorSpecific)?.toString('hex')).toBe('060108ff');
+  });
+
   it('boot file names and the iPXE URL template are configurable', () => {
     const ctx = context({ dhcp: { bootFiles: { bios: 'b.kpxe', x64Uefi: 'x.efi', arm64Uefi: 'a.efi' }, ipxeScriptUrl: 'tftp://{server}/ipxe/${net0/mac}', httpPort: 9000 } });
     expect(reply(decideReply(pxeRequest({ arch: 0 }), ctx)).message.file).toBe('b.kpxe');
