@@ -22,6 +22,8 @@ export const CloseCode = {
   replaced: 4002,
   /** The dispatcher is shutting down. */
   shutdown: 4003,
+  /** The node was declared lost (silent too long); its jobs went elsewhere. Reconnect at once. */
+  lost: 4004,
 } as const;
 
 const Id = Type.Integer({ minimum: 1 });

@@ -582,7 +582,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.setState(node, 'lost', `no heartbeat for ${silentMs} ms`, 'system');
     this.failAttempts(node, [...node.running], 'node-lost', 'node-lost', now);
     if (node.link) {
-      node.link.close(CloseCode.refused, 'node declared lost');
+      node.link.close(CloseCode.lost, 'node declared lost');
       node.link = undefined;
       node.credits = 0;
     }

@@ -76,7 +76,9 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     bodyLimitBytes: config.http.bodyLimitBytes,
   });
 
-  const tickMs = Math.max(25, Math.floor(config.scheduler.heartbeatMs / 4));
+  // Lost-node detection is checked every tenth of a heartbeat: a node is declared lost at most
+  // 0.1 interval after its deadline (missedHeartbeats x heartbeatMs after it was last heard).
+  const tickMs = Math.max(20, Math.min(250, Math.floor(config.scheduler.heartbeatMs / 10)));
   const ticker = setInterval(() => {
     try {
       dispatcher.tick();
