@@ -46,6 +46,8 @@ export interface AgentOptions {
   readonly stableAfterMs?: number;
   /** No welcome within this long after open → drop and retry. Default 10 s. */
   readonly helloTimeoutMs?: number;
+  /** Results are shrunk to fit frames of this size (the dispatcher's ws limit is 16 MiB). Default 12 MiB. */
+  readonly maxResultFrameBytes?: number;
   readonly reconnectTimer?: ReconnectTimer;
   readonly clock?: Clock;
 }

@@ -216,6 +216,16 @@ describe('Agent', () => {
     expect(agent.stats().credits).toBe(2);
   });
 
+  it('never sends a result frame larger than the limit (it would be refused and resent forever)', async () => {
+    const agent = makeAgent({ maxResultFrameBytes: 4096 });
+    agent.start();
+    await server.frame('pull');
+    server.send(0, { type: 'assign', attemptId: 8, jobId: 80, spec: { kind: 'function', source: 'export default () => "x".repeat(100000)' }, outputLimitBytes: 4096 });
+    const r = (await server.frame('result')).result;
+    expect(r).toMatchObject({ attemptId: 8, outcome: 'failed', error: expect.stringMatching(/return value is 100002 bytes/) });
+    expect(agent.stats().unacked).toEqual([8]);
+  });
+
   it('caps the slots locally with slotsCap', async () => {
     server.onHello = () => ({ welcome: { slots: 8 } });
     const agent = makeAgent({ slotsCap: 3 });

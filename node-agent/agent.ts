@@ -17,6 +17,7 @@ import { CloseCode, PROTOCOL_VERSION, parseDispatcherMessage, type AgentMessage,
 import type { AgentEvents, AgentOptions, AgentStats, Msg, ReconnectTimer } from './agent-types.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { identify, runNodeCommand } from './node-commands.ts';
+import { fitResult } from './result-size.ts';
 import type { RunningAttempt } from './runner.ts';
 import { systemFiles } from './sources.ts';
 import { Watchdog } from './watchdog.ts';
@@ -359,7 +360,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   /** Keeps a result until acked and sends it now if the link is up (else after the next welcome). */
-  private record(result: ResultBody, discarded: boolean): void {
+  private record(raw: ResultBody, discarded: boolean): void {
+    const result = fitResult(raw, this.o.maxResultFrameBytes);
+    if (result !== raw) this.log.warn({ attemptId: raw.attemptId, outcome: result.outcome }, 'result too large for one frame; shrunk');
     if (!discarded) {
       this.unacked.set(result.attemptId, result);
       if (this.ready) this.send({ type: 'result', result });
