@@ -39,7 +39,32 @@ function rxDhcp(j: Record<string, unknown>): ReturnType<typeof decodeDhcp> | und
   }
 }
 
-describe.skipIf(skipReason !== undefined)(`qemu x86 iPXE guest netboots from picluster${skipReason ? ` — skipped: ${skipReason}` : ''}`, () => {
+/** The x86 guest: SeaBIOS, then the e1000's iPXE ROM boots from the network. */
+function startGuest(lab: Lab, ns: string, tap: string, mac: string): Proc {
+  return lab.spawn(ns, 'qemu-system-x86_64', [
+    '-machine', 'pc',
+    '-accel', 'tcg',
+    '-m', '128',
+    '-nodefaults',
+    '-display', 'none',
+    '-serial', 'none',
+    '-monitor', 'none',
+    '-no-reboot',
+    '-boot', 'order=n',
+    '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+    '-device', `e1000,netdev=n0,mac=${mac},romfile=${ROM}`,
+  ]);
+}
+
+function isRrq(j: Record<string, unknown>): boolean {
+  return 'rx' in j && (j.rx as { hex: string }).hex.startsWith('0001');
+}
+
+function rrqFile(j: { rx: { hex: string } }): string {
+  return Buffer.from(j.rx.hex, 'hex').subarray(2).toString('latin1').split('\0')[0]!;
+}
+
+describe.skipIf(skipReason !== undefined)(`qemu x86 iPXE guest netboots from picluster (full mode)${skipReason ? ` — skipped: ${skipReason}` : ''}`, () => {
   const lab = new Lab();
   let server: Proc;
   let tftp: Proc;
@@ -72,19 +97,7 @@ describe.skipIf(skipReason !== undefined)(`qemu x86 iPXE guest netboots from pic
     discovers = lab.node(ns, UDP_TOOL, [JSON.stringify({ bind: { address: '0.0.0.0', port: 67 } })]);
     await discovers.waitJson((j) => 'ready' in j, 20_000, 'discover capture ready');
 
-    guest = lab.spawn(ns, 'qemu-system-x86_64', [
-      '-machine', 'pc',
-      '-accel', 'tcg',
-      '-m', '128',
-      '-nodefaults',
-      '-display', 'none',
-      '-serial', 'none',
-      '-monitor', 'none',
-      '-no-reboot',
-      '-boot', 'order=n',
-      '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`,
-      '-device', `e1000,netdev=n0,mac=${MAC},romfile=${ROM}`,
-    ]);
+    guest = startGuest(lab, ns, tap, MAC);
   }, 120_000);
 
   afterAll(() => lab.destroy(), 30_000);
@@ -106,14 +119,106 @@ describe.skipIf(skipReason !== undefined)(`qemu x86 iPXE guest netboots from pic
   }, BOOT_TIMEOUT_MS + 10_000);
 
   it('then sends a TFTP read request for the boot file it was given', async () => {
-    const rrq = await tftp.waitJson<{ rx: { from: string; hex: string } }>((j) => 'rx' in j && (j.rx as { hex: string }).hex.startsWith('0001'), BOOT_TIMEOUT_MS, 'TFTP RRQ');
-    const body = Buffer.from(rrq.rx.hex, 'hex');
-    const [file] = body.subarray(2).toString('latin1').split('\0');
-    expect(file).toMatch(new RegExp(`ipxe/${MAC}$`));
+    const rrq = await tftp.waitJson<{ rx: { from: string; hex: string } }>(isRrq, BOOT_TIMEOUT_MS, 'TFTP RRQ');
+    expect(rrqFile(rrq)).toMatch(new RegExp(`ipxe/${MAC}$`));
     expect(rrq.rx.from).toBe('10.213.5.100');
   }, BOOT_TIMEOUT_MS + 10_000);
 
   afterAll(async () => {
     await guest?.stop();
   });
+});
+
+/**
+ * The default mode: picluster as proxyDHCP beside another DHCP server (dnsmasq handing out
+ * addresses only, no PXE), on one bridge:
+ *
+ *   [guest ns: bridge 10.213.6.1 (picluster proxy) + tap (qemu)] ──veth── [router ns: dnsmasq 10.213.6.2]
+ *
+ * The guest must take its address from the router, its boot file from picluster's proxy
+ * OFFER (or its port-4011 ACK), and send the RRQ to picluster.
+ */
+const proxySkip = skipReason ?? (which('dnsmasq') ? undefined : 'dnsmasq is not installed (Debian package dnsmasq)');
+const PROXY = '10.213.6.1';
+const PROXY_MAC = '52:54:00:5e:0f:0b';
+
+describe.skipIf(proxySkip !== undefined)(`qemu x86 iPXE guest netboots from picluster (proxy mode beside a router)${proxySkip ? ` — skipped: ${proxySkip}` : ''}`, () => {
+  const lab = new Lab();
+  let server: Proc;
+  let tftp: Proc;
+  let router: Proc;
+  let guest: Proc;
+
+  beforeAll(async () => {
+    const ns = lab.addNs('pcp');
+    const routerNs = lab.addNs('pcr');
+    const br = uniqueName('br');
+    const tap = uniqueName('tp');
+    inNs(ns, 'ip', 'link', 'add', br, 'type', 'bridge');
+    inNs(ns, 'ip', 'addr', 'add', `${PROXY}/24`, 'dev', br);
+    inNs(ns, 'ip', 'link', 'set', br, 'up');
+    inNs(ns, 'ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap');
+    inNs(ns, 'ip', 'link', 'set', tap, 'master', br);
+    inNs(ns, 'ip', 'link', 'set', tap, 'up');
+    const uplink = lab.link({ ns: routerNs, addr: '10.213.6.2/24' }, { ns });
+    inNs(ns, 'ip', 'link', 'set', uplink.b, 'master', br);
+
+    router = lab.spawn(routerNs, 'dnsmasq', [
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--port=0',
+      `--interface=${uplink.a}`,
+      '--bind-interfaces',
+      '--dhcp-range=10.213.6.100,10.213.6.120,255.255.255.0,1h',
+      '--log-dhcp',
+      '--log-facility=-',
+      `--pid-file=/tmp/${routerNs}.pid`,
+      `--dhcp-leasefile=/tmp/${routerNs}.leases`,
+      '--user=root',
+    ]);
+    await router.waitText(/DHCP, IP range 10\.213\.6\.100/, 20_000);
+
+    server = lab.node(ns, HARNESS, [
+      JSON.stringify({
+        netboot: { serverAddress: PROXY, interface: br, mode: 'proxy', clients: 'known', dhcp: { ipxeScriptUrl: 'tftp://{server}/ipxe/${net0/mac}' } },
+        nodes: [{ name: 'qemu-proxy', mac: PROXY_MAC, model: 'x86-64', approved: true }],
+      }),
+    ]);
+    await server.waitJson((j) => 'ready' in j, 30_000, 'picluster dhcp ready');
+    tftp = lab.node(ns, UDP_TOOL, [JSON.stringify({ bind: { address: PROXY, port: 69 } })]);
+    await tftp.waitJson((j) => 'ready' in j, 20_000, 'tftp capture ready');
+    guest = startGuest(lab, ns, tap, PROXY_MAC);
+  }, 120_000);
+
+  afterAll(async () => {
+    await guest?.stop();
+    await lab.destroy();
+  }, 30_000);
+
+  it('picluster answers the DISCOVER with a proxy OFFER (no address)', async () => {
+    const offer = await server.waitJson<{ event: Record<string, unknown> }>(
+      (j) => 'event' in j && (j.event as { mac?: string; outcome?: string }).mac === PROXY_MAC && (j.event as { outcome?: string }).outcome === 'answered',
+      BOOT_TIMEOUT_MS,
+      'proxy OFFER event',
+    );
+    expect(offer.event).toMatchObject({ kind: 'dhcp-discover', node: 'qemu-proxy', detail: { mode: 'proxy', reply: 'OFFER', userClass: 'iPXE' } });
+    expect(offer.event.ip).toBeUndefined();
+  }, BOOT_TIMEOUT_MS + 10_000);
+
+  it('the guest takes its address from the router and its boot file from picluster', async () => {
+    await router.waitText(/DHCPACK\(\S+\) 10\.213\.6\.1\d\d 52:54:00:5e:0f:0b/, BOOT_TIMEOUT_MS);
+    const rrq = await tftp.waitJson<{ rx: { from: string; hex: string } }>(isRrq, BOOT_TIMEOUT_MS, 'TFTP RRQ to picluster');
+    expect(rrqFile(rrq)).toMatch(new RegExp(`ipxe/${PROXY_MAC}$`));
+    expect(rrq.rx.from).toMatch(/^10\.213\.6\.1\d\d$/);
+  }, BOOT_TIMEOUT_MS + 10_000);
+
+  it("the guest's REQUEST to the router was seen and not answered by picluster", async () => {
+    const ignored = await server.waitJson<{ event: Record<string, unknown> }>(
+      (j) => 'event' in j && (j.event as { detail?: { type?: string } }).detail?.type === 'REQUEST',
+      BOOT_TIMEOUT_MS,
+      'REQUEST event',
+    );
+    expect(ignored.event).toMatchObject({ kind: 'dhcp-ignored', reason: 'request-for-other-server', mac: PROXY_MAC });
+    expect(server.json.some((j) => 'event' in j && (j.event as { detail?: { reply?: string } }).detail?.reply === 'ACK')).toBe(false);
+  }, BOOT_TIMEOUT_MS + 10_000);
 });
