@@ -14,6 +14,7 @@ import { Agent } from './agent.ts';
 import { HealthCollector } from './health.ts';
 import { collectIdentity } from './identity.ts';
 import { resolveAgentOptions, USAGE } from './options.ts';
+import { reapOrphanJobs } from './process-tree.ts';
 import { Runner } from './runner.ts';
 import { systemFiles } from './sources.ts';
 import { AGENT_VERSION } from './version.ts';
@@ -46,6 +47,9 @@ export async function run(argv: string[]): Promise<number | undefined> {
   } else {
     await mkdir(workDir, { recursive: true });
   }
+
+  const orphans = reapOrphanJobs(opts.name);
+  if (orphans.length > 0) log.warn({ pids: orphans }, 'killed job processes left behind by a previous agent for this node');
 
   const health = new HealthCollector({ files: systemFiles });
   const agent = new Agent({

@@ -208,6 +208,7 @@ export class Runner {
       PICLUSTER_JOB_ID: String(req.jobId),
       PICLUSTER_ATTEMPT_ID: String(req.attemptId),
       PICLUSTER_NODE: this.o.nodeName,
+      PICLUSTER_AGENT_PID: String(process.pid),
     };
     let file: string;
     let args: string[];
