@@ -134,7 +134,7 @@ function memberBytes(m: Member, opts: CpioOptions): Buffer[] {
     hex8(0, 'check', m.name),
   ];
   const header = Buffer.from(MAGIC + fields.join(''), 'ascii');
-  const parts = [header, name, Buffer.alloc(pad4(HEADER_BYTES + name.length))];
+  const parts: Buffer[] = [header, name, Buffer.alloc(pad4(HEADER_BYTES + name.length))];
   if (m.data.length > 0) parts.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length), Buffer.alloc(pad4(m.data.length)));
   return parts;
 }

@@ -1,0 +1,59 @@
+/**
+ * `picluster build-image [--arch arm64|amd64|all] [--out image/dist] [--cache image/.cache]
+ *                        [--agent-entry file.ts] [--refresh]`
+ * Builds the RAM-only netboot image (see image/README.md). Progress goes to stderr; the
+ * last line on stdout is a one-line JSON summary per arch (image version, output sizes).
+ */
+import { parseArgs } from 'node:util';
+import { buildImage, DEFAULT_CACHE_DIR, DEFAULT_OUT_DIR, BUILD_STEPS } from '../../image/build/build.ts';
+import { DEFAULT_SOURCE_DATE_EPOCH, parseArch, SUPPORTED_ARCHES, type Arch } from '../../image/build/inputs.ts';
+import { streamProgress } from '../../image/build/progress.ts';
+
+const HELP = `usage: picluster build-image [options]
+
+  --arch <arm64|amd64|all>   what to build (default arm64: Raspberry Pi 3/4)
+  --out <dir>                output directory (default image/dist)
+  --cache <dir>              download/build cache (default image/.cache)
+  --agent-entry <file>       agent entry to bundle (default node-agent/main.ts)
+  --refresh                  re-download the Debian package lists even if fresh
+  SOURCE_DATE_EPOCH          timestamps in the image (default ${DEFAULT_SOURCE_DATE_EPOCH})
+`;
+
+export async function run(argv: string[]): Promise<number | undefined> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      arch: { type: 'string', default: 'arm64' },
+      out: { type: 'string', default: DEFAULT_OUT_DIR },
+      cache: { type: 'string', default: DEFAULT_CACHE_DIR },
+      'agent-entry': { type: 'string' },
+      refresh: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const arches: Arch[] = values.arch === 'all' ? [...SUPPORTED_ARCHES] : values.arch.split(',').map(parseArch);
+  const epochEnv = process.env.SOURCE_DATE_EPOCH;
+  const sourceDateEpoch = epochEnv && /^\d+$/.test(epochEnv) ? Number(epochEnv) : DEFAULT_SOURCE_DATE_EPOCH;
+  for (const arch of arches) {
+    const t0 = performance.now();
+    const { manifest } = await buildImage({
+      arch,
+      outDir: values.out,
+      cacheDir: values.cache,
+      sourceDateEpoch,
+      ...(values['agent-entry'] ? { agentEntry: values['agent-entry'] } : {}),
+      progress: streamProgress(process.stderr, arch, BUILD_STEPS),
+      ...(values.refresh ? { aptListsMaxAgeMs: 0 } : {}),
+    });
+    const seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
+    const sizes = Object.fromEntries(manifest.outputs.map((o) => [o.path, o.sizeBytes]));
+    process.stderr.write(`[${arch}] image ${manifest.imageVersion} built in ${seconds}s into ${values.out}\n`);
+    process.stdout.write(JSON.stringify({ arch, imageVersion: manifest.imageVersion, seconds, placeholderAgent: manifest.agent.placeholder, sizes }) + '\n');
+  }
+  return 0;
+}
