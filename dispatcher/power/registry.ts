@@ -1,0 +1,11 @@
+/** Every power driver by name. Adding a driver: one file with a `defineDriver(...)`, one line here. */
+import type { DriverSpec } from './support.ts';
+import { agentDriver } from './agent.ts';
+import { commandDriver } from './command.ts';
+import { manualDriver } from './manual.ts';
+
+export const DRIVER_SPECS: Readonly<Record<string, DriverSpec>> = Object.freeze(
+  Object.fromEntries([agentDriver, commandDriver, manualDriver].map((d) => [d.name, d])),
+);
+
+export const DRIVER_NAMES: readonly string[] = Object.keys(DRIVER_SPECS);
