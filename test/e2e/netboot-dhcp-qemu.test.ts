@@ -135,90 +135,143 @@ describe.skipIf(skipReason !== undefined)(`qemu x86 iPXE guest netboots from pic
  *
  *   [guest ns: bridge 10.213.6.1 (picluster proxy) + tap (qemu)] ──veth── [router ns: dnsmasq 10.213.6.2]
  *
- * The guest must take its address from the router, its boot file from picluster's proxy
- * OFFER (or its port-4011 ACK), and send the RRQ to picluster.
+ * Each guest must take its address from the router and its boot file from picluster's
+ * proxy OFFER, and send the RRQ to picluster; its REQUEST to the router must not be
+ * answered by picluster. Two guests: the x86 iPXE ROM (option 77 → the iPXE URL) and
+ * arm64 UEFI (EDK2 `QEMU_EFI.fd`, its own PXE, arch 11 → `bootFiles.arm64Uefi`).
  */
-const proxySkip = skipReason ?? (which('dnsmasq') ? undefined : 'dnsmasq is not installed (Debian package dnsmasq)');
+const AARCH64_FW = '/usr/share/qemu-efi-aarch64/QEMU_EFI.fd';
+const routerSkip = skipReason ?? (which('dnsmasq') ? undefined : 'dnsmasq is not installed (Debian package dnsmasq)');
+
+interface ProxyGuest {
+  readonly name: string;
+  readonly mac: string;
+  readonly skip: string | undefined;
+  /** What the guest must ask TFTP for. */
+  readonly file: RegExp;
+  readonly userClass?: string;
+  readonly arch: number;
+  start(lab: Lab, ns: string, tap: string, mac: string): Proc;
+}
+
+const PROXY_GUESTS: readonly ProxyGuest[] = [
+  {
+    name: 'x86 iPXE (BIOS)',
+    mac: '52:54:00:5e:0f:0b',
+    skip: routerSkip,
+    file: /ipxe\/52:54:00:5e:0f:0b$/,
+    userClass: 'iPXE',
+    arch: 0,
+    start: startGuest,
+  },
+  {
+    name: 'arm64 UEFI (EDK2)',
+    mac: '52:54:00:5e:0f:0c',
+    skip:
+      routerSkip ??
+      (which('qemu-system-aarch64') ? undefined : 'qemu-system-aarch64 is not installed (Debian package qemu-system-arm)') ??
+      (existsSync(AARCH64_FW) ? undefined : `${AARCH64_FW} is missing (Debian package qemu-efi-aarch64)`),
+    file: /^ipxe-arm64\.efi$/,
+    arch: 11,
+    start: (lab, ns, tap, mac) =>
+      lab.spawn(ns, 'qemu-system-aarch64', [
+        '-machine', 'virt',
+        '-cpu', 'cortex-a57',
+        '-m', '512',
+        '-nodefaults',
+        '-display', 'none',
+        '-serial', 'none',
+        '-monitor', 'none',
+        '-no-reboot',
+        '-bios', AARCH64_FW,
+        '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+        // romfile= : no iPXE ROM, so EDK2's own PXE client does the boot
+        '-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
+      ]),
+  },
+];
+
 const PROXY = '10.213.6.1';
-const PROXY_MAC = '52:54:00:5e:0f:0b';
 
-describe.skipIf(proxySkip !== undefined)(`qemu x86 iPXE guest netboots from picluster (proxy mode beside a router)${proxySkip ? ` — skipped: ${proxySkip}` : ''}`, () => {
-  const lab = new Lab();
-  let server: Proc;
-  let tftp: Proc;
-  let router: Proc;
-  let guest: Proc;
+for (const g of PROXY_GUESTS) {
+  describe.skipIf(g.skip !== undefined)(`qemu ${g.name} guest netboots from picluster in proxy mode beside a router${g.skip ? ` — skipped: ${g.skip}` : ''}`, () => {
+    const lab = new Lab();
+    let server: Proc;
+    let tftp: Proc;
+    let router: Proc;
+    let guest: Proc;
 
-  beforeAll(async () => {
-    const ns = lab.addNs('pcp');
-    const routerNs = lab.addNs('pcr');
-    const br = uniqueName('br');
-    const tap = uniqueName('tp');
-    inNs(ns, 'ip', 'link', 'add', br, 'type', 'bridge');
-    inNs(ns, 'ip', 'addr', 'add', `${PROXY}/24`, 'dev', br);
-    inNs(ns, 'ip', 'link', 'set', br, 'up');
-    inNs(ns, 'ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap');
-    inNs(ns, 'ip', 'link', 'set', tap, 'master', br);
-    inNs(ns, 'ip', 'link', 'set', tap, 'up');
-    const uplink = lab.link({ ns: routerNs, addr: '10.213.6.2/24' }, { ns });
-    inNs(ns, 'ip', 'link', 'set', uplink.b, 'master', br);
+    beforeAll(async () => {
+      const ns = lab.addNs('pcp');
+      const routerNs = lab.addNs('pcr');
+      const br = uniqueName('br');
+      const tap = uniqueName('tp');
+      inNs(ns, 'ip', 'link', 'add', br, 'type', 'bridge');
+      inNs(ns, 'ip', 'addr', 'add', `${PROXY}/24`, 'dev', br);
+      inNs(ns, 'ip', 'link', 'set', br, 'up');
+      inNs(ns, 'ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap');
+      inNs(ns, 'ip', 'link', 'set', tap, 'master', br);
+      inNs(ns, 'ip', 'link', 'set', tap, 'up');
+      const uplink = lab.link({ ns: routerNs, addr: '10.213.6.2/24' }, { ns });
+      inNs(ns, 'ip', 'link', 'set', uplink.b, 'master', br);
 
-    router = lab.spawn(routerNs, 'dnsmasq', [
-      '--keep-in-foreground',
-      '--conf-file=/dev/null',
-      '--port=0',
-      `--interface=${uplink.a}`,
-      '--bind-interfaces',
-      '--dhcp-range=10.213.6.100,10.213.6.120,255.255.255.0,1h',
-      '--log-dhcp',
-      '--log-facility=-',
-      `--pid-file=/tmp/${routerNs}.pid`,
-      `--dhcp-leasefile=/tmp/${routerNs}.leases`,
-      '--user=root',
-    ]);
-    await router.waitText(/DHCP, IP range 10\.213\.6\.100/, 20_000);
+      router = lab.spawn(routerNs, 'dnsmasq', [
+        '--keep-in-foreground',
+        '--conf-file=/dev/null',
+        '--port=0',
+        `--interface=${uplink.a}`,
+        '--bind-interfaces',
+        '--dhcp-range=10.213.6.100,10.213.6.120,255.255.255.0,1h',
+        '--log-dhcp',
+        '--log-facility=-',
+        `--pid-file=/tmp/${routerNs}.pid`,
+        `--dhcp-leasefile=/tmp/${routerNs}.leases`,
+        '--user=root',
+      ]);
+      await router.waitText(/DHCP, IP range 10\.213\.6\.100/, 20_000);
 
-    server = lab.node(ns, HARNESS, [
-      JSON.stringify({
-        netboot: { serverAddress: PROXY, interface: br, mode: 'proxy', clients: 'known', dhcp: { ipxeScriptUrl: 'tftp://{server}/ipxe/${net0/mac}' } },
-        nodes: [{ name: 'qemu-proxy', mac: PROXY_MAC, model: 'x86-64', approved: true }],
-      }),
-    ]);
-    await server.waitJson((j) => 'ready' in j, 30_000, 'picluster dhcp ready');
-    tftp = lab.node(ns, UDP_TOOL, [JSON.stringify({ bind: { address: PROXY, port: 69 } })]);
-    await tftp.waitJson((j) => 'ready' in j, 20_000, 'tftp capture ready');
-    guest = startGuest(lab, ns, tap, PROXY_MAC);
-  }, 120_000);
+      server = lab.node(ns, HARNESS, [
+        JSON.stringify({
+          netboot: { serverAddress: PROXY, interface: br, mode: 'proxy', clients: 'known', dhcp: { ipxeScriptUrl: 'tftp://{server}/ipxe/${net0/mac}' } },
+          nodes: [{ name: 'qemu-proxy', mac: g.mac, approved: true }],
+        }),
+      ]);
+      await server.waitJson((j) => 'ready' in j, 30_000, 'picluster dhcp ready');
+      tftp = lab.node(ns, UDP_TOOL, [JSON.stringify({ bind: { address: PROXY, port: 69 } })]);
+      await tftp.waitJson((j) => 'ready' in j, 20_000, 'tftp capture ready');
+      guest = g.start(lab, ns, tap, g.mac);
+    }, 120_000);
 
-  afterAll(async () => {
-    await guest?.stop();
-    await lab.destroy();
-  }, 30_000);
+    afterAll(async () => {
+      await guest?.stop();
+      await lab.destroy();
+    }, 30_000);
 
-  it('picluster answers the DISCOVER with a proxy OFFER (no address)', async () => {
-    const offer = await server.waitJson<{ event: Record<string, unknown> }>(
-      (j) => 'event' in j && (j.event as { mac?: string; outcome?: string }).mac === PROXY_MAC && (j.event as { outcome?: string }).outcome === 'answered',
-      BOOT_TIMEOUT_MS,
-      'proxy OFFER event',
-    );
-    expect(offer.event).toMatchObject({ kind: 'dhcp-discover', node: 'qemu-proxy', detail: { mode: 'proxy', reply: 'OFFER', userClass: 'iPXE' } });
-    expect(offer.event.ip).toBeUndefined();
-  }, BOOT_TIMEOUT_MS + 10_000);
+    it('picluster answers the DISCOVER with a proxy OFFER (no address)', async () => {
+      const offer = await server.waitJson<{ event: Record<string, unknown> }>(
+        (j) => 'event' in j && (j.event as { mac?: string }).mac === g.mac && (j.event as { outcome?: string }).outcome === 'answered',
+        BOOT_TIMEOUT_MS,
+        'proxy OFFER event',
+      );
+      expect(offer.event).toMatchObject({ kind: 'dhcp-discover', node: 'qemu-proxy', detail: { mode: 'proxy', reply: 'OFFER', arch: g.arch, ...(g.userClass ? { userClass: g.userClass } : {}) } });
+      expect(offer.event.ip).toBeUndefined();
+    }, BOOT_TIMEOUT_MS + 10_000);
 
-  it('the guest takes its address from the router and its boot file from picluster', async () => {
-    await router.waitText(/DHCPACK\(\S+\) 10\.213\.6\.1\d\d 52:54:00:5e:0f:0b/, BOOT_TIMEOUT_MS);
-    const rrq = await tftp.waitJson<{ rx: { from: string; hex: string } }>(isRrq, BOOT_TIMEOUT_MS, 'TFTP RRQ to picluster');
-    expect(rrqFile(rrq)).toMatch(new RegExp(`ipxe/${PROXY_MAC}$`));
-    expect(rrq.rx.from).toMatch(/^10\.213\.6\.1\d\d$/);
-  }, BOOT_TIMEOUT_MS + 10_000);
+    it('the guest takes its address from the router and its boot file from picluster', async () => {
+      await router.waitText(new RegExp(`DHCPACK\\(\\S+\\) 10\\.213\\.6\\.1\\d\\d ${g.mac}`), BOOT_TIMEOUT_MS);
+      const rrq = await tftp.waitJson<{ rx: { from: string; hex: string } }>(isRrq, BOOT_TIMEOUT_MS, 'TFTP RRQ to picluster');
+      expect(rrqFile(rrq)).toMatch(g.file);
+      expect(rrq.rx.from).toMatch(/^10\.213\.6\.1\d\d$/);
+    }, BOOT_TIMEOUT_MS + 10_000);
 
-  it("the guest's REQUEST to the router was seen and not answered by picluster", async () => {
-    const ignored = await server.waitJson<{ event: Record<string, unknown> }>(
-      (j) => 'event' in j && (j.event as { detail?: { type?: string } }).detail?.type === 'REQUEST',
-      BOOT_TIMEOUT_MS,
-      'REQUEST event',
-    );
-    expect(ignored.event).toMatchObject({ kind: 'dhcp-ignored', reason: 'request-for-other-server', mac: PROXY_MAC });
-    expect(server.json.some((j) => 'event' in j && (j.event as { detail?: { reply?: string } }).detail?.reply === 'ACK')).toBe(false);
-  }, BOOT_TIMEOUT_MS + 10_000);
-});
+    it("the guest's REQUEST to the router was seen and not answered by picluster", async () => {
+      const ignored = await server.waitJson<{ event: Record<string, unknown> }>(
+        (j) => 'event' in j && (j.event as { detail?: { type?: string } }).detail?.type === 'REQUEST',
+        BOOT_TIMEOUT_MS,
+        'REQUEST event',
+      );
+      expect(ignored.event).toMatchObject({ kind: 'dhcp-ignored', reason: 'request-for-other-server', mac: g.mac });
+      expect(server.json.some((j) => 'event' in j && (j.event as { detail?: { reply?: string } }).detail?.reply === 'ACK')).toBe(false);
+    }, BOOT_TIMEOUT_MS + 10_000);
+  });
+}
