@@ -18,6 +18,7 @@ import type { AgentEvents, AgentOptions, AgentStats, Msg, ReconnectTimer } from 
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { identify, runNodeCommand } from './node-commands.ts';
 import { fitResult } from './result-size.ts';
+import { ShellSessions } from './shell.ts';
 import type { RunningAttempt } from './runner.ts';
 import { systemFiles } from './sources.ts';
 import { Watchdog } from './watchdog.ts';
@@ -55,9 +56,12 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly clock: Clock;
   private readonly timer: ReconnectTimer;
   private readonly log: Logger;
+  /** Browser shell sessions (ptys) opened by the dispatcher. */
+  private readonly shells: ShellSessions;
 
   constructor(private readonly o: AgentOptions) {
     super();
+    this.shells = new ShellSessions((m) => this.send(m), { log: o.log.child({ component: 'shell' }) });
     this.backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
     this.clock = o.clock ?? systemClock;
     this.timer = o.reconnectTimer ?? realTimer;
@@ -84,11 +88,12 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** Arms the watchdog (throws if it cannot) and starts connecting; returns at once. */
   start(): void {
     if (!this.stopped) return;
-    this.stopped = false;
     if (this.o.watchdog) {
-      this.watchdog = new Watchdog({ ...this.o.watchdog, log: this.log.child({ component: 'watchdog' }), onPet: () => this.emit('watchdog-pet') });
-      this.watchdog.start();
+      const watchdog = new Watchdog({ ...this.o.watchdog, log: this.log.child({ component: 'watchdog' }), onPet: () => this.emit('watchdog-pet') });
+      watchdog.start();
+      this.watchdog = watchdog;
     }
+    this.stopped = false;
     void this.connect();
   }
 
@@ -113,6 +118,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       clearTimeout(t);
     }
     this.stopTimers();
+    this.shells.closeAll('agent stopping');
     this.watchdog?.stop();
     this.watchdog = undefined;
     this.emit('stopped');
@@ -167,6 +173,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.ready = false;
     this.credits = 0;
     this.stopTimers();
+    this.shells.closeAll('dispatcher connection lost');
     if (code === CloseCode.refused) this.closeReason = 'refused';
     if (code === CloseCode.replaced) this.closeReason = 'replaced';
     const upFor = this.welcomedAt === undefined ? 0 : this.clock.now() - this.welcomedAt;
@@ -245,6 +252,11 @@ export class Agent extends EventEmitter<AgentEvents> {
           return;
         case 'command':
           return void this.onCommand(m);
+        case 'shell-open':
+        case 'shell-input':
+        case 'shell-resize':
+        case 'shell-close':
+          return this.shells.handle(m);
         case 'error':
           this.log.warn({ code: m.code, message: m.message }, 'the dispatcher reported an error');
           this.emit('dispatcher-error', { code: m.code, message: m.message });

@@ -35,7 +35,7 @@ export interface CpuInfo {
 /** `Serial`, `Model` and `Revision` lines of `/proc/cpuinfo` (Raspberry Pi kernels add them). */
 export function parseCpuInfo(text: string): CpuInfo {
   const field = (name: string): string | undefined => {
-    const m = new RegExp(`^${name}\\s*:\\s*(.+?)\\s*$`, 'mi').exec(text);
+    const m = new RegExp(`^${name}\\s*:\\s*(.+?)\\s*$`, 'm').exec(text); // case-sensitive: x86 has "model\t: 142"
     return m?.[1];
   };
   const serialText = field('Serial');
