@@ -68,6 +68,26 @@ export const ConfigSchema = Type.Object(
         retryBackoffMaxMs: Type.Integer({ minimum: 0, default: 60_000 }),
         /** Per-stream bound on captured stdout/stderr of one attempt (the tail is kept). */
         outputLimitBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+        /** Health-aware placement (dispatcher/domain/health.ts): hot, throttled or undervolted nodes are derated or skipped. */
+        health: Type.Object(
+          {
+            warmTemperatureC: Type.Number({ default: 70 }),
+            warmDerate: Type.Number({ minimum: 1, default: 1.25 }),
+            hotTemperatureC: Type.Number({ default: 80 }),
+            hotDerate: Type.Number({ minimum: 1, default: 2 }),
+            /** Clock capped, throttled or at the soft temperature limit now (get_throttled bits 1–3). */
+            throttledDerate: Type.Number({ minimum: 1, default: 1.5 }),
+            /** Under-voltage now (get_throttled bit 0); does not compound with throttledDerate. */
+            underVoltageDerate: Type.Number({ minimum: 1, default: 1.5 }),
+            /** At or above this the node gets no new jobs; absent = never skipped for heat. */
+            skipAboveTemperatureC: Type.Optional(Type.Number()),
+            /** Under-voltage now = no new jobs. */
+            skipWhenUnderVoltage: Type.Boolean({ default: false }),
+            /** A temperature level is left only this far below its threshold (no event flapping). */
+            hysteresisC: Type.Number({ minimum: 0, default: 2 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -174,7 +174,13 @@ export const EventMsg = msg('event', {
   level: Type.Optional(Type.Union([Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')])),
 });
 
-export const AgentMessage = Type.Union([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg]);
+/** Browser shell (admin only): pty output of a session the dispatcher opened, and its end. */
+const SessionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+const TermSize = { cols: Type.Integer({ minimum: 1, maximum: 1000 }), rows: Type.Integer({ minimum: 1, maximum: 1000 }) };
+export const ShellOutputMsg = msg('shell-output', { sessionId: SessionId, data: Type.String({ maxLength: 1024 * 1024 }) });
+export const ShellExitMsg = msg('shell-exit', { sessionId: SessionId, code: Type.Integer() });
+
+export const AgentMessage = Type.Union([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, ShellOutputMsg, ShellExitMsg]);
 export type AgentMessage = Static<typeof AgentMessage>;
 
 // ── dispatcher → agent ────────────────────────────────────────────────────────────────
@@ -206,7 +212,13 @@ export const CommandMsg = msg('command', {
 export const ErrorMsg = msg('error', { code: Str(64), message: Str(4096) });
 export const RefusedMsg = msg('refused', { code: Str(64), message: Str(4096) });
 
-export const DispatcherMessage = Type.Union([WelcomeMsg, AssignMsg, CancelMsg, ResultAckMsg, SetSlotsMsg, CommandMsg, ErrorMsg, RefusedMsg]);
+/** Browser shell: open a pty on the node, feed it keystrokes, resize it, close it. */
+export const ShellOpenMsg = msg('shell-open', { sessionId: SessionId, ...TermSize });
+export const ShellInputMsg = msg('shell-input', { sessionId: SessionId, data: Type.String({ maxLength: 64 * 1024 }) });
+export const ShellResizeMsg = msg('shell-resize', { sessionId: SessionId, ...TermSize });
+export const ShellCloseMsg = msg('shell-close', { sessionId: SessionId });
+
+export const DispatcherMessage = Type.Union([WelcomeMsg, AssignMsg, CancelMsg, ResultAckMsg, SetSlotsMsg, CommandMsg, ErrorMsg, RefusedMsg, ShellOpenMsg, ShellInputMsg, ShellResizeMsg, ShellCloseMsg]);
 export type DispatcherMessage = Static<typeof DispatcherMessage>;
 
 export type MessageOf<U extends { type: string }, T extends U['type']> = Extract<U, { type: T }>;
@@ -216,8 +228,8 @@ type Checker = ReturnType<typeof TypeCompiler.Compile>;
 function checkers(schemas: readonly TSchema[]): Map<string, Checker> {
   return new Map(schemas.map((s) => [String((s.properties as { type: { const: string } }).type.const), TypeCompiler.Compile(s)]));
 }
-const agentCheckers = checkers([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg]);
-const dispatcherCheckers = checkers([WelcomeMsg, AssignMsg, CancelMsg, ResultAckMsg, SetSlotsMsg, CommandMsg, ErrorMsg, RefusedMsg]);
+const agentCheckers = checkers([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, ShellOutputMsg, ShellExitMsg]);
+const dispatcherCheckers = checkers([WelcomeMsg, AssignMsg, CancelMsg, ResultAckMsg, SetSlotsMsg, CommandMsg, ErrorMsg, RefusedMsg, ShellOpenMsg, ShellInputMsg, ShellResizeMsg, ShellCloseMsg]);
 
 export type ParseResult<M> = { ok: true; message: M } | { ok: false; code: 'BAD_JSON' | 'BAD_MESSAGE'; error: string };
 

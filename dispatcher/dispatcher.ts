@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../common/clock.ts';
 import type { StrategyName } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
-import { CloseCode, PROTOCOL_VERSION, type AgentMessage, type JobSpec, type MessageOf, type Requirements, type ResultBody } from '../common/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, type AgentMessage, type DispatcherMessage, type JobSpec, type MessageOf, type Requirements, type ResultBody } from '../common/protocol.ts';
 import { verifyNodeToken } from '../common/tokens.ts';
 import type { BootEvent } from '../netboot/boot-event.ts';
 import type { Inventory } from '../inventory/inventory.ts';
@@ -22,6 +22,7 @@ import { JobQueue } from './domain/job-queue.ts';
 import { jobAfterAttempt, type AttemptResult, type AttemptState, type Job, type JobState, type NewJob, type RetryPolicy } from './domain/jobs.ts';
 import { assertNodeTransition, isConnectedState, type NodeEvent, type NodeRecord, type NodeState } from './domain/nodes.ts';
 import { createStrategy, updatePerf, type Candidate, type Strategy } from './domain/strategies.ts';
+import { DEFAULT_HEALTH_POLICY, HEALTHY, describePlacement, healthPlacement, placementChanged, type HealthPlacement, type HealthPolicy } from './domain/health.ts';
 import type { DispatcherEvents } from './events.ts';
 import { RuntimeNode, type AgentLink } from './node-runtime.ts';
 import { OutputBuffer } from './output-buffer.ts';
@@ -37,6 +38,8 @@ export interface SchedulerSettings {
   readonly retryBackoffMs: number;
   readonly retryBackoffMaxMs: number;
   readonly outputLimitBytes: number;
+  /** Health-aware placement (derate/skip hot, throttled, undervolted nodes); defaults to DEFAULT_HEALTH_POLICY. */
+  readonly health?: HealthPolicy;
 }
 
 export interface DispatcherDeps {
@@ -68,10 +71,8 @@ interface RunningAttempt {
   readonly jobId: number;
   readonly node: string;
   readonly startedAt: number;
-  readonly attempts: number;
-  readonly retries: number;
-  readonly group: string;
-  cancelRequested: boolean;
+  /** The job as it is while this attempt runs (kept so ending it needs no read). */
+  job: Job;
   output?: { stdout: OutputBuffer; stderr: OutputBuffer };
 }
 
@@ -92,14 +93,17 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly strategy: Strategy;
   private readonly defer: (fn: () => void) => void;
   private readonly nodes = new Map<string, RuntimeNode>();
-  private readonly queue = new JobQueue();
+  private readonly queue = new JobQueue<Job>();
   private readonly running = new Map<number, RunningAttempt>();
   private readonly groupDuration = new Map<string, number>();
   private pendingResults: PendingResult[] = [];
-  private scheduleRequested = false;
-  private flushRequested = false;
+  /** Frames to send once the current pump's transaction has committed. */
+  private outbox: [AgentLink, DispatcherMessage][] = [];
+  private pumpRequested = false;
   private started = false;
   private staleCount = 0;
+  /** Last health-aware placement decision per node (events only when it changes). */
+  private readonly placements = new Map<string, HealthPlacement>();
 
   constructor(private readonly deps: DispatcherDeps) {
     super();
@@ -144,7 +148,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       if (!job) continue;
       const node = this.nodeOrCreate(a.node, now);
       node.running.add(a.id);
-      this.running.set(a.id, { attemptId: a.id, jobId: a.jobId, node: a.node, startedAt: a.startedAt, attempts: job.attempts, retries: job.retries, group: job.group, cancelRequested: job.cancelRequested });
+      this.running.set(a.id, { attemptId: a.id, jobId: a.jobId, node: a.node, startedAt: a.startedAt, job });
     }
     const grace = Math.max(this.settings.restartGraceMs, this.lostAfterMs);
     for (const node of this.nodes.values()) {
@@ -249,7 +253,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.store.markCancelRequested(id);
       const run = this.running.get(job.currentAttemptId);
       if (run) {
-        run.cancelRequested = true;
+        run.job = { ...run.job, cancelRequested: true };
         this.nodes.get(run.node)?.link?.send({ type: 'cancel', attemptId: run.attemptId, reason: `cancelled by ${actor}` });
       }
       const marked = this.getJob(id);
@@ -259,27 +263,55 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     throw new JobFinishedError(id, job.state);
   }
 
-  // ── scheduling ───────────────────────────────────────────────────────────────────────
+  // ── scheduling and commits ───────────────────────────────────────────────────────
 
+  /**
+   * Everything that writes on the hot path happens in one "pump" per event-loop turn: the
+   * pending results are committed, then queued jobs are handed out, all in one transaction;
+   * acks and assignments go out only after it has committed.
+   */
   private requestSchedule(): void {
-    if (this.scheduleRequested) return;
-    this.scheduleRequested = true;
+    if (this.pumpRequested) return;
+    this.pumpRequested = true;
     this.defer(() => {
-      this.scheduleRequested = false;
-      this.schedule();
+      this.pumpRequested = false;
+      this.pump();
     });
   }
 
-  /** Hands queued jobs to nodes with free slots. */
-  schedule(): number {
+  /** Commits pending results and hands out jobs now (tests and shutdown call it directly). */
+  pump(): void {
     const now = this.clock.now();
-    const candidates: (Candidate & { runtime: RuntimeNode })[] = [];
+    try {
+      this.store.transaction(() => {
+        this.commitResults(now);
+        this.assignJobs(now);
+      });
+    } catch (e) {
+      // Nothing was acked: agents keep their results and resend them after reconnecting.
+      this.outbox = [];
+      this.log.error({ err: e }, 'could not commit; nothing was acknowledged');
+      return;
+    }
+    const out = this.outbox;
+    this.outbox = [];
+    for (const [link, msg] of out) link.send(msg);
+  }
+
+  /** Kept for callers that think in steps: commits results, then schedules. */
+  schedule(): void {
+    this.pump();
+  }
+
+  private assignJobs(now: number): number {
+    const candidates: Candidate[] = [];
     for (const node of this.nodes.values()) {
       const free = node.free;
       if (free <= 0) continue;
+      const placement = this.nodePlacement(node.name);
+      if (placement.status === 'skipped') continue;
       const id = node.record.identity;
       candidates.push({
-        runtime: node,
         name: node.name,
         labels: node.record.labels,
         cpus: id?.cpus ?? 1,
@@ -290,28 +322,29 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         slots: node.slots,
         lastAssignedAt: node.lastAssignedAt,
         ...(node.perf !== undefined ? { perf: node.perf } : {}),
-        derate: healthDerate(node.record),
+        derate: placement.derate,
       });
     }
     if (candidates.length === 0) return 0;
     const assignments = this.queue.schedule(candidates, this.strategy, now);
     if (assignments.length === 0) return 0;
     const started = this.store.startAttempts(assignments, now);
-    for (const { job, attempt } of started) {
+    const byJob = new Map(assignments.map((a) => [a.jobId, a.job]));
+    for (const { jobId, attempt } of started) {
+      const queued = byJob.get(jobId)!;
       const node = this.nodes.get(attempt.node)!;
+      const job: Job = { ...queued, state: 'running', attempts: queued.attempts + 1, startedAt: queued.startedAt ?? now, currentAttemptId: attempt.id, lastAttemptId: attempt.id, node: node.name };
       node.credits--;
       node.running.add(attempt.id);
       node.lastAssignedAt = now;
-      this.running.set(attempt.id, { attemptId: attempt.id, jobId: job.id, node: node.name, startedAt: now, attempts: job.attempts, retries: job.retries, group: job.group, cancelRequested: job.cancelRequested });
-      node.link?.send({
-        type: 'assign',
-        attemptId: attempt.id,
-        jobId: job.id,
-        spec: job.spec,
-        ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
-        outputLimitBytes: this.settings.outputLimitBytes,
-      });
-      this.emit('dispatched', { jobId: job.id, attemptId: attempt.id, node: node.name, latencyMs: Math.max(0, now - Math.max(job.submittedAt, job.availableAt)), group: job.group });
+      this.running.set(attempt.id, { attemptId: attempt.id, jobId, node: node.name, startedAt: now, job });
+      if (node.link) {
+        this.outbox.push([
+          node.link,
+          { type: 'assign', attemptId: attempt.id, jobId, spec: job.spec, ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}), outputLimitBytes: this.settings.outputLimitBytes },
+        ]);
+      }
+      this.emit('dispatched', { jobId, attemptId: attempt.id, node: node.name, latencyMs: Math.max(0, now - Math.max(queued.submittedAt, queued.availableAt)), group: job.group });
       this.emit('job', job);
     }
     return started.length;
@@ -385,6 +418,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     switch (msg.type) {
       case 'heartbeat':
         node.update({ health: msg.health });
+        this.updatePlacement(node, now);
         if (now - node.persistedAt >= 10 * this.settings.heartbeatMs) this.persistNode(node, now);
         this.emit('heartbeat', { node: name });
         this.emit('node', node.view());
@@ -403,10 +437,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       }
       case 'result':
         this.pendingResults.push({ node: name, link, body: msg.result });
-        this.requestFlush();
+        this.requestSchedule();
         break;
       case 'event':
         this.nodeEvent(node, msg.kind, msg.message, 'agent', now);
+        break;
+      case 'shell-output':
+      case 'shell-exit':
+        // Browser shell frames are relayed by the ShellBroker, which subscribes to this event.
+        this.emit('agentShellFrame', { node: name, message: msg });
         break;
       case 'hello':
         link.send({ type: 'error', code: 'ALREADY_REGISTERED', message: 'hello was already accepted on this connection' });
@@ -428,53 +467,39 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.emit('node', node.view());
   }
 
-  // ── results ──────────────────────────────────────────────────────────────────────────
+  // ── results ──────────────────────────────────────────────────────────────────────
 
-  private requestFlush(): void {
-    if (this.flushRequested) return;
-    this.flushRequested = true;
-    this.defer(() => {
-      this.flushRequested = false;
-      this.flushResults();
-    });
-  }
-
-  /** Commits every pending result in one transaction, then acks them. */
-  flushResults(): void {
+  /** Commits every pending result (inside the pump's transaction) and queues their acks. */
+  private commitResults(now: number): void {
     const batch = this.pendingResults;
     if (batch.length === 0) return;
     this.pendingResults = [];
-    const now = this.clock.now();
-    const applied: (() => void)[] = [];
-    try {
-      this.store.transaction(() => {
-        for (const r of batch) applied.push(this.applyResult(r, now));
-      });
-    } catch (e) {
-      // Nothing was acked: the agents keep the results and resend them after reconnecting.
-      this.log.error({ err: e, results: batch.length }, 'could not commit results');
-      return;
+    for (const r of batch) {
+      this.applyResult(r, now);
+      this.outbox.push([r.link, { type: 'result-ack', attemptId: r.body.attemptId }]);
     }
-    for (const effect of applied) effect();
-    for (const r of batch) r.link.send({ type: 'result-ack', attemptId: r.body.attemptId });
-    this.requestSchedule();
   }
 
-  /** Writes one result inside the batch transaction; returns the in-memory effects to apply after commit. */
-  private applyResult({ node: from, body }: PendingResult, now: number): () => void {
+  /** Kept for tests: commits pending results now. */
+  flushResults(): void {
+    this.pump();
+  }
+
+  private applyResult({ node: from, body }: PendingResult, now: number): void {
     const run = this.running.get(body.attemptId);
-    if (!run || run.node !== from) {
+    if (!run || run.node !== from || run.jobId !== body.jobId) {
       const attempt = this.store.getAttempt(body.attemptId);
       const reason = !attempt ? 'unknown' : attempt.node !== from ? 'foreign-node' : attempt.state === 'running' ? 'superseded' : attempt.state === body.outcome ? 'duplicate' : 'superseded';
       this.store.recordStaleResult({ attemptId: body.attemptId, ...(attempt ? { jobId: attempt.jobId } : {}), node: from, reason, at: now });
-      return () => this.countStale(body.attemptId, from, reason);
+      this.countStale(body.attemptId, from, reason);
+      return;
     }
     const state: Exclude<AttemptState, 'running'> = body.outcome;
     const reason = resultReason(body);
     const next =
-      run.cancelRequested && state !== 'succeeded'
+      run.job.cancelRequested && state !== 'succeeded'
         ? ({ state: 'cancelled', reason: 'cancelled' } as const)
-        : jobAfterAttempt({ attempts: run.attempts, retries: run.retries }, state, now, this.retryPolicy, reason);
+        : jobAfterAttempt(run.job, state, now, this.retryPolicy, reason);
     const result: AttemptResult = {
       ...(body.exitCode !== undefined ? { exitCode: body.exitCode } : {}),
       ...(body.signal !== undefined ? { signal: body.signal } : {}),
@@ -487,27 +512,22 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       durationMs: body.durationMs,
       ...(body.cpuMs !== undefined ? { cpuMs: body.cpuMs } : {}),
     };
-    const ok = this.store.endAttempt({ attemptId: run.attemptId, state, at: now, ...(reason !== undefined ? { reason } : {}), result, job: next });
-    if (!ok) {
+    if (!this.store.endAttempt({ attemptId: run.attemptId, jobId: run.jobId, state, at: now, ...(reason !== undefined ? { reason } : {}), result, job: next })) {
       this.store.recordStaleResult({ attemptId: body.attemptId, jobId: run.jobId, node: from, reason: 'superseded', at: now });
-      return () => this.countStale(body.attemptId, from, 'superseded');
+      this.countStale(body.attemptId, from, 'superseded');
+      return;
     }
-    return () => {
-      this.running.delete(run.attemptId);
-      const node = this.nodes.get(run.node);
-      if (node) {
-        node.running.delete(run.attemptId);
-        node.orphans.delete(run.attemptId);
-        const succeeded = state === 'succeeded';
-        node.update({
-          jobsDone: node.record.jobsDone + (succeeded ? 1 : 0),
-          jobsFailed: node.record.jobsFailed + (succeeded ? 0 : 1),
-          cpuMs: node.record.cpuMs + (body.cpuMs ?? 0),
-        });
-        if (succeeded) this.learnPerformance(node, run.group, body.durationMs);
-      }
-      this.afterAttemptEnded(run, state, next, now, body.durationMs);
-    };
+    const node = this.nodes.get(run.node);
+    if (node) {
+      const succeeded = state === 'succeeded';
+      node.update({
+        jobsDone: node.record.jobsDone + (succeeded ? 1 : 0),
+        jobsFailed: node.record.jobsFailed + (succeeded ? 0 : 1),
+        cpuMs: node.record.cpuMs + (body.cpuMs ?? 0),
+      });
+      if (succeeded) this.learnPerformance(node, run.job.group, body.durationMs);
+    }
+    this.afterAttemptEnded(run, state, next, now, body.durationMs);
   }
 
   private countStale(attemptId: number, node: string, reason: string): void {
@@ -528,32 +548,36 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   private afterAttemptEnded(run: RunningAttempt, state: Exclude<AttemptState, 'running'>, next: ReturnType<typeof jobAfterAttempt>, now: number, durationMs: number): void {
-    const job = this.store.getJob(run.jobId);
-    if (job && next.state === 'queued') this.queue.enqueue(job, now);
+    this.running.delete(run.attemptId);
+    const node = this.nodes.get(run.node);
+    node?.running.delete(run.attemptId);
+    node?.orphans.delete(run.attemptId);
+    const { currentAttemptId: _ended, ...rest } = run.job;
+    const job: Job =
+      next.state === 'queued'
+        ? { ...rest, state: 'queued', availableAt: next.availableAt, reason: next.reason }
+        : { ...rest, state: next.state, finishedAt: now, ...(next.reason !== undefined ? { reason: next.reason } : {}) };
+    if (job.state === 'queued') this.queue.enqueue(job, now);
     this.emit('attemptEnded', { jobId: run.jobId, attemptId: run.attemptId, node: run.node, state, durationMs, retried: next.state === 'queued' });
-    if (job) this.emit('job', job);
+    this.emit('job', job);
   }
 
   /** Ends running attempts of a node (lost, rebooted) and requeues their jobs within the retry cap. */
   private failAttempts(node: RuntimeNode, attemptIds: number[], state: 'node-lost' | 'abandoned', reason: string, now: number): void {
     if (attemptIds.length === 0) return;
-    const ended: [RunningAttempt, ReturnType<typeof jobAfterAttempt>][] = [];
+    let ended = 0;
     this.store.transaction(() => {
       for (const id of attemptIds) {
         const run = this.running.get(id);
         if (!run) continue;
-        const next = run.cancelRequested ? ({ state: 'cancelled', reason: 'cancelled' } as const) : jobAfterAttempt({ attempts: run.attempts, retries: run.retries }, state, now, this.retryPolicy, reason);
-        if (this.store.endAttempt({ attemptId: id, state, at: now, reason, job: next })) ended.push([run, next]);
+        const next = run.job.cancelRequested ? ({ state: 'cancelled', reason: 'cancelled' } as const) : jobAfterAttempt(run.job, state, now, this.retryPolicy, reason);
+        if (!this.store.endAttempt({ attemptId: id, jobId: run.jobId, state, at: now, reason, job: next })) continue;
+        ended++;
+        node.update({ jobsFailed: node.record.jobsFailed + 1 });
+        this.afterAttemptEnded(run, state, next, now, now - run.startedAt);
       }
     });
-    for (const [run, next] of ended) {
-      this.running.delete(run.attemptId);
-      node.running.delete(run.attemptId);
-      node.orphans.delete(run.attemptId);
-      node.update({ jobsFailed: node.record.jobsFailed + 1 });
-      this.afterAttemptEnded(run, state, next, now, now - run.startedAt);
-    }
-    this.log.warn({ node: node.name, attempts: ended.length, reason }, 'attempts failed; jobs requeued within their retry cap');
+    this.log.warn({ node: node.name, attempts: ended, reason }, 'attempts failed; jobs requeued within their retry cap');
     this.requestSchedule();
   }
 
@@ -639,6 +663,19 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return node.view();
   }
 
+  /** Sends a frame to a node's agent (browser shell relay); false when the agent is not connected. */
+  sendToNode(name: string, message: DispatcherMessage): boolean {
+    const link = this.runtime(name).link;
+    if (!link) return false;
+    link.send(message);
+    return true;
+  }
+
+  /** Records an operator-side node event (e.g. a browser shell session: who, when). */
+  recordNodeEvent(name: string, kind: string, message: string, actor: string): void {
+    this.nodeEvent(this.runtime(name), kind, message, actor, this.clock.now());
+  }
+
   private setState(node: RuntimeNode, to: NodeState, reason: string, actor: string): void {
     const from = node.state;
     if (from === to) return;
@@ -706,6 +743,22 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     };
   }
 
+  /** The node's current health-aware placement (dispatcher/domain/health.ts). */
+  nodePlacement(name: string): HealthPlacement {
+    return this.placements.get(name) ?? healthPlacement(this.runtime(name).record.health, this.settings.health ?? DEFAULT_HEALTH_POLICY);
+  }
+
+  /** Re-evaluates placement after a heartbeat; a node event only when the decision changes. */
+  private updatePlacement(node: RuntimeNode, now: number): void {
+    const previous = this.placements.get(node.name) ?? HEALTHY;
+    const next = healthPlacement(node.record.health, this.settings.health ?? DEFAULT_HEALTH_POLICY, previous);
+    this.placements.set(node.name, next);
+    if (!placementChanged(previous, next)) return;
+    this.nodeEvent(node, 'placement', describePlacement(next), 'scheduler', now);
+    this.log.info({ node: node.name, status: next.status, derate: next.derate, reasons: next.reasons }, 'node placement changed');
+    if (previous.status === 'skipped') this.requestSchedule();
+  }
+
   queueDepthByGroup(): Map<string, number> {
     return this.queue.depthByGroup();
   }
@@ -748,18 +801,7 @@ function resultReason(body: ResultBody): string | undefined {
   }
 }
 
-/**
- * Health derating for placement: a throttled, under-voltage or hot node looks slower than
- * it measured. Bits 0–3 of `get_throttled` are the current conditions.
- */
+/** Health derating for placement under the default policy (the rule lives in domain/health.ts). */
 export function healthDerate(record: Pick<NodeRecord, 'health'>): number {
-  const h = record.health;
-  if (!h) return 1;
-  let d = 1;
-  if (h.throttled !== undefined && (h.throttled & 0xf) !== 0) d *= 1.5;
-  if (h.temperatureC !== undefined) {
-    if (h.temperatureC >= 80) d *= 2;
-    else if (h.temperatureC >= 70) d *= 1.25;
-  }
-  return d;
+  return healthPlacement(record.health).derate;
 }

@@ -1,3 +1,4 @@
+import type { AgentMessage, MessageOf } from '../common/protocol.ts';
 import type { BootEvent } from '../netboot/boot-event.ts';
 import type { Job } from './domain/jobs.ts';
 import type { NodeEvent } from './domain/nodes.ts';
@@ -22,4 +23,6 @@ export interface DispatcherEvents {
   /** A malformed or refused frame from an agent. */
   protocolError: [info: { node?: string; code: string }];
   bootEvent: [event: BootEvent];
+  /** A browser-shell frame (pty output or exit) from a node's agent; the ShellBroker relays it. */
+  agentShellFrame: [frame: { node: string; message: MessageOf<AgentMessage, 'shell-output' | 'shell-exit'> }];
 }

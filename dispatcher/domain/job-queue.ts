@@ -19,16 +19,18 @@ export interface QueuedJob {
   readonly requirements: Requirements;
 }
 
-export interface Assignment {
+export interface Assignment<J extends QueuedJob = QueuedJob> {
   readonly jobId: number;
   readonly node: string;
+  /** The queued object itself (the Dispatcher queues whole jobs and gets them back here). */
+  readonly job: J;
 }
 
 /** How far into one group's FIFO the scheduler looks for a job a free node can run. */
 const SCAN_LIMIT = 512;
 
-class Fifo {
-  items: QueuedJob[] = [];
+class Fifo<J extends QueuedJob> {
+  items: J[] = [];
   head = 0;
   get empty(): boolean {
     return this.head >= this.items.length;
@@ -41,20 +43,20 @@ class Fifo {
   }
 }
 
-class Level {
-  readonly groups = new Map<string, Fifo>();
+class Level<J extends QueuedJob> {
+  readonly groups = new Map<string, Fifo<J>>();
   ring: string[] = [];
   cursor = 0;
   count = 0;
 }
 
-export class JobQueue {
+export class JobQueue<J extends QueuedJob = QueuedJob> {
   /** Every queued job (ready or delayed), by id: the source of truth for liveness. */
-  private readonly live = new Map<number, QueuedJob>();
+  private readonly live = new Map<number, J>();
   private readonly ready = new Set<number>();
-  private readonly levels = new Map<number, Level>();
+  private readonly levels = new Map<number, Level<J>>();
   private priorities: number[] = [];
-  private readonly delayed: QueuedJob[] = []; // binary min-heap on availableAt
+  private readonly delayed: J[] = []; // binary min-heap on availableAt
 
   get size(): number {
     return this.live.size;
@@ -66,7 +68,7 @@ export class JobQueue {
     return this.live.has(id);
   }
 
-  enqueue(job: QueuedJob, now: number): void {
+  enqueue(job: J, now: number): void {
     if (this.live.has(job.id)) this.remove(job.id);
     this.live.set(job.id, job);
     if (job.availableAt > now) heapPush(this.delayed, job);
@@ -116,9 +118,9 @@ export class JobQueue {
    * Hands out as many jobs as the candidates have free slots for. Mutates the candidates'
    * `free`, `running` and `lastAssignedAt` as it goes so the strategy sees each pick.
    */
-  schedule(candidates: readonly Candidate[], strategy: Strategy, now: number): Assignment[] {
+  schedule(candidates: readonly Candidate[], strategy: Strategy, now: number): Assignment<J>[] {
     this.promoteDue(now);
-    const out: Assignment[] = [];
+    const out: Assignment<J>[] = [];
     if (this.ready.size === 0) return out;
     let free = candidates.filter((c) => c.free > 0);
     for (const priority of this.priorities) {
@@ -127,7 +129,7 @@ export class JobQueue {
         const picked = this.pickFromLevel(level, free);
         if (!picked) break;
         const node = strategy.pick(picked.eligible, now);
-        out.push({ jobId: picked.job.id, node: node.name });
+        out.push({ jobId: picked.job.id, node: node.name, job: picked.job });
         this.live.delete(picked.job.id);
         this.ready.delete(picked.job.id);
         level.count--;
@@ -142,7 +144,7 @@ export class JobQueue {
     return out;
   }
 
-  private pickFromLevel(level: Level, free: readonly Candidate[]): { job: QueuedJob; eligible: readonly Candidate[] } | undefined {
+  private pickFromLevel(level: Level<J>, free: readonly Candidate[]): { job: J; eligible: readonly Candidate[] } | undefined {
     for (let k = 0; k < level.ring.length; ) {
       const idx = (level.cursor + k) % level.ring.length;
       const group = level.ring[idx]!;
@@ -167,7 +169,7 @@ export class JobQueue {
     return undefined;
   }
 
-  private scanFifo(fifo: Fifo, free: readonly Candidate[]): { job: QueuedJob; eligible: readonly Candidate[] } | undefined {
+  private scanFifo(fifo: Fifo<J>, free: readonly Candidate[]): { job: J; eligible: readonly Candidate[] } | undefined {
     let scanned = 0;
     for (let i = fifo.head; i < fifo.items.length && scanned < SCAN_LIMIT; i++) {
       const job = fifo.items[i]!;
@@ -189,16 +191,16 @@ export class JobQueue {
     return undefined;
   }
 
-  private pushReady(job: QueuedJob): void {
+  private pushReady(job: J): void {
     let level = this.levels.get(job.priority);
     if (!level) {
-      level = new Level();
+      level = new Level<J>();
       this.levels.set(job.priority, level);
       this.priorities = [...this.levels.keys()].sort((a, b) => b - a);
     }
     let fifo = level.groups.get(job.group);
     if (!fifo) {
-      fifo = new Fifo();
+      fifo = new Fifo<J>();
       level.groups.set(job.group, fifo);
       // A new group is appended to the circular list: it takes its turn after the groups
       // ahead of it in the ring, never jumping the queue.
@@ -221,7 +223,7 @@ export class JobQueue {
   }
 }
 
-function heapPush(h: QueuedJob[], x: QueuedJob): void {
+function heapPush<J extends QueuedJob>(h: J[], x: J): void {
   h.push(x);
   let i = h.length - 1;
   while (i > 0) {
@@ -232,7 +234,7 @@ function heapPush(h: QueuedJob[], x: QueuedJob): void {
   }
 }
 
-function heapPop(h: QueuedJob[]): QueuedJob | undefined {
+function heapPop<J extends QueuedJob>(h: J[]): J | undefined {
   const top = h[0];
   const last = h.pop();
   if (h.length && last) {

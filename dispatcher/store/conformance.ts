@@ -68,15 +68,17 @@ export function storeConformance(name: string, factory: () => Store): void {
     it('ends an attempt exactly once; a stale attempt cannot move the job', () => {
       const [j] = store.insertJobs([newJob()], 1);
       const first = store.startAttempts([{ jobId: j!.id, node: 'n1' }], 2)[0]!.attempt;
-      expect(store.endAttempt({ attemptId: first.id, state: 'node-lost', at: 3, reason: 'node-lost', job: { state: 'queued', availableAt: 10, reason: 'node-lost' } })).toBe(true);
+      expect(store.endAttempt({ jobId: j!.id, attemptId: first.id, state: 'node-lost', at: 3, reason: 'node-lost', job: { state: 'queued', availableAt: 10, reason: 'node-lost' } })).toBe(true);
       expect(store.getJob(j!.id)).toMatchObject({ state: 'queued', availableAt: 10, reason: 'node-lost', attempts: 1 });
       expect(store.getJob(j!.id)!.currentAttemptId).toBeUndefined();
       const second = store.startAttempts([{ jobId: j!.id, node: 'n2' }], 11)[0]!.attempt;
       // the first attempt's late result must not be recorded
-      expect(store.endAttempt({ attemptId: first.id, state: 'succeeded', at: 12, job: { state: 'succeeded' } })).toBe(false);
+      expect(store.endAttempt({ jobId: j!.id, attemptId: first.id, state: 'succeeded', at: 12, job: { state: 'succeeded' } })).toBe(false);
+      // an attempt id paired with another job's id moves nothing
+      expect(store.endAttempt({ jobId: j!.id + 1000, attemptId: second.id, state: 'succeeded', at: 12, job: { state: 'succeeded' } })).toBe(false);
       const result = { exitCode: 0, stdout: 'hi\n', durationMs: 5, value: { x: [1, 'two'] } };
-      expect(store.endAttempt({ attemptId: second.id, state: 'succeeded', at: 13, result, job: { state: 'succeeded' } })).toBe(true);
-      expect(store.endAttempt({ attemptId: second.id, state: 'succeeded', at: 14, result, job: { state: 'succeeded' } })).toBe(false);
+      expect(store.endAttempt({ jobId: j!.id, attemptId: second.id, state: 'succeeded', at: 13, result, job: { state: 'succeeded' } })).toBe(true);
+      expect(store.endAttempt({ jobId: j!.id, attemptId: second.id, state: 'succeeded', at: 14, result, job: { state: 'succeeded' } })).toBe(false);
       expect(store.getJob(j!.id)).toMatchObject({ state: 'succeeded', attempts: 2, finishedAt: 13, lastAttemptId: second.id, node: 'n2' });
       expect(store.listAttempts(j!.id)).toMatchObject([
         { id: first.id, state: 'node-lost', node: 'n1', endedAt: 3, reason: 'node-lost' },

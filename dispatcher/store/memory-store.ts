@@ -60,8 +60,8 @@ export class MemoryStore implements Store {
     return [...this.jobs.values()].filter((j) => j.state === 'queued').sort((a, b) => a.id - b.id).map(clone);
   }
 
-  startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { job: Job; attempt: Attempt }[] {
-    const out: { job: Job; attempt: Attempt }[] = [];
+  startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { jobId: number; attempt: Attempt }[] {
+    const out: { jobId: number; attempt: Attempt }[] = [];
     for (const { jobId, node } of assignments) {
       const j = this.jobs.get(jobId);
       if (!j || j.state !== 'queued') continue;
@@ -72,14 +72,14 @@ export class MemoryStore implements Store {
       const list = this.attemptsByJob.get(jobId) ?? [];
       list.push(attempt.id);
       this.attemptsByJob.set(jobId, list);
-      out.push({ job: clone(job), attempt: clone(attempt) });
+      out.push({ jobId, attempt: clone(attempt) });
     }
     return out;
   }
 
   endAttempt(end: AttemptEnd): boolean {
     const a = this.attempts.get(end.attemptId);
-    if (!a || a.state !== 'running') return false;
+    if (!a || a.state !== 'running' || a.jobId !== end.jobId) return false;
     const j = this.jobs.get(a.jobId);
     if (!j || j.currentAttemptId !== a.id || j.state !== 'running') return false;
     this.attempts.set(a.id, {

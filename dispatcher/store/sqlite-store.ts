@@ -117,6 +117,7 @@ export class SqliteStore implements Store {
       countByState: p('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
       queued: p("SELECT * FROM jobs WHERE state = 'queued' ORDER BY id"),
       insertAttempt: p("INSERT INTO attempts (job_id, node, state, started_at) VALUES (?, ?, 'running', ?)"),
+      deleteAttempt: p('DELETE FROM attempts WHERE id = ?'),
       startJob: p(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now),
                    current_attempt_id = @attempt, last_attempt_id = @attempt, node = @node WHERE id = @id AND state = 'queued'`),
       endAttempt: p("UPDATE attempts SET state = @state, ended_at = @at, reason = @reason, result = @result WHERE id = @id AND state = 'running'"),
@@ -224,40 +225,41 @@ export class SqliteStore implements Store {
     return (this.s.queued.all() as JobRow[]).map(toJob);
   }
 
-  startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { job: Job; attempt: Attempt }[] {
-    return this.db.transaction(() => {
-      const out: { job: Job; attempt: Attempt }[] = [];
+  startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { jobId: number; attempt: Attempt }[] {
+    return this.transaction(() => {
+      const out: { jobId: number; attempt: Attempt }[] = [];
       for (const { jobId, node } of assignments) {
-        const row = this.s.getJob.get(jobId) as JobRow | undefined;
-        if (!row || row.state !== 'queued') continue;
+        // Insert first so the job row can point at the attempt; undone if the job was not queued.
         const attemptId = Number(this.s.insertAttempt.run(jobId, node, now).lastInsertRowid);
-        this.s.startJob.run({ now, attempt: attemptId, node, id: jobId });
-        const job = toJob({ ...row, state: 'running', attempts: row.attempts + 1, started_at: row.started_at ?? now, current_attempt_id: attemptId, last_attempt_id: attemptId, node });
-        out.push({ job, attempt: { id: attemptId, jobId, node, state: 'running', startedAt: now } });
+        if (this.s.startJob.run({ now, attempt: attemptId, node, id: jobId }).changes !== 1) {
+          this.s.deleteAttempt.run(attemptId);
+          continue;
+        }
+        out.push({ jobId, attempt: { id: attemptId, jobId, node, state: 'running', startedAt: now } });
       }
       return out;
-    })();
+    });
   }
 
   endAttempt(end: AttemptEnd): boolean {
-    return this.db.transaction(() => {
-      const a = this.s.getAttempt.get(end.attemptId) as AttemptRow | undefined;
-      if (!a || a.state !== 'running') return false;
-      const jobArgs = { id: a.job_id, attempt: a.id };
+    return this.transaction(() => {
+      const jobArgs = { id: end.jobId, attempt: end.attemptId };
+      // The compare-and-set: only the job's current, running attempt may move it.
       const moved =
         end.job.state === 'queued'
           ? this.s.requeueJob.run({ ...jobArgs, availableAt: end.job.availableAt, reason: end.job.reason })
           : this.s.finishJob.run({ ...jobArgs, state: end.job.state, at: end.at, reason: end.job.reason ?? null });
-      if (moved.changes !== 1) return false; // not the job's current attempt: nothing written
-      this.s.endAttempt.run({
-        id: a.id,
+      if (moved.changes !== 1) return false;
+      const ended = this.s.endAttempt.run({
+        id: end.attemptId,
         state: end.state,
         at: end.at,
         reason: end.reason ?? null,
         result: end.result === undefined ? null : JSON.stringify(end.result),
       });
+      if (ended.changes !== 1) throw new StoreError(`attempt ${end.attemptId} was current for job ${end.jobId} but not running`);
       return true;
-    })();
+    });
   }
 
   getAttempt(id: number): Attempt | undefined {

@@ -22,6 +22,8 @@ export interface JobQuery {
 
 export interface AttemptEnd {
   readonly attemptId: number;
+  /** The attempt's job (the caller knows it; saves a read). */
+  readonly jobId: number;
   readonly state: Exclude<AttemptState, 'running'>;
   readonly at: number;
   readonly reason?: string;
@@ -66,7 +68,7 @@ export interface Store {
    * Starts one attempt per assignment in one transaction: the job goes queued → running,
    * `attempts` + 1, the attempt gets the next id. Jobs no longer queued are skipped.
    */
-  startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { job: Job; attempt: Attempt }[];
+  startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { jobId: number; attempt: Attempt }[];
   /** Ends a running attempt and moves its job, atomically; false (nothing written) if the attempt is not running or not current. */
   endAttempt(end: AttemptEnd): boolean;
   getAttempt(id: number): Attempt | undefined;
