@@ -61,6 +61,9 @@ describe('loadConfig', () => {
     expect(envPath('PICLUSTER_DATA_DIR')).toBe('dataDir');
     expect(envPath('PICLUSTER_NETBOOT__TFTP__BLKSIZE_MAX')).toBe('netboot.tftp.blksizeMax');
     expect(envPath('PATH')).toBeUndefined();
+    // the agent's and the client's variables may sit in the same environment
+    expect(envPath('PICLUSTER_AGENT_TOKEN')).toBeUndefined();
+    expect(envPath('PICLUSTER_TOKEN')).toBeUndefined();
   });
 
   it('redacts secrets', () => {

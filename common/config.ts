@@ -149,14 +149,15 @@ const ENV_ALIASES: Readonly<Record<string, string>> = {
   PICLUSTER_STRATEGY: 'scheduler.strategy',
   PICLUSTER_INVENTORY: 'inventory.path',
 };
-/** Env names that are not config keys. */
-const ENV_IGNORED = new Set(['PICLUSTER_CONFIG', 'PICLUSTER_ADMIN_TOKEN_FILE', 'PICLUSTER_URL']);
+/** Env names that are not master config keys: the config path, and the agent's and client's own settings. */
+const ENV_IGNORED = new Set(['PICLUSTER_CONFIG', 'PICLUSTER_URL', 'PICLUSTER_TOKEN', 'PICLUSTER_IMAGE_VERSION']);
+const ENV_IGNORED_PREFIXES = ['PICLUSTER_AGENT_', 'PICLUSTER_TEST_', 'PICLUSTER_BENCH_'];
 
 const camel = (s: string): string => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 export function envPath(name: string): string | undefined {
   if (ENV_ALIASES[name]) return ENV_ALIASES[name];
-  if (ENV_IGNORED.has(name) || !name.startsWith('PICLUSTER_')) return undefined;
+  if (ENV_IGNORED.has(name) || !name.startsWith('PICLUSTER_') || ENV_IGNORED_PREFIXES.some((p) => name.startsWith(p))) return undefined;
   return name.slice('PICLUSTER_'.length).split('__').map(camel).join('.');
 }
 
