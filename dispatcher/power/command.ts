@@ -3,7 +3,7 @@
  * the injected exec. Placeholders `{node}`, `{mac}`, `{mac-}` (dashes), `{macraw}` (12 hex digits)
  * are filled per argument. A template is an argv array, or a string split on whitespace (no quoting:
  * use the array form for arguments with spaces). Secrets go in `env` (redacted everywhere), not argv.
- * `status` prints something matched by `onRegex` / `offRegex` (case-insensitive; exactly one must
+ * `status` prints something matched by `onRegex` / `offRegex` (case-insensitive, multi-line: ^ and $ match per line; exactly one must
  * match, else the state is unknown). Without `status` nothing is verified.
  */
 import { Type, type Static } from '@sinclair/typebox';
@@ -56,8 +56,8 @@ export function argvOf(template: string | readonly string[], ctx: Pick<DriverCon
 
 /** Maps a status output to a state: exactly one regex must match. */
 export function matchState(output: string, onRegex: string, offRegex: string): PowerState {
-  const on = new RegExp(onRegex, 'i').test(output);
-  const off = new RegExp(offRegex, 'i').test(output);
+  const on = new RegExp(onRegex, 'im').test(output);
+  const off = new RegExp(offRegex, 'im').test(output);
   return on === off ? 'unknown' : on ? 'on' : 'off';
 }
 

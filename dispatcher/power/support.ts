@@ -133,3 +133,29 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
     clearTimeout(timer);
   }
 }
+
+/**
+ * Reads the state until it equals `expected` or `tries` reads were made, sleeping `intervalMs`
+ * (injected sleep) between reads; returns the last state read. For devices whose state lags the
+ * command (a BMC mid-cycle, a Shelly's `toggle_after`, a VM restarting).
+ */
+export async function pollState(
+  ctx: DriverContext,
+  expected: PowerState,
+  read: () => Promise<PowerState>,
+  options: { tries: number; intervalMs: number },
+): Promise<PowerState> {
+  let state: PowerState = 'unknown';
+  for (let i = 0; i < Math.max(1, options.tries); i++) {
+    if (i > 0) await ctx.sleep(options.intervalMs);
+    state = await read();
+    if (state === expected) return state;
+  }
+  return state;
+}
+
+/** `verifyTries` / `verifyIntervalMs`: how long to wait for a lagging read-back. */
+export const verifyTries = (defaultTries: number) =>
+  Type.Integer({ minimum: 1, maximum: 100, default: defaultTries, description: 'read-backs before a verification fails' });
+export const verifyIntervalMs = (defaultMs: number) =>
+  Type.Integer({ minimum: 0, maximum: 60_000, default: defaultMs, description: 'pause between read-backs (ms)' });
