@@ -1,3 +1,9 @@
+/**
+ * `netboot.dhcp` configuration (TypeBox schema + defaults).
+ *
+ * DHCP is hand-written (not the npm `dhcp` package 0.2.20, which crashes on a Pi's
+ * DISCOVER, has no proxy mode and ACKs requests meant for other servers): see codec.ts.
+ */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 

@@ -195,6 +195,16 @@ describe('full mode', () => {
     expect(x86.siaddr).toBe(SERVER);
   });
 
+  it('a Pi 3 boot ROM never REQUESTs: its OFFER binds the address for a full lease', () => {
+    const pi3 = replyOf(h.send(pxeRequest({ mac: 'b8:27:eb:00:00:01', guid: Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0x44)]) })));
+    expect(h.store.byIp(pi3.yiaddr)).toMatchObject({ state: 'bound', expiresAt: T0 + 600_000 });
+    h.now += 30_001; // past offerHoldMs: an ordinary offer would be free again
+    expect(replyOf(h.send(request({ mac: B }))).yiaddr).not.toBe(pi3.yiaddr);
+    // a Pi 4 does the full exchange, so its offer is only held
+    const pi4 = replyOf(h.send(pxeRequest({ mac: 'dc:a6:32:00:00:01' })));
+    expect(h.store.byIp(pi4.yiaddr)?.state).toBe('offered');
+  });
+
   it('Pi 3 reply delay applies to the OFFER only', () => {
     const mac = 'b8:27:eb:00:00:01';
     const offer = h.send(pxeRequest({ mac }));

@@ -9,7 +9,8 @@
  *
  * RFC 2131 §4.3 as implemented here:
  * - DISCOVER → OFFER (reservation, else the client's previous address, else the requested
- *   one, else the first free one); the address is held `offerHoldMs`.
+ *   one, else the first free one); the address is held `offerHoldMs` — for a full lease
+ *   when the client is a Pi 3 ROM, which never sends a REQUEST.
  * - REQUEST, SELECTING (option 54 present): for another server → ignored, and our offer to
  *   that client is withdrawn (§4.3.2); for us → ACK if option 50 is what we offered, else NAK.
  * - REQUEST, INIT-REBOOT (no 54, option 50, ciaddr 0): off our subnet → NAK; we hold a
@@ -55,7 +56,13 @@ export function decideFull(ctx: DecideContext, s: Subject): Decision {
     case 'DISCOVER': {
       const ip = allocate(ctx, s, key);
       if (!ip) return ignore(ctx, s, 'pool-exhausted', true);
-      const hold: Lease = { ip, clientKey: key, mac: s.info.mac, state: 'offered', expiresAt: ctx.now + ctx.dhcp.full.offerHoldMs };
+      // Pi 3 boot ROM and bootcode.bin never send a REQUEST: they use the OFFERed address
+      // directly (DOC-NET "Known problems"; fw#1699: two Pis on one address). So their
+      // OFFER binds the address for a full lease, or the next client could be given it.
+      const romUsesOffer = s.pi !== undefined && (s.pi.model === 'pi3b' || s.pi.model === 'pi3');
+      const hold: Lease = romUsesOffer
+        ? { ip, clientKey: key, mac: s.info.mac, state: 'bound', expiresAt: ctx.now + ctx.dhcp.full.leaseTimeSec * 1000 }
+        : { ip, clientKey: key, mac: s.info.mac, state: 'offered', expiresAt: ctx.now + ctx.dhcp.full.offerHoldMs };
       // never downgrade a bound lease to `offered` (a rebooting client re-DISCOVERs)
       const ops: LeaseOp[] = mine?.ip === ip && mine.state === 'bound' && mine.expiresAt > ctx.now ? [] : [{ op: 'put', lease: hold }];
       return addressReply(ctx, s, 'OFFER', ip, ops);

@@ -236,7 +236,7 @@ function bindUdp(address: string, port: number): Promise<Socket> {
       reject(err);
     };
     s.once('error', onError);
-    s.bind({ address, port, exclusive: true }, () => {
+    s.bind({ address, port }, () => {
       s.off('error', onError);
       s.setBroadcast(true);
       resolve(s);

@@ -1,6 +1,9 @@
 /**
  * Test helpers for the DHCP half: request builders, a fake node directory, a decision
- * context. Used by the unit tests here and the e2e tests in test/e2e/netboot-dhcp-*.
+ * context, a hostile corpus. Used by the unit tests here and the e2e tests in
+ * test/e2e/netboot-dhcp-*. (DHCP is hand-written rather than the npm `dhcp` package 0.2.20,
+ * which crashes on a Pi's DISCOVER, has no proxy mode and ACKs requests meant for other
+ * servers: see codec.ts.)
  */
 import type { NetbootNode, NodeDirectory } from '../node-directory.ts';
 import { BOOTREQUEST, ipv4Bytes, type DhcpMessage, type DhcpOption } from './codec.ts';

@@ -4,6 +4,8 @@
  * netboot-dhcp-harness.ts '<json>'` with `{ netboot: <netboot config>, nodes: [...] }`.
  * Prints JSON lines: `{"ready":{ports,serverAddress}}`, `{"event":<BootEvent>}`,
  * `{"enroll":{...}}`. Stops on SIGTERM or when stdin closes.
+ * (The server is hand-written: the npm `dhcp` package 0.2.20 crashes on a Pi's DISCOVER,
+ * has no proxy mode and ACKs requests meant for other servers.)
  */
 import { Value } from '@sinclair/typebox/value';
 import { Registry } from 'prom-client';

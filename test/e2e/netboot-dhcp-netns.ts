@@ -3,6 +3,9 @@
  * creates itself (unique names per run, addresses in 10.213.x.x inside them only),
  * processes started inside them (stopped by PID), and line-oriented JSON from their
  * stdout. Traffic never leaves the test's own namespaces.
+ * Part of the tests of the hand-written DHCP server (netboot/dhcp: the npm `dhcp`
+ * package 0.2.20 crashes on a Pi's DISCOVER, has no proxy mode and ACKs requests meant
+ * for other servers).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';

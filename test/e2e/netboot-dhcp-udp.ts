@@ -4,6 +4,8 @@
  * every datagram it receives as `{"rx":{from,port,hex}}`. More datagrams can be sent by
  * writing `{"send":{hex,address,port}}` lines to stdin. Prints `{"ready":{port}}` once bound
  * and `{"sent":n}` after each send. Stops on SIGTERM or when stdin closes.
+ * (Tests of the hand-written DHCP server; the npm `dhcp` package 0.2.20 crashes on a
+ * Pi's DISCOVER, has no proxy mode and ACKs requests meant for other servers.)
  */
 import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
