@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../common/logger.ts';
+import type { PowerError } from './errors.ts';
 import { createPowerDriver, type PowerConfig, type PowerDeps } from './driver.ts';
 import { GPIOGET_STUB, GPIOSET_STUB, IPMITOOL_STUB, RELAY_STUB, UHUBCTL_STUB, makeStubDir, type StubDir } from './testing/stubs.ts';
 
@@ -33,6 +34,15 @@ function driver(config: PowerConfig, extra: Partial<PowerDeps> = {}) {
     sleep: async (ms) => void sleeps.push(ms),
     ...extra,
   });
+}
+/** The PowerError a promise rejects with (fails the test when it resolves). */
+async function rejection(p: Promise<unknown>): Promise<PowerError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as PowerError;
+  }
+  throw new Error('expected a rejection');
 }
 const argvs = (tool: string) => stubs.calls().filter((c) => c.tool === tool).map((c) => c.argv);
 
@@ -151,9 +161,9 @@ describe('ipmi', () => {
 
   it('a wrong password is refused and the error never contains the configured one', async () => {
     const d = driver({ ...config, password: 'wrong-pass-123' });
-    const err = await d.status().catch((e: unknown) => e as Error & { code: string });
+    const err = await rejection(d.status());
     expect(err).toMatchObject({ code: 'POWER_REFUSED', message: expect.stringContaining('Unable to establish') });
-    expect(JSON.stringify({ m: err.message, s: err.stack, d: (err as { details?: unknown }).details })).not.toContain('wrong-pass-123');
+    expect(JSON.stringify({ m: err.message, s: err.stack, d: err.details })).not.toContain('wrong-pass-123');
   });
 
   it('a BMC that never reaches the state fails verification after verifyTries read-backs', async () => {
@@ -206,7 +216,7 @@ describe('command', () => {
 
   it('a failing command is refused with its stderr; the env secret is scrubbed from it', async () => {
     const d = driver({ driver: 'command', on: ['relay', 'node7', 'tok-abcdef'], env: { RELAY_TOKEN: 'tok-abcdef' } });
-    const err = await d.on().catch((e: unknown) => e as Error & { code: string });
+    const err = await rejection(d.on());
     expect(err.code).toBe('POWER_REFUSED');
     expect(err.message).toContain('usage: relay');
     expect(err.message).not.toContain('tok-abcdef');
