@@ -130,7 +130,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     for (const record of this.store.listNodes()) this.nodes.set(record.name, new RuntimeNode(record));
     for (const inv of this.deps.inventory?.nodes ?? []) {
       const existing = this.nodes.get(inv.name);
-      const fromInventory = { mac: inv.mac, model: inv.model, power: inv.power, ...(inv.serial ? { serial: inv.serial } : {}) };
+      const fromInventory = { mac: inv.mac, model: inv.model, power: inv.power, ...(inv.serial ? { serial: inv.serial } : {}), ...(inv.ipv4 ? { ipv4: inv.ipv4 } : {}) };
       if (existing) {
         existing.update({
           ...fromInventory,
@@ -628,6 +628,37 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const node = this.nodes.get(name);
     if (!node) throw new NodeNotFoundError(name);
     return node;
+  }
+
+  /** A node's view, or undefined (netboot asks about arbitrary names). */
+  findNode(name: string): (NodeView & { ipv4?: string }) | undefined {
+    const n = this.nodes.get(name);
+    return n ? { ...n.view(), ...(n.record.ipv4 ? { ipv4: n.record.ipv4 } : {}) } : undefined;
+  }
+
+  /** The name of the node with this MAC or Pi serial, if any. */
+  nodeNameBy(key: { mac?: string; serial?: string }): string | undefined {
+    for (const n of this.nodes.values()) {
+      if (key.mac !== undefined && (n.record.mac === key.mac || n.record.identity?.mac === key.mac)) return n.name;
+      if (key.serial !== undefined && (n.record.serial === key.serial || n.record.identity?.serial === key.serial)) return n.name;
+    }
+    return undefined;
+  }
+
+  /** netboot saw an unknown PXE client with enrollment on: record it as pending approval. */
+  enrollPending(client: { mac: string; serial?: string; vendorClass?: string; arch?: number }): string {
+    const known = this.nodeNameBy({ mac: client.mac, ...(client.serial ? { serial: client.serial } : {}) });
+    if (known) return known;
+    const now = this.clock.now();
+    const name = `pending-${client.mac.replace(/:/g, '')}`;
+    const node = new RuntimeNode(
+      this.newRecord(name, 'netboot', now, { mac: client.mac, ...(client.serial ? { serial: client.serial } : {}), state: 'pending-approval', stateReason: `PXE client ${client.vendorClass ?? ''}`.trim() }),
+    );
+    this.nodes.set(name, node);
+    this.nodeEvent(node, 'enroll', `seen by netboot (${client.vendorClass ?? 'PXE'}${client.arch !== undefined ? `, arch ${client.arch}` : ''}); waiting for approval`, 'netboot', now);
+    this.persistNode(node, now);
+    this.emit('node', node.view());
+    return name;
   }
 
   runningOn(name: string): { attemptId: number; jobId: number; startedAt: number }[] {

@@ -20,6 +20,13 @@ export const NetbootConfigSchema = Type.Object(
     enrollment: Type.Boolean({ default: false }),
     /** Directory served as the shared TFTP root (the built image). */
     tftpRoot: Type.String({ minLength: 1, default: 'image/dist/pi' }),
+    /** Directory served over HTTP at /boot/ by the master (iPXE, kernels, the two-stage runtime). */
+    httpRoot: Type.String({ minLength: 1, default: 'image/dist' }),
+    /**
+     * The dispatcher URL written into each node's kernel cmdline (`picluster.dispatcher=`);
+     * default: ws://<boot interface address>:<http port>/agent.
+     */
+    dispatcherUrl: Type.Optional(Type.String({ pattern: '^wss?://' })),
     dhcp: DhcpConfigSchema,
     tftp: TftpConfigSchema,
   },

@@ -79,6 +79,8 @@ export interface NodeRecord {
   readonly cpuMs: number;
   /** Power settings from the inventory/API (driver + driver keys). */
   readonly power?: Readonly<Record<string, unknown>>;
+  /** Full-DHCP reservation from the inventory. */
+  readonly ipv4?: string;
 }
 
 export interface NodeEvent {
