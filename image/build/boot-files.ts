@@ -39,7 +39,7 @@ export function piConfigTxt(imageVersion: string): string {
     'disable_splash=1',
     `kernel=${PI_KERNEL}`,
     `initramfs ${PI_INITRAMFS} followkernel`,
-    `# single-stage alternative (runtime over TFTP too, no HTTP): initramfs ${PI_INITRAMFS},${PI_RUNTIME_INITRAMFS} followkernel`,
+    `# single-stage alternative (runtime over TFTP too, no HTTP): initramfs ${PI_RUNTIME_INITRAMFS},${PI_INITRAMFS} followkernel`,
     '',
     sections + '[all]',
     '',

@@ -18,7 +18,7 @@
  *   manifest.json
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bundleAgent, defaultAgentEntry, REPO_ROOT } from './agent-bundle.ts';
 import { extractDeb, PrivateApt, type DownloadedDeb } from './apt.ts';
@@ -29,7 +29,8 @@ import { BuildStepError, DiskFullError, isDiskFull, PackageMissingError } from '
 import { sha256, sha256File } from './hash.ts';
 import { buildInitramfsCpio, compressLz4Legacy, readRootfs } from './initramfs.ts';
 import { PI_DTBS, PI_FIRMWARE_FILES, PROFILES, RUNTIME_LIBS, type Arch, type ArchProfile } from './inputs.ts';
-import { describeOutputs, writeManifest, type ArchManifest, type ManifestInput } from './manifest.ts';
+import { describeOutputs, readManifest, writeManifest, type ArchManifest, type ManifestInput } from './manifest.ts';
+import { withBuildLock } from './lock.ts';
 import { selectFromKernelTree } from './modules.ts';
 import { prepareNode, prepareNodePty } from './node-runtime.ts';
 import { formatBytes, silentProgress, type Progress } from './progress.ts';
@@ -51,6 +52,10 @@ export interface BuildOptions {
   readonly progress?: Progress;
   /** Re-run apt-get update when the lists are older than this (default 12 h). */
   readonly aptListsMaxAgeMs?: number;
+  /** Return the existing build (checked under the lock) when outDir already has every output of one for this arch. */
+  readonly reuseExisting?: boolean;
+  /** Build the runtime squashfs even when the cache has it (reproducibility checks). */
+  readonly rebuildRuntime?: boolean;
 }
 
 export interface BuildResult {
@@ -62,7 +67,13 @@ const DEB_REGISTRY = 'Debian archive';
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   try {
-    return await buildImageUnwrapped(opts);
+    return await withBuildLock(opts.cacheDir ?? DEFAULT_CACHE_DIR, async () => {
+      const outDir = opts.outDir ?? DEFAULT_OUT_DIR;
+      const existing = opts.reuseExisting ? await currentBuild(outDir, opts.arch) : undefined;
+      return existing ? { manifest: existing, outDir } : buildImageUnwrapped(opts);
+    }, {
+      onWait: (pid) => (opts.progress ?? silentProgress()).note(`waiting for another build (pid ${pid}) to finish`),
+    });
   } catch (e) {
     if (isDiskFull(e)) throw new DiskFullError((e as { path?: string }).path ?? opts.outDir ?? DEFAULT_OUT_DIR, { cause: e });
     throw e;
@@ -151,7 +162,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
 
   // 6 ─ runtime squashfs
   const runtime = await progress.step('runtime squashfs (node + agent + node-pty)', () =>
-    buildRuntime({ nodeBinary: node.binary, agentCode: agent.code, nodePtyDir: pty.packageDir }, workDir, cacheDir, epoch),
+    buildRuntime({ nodeBinary: node.binary, agentCode: agent.code, nodePtyDir: pty.packageDir }, workDir, cacheDir, epoch, !opts.rebuildRuntime),
   (r) => (r.cached ? 'cached' : 'built'));
   const runtimeSha256 = await sha256File(runtime.path);
 
@@ -196,7 +207,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
       await copyFile(kernelImage, join(pi, PI_KERNEL));
       await copyFile(initramfsPath, join(pi, PI_INITRAMFS));
       // Optional single-stage runtime: a second initramfs holding /runtime.squashfs, for
-      // `initramfs initramfs8,runtime8 followkernel` (no HTTP needed; used by the raspi3b e2e).
+      // `initramfs runtime8,initramfs8 followkernel` (no HTTP needed; used by the raspi3b e2e).
       await writeFile(join(pi, PI_RUNTIME_INITRAMFS), encodeCpio([{ type: 'file', path: 'runtime.squashfs', mode: 0o644, data: await readFile(runtime.path) }], { mtime: epoch }));
       await writeFile(join(pi, 'config.txt'), piConfigTxt(imageVersion));
       await writeFile(join(pi, 'cmdline.txt'), piCmdlineTemplate());
@@ -267,4 +278,15 @@ async function hashBuilderSources(rootfs: ReadonlyMap<string, Uint8Array>): Prom
   for (const n of names) parts.push(`${n} ${sha256(await readFile(join(dir, n)))}`);
   for (const [n, data] of [...rootfs.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) parts.push(`rootfs/${n} ${sha256(data)}`);
   return sha256(parts.join('\n'));
+}
+
+/** The manifest section for arch when every output it lists is present with its recorded size. */
+export async function currentBuild(outDir: string, arch: Arch): Promise<ArchManifest | undefined> {
+  const m = (await readManifest(outDir))?.builds[arch];
+  if (!m) return undefined;
+  for (const o of m.outputs) {
+    const s = await stat(join(outDir, o.path)).catch(() => undefined);
+    if (!s || s.size !== o.sizeBytes) return undefined;
+  }
+  return m;
 }

@@ -26,7 +26,7 @@ export async function fetchNpmPackage(pkg: PinnedNpmPackage, cacheDir: string): 
     if ((await integrityOfFile(file)) === pkg.integrity) return { ...pkg, path: file, cached: true };
     await rm(file);
   }
-  const tmp = join(dir, '.partial');
+  const tmp = join(dir, `.partial-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const spec = `${pkg.name}@${pkg.version}`;

@@ -23,7 +23,7 @@ export const SQUASHFS_COMPRESSION = ['-comp', 'zstd', '-Xcompression-level', '15
  * Builds (or reuses from cacheDir/runtime) the runtime squashfs; returns its path. The
  * cache key covers every input byte and the epoch.
  */
-export async function buildRuntime(i: RuntimeInputs, workDir: string, cacheDir: string, sourceDateEpoch: number): Promise<{ path: string; cached: boolean }> {
+export async function buildRuntime(i: RuntimeInputs, workDir: string, cacheDir: string, sourceDateEpoch: number, useCache = true): Promise<{ path: string; cached: boolean }> {
   const key = sha256([
     await sha256File(i.nodeBinary),
     sha256(i.agentCode),
@@ -31,8 +31,9 @@ export async function buildRuntime(i: RuntimeInputs, workDir: string, cacheDir: 
     String(sourceDateEpoch),
     SQUASHFS_COMPRESSION.join(' '),
   ].join('\n')).slice(0, 24);
-  const cached = join(cacheDir, 'runtime', `${key}.squashfs`);
-  if (existsSync(cached)) return { path: cached, cached: true };
+  // useCache=false builds into the work dir (the reproducibility test compares it to the cached one)
+  const cached = useCache ? join(cacheDir, 'runtime', `${key}.squashfs`) : join(workDir, `runtime-${key}.squashfs`);
+  if (useCache && existsSync(cached)) return { path: cached, cached: true };
 
   const stage = join(workDir, 'runtime');
   await rm(stage, { recursive: true, force: true });

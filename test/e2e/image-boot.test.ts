@@ -1,0 +1,148 @@
+/**
+ * Boots the built image under qemu and proves a node joins a real master: registers with
+ * the image version, runs an exec job and a function job, reports memory. One file, so the
+ * machines boot one after another (each qemu is heavy on a 2-core box; no KVM).
+ *
+ *  - arm64, `-M virt -cpu cortex-a53`, virtio-net: the full two-stage path (runtime over HTTP)
+ *  - arm64, `-M raspi3b` with the Pi 3B+ DTB, usb-net + cdc_ether: qemu's dwc2 moves only
+ *    tens of KB/s, so the runtime is preloaded as a second initramfs (pi/runtime8, the
+ *    single-stage variant) instead of fetched; everything else is the same image
+ *  - amd64, `qemu-system-x86_64`, virtio-net: two-stage, like virt
+ *
+ * Serial output: set PICLUSTER_E2E_SERIAL=1 to see it. Timings and idle RAM are printed and
+ * written to image/.cache/e2e-<machine>.json (image/README.md quotes them).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CACHE_DIR } from '../../image/build/build.ts';
+import type { ArchManifest } from '../../image/build/manifest.ts';
+import { DIST, ensureImage, exerciseNode, Guest, haveTool, startBootServer, startTestMaster, type NodeExercise, type TestMaster } from './image-harness.ts';
+
+const haveAarch64 = haveTool('qemu-system-aarch64');
+const haveX86 = haveTool('qemu-system-x86_64');
+
+function record(machine: string, r: NodeExercise, extra: Record<string, unknown>): void {
+  const summary = { machine, registeredS: Number(r.registeredS.toFixed(1)), idleRamMb: r.idleRamMb, memTotalMb: r.memTotalMb, imageVersion: r.node.imageVersion, ...extra };
+  process.stdout.write(`image e2e ${JSON.stringify(summary)}\n`);
+  mkdirSync(DEFAULT_CACHE_DIR, { recursive: true });
+  writeFileSync(join(DEFAULT_CACHE_DIR, `e2e-${machine}.json`), JSON.stringify(summary, null, 2) + '\n');
+}
+
+function expectJoined(r: NodeExercise, manifest: ArchManifest, unameM: string, nodeArch: string): void {
+  expect(r.node.imageVersion).toBe(manifest.imageVersion);
+  expect(r.exec.state).toBe('succeeded');
+  expect(r.exec.stdout).toContain(`hello from ${unameM} ${manifest.arch}`);
+  expect(r.fn.state).toBe('succeeded');
+  expect(r.fn.value).toMatchObject({ sum: 5, arch: nodeArch });
+  expect(r.memTotalMb).toBeGreaterThan(256);
+  expect(r.idleRamMb).toBeGreaterThan(0);
+}
+
+describe.skipIf(!haveAarch64)('arm64 image boots under qemu-system-aarch64', () => {
+  let manifest: ArchManifest;
+  let tm: TestMaster;
+  let boot: Awaited<ReturnType<typeof startBootServer>>;
+  let guest: Guest | undefined;
+
+  beforeAll(async () => {
+    manifest = await ensureImage('arm64');
+    tm = await startTestMaster();
+    boot = await startBootServer(DIST);
+  }, 900_000);
+
+  afterAll(async () => {
+    await guest?.stop();
+    await boot?.close();
+    await tm?.close();
+  });
+
+  it('-M virt -cpu cortex-a53: fetches the runtime over HTTP, registers, runs an exec and a function job', async () => {
+    const name = 'qemu-virt';
+    const append = [
+      'console=ttyAMA0', 'loglevel=4',
+      `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`, `picluster.name=${name}`, `picluster.token=${tm.tokenFor(name)}`,
+      `picluster.runtime=http://10.0.2.2:${boot.port}/boot/arm64/runtime.squashfs`,
+    ].join(' ');
+    guest = new Guest('qemu-system-aarch64', [
+      '-M', 'virt', '-cpu', 'cortex-a53', '-smp', '2', '-m', '1024', '-nographic', '-no-reboot',
+      '-kernel', join(DIST, 'pi', 'kernel8.img'), '-initrd', join(DIST, 'pi', 'initramfs8'), '-append', append,
+      '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
+    ]);
+    await guest.waitForLine(/picluster-init: runtime mounted/, 240_000);
+    expect(boot.requests).toContain('/boot/arm64/runtime.squashfs');
+    const r = await exerciseNode(tm, guest, name, 240_000);
+    expectJoined(r, manifest, 'aarch64', 'arm64');
+    record('virt', r, { runtime: 'http' });
+    await guest.stop();
+    guest = undefined;
+  }, 600_000);
+
+  it('-M raspi3b with the Pi 3B+ DTB: usb-net, registers, runs an exec and a function job', async () => {
+    const name = 'qemu-raspi3b';
+    const dir = mkdtempSync(join(tmpdir(), 'raspi3b-'));
+    try {
+      // what `initramfs runtime8,initramfs8 followkernel` makes the firmware load
+      const initrd = join(dir, 'initrd');
+      writeFileSync(initrd, Buffer.concat([readFileSync(join(DIST, 'pi', 'runtime8')), readFileSync(join(DIST, 'pi', 'initramfs8'))]));
+      const append = [
+        'console=ttyS1,115200', 'loglevel=4',
+        `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`, `picluster.name=${name}`, `picluster.token=${tm.tokenFor(name)}`,
+      ].join(' ');
+      guest = new Guest('qemu-system-aarch64', [
+        '-M', 'raspi3b', '-display', 'none', '-monitor', 'none', '-serial', 'null', '-serial', 'stdio', '-no-reboot',
+        '-kernel', join(DIST, 'pi', 'kernel8.img'), '-dtb', join(DIST, 'pi', 'bcm2837-rpi-3-b-plus.dtb'), '-initrd', initrd, '-append', append,
+        '-netdev', 'user,id=n0', '-device', 'usb-net,netdev=n0',
+      ]);
+      await guest.waitForLine(/picluster-init: board pi3/, 240_000);
+      await guest.waitForLine(/picluster-init: runtime preloaded/, 300_000);
+      const r = await exerciseNode(tm, guest, name, 420_000);
+      expectJoined(r, manifest, 'aarch64', 'arm64');
+      record('raspi3b', r, { runtime: 'preloaded initramfs (runtime8)' });
+      await guest.stop();
+      guest = undefined;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 900_000);
+});
+
+describe.skipIf(!haveX86)('amd64 image boots under qemu-system-x86_64', () => {
+  let manifest: ArchManifest;
+  let tm: TestMaster;
+  let boot: Awaited<ReturnType<typeof startBootServer>>;
+  let guest: Guest | undefined;
+
+  beforeAll(async () => {
+    manifest = await ensureImage('amd64');
+    tm = await startTestMaster();
+    boot = await startBootServer(DIST);
+  }, 900_000);
+
+  afterAll(async () => {
+    await guest?.stop();
+    await boot?.close();
+    await tm?.close();
+  });
+
+  it('fetches the runtime over HTTP, registers, runs an exec and a function job', async () => {
+    const name = 'qemu-x86';
+    const append = [
+      'console=ttyS0,115200', 'loglevel=4',
+      `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`, `picluster.name=${name}`, `picluster.token=${tm.tokenFor(name)}`,
+    ].join(' ');
+    guest = new Guest('qemu-system-x86_64', [
+      '-M', 'q35', '-cpu', 'max', '-smp', '2', '-m', '1024', '-nographic', '-no-reboot',
+      '-kernel', join(DIST, 'amd64', 'vmlinuz'), '-initrd', join(DIST, 'amd64', 'initramfs.img'),
+      '-append', `${append} picluster.runtime=http://10.0.2.2:${boot.port}/boot/amd64/runtime.squashfs`,
+      '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
+    ]);
+    await guest.waitForLine(/picluster-init: runtime mounted/, 240_000);
+    const r = await exerciseNode(tm, guest, name, 240_000);
+    expectJoined(r, manifest, 'x86_64', 'x64');
+    record('x86_64', r, { runtime: 'http' });
+    await guest.stop();
+    guest = undefined;
+  }, 600_000);
+});

@@ -1,0 +1,60 @@
+/**
+ * The real build: the Pi boot directory in image/dist is complete and consistent, and two
+ * builds from the same (cached) inputs are byte-identical. Needs the host tools the build
+ * uses (apt-get, dpkg-deb, mksquashfs, lz4, depmod, the aarch64 cross binutils); skips with
+ * the missing tool named otherwise. The first run downloads into image/.cache.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildImage, DEFAULT_CACHE_DIR } from '../../image/build/build.ts';
+import { checkPiBootDir } from '../../image/build/check.ts';
+import { decodeCpio } from '../../image/build/cpio.ts';
+import { DEFAULT_SOURCE_DATE_EPOCH, PI_TFTP_MAX_BYTES } from '../../image/build/inputs.ts';
+import { DIST, ensureImage, haveTool } from './image-harness.ts';
+
+const TOOLS: ReadonlyArray<[string, string[]]> = [
+  ['apt-get', ['--version']], ['dpkg-deb', ['--version']], ['mksquashfs', ['-version']], ['lz4', ['--version']],
+  ['depmod', ['--version']], ['aarch64-linux-gnu-strip', ['--version']], ['aarch64-linux-gnu-g++', ['--version']],
+];
+const missing = TOOLS.filter(([t, args]) => !haveTool(t, args)).map(([t]) => t);
+const reason = missing.length ? ` (skipped: missing ${missing.join(', ')})` : '';
+
+describe.skipIf(missing.length > 0)(`build-image arm64${reason}`, () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('produces a complete, consistent Pi boot directory with every file within the Pi 3 TFTP limit', async () => {
+    const manifest = await ensureImage('arm64');
+    expect(await checkPiBootDir(join(DIST, 'pi'))).toEqual([]);
+    const pi = manifest.outputs.filter((o) => o.path.startsWith('pi/'));
+    expect(pi.map((o) => o.path)).toEqual(expect.arrayContaining(['pi/bootcode.bin', 'pi/start.elf', 'pi/fixup.dat', 'pi/start4.elf', 'pi/fixup4.dat', 'pi/kernel8.img', 'pi/initramfs8', 'pi/config.txt', 'pi/cmdline.txt', 'pi/bcm2837-rpi-3-b-plus.dtb', 'pi/bcm2711-rpi-4-b.dtb']));
+    for (const o of pi) expect(o.sizeBytes, o.path).toBeLessThanOrEqual(PI_TFTP_MAX_BYTES);
+    // every input is pinned by version and hash
+    for (const i of manifest.inputs.filter((x) => x.kind !== 'tool')) {
+      expect(i.version, i.name).not.toBe('');
+      expect(i.hash, i.name).toMatch(/^(sha256:[0-9a-f]{64}|sha512-)/);
+    }
+    expect(manifest.agent.placeholder).toBe(false);
+    // the runtime initramfs carries exactly the runtime the initramfs expects
+    const runtime8 = decodeCpio(readFileSync(join(DIST, 'pi', 'runtime8')));
+    expect(runtime8.map((m) => m.path)).toEqual(['runtime.squashfs']);
+    expect(manifest.outputs.find((o) => o.path === 'arm64/runtime.squashfs')?.sizeBytes).toBe(runtime8[0]?.data.length);
+  }, 900_000);
+
+  it('two builds from the same cached inputs are byte-identical (runtime squashfs rebuilt, not reused)', async () => {
+    const a = mkdtempSync(join(tmpdir(), 'image-a-'));
+    const b = mkdtempSync(join(tmpdir(), 'image-b-'));
+    dirs.push(a, b);
+    const first = await buildImage({ arch: 'arm64', outDir: a, cacheDir: DEFAULT_CACHE_DIR, sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH });
+    // the second build makes its runtime squashfs afresh instead of taking the cached one
+    const second = await buildImage({ arch: 'arm64', outDir: b, cacheDir: DEFAULT_CACHE_DIR, sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH, rebuildRuntime: true });
+    expect(second.manifest.outputs).toEqual(first.manifest.outputs);
+    expect(second.manifest.imageVersion).toBe(first.manifest.imageVersion);
+    expect(readFileSync(join(b, 'manifest.json')).equals(readFileSync(join(a, 'manifest.json')))).toBe(true);
+    for (const o of first.manifest.outputs) expect(readFileSync(join(b, o.path)).equals(readFileSync(join(a, o.path))), o.path).toBe(true);
+  }, 900_000);
+});

@@ -1,0 +1,239 @@
+/**
+ * Shared by the image e2e suites: build the image if image/dist lacks it (cache in
+ * image/.cache), serve image/dist under /boot/ on loopback, start a real master on a free
+ * port with a temp data dir, run qemu with user-mode networking (the guest reaches the
+ * host's loopback as 10.0.2.2 and nothing else), and wait on markers — serial lines and
+ * dispatcher events — never on fixed sleeps.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, normalize, sep } from 'node:path';
+import { loadConfig } from '../../common/config.ts';
+import { silentLogger } from '../../common/logger.ts';
+import { deriveNodeToken } from '../../common/tokens.ts';
+import { startMaster, type Master } from '../../dispatcher/master.ts';
+import type { NodeView } from '../../dispatcher/views.ts';
+import { buildImage, currentBuild, DEFAULT_OUT_DIR } from '../../image/build/build.ts';
+import { DEFAULT_SOURCE_DATE_EPOCH, type Arch } from '../../image/build/inputs.ts';
+import type { ArchManifest } from '../../image/build/manifest.ts';
+
+export const DIST = DEFAULT_OUT_DIR;
+
+export function haveTool(bin: string, args: readonly string[] = ['--version']): boolean {
+  const r = spawnSync(bin, args, { stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+/** The manifest section for arch, building it first when image/dist lacks it or any output. */
+export async function ensureImage(arch: Arch): Promise<ArchManifest> {
+  const current = await currentBuild(DIST, arch);
+  if (current) return current;
+  const { manifest } = await buildImage({ arch, sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH, reuseExisting: true });
+  return manifest;
+}
+
+/** Serves dir under /boot/ on 127.0.0.1:<free port> (what the master's /boot/ route does). */
+export async function startBootServer(dir: string): Promise<{ port: number; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push(url.pathname);
+    const rel = normalize(decodeURIComponent(url.pathname.replace(/^\/boot\//, '')));
+    const path = join(dir, rel);
+    if (!url.pathname.startsWith('/boot/') || rel.startsWith('..') || !path.startsWith(dir + sep) || !existsSync(path) || !statSync(path).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-length': statSync(path).size, 'content-type': 'application/octet-stream' });
+    createReadStream(path).pipe(res);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+export interface TestMaster {
+  readonly master: Master;
+  close(): Promise<void>;
+  tokenFor(name: string): string;
+  api<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Resolves with the node's view once it is connected (registered). */
+  waitForNode(name: string, timeoutMs: number, pred?: (n: NodeView) => boolean): Promise<NodeView>;
+}
+
+export async function startTestMaster(): Promise<TestMaster> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'picluster-image-e2e-'));
+  const config = loadConfig({
+    env: {},
+    overrides: { dataDir, 'http.host': '127.0.0.1', 'http.port': 0, 'inventory.path': join(dataDir, 'no-nodes.yaml') },
+  });
+  const master = await startMaster(config, { log: silentLogger() });
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${master.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${master.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  };
+  return {
+    master,
+    tokenFor: (name) => deriveNodeToken(master.clusterSecret, name),
+    api,
+    async waitForNode(name, timeoutMs, pred = () => true) {
+      const ok = (n: NodeView | undefined): n is NodeView => !!n && n.name === name && n.connected && pred(n);
+      const now = master.dispatcher.listNodes().find((n) => n.name === name);
+      if (ok(now)) return now;
+      return new Promise<NodeView>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          master.dispatcher.off('node', onNode);
+          reject(new Error(`node ${name} did not register within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const onNode = (n: NodeView): void => {
+          if (!ok(n)) return;
+          clearTimeout(timer);
+          master.dispatcher.off('node', onNode);
+          resolve(n);
+        };
+        master.dispatcher.on('node', onNode);
+      });
+    },
+    async close() {
+      await master.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A qemu guest whose serial console is its stdout; lines are kept and can be awaited. */
+export class Guest {
+  readonly lines: string[] = [];
+  private readonly child: ChildProcess;
+  private partial = '';
+  private readonly waiters = new Set<{ re: RegExp; resolve: (line: string) => void }>();
+  readonly startedAt = performance.now();
+  exited = false;
+
+  constructor(bin: string, args: readonly string[]) {
+    this.child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const onData = (b: Buffer): void => {
+      this.partial += b.toString('utf8').replace(/\r/g, '').replace(/\0/g, '');
+      let i: number;
+      while ((i = this.partial.indexOf('\n')) >= 0) {
+        const line = this.partial.slice(0, i);
+        this.partial = this.partial.slice(i + 1);
+        this.lines.push(line);
+        if (process.env.PICLUSTER_E2E_SERIAL) process.stderr.write(`[guest] ${line}\n`);
+        for (const w of [...this.waiters]) {
+          if (w.re.test(line)) {
+            this.waiters.delete(w);
+            w.resolve(line);
+          }
+        }
+      }
+    };
+    this.child.stdout?.on('data', onData);
+    this.child.stderr?.on('data', onData);
+    this.child.on('exit', () => (this.exited = true));
+  }
+
+  /** Resolves with the first serial line matching re (already seen lines count). */
+  waitForLine(re: RegExp, timeoutMs: number): Promise<string> {
+    const seen = this.lines.find((l) => re.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const w = {
+        re,
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        reject(new Error(`no serial line matching ${re} within ${timeoutMs} ms; last lines:\n${this.tail(25)}`));
+      }, timeoutMs);
+      this.waiters.add(w);
+    });
+  }
+
+  /** Seconds since qemu started. */
+  elapsedS(): number {
+    return (performance.now() - this.startedAt) / 1000;
+  }
+
+  tail(n: number): string {
+    return this.lines.slice(-n).join('\n');
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited || this.child.pid === undefined) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+export interface NodeExercise {
+  readonly registeredS: number;
+  readonly node: NodeView;
+  readonly exec: { state: string; stdout: string };
+  readonly fn: { state: string; value: unknown };
+  readonly idleRamMb: number | undefined;
+  readonly memTotalMb: number | undefined;
+}
+
+interface JobView {
+  id: number;
+  state: string;
+  result?: { outcome: string; exitCode?: number; value?: unknown; error?: unknown };
+}
+
+/**
+ * What each boot test proves: the agent registers with the image version, runs an exec job
+ * and a function job, and reports memory (idle RAM = MemTotal − MemAvailable).
+ */
+export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, registerTimeoutMs: number): Promise<NodeExercise> {
+  const node = await tm.waitForNode(name, registerTimeoutMs).catch((e: Error) => {
+    throw new Error(`${e.message}; serial tail:\n${guest.tail(40)}`);
+  });
+  const registeredS = guest.elapsedS();
+  const submit = async (body: unknown): Promise<JobView> => {
+    const job = await tm.api<JobView>('POST', '/api/jobs', body);
+    let done = job;
+    for (let i = 0; i < 10 && done.state !== 'succeeded' && done.state !== 'failed' && done.state !== 'cancelled'; i++) {
+      done = await tm.api<JobView>('GET', `/api/jobs/${job.id}/wait?timeoutMs=30000`);
+    }
+    return done;
+  };
+  const execJob = await submit({ name: 'image-e2e-exec', argv: ['/bin/sh', '-c', 'echo "hello from $(uname -m) $(cat /etc/picluster/arch)"'] });
+  const output = await tm.api<{ stdout: string }>('GET', `/api/jobs/${execJob.id}/output`);
+  const fnJob = await submit({ name: 'image-e2e-function', source: 'export default (a, b) => ({ sum: a + b, arch: process.arch, node: process.version })', args: [2, 3] });
+  // Health (memory) arrives with heartbeats; wait for one that carries it.
+  const withHealth = await tm.waitForNode(name, 60_000, (n) => n.health?.memAvailableMb !== undefined && n.health?.memTotalMb !== undefined);
+  const total = withHealth.health?.memTotalMb;
+  const avail = withHealth.health?.memAvailableMb;
+  return {
+    registeredS,
+    node: withHealth ?? node,
+    exec: { state: execJob.state, stdout: output.stdout },
+    fn: { state: fnJob.state, value: fnJob.result?.value },
+    idleRamMb: total !== undefined && avail !== undefined ? Math.round(total - avail) : undefined,
+    memTotalMb: total,
+  };
+}
