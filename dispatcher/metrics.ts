@@ -2,15 +2,40 @@
  * prom-client metrics of one app instance (own Registry, never the global default).
  * Counters and histograms follow Dispatcher events; gauges are read at scrape time.
  * Labels have bounded cardinality: states, outcomes, groups and node names, never job ids.
+ *
+ * Families: cluster and jobs (here), per node (metrics-nodes.ts), netboot/boot/power
+ * (metrics-hooks.ts), and the process metrics of the master (prom-client defaults, `picluster_`
+ * prefixed). monitoring/README.md lists them all with what the alert rules do with them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { systemClock, type Clock } from '../common/clock.ts';
 import type { Dispatcher } from './dispatcher.ts';
-import { JOB_STATES } from './domain/jobs.ts';
+import { ATTEMPT_STATES, JOB_STATES } from './domain/jobs.ts';
 import { NODE_STATES } from './domain/nodes.ts';
+import { BootMetrics, declareNetbootMetrics, powerMetrics } from './metrics-hooks.ts';
+import { registerNodeMetrics } from './metrics-nodes.ts';
 
-export function createMetrics(dispatcher: Dispatcher, registry: Registry = new Registry(), options: { processMetrics?: boolean } = {}): Registry {
+export { powerMetrics, type PowerMetrics } from './metrics-hooks.ts';
+
+export interface MetricsOptions {
+  /** prom-client's process/Node.js metrics (default on; tests that build many apps turn them off). */
+  readonly processMetrics?: boolean;
+  /** For heartbeat ages; the Dispatcher's clock. */
+  readonly clock?: Clock;
+  /** Exposed as `picluster_build_info{version}`. */
+  readonly version?: string;
+}
+
+/** Final job states counted by `picluster_jobs_finished_total`. */
+const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
+
+export function createMetrics(dispatcher: Dispatcher, registry: Registry = new Registry(), options: MetricsOptions = {}): Registry {
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'picluster_' });
+  const clock = options.clock ?? systemClock;
 
+  if (options.version !== undefined) {
+    new Gauge({ name: 'picluster_build_info', help: 'The master\'s version (value 1)', labelNames: ['version'], registers: [registry] }).set({ version: options.version }, 1);
+  }
   new Gauge({
     name: 'picluster_jobs',
     help: 'Jobs by state',
@@ -29,6 +54,15 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
     collect() {
       this.reset();
       for (const [g, n] of dispatcher.queueDepthByGroup()) this.set({ group: g }, n);
+    },
+  });
+  new Gauge({
+    name: 'picluster_queue_delayed_jobs',
+    help: 'Queued jobs waiting for their retry backoff',
+    registers: [registry],
+    collect() {
+      const q = dispatcher.overview().queue;
+      this.set(q.delayed);
     },
   });
   new Gauge({
@@ -55,12 +89,14 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
   });
 
   const submitted = new Counter({ name: 'picluster_jobs_submitted_total', help: 'Jobs submitted', registers: [registry] });
-  const completed = new Counter({ name: 'picluster_job_attempts_total', help: 'Attempts ended, by outcome', labelNames: ['outcome'], registers: [registry] });
+  const completed = new Counter({ name: 'picluster_job_attempts_total', help: 'Attempts ended, by outcome (succeeded, failed, timed-out, cancelled, rejected, node-lost, abandoned)', labelNames: ['outcome'], registers: [registry] });
   const finished = new Counter({ name: 'picluster_jobs_finished_total', help: 'Jobs that reached a final state', labelNames: ['state'], registers: [registry] });
   const retried = new Counter({ name: 'picluster_job_retries_total', help: 'Attempts that ended in a requeue (retry or lost node)', registers: [registry] });
   const stale = new Counter({ name: 'picluster_stale_results_total', help: 'Late, duplicate or foreign results dropped', labelNames: ['reason'], registers: [registry] });
   const heartbeats = new Counter({ name: 'picluster_heartbeats_total', help: 'Agent heartbeats received', registers: [registry] });
   const protocolErrors = new Counter({ name: 'picluster_agent_protocol_errors_total', help: 'Malformed or refused agent frames', labelNames: ['code'], registers: [registry] });
+  const stateChanges = new Counter({ name: 'picluster_node_state_changes_total', help: 'Node state transitions, by the state entered', labelNames: ['to'], registers: [registry] });
+  const quarantines = new Counter({ name: 'picluster_node_quarantines_total', help: 'Times a node was quarantined (automatic recovery gave up)', labelNames: ['node'], registers: [registry] });
   const dispatchLatency = new Histogram({
     name: 'picluster_dispatch_latency_seconds',
     help: 'Time from a job being ready to its hand-out to a node',
@@ -74,6 +110,15 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
     registers: [registry],
   });
+  // Every fixed label value exists from the first scrape (rate() and alerts need a 0 to start from).
+  for (const s of FINAL_STATES) finished.inc({ state: s }, 0);
+  for (const s of ATTEMPT_STATES) if (s !== 'running') completed.inc({ outcome: s }, 0);
+  for (const s of NODE_STATES) stateChanges.inc({ to: s }, 0);
+
+  registerNodeMetrics(dispatcher, registry, clock);
+  declareNetbootMetrics(registry);
+  powerMetrics(registry);
+  const boots = new BootMetrics(registry);
 
   dispatcher.on('job', (job) => {
     if (job.state === 'queued' && job.attempts === 0) submitted.inc();
@@ -88,5 +133,11 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
   dispatcher.on('staleResult', (s) => stale.inc({ reason: s.reason }));
   dispatcher.on('heartbeat', () => heartbeats.inc());
   dispatcher.on('protocolError', (e) => protocolErrors.inc({ code: e.code }));
+  dispatcher.on('nodeEvent', (e) => {
+    if (e.kind !== 'state' || !e.to) return;
+    stateChanges.inc({ to: e.to });
+    if (e.to === 'quarantined') quarantines.inc({ node: e.node });
+  });
+  dispatcher.on('bootEvent', (e) => boots.record(e));
   return registry;
 }

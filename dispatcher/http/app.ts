@@ -16,6 +16,7 @@ import { bearer } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
+import { registerMonitoringRoutes, type MonitoringOptions } from './routes-monitoring.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { ErrorBody, JobSubmissionBody } from './schemas.ts';
 
@@ -28,6 +29,8 @@ export interface AppDeps {
   readonly storeKind: string;
   readonly bodyLimitBytes?: number;
   readonly helloTimeoutMs?: number;
+  /** History sampling for `/api/metrics` and `/api/monitoring/export` (defaults: a minute, a day kept). */
+  readonly monitoring?: MonitoringOptions;
   /** Extra route registrations (UI, netboot HTTP), given the app. */
   readonly plugins?: readonly ((app: FastifyInstance) => Promise<void> | void)[];
 }
@@ -56,6 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerClusterRoutes(app, deps.dispatcher, deps.auth, { version: deps.version, storeKind: deps.storeKind, startedAt: Date.now() });
   registerNodeRoutes(app, deps.dispatcher, deps.auth);
   registerJobRoutes(app, deps.dispatcher, deps.auth);
+  registerMonitoringRoutes(app, { dispatcher: deps.dispatcher, registry: deps.registry, auth: deps.auth }, deps.monitoring);
   registerAgentGateway(app, deps.dispatcher, deps.log.child({ component: 'agent-gateway' }), deps.helloTimeoutMs !== undefined ? { helloTimeoutMs: deps.helloTimeoutMs } : {});
 
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
