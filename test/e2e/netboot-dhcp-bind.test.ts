@@ -57,7 +57,7 @@ describe.skipIf(skipReason !== undefined)(`broadcast replies leave by the boot i
 
   it('the OFFER arrives on the boot interface side', async () => {
     await bootCapture.waitJson((j) => isOffer(j, xid), 20_000, 'OFFER on the boot side');
-  });
+  }, 60_000);
 
   it('and not on the default-route side (an unbound broadcast does go there)', async () => {
     await bootCapture.waitJson((j) => isOffer(j, xid), 20_000, 'OFFER on the boot side');
@@ -67,5 +67,5 @@ describe.skipIf(skipReason !== undefined)(`broadcast replies leave by the boot i
     const before = uplinkCapture.json.filter((j) => 'rx' in j);
     expect(before.map((j) => (j.rx as { hex: string }).hex)).toEqual([MARKER]);
     expect(bootCapture.json.some((j) => 'rx' in j && (j.rx as { hex: string }).hex === MARKER)).toBe(false);
-  });
+  }, 90_000);
 });

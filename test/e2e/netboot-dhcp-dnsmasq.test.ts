@@ -68,8 +68,8 @@ describe.skipIf(skipReason !== undefined)(`dnsmasq differential (proxy mode)${sk
       '--pxe-service=0,Raspberry Pi Boot', // argv, no shell: no quotes
       '--log-dhcp',
       '--log-facility=-',
-      `--pid-file=/tmp/${server}.pid`,
-      `--dhcp-leasefile=/tmp/${server}.leases`,
+      `--pid-file=${lab.tmp(`${server}.pid`)}`,
+      `--dhcp-leasefile=${lab.tmp(`${server}.leases`)}`,
       '--user=root',
     ]);
     await dnsmasq.waitText(/proxy on subnet 10\.213\.1\.0/, 20_000);

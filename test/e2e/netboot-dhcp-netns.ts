@@ -9,7 +9,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -57,6 +59,13 @@ export function inNs(ns: string, cmd: string, ...args: string[]): string {
 export class Lab {
   readonly namespaces: string[] = [];
   private readonly procs: Proc[] = [];
+  private tmpDir: string | undefined;
+
+  /** A path in this lab's own temp directory (removed by `destroy()`). */
+  tmp(name: string): string {
+    this.tmpDir ??= mkdtempSync(join(tmpdir(), 'picluster-dhcp-e2e-'));
+    return join(this.tmpDir, name);
+  }
 
   addNs(prefix = 'pcd'): string {
     const ns = uniqueName(prefix);
@@ -98,6 +107,7 @@ export class Lab {
         // already gone
       }
     }
+    if (this.tmpDir) rmSync(this.tmpDir, { recursive: true, force: true });
   }
 }
 

@@ -224,8 +224,8 @@ for (const g of PROXY_GUESTS) {
         '--dhcp-range=10.213.6.100,10.213.6.120,255.255.255.0,1h',
         '--log-dhcp',
         '--log-facility=-',
-        `--pid-file=/tmp/${routerNs}.pid`,
-        `--dhcp-leasefile=/tmp/${routerNs}.leases`,
+        `--pid-file=${lab.tmp(`${routerNs}.pid`)}`,
+        `--dhcp-leasefile=${lab.tmp(`${routerNs}.leases`)}`,
         '--user=root',
       ]);
       await router.waitText(/DHCP, IP range 10\.213\.6\.100/, 20_000);

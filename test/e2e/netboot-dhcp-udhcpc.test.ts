@@ -76,10 +76,10 @@ describe.skipIf(skipReason !== undefined)(`busybox udhcpc gets the proxy OFFER${
 
   it('udhcpc received it (its log names the proxy as the offering server)', async () => {
     await udhcpc.waitText(/(offer from|select for)/i, 30_000);
-  });
+  }, 60_000);
 
   it('picluster recorded a boot event for the udhcpc MAC, recognised as a Pi 4', async () => {
     const e = await server.waitJson<{ event: Record<string, unknown> }>((j) => 'event' in j && (j.event as { mac?: string }).mac === MAC, 10_000, 'boot event');
     expect(e.event).toMatchObject({ kind: 'dhcp-discover', outcome: 'answered', serial: '89eb9bb9', detail: { pi: 'pi4' } });
-  });
+  }, 30_000);
 });
