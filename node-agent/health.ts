@@ -77,6 +77,17 @@ export function parseThrottled(text: string): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+/**
+ * Upstream kernels (Debian's, as in the image) have no `get_throttled` file: their
+ * raspberrypi-hwmon driver (drivers/hwmon/raspberrypi-hwmon.c, hwmon device named `rpi_volt`)
+ * polls the firmware every 2 s, clearing the sticky bits, and exposes only under-voltage as
+ * `in0_lcrit_alarm`. That maps to bit 0 (under-voltage now); the other bits are not known there.
+ */
+export function throttledFromHwmonAlarm(text: string): number | undefined {
+  const t = text.trim();
+  return t === '1' ? 0x1 : t === '0' ? 0 : undefined;
+}
+
 /** `/proc/net/dev`: sum of receive/transmit bytes over every interface but `lo`. */
 export function parseNetDev(text: string): { netRxBytes: number; netTxBytes: number } | undefined {
   let rx = 0;
@@ -172,7 +183,7 @@ export class HealthCollector {
     Object.assign(health, mem);
     const hottest = temps.filter((t): t is number => t !== undefined);
     if (hottest.length > 0) health.temperatureC = Math.max(...hottest);
-    const thr = throttled === undefined ? undefined : parseThrottled(throttled);
+    const thr = throttled === undefined ? await this.hwmonUnderVoltage() : parseThrottled(throttled);
     if (thr !== undefined) health.throttled = thr;
     const net = netdev === undefined ? undefined : parseNetDev(netdev);
     if (net) Object.assign(health, net);
@@ -182,5 +193,14 @@ export class HealthCollector {
     const mhz = freq === undefined ? undefined : parseCpuFreqKhz(freq);
     if (mhz !== undefined) health.cpuFreqMhz = mhz;
     return health;
+  }
+
+  private async hwmonUnderVoltage(): Promise<number | undefined> {
+    for (const dev of (await this.files.readdir('/sys/class/hwmon')) ?? []) {
+      if ((await this.files.readFile(`/sys/class/hwmon/${dev}/name`))?.trim() !== 'rpi_volt') continue;
+      const alarm = await this.files.readFile(`/sys/class/hwmon/${dev}/in0_lcrit_alarm`);
+      return alarm === undefined ? undefined : throttledFromHwmonAlarm(alarm);
+    }
+    return undefined;
   }
 }
