@@ -137,10 +137,13 @@ describe.skipIf(skipReason !== undefined)(`qemu x86 iPXE guest netboots from pic
  *
  * Each guest must take its address from the router and its boot file from picluster's
  * proxy OFFER, and send the RRQ to picluster; its REQUEST to the router must not be
- * answered by picluster. Two guests: the x86 iPXE ROM (option 77 → the iPXE URL) and
- * arm64 UEFI (EDK2 `QEMU_EFI.fd`, its own PXE, arch 11 → `bootFiles.arm64Uefi`).
+ * answered by picluster. Three guests: the x86 iPXE ROM (option 77 → the iPXE URL), x86-64
+ * UEFI (OVMF, EDK2's own PXE, arch 7 → `bootFiles.x64Uefi`) and arm64 UEFI (EDK2
+ * `QEMU_EFI.fd`, arch 11 → `bootFiles.arm64Uefi`). Unlike dnsmasq, which sends EFI clients
+ * to port 4011 first, picluster puts the boot file in the proxy OFFER; EDK2 takes it.
  */
 const AARCH64_FW = '/usr/share/qemu-efi-aarch64/QEMU_EFI.fd';
+const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 const routerSkip = skipReason ?? (which('dnsmasq') ? undefined : 'dnsmasq is not installed (Debian package dnsmasq)');
 
 interface ProxyGuest {
@@ -163,6 +166,28 @@ const PROXY_GUESTS: readonly ProxyGuest[] = [
     userClass: 'iPXE',
     arch: 0,
     start: startGuest,
+  },
+  {
+    name: 'x86-64 UEFI (OVMF)',
+    mac: '52:54:00:5e:0f:0d',
+    skip: routerSkip ?? (existsSync(OVMF_CODE) ? undefined : `${OVMF_CODE} is missing (Debian package ovmf)`),
+    file: /^ipxe\.efi$/,
+    arch: 7,
+    start: (lab, ns, tap, mac) =>
+      lab.spawn(ns, 'qemu-system-x86_64', [
+        '-machine', 'q35',
+        '-accel', 'tcg',
+        '-m', '256',
+        '-nodefaults',
+        '-display', 'none',
+        '-serial', 'none',
+        '-monitor', 'none',
+        '-no-reboot',
+        '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+        '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+        // romfile= : no iPXE ROM, so EDK2's own PXE client does the boot
+        '-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
+      ]),
   },
   {
     name: 'arm64 UEFI (EDK2)',
