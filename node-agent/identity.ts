@@ -71,6 +71,8 @@ export interface IdentityInput {
   readonly arch?: string;
   readonly platform?: string;
   readonly agentVersion?: string;
+  /** Overrides /proc/sys/kernel/random/boot_id (env PICLUSTER_AGENT_BOOT_ID). */
+  readonly bootId?: string | undefined;
 }
 
 /** Stands in for the boot id where /proc has none: unique per agent process. */
@@ -108,7 +110,9 @@ export async function collectIdentity(input: IdentityInput): Promise<NodeIdentit
   const model = dtString(dtModel) ?? cpu.model;
   const net = pickInterface(sys.networkInterfaces(), route === undefined ? undefined : parseDefaultRouteInterface(route));
   const hostname = sys.hostname().slice(0, 253);
-  const bootId = bootIdText?.trim() || processBootId;
+  // An explicit boot id wins: agents that share a kernel (containers, VMs driven by tests)
+  // would otherwise all report the host's boot id.
+  const bootId = input.bootId || bootIdText?.trim() || processBootId;
   return {
     name: input.name,
     ...(net.mac ? { mac: net.mac } : {}),

@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
     url: opts.dispatcher,
     token: opts.token,
     log,
-    identity: () => collectIdentity({ name: opts.name, imageVersion: opts.imageVersion, files: systemFiles }),
+    identity: () => collectIdentity({ name: opts.name, imageVersion: opts.imageVersion, files: systemFiles, bootId: process.env.PICLUSTER_AGENT_BOOT_ID }),
     health: () => health.collect(),
     runner: new Runner({ workDir, nodeName: opts.name, log: log.child({ component: 'runner' }) }),
     slotsCap: opts.slots,

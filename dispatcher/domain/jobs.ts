@@ -71,6 +71,8 @@ export interface Job extends NewJob {
   readonly reason?: string;
   /** Cancel was asked while running: whatever the attempt's end, the job ends cancelled. */
   readonly cancelRequested: boolean;
+  /** Attempts of this job that ended because their node was lost (the poison-job guard counts them). */
+  readonly nodeLosses: number;
 }
 
 export interface AttemptResult {
@@ -100,6 +102,11 @@ export interface Attempt {
 export interface RetryPolicy {
   readonly backoffMs: number;
   readonly backoffMaxMs: number;
+  /**
+   * Poison-job guard: a job whose attempts died together with their node this many times is
+   * failed instead of retried, so it does not take down more nodes (0 = off).
+   */
+  readonly poisonAfterNodeLosses?: number;
 }
 
 /** Exponential backoff before attempt n+1 (n ≥ 1 attempts made): base·2^(n-1), capped. */
@@ -117,9 +124,19 @@ export type JobAfterAttempt =
  * What the job becomes when its current attempt ends in `attemptState`.
  * Failures of any kind (non-zero exit, timeout, lost node, rejection) retry within the cap.
  */
-export function jobAfterAttempt(job: Pick<Job, 'attempts' | 'retries'>, attemptState: Exclude<AttemptState, 'running'>, now: number, policy: RetryPolicy, reason?: string): JobAfterAttempt {
+export function jobAfterAttempt(
+  job: Pick<Job, 'attempts' | 'retries'> & { readonly nodeLosses?: number },
+  attemptState: Exclude<AttemptState, 'running'>,
+  now: number,
+  policy: RetryPolicy,
+  reason?: string,
+): JobAfterAttempt {
   if (attemptState === 'succeeded') return { state: 'succeeded' };
   if (attemptState === 'cancelled') return { state: 'cancelled', reason: reason ?? 'cancelled' };
+  const losses = (job.nodeLosses ?? 0) + (attemptState === 'node-lost' ? 1 : 0);
+  if (attemptState === 'node-lost' && policy.poisonAfterNodeLosses && losses >= policy.poisonAfterNodeLosses) {
+    return { state: 'failed', reason: `poison job: ${losses} of its attempts died together with their node; not retried` };
+  }
   const why = reason ?? attemptState;
   if (job.attempts <= job.retries) {
     return { state: 'queued', availableAt: now + backoffMs(job.attempts, policy), reason: why };

@@ -145,6 +145,38 @@ export function storeConformance(name: string, factory: () => Store): void {
       expect(store.listBootEvents({ limit: 2 })).toHaveLength(2);
     });
 
+    it('counts the attempts a job lost with its node', () => {
+      const [j] = store.insertJobs([newJob()], 1);
+      const a1 = store.startAttempts([{ jobId: j!.id, node: 'n1' }], 2)[0]!.attempt;
+      store.endAttempt({ jobId: j!.id, attemptId: a1.id, state: 'node-lost', at: 3, job: { state: 'queued', availableAt: 3, reason: 'node-lost' } });
+      const a2 = store.startAttempts([{ jobId: j!.id, node: 'n2' }], 4)[0]!.attempt;
+      store.endAttempt({ jobId: j!.id, attemptId: a2.id, state: 'failed', at: 5, job: { state: 'queued', availableAt: 5, reason: 'exit 1' } });
+      expect(store.getJob(j!.id)!.nodeLosses).toBe(1);
+    });
+
+    it('journals power operations: pending until completed', () => {
+      const a = store.insertPowerOp({ node: 'n1', driver: 'snmp-poe', action: 'cycle', actor: 'recovery', at: 1 });
+      const b = store.insertPowerOp({ node: 'n2', driver: 'http', action: 'off', actor: 'admin', at: 2 });
+      expect(store.unfinishedPowerOps().map((o) => o.id)).toEqual([a.id, b.id]);
+      store.completePowerOp(a.id, { state: 'succeeded', at: 3, verified: true, detail: 'port on' });
+      store.completePowerOp(a.id, { state: 'failed', at: 4, verified: false }); // already completed: no change
+      expect(store.unfinishedPowerOps().map((o) => o.id)).toEqual([b.id]);
+      expect(store.listPowerOps({ node: 'n1' })).toEqual([{ id: a.id, node: 'n1', driver: 'snmp-poe', action: 'cycle', state: 'succeeded', actor: 'recovery', requestedAt: 1, completedAt: 3, verified: true, detail: 'port on' }]);
+      expect(store.listPowerOps({}).map((o) => o.id)).toEqual([b.id, a.id]);
+    });
+
+    it('raises an alert once per kind and node until it is resolved', () => {
+      const a = store.raiseAlert({ kind: 'node-quarantined', node: 'n1', severity: 'critical', message: 'm', at: 1 });
+      expect(store.raiseAlert({ kind: 'node-quarantined', node: 'n1', severity: 'critical', message: 'again', at: 2 }).id).toBe(a.id);
+      const cluster = store.raiseAlert({ kind: 'circuit-breaker', severity: 'critical', message: 'storm', at: 3 });
+      expect(store.listAlerts({ open: true }).map((x) => x.id)).toEqual([cluster.id, a.id]);
+      expect(store.resolveAlert('circuit-breaker', undefined, 4)).toBe(true);
+      expect(store.resolveAlert('circuit-breaker', undefined, 5)).toBe(false);
+      expect(store.listAlerts({ open: true }).map((x) => x.id)).toEqual([a.id]);
+      expect(store.listAlerts({ open: false })[0]).toMatchObject({ kind: 'circuit-breaker', resolvedAt: 4 });
+      expect(store.raiseAlert({ kind: 'circuit-breaker', severity: 'critical', message: 'storm 2', at: 6 }).id).not.toBe(cluster.id);
+    });
+
     it('keeps meta values', () => {
       expect(store.getMeta('k')).toBeUndefined();
       store.setMeta('k', 'v1');

@@ -5,7 +5,7 @@
 import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
-import { clampLimit, emptyCounts, type AttemptEnd, type BootEventQuery, type JobQuery, type StaleResult, type Store } from './store.ts';
+import { clampLimit, emptyCounts, type Alert, type AttemptEnd, type BootEventQuery, type JobQuery, type PowerOp, type PowerOpAction, type PowerOpState, type StaleResult, type Store } from './store.ts';
 
 const clone = <T>(x: T): T => structuredClone(x);
 
@@ -19,6 +19,8 @@ export class MemoryStore implements Store {
   private readonly nodeEvents: NodeEvent[] = [];
   private readonly bootEvents: (BootEvent & { id: number })[] = [];
   private readonly meta = new Map<string, string>();
+  private readonly powerOps: PowerOp[] = [];
+  private readonly alerts: Alert[] = [];
   private nextJobId = 1;
   private nextAttemptId = 1;
   private nextEventId = 1;
@@ -30,7 +32,7 @@ export class MemoryStore implements Store {
 
   insertJobs(jobs: readonly NewJob[], now: number): Job[] {
     return jobs.map((j) => {
-      const job: Job = { ...clone(j), id: this.nextJobId++, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false };
+      const job: Job = { ...clone(j), id: this.nextJobId++, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false, nodeLosses: 0 };
       this.jobs.set(job.id, job);
       return clone(job);
     });
@@ -89,7 +91,8 @@ export class MemoryStore implements Store {
       ...(end.reason !== undefined ? { reason: end.reason } : {}),
       ...(end.result !== undefined ? { result: clone(end.result) } : {}),
     });
-    const { currentAttemptId: _drop, ...rest } = j;
+    const { currentAttemptId: _drop, ...current } = j;
+    const rest = { ...current, nodeLosses: j.nodeLosses + (end.state === 'node-lost' ? 1 : 0) };
     if (end.job.state === 'queued') {
       this.jobs.set(j.id, { ...rest, state: 'queued', availableAt: end.job.availableAt, reason: end.job.reason });
     } else {
@@ -161,6 +164,41 @@ export class MemoryStore implements Store {
       .reverse()
       .slice(0, clampLimit(q.limit))
       .map(clone);
+  }
+
+  insertPowerOp(op: { node: string; driver: string; action: PowerOpAction; actor: string; at: number }): PowerOp {
+    const row: PowerOp = { id: this.powerOps.length + 1, node: op.node, driver: op.driver, action: op.action, state: 'pending', actor: op.actor, requestedAt: op.at };
+    this.powerOps.push(row);
+    return clone(row);
+  }
+  completePowerOp(id: number, end: { state: Exclude<PowerOpState, 'pending'>; at: number; verified: boolean; detail?: string }): void {
+    const i = id - 1;
+    const op = this.powerOps[i];
+    if (!op || op.state !== 'pending') return;
+    this.powerOps[i] = { ...op, state: end.state, completedAt: end.at, verified: end.verified, ...(end.detail !== undefined ? { detail: end.detail } : {}) };
+  }
+  unfinishedPowerOps(): PowerOp[] {
+    return this.powerOps.filter((o) => o.state === 'pending').map(clone);
+  }
+  listPowerOps(q: { node?: string; limit?: number }): PowerOp[] {
+    return this.powerOps.filter((o) => q.node === undefined || o.node === q.node).reverse().slice(0, clampLimit(q.limit)).map(clone);
+  }
+
+  raiseAlert(a: { kind: string; node?: string; severity: Alert['severity']; message: string; at: number }): Alert {
+    const open = this.alerts.find((x) => x.kind === a.kind && x.node === a.node && x.resolvedAt === undefined);
+    if (open) return clone(open);
+    const row: Alert = { id: this.alerts.length + 1, kind: a.kind, ...(a.node !== undefined ? { node: a.node } : {}), severity: a.severity, message: a.message, raisedAt: a.at };
+    this.alerts.push(row);
+    return clone(row);
+  }
+  resolveAlert(kind: string, node: string | undefined, at: number): boolean {
+    const i = this.alerts.findIndex((x) => x.kind === kind && x.node === node && x.resolvedAt === undefined);
+    if (i < 0) return false;
+    this.alerts[i] = { ...this.alerts[i]!, resolvedAt: at };
+    return true;
+  }
+  listAlerts(q: { open?: boolean; limit?: number }): Alert[] {
+    return this.alerts.filter((a) => q.open === undefined || (a.resolvedAt === undefined) === q.open).reverse().slice(0, clampLimit(q.limit)).map(clone);
   }
 
   getMeta(key: string): string | undefined {

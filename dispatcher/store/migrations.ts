@@ -91,4 +91,37 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       );
     `,
   },
+  {
+    version: 2,
+    name: 'power journal, alerts, poison-job counter',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN node_losses INTEGER NOT NULL DEFAULT 0;
+
+      CREATE TABLE power_ops (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        node TEXT NOT NULL,
+        driver TEXT NOT NULL,
+        action TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending','succeeded','failed','reconciled')),
+        actor TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        completed_at INTEGER,
+        verified INTEGER,
+        detail TEXT
+      );
+      CREATE INDEX power_ops_pending ON power_ops(state) WHERE state = 'pending';
+      CREATE INDEX power_ops_node ON power_ops(node, id);
+
+      CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        node TEXT,
+        severity TEXT NOT NULL,
+        message TEXT NOT NULL,
+        raised_at INTEGER NOT NULL,
+        resolved_at INTEGER
+      );
+      CREATE INDEX alerts_open ON alerts(kind, node) WHERE resolved_at IS NULL;
+    `,
+  },
 ];

@@ -11,7 +11,7 @@ import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { Attempt, AttemptState, Job, JobState, NewJob } from '../domain/jobs.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { clampLimit, emptyCounts, type AttemptEnd, type BootEventQuery, type JobQuery, type StaleResult, type Store } from './store.ts';
+import { clampLimit, emptyCounts, type Alert, type AttemptEnd, type BootEventQuery, type JobQuery, type PowerOp, type PowerOpAction, type PowerOpState, type StaleResult, type Store } from './store.ts';
 
 export class StoreError extends PiclusterError {
   readonly code = 'STORE';
@@ -37,6 +37,7 @@ interface JobRow {
   node: string | null;
   reason: string | null;
   cancel_requested: number;
+  node_losses: number;
 }
 
 interface AttemptRow {
@@ -71,8 +72,53 @@ function toJob(r: JobRow): Job {
     ...(r.node !== null ? { node: r.node } : {}),
     ...(r.reason !== null ? { reason: r.reason } : {}),
     cancelRequested: r.cancel_requested === 1,
+    nodeLosses: r.node_losses,
   };
 }
+
+interface PowerOpRow {
+  id: number;
+  node: string;
+  driver: string;
+  action: PowerOpAction;
+  state: PowerOpState;
+  actor: string;
+  requested_at: number;
+  completed_at: number | null;
+  verified: number | null;
+  detail: string | null;
+}
+const toPowerOp = (r: PowerOpRow): PowerOp => ({
+  id: r.id,
+  node: r.node,
+  driver: r.driver,
+  action: r.action,
+  state: r.state,
+  actor: r.actor,
+  requestedAt: r.requested_at,
+  ...(r.completed_at !== null ? { completedAt: r.completed_at } : {}),
+  ...(r.verified !== null ? { verified: r.verified === 1 } : {}),
+  ...(r.detail !== null ? { detail: r.detail } : {}),
+});
+
+interface AlertRow {
+  id: number;
+  kind: string;
+  node: string | null;
+  severity: Alert['severity'];
+  message: string;
+  raised_at: number;
+  resolved_at: number | null;
+}
+const toAlert = (r: AlertRow): Alert => ({
+  id: r.id,
+  kind: r.kind,
+  ...(r.node !== null ? { node: r.node } : {}),
+  severity: r.severity,
+  message: r.message,
+  raisedAt: r.raised_at,
+  ...(r.resolved_at !== null ? { resolvedAt: r.resolved_at } : {}),
+});
 
 function toAttempt(r: AttemptRow): Attempt {
   return {
@@ -121,10 +167,16 @@ export class SqliteStore implements Store {
       startJob: p(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now),
                    current_attempt_id = @attempt, last_attempt_id = @attempt, node = @node WHERE id = @id AND state = 'queued'`),
       endAttempt: p("UPDATE attempts SET state = @state, ended_at = @at, reason = @reason, result = @result WHERE id = @id AND state = 'running'"),
-      requeueJob: p(`UPDATE jobs SET state = 'queued', current_attempt_id = NULL, available_at = @availableAt, reason = @reason
+      requeueJob: p(`UPDATE jobs SET state = 'queued', current_attempt_id = NULL, available_at = @availableAt, reason = @reason, node_losses = node_losses + @lost
                      WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
-      finishJob: p(`UPDATE jobs SET state = @state, current_attempt_id = NULL, finished_at = @at, reason = COALESCE(@reason, reason)
+      finishJob: p(`UPDATE jobs SET state = @state, current_attempt_id = NULL, finished_at = @at, reason = COALESCE(@reason, reason), node_losses = node_losses + @lost
                     WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
+      insertPowerOp: p("INSERT INTO power_ops (node, driver, action, state, actor, requested_at) VALUES (?, ?, ?, 'pending', ?, ?)"),
+      completePowerOp: p("UPDATE power_ops SET state = ?, completed_at = ?, verified = ?, detail = ? WHERE id = ? AND state = 'pending'"),
+      pendingPowerOps: p("SELECT * FROM power_ops WHERE state = 'pending' ORDER BY id"),
+      openAlert: p('SELECT * FROM alerts WHERE kind = ? AND node IS ? AND resolved_at IS NULL'),
+      insertAlert: p('INSERT INTO alerts (kind, node, severity, message, raised_at) VALUES (?, ?, ?, ?, ?)'),
+      resolveAlert: p('UPDATE alerts SET resolved_at = ? WHERE kind = ? AND node IS ? AND resolved_at IS NULL'),
       getAttempt: p('SELECT * FROM attempts WHERE id = ?'),
       attemptsOf: p('SELECT * FROM attempts WHERE job_id = ? ORDER BY id'),
       running: p("SELECT * FROM attempts WHERE state = 'running' ORDER BY id"),
@@ -181,7 +233,7 @@ export class SqliteStore implements Store {
           now,
         });
         const id = Number(info.lastInsertRowid);
-        return { ...structuredClone(j), id, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false } as Job;
+        return { ...structuredClone(j), id, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false, nodeLosses: 0 } as Job;
       }),
     )();
   }
@@ -243,7 +295,7 @@ export class SqliteStore implements Store {
 
   endAttempt(end: AttemptEnd): boolean {
     return this.transaction(() => {
-      const jobArgs = { id: end.jobId, attempt: end.attemptId };
+      const jobArgs = { id: end.jobId, attempt: end.attemptId, lost: end.state === 'node-lost' ? 1 : 0 };
       // The compare-and-set: only the job's current, running attempt may move it.
       const moved =
         end.job.state === 'queued'
@@ -340,6 +392,39 @@ export class SqliteStore implements Store {
       .prepare(`SELECT id, event FROM boot_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
       .all(...args, clampLimit(q.limit)) as { id: number; event: string }[];
     return rows.map((r) => ({ ...JSON.parse(r.event), id: r.id }));
+  }
+
+  insertPowerOp(op: { node: string; driver: string; action: PowerOpAction; actor: string; at: number }): PowerOp {
+    const id = Number(this.s.insertPowerOp.run(op.node, op.driver, op.action, op.actor, op.at).lastInsertRowid);
+    return { id, node: op.node, driver: op.driver, action: op.action, state: 'pending', actor: op.actor, requestedAt: op.at };
+  }
+  completePowerOp(id: number, end: { state: Exclude<PowerOpState, 'pending'>; at: number; verified: boolean; detail?: string }): void {
+    this.s.completePowerOp.run(end.state, end.at, end.verified ? 1 : 0, end.detail ?? null, id);
+  }
+  unfinishedPowerOps(): PowerOp[] {
+    return (this.s.pendingPowerOps.all() as PowerOpRow[]).map(toPowerOp);
+  }
+  listPowerOps(q: { node?: string; limit?: number }): PowerOp[] {
+    const rows = (q.node === undefined
+      ? this.db.prepare('SELECT * FROM power_ops ORDER BY id DESC LIMIT ?').all(clampLimit(q.limit))
+      : this.db.prepare('SELECT * FROM power_ops WHERE node = ? ORDER BY id DESC LIMIT ?').all(q.node, clampLimit(q.limit))) as PowerOpRow[];
+    return rows.map(toPowerOp);
+  }
+
+  raiseAlert(a: { kind: string; node?: string; severity: Alert['severity']; message: string; at: number }): Alert {
+    return this.transaction(() => {
+      const open = this.s.openAlert.get(a.kind, a.node ?? null) as AlertRow | undefined;
+      if (open) return toAlert(open);
+      const id = Number(this.s.insertAlert.run(a.kind, a.node ?? null, a.severity, a.message, a.at).lastInsertRowid);
+      return { id, kind: a.kind, ...(a.node !== undefined ? { node: a.node } : {}), severity: a.severity, message: a.message, raisedAt: a.at };
+    });
+  }
+  resolveAlert(kind: string, node: string | undefined, at: number): boolean {
+    return this.s.resolveAlert.run(at, kind, node ?? null).changes > 0;
+  }
+  listAlerts(q: { open?: boolean; limit?: number }): Alert[] {
+    const where = q.open === undefined ? '' : q.open ? 'WHERE resolved_at IS NULL' : 'WHERE resolved_at IS NOT NULL';
+    return (this.db.prepare(`SELECT * FROM alerts ${where} ORDER BY id DESC LIMIT ?`).all(clampLimit(q.limit)) as AlertRow[]).map(toAlert);
   }
 
   getMeta(key: string): string | undefined {

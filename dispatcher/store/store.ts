@@ -43,6 +43,34 @@ export interface StaleResult {
   readonly at: number;
 }
 
+export type PowerOpAction = 'on' | 'off' | 'cycle' | 'reboot';
+export type PowerOpState = 'pending' | 'succeeded' | 'failed' | 'reconciled';
+
+/** One journaled power action: written before it is sent, completed after verification. */
+export interface PowerOp {
+  readonly id: number;
+  readonly node: string;
+  readonly driver: string;
+  readonly action: PowerOpAction;
+  readonly state: PowerOpState;
+  readonly actor: string;
+  readonly requestedAt: number;
+  readonly completedAt?: number;
+  readonly verified?: boolean;
+  readonly detail?: string;
+}
+
+export interface Alert {
+  readonly id: number;
+  /** `node-quarantined`, `circuit-breaker`, `power-manual`, `recovery-stuck`, … */
+  readonly kind: string;
+  readonly node?: string;
+  readonly severity: 'warning' | 'critical';
+  readonly message: string;
+  readonly raisedAt: number;
+  readonly resolvedAt?: number;
+}
+
 export interface BootEventQuery {
   readonly node?: string;
   readonly mac?: string;
@@ -92,6 +120,18 @@ export interface Store {
 
   addBootEvent(event: BootEvent): void;
   listBootEvents(query: BootEventQuery): (BootEvent & { id: number })[];
+
+  /** Journals a power action before it is sent (state `pending`). */
+  insertPowerOp(op: { node: string; driver: string; action: PowerOpAction; actor: string; at: number }): PowerOp;
+  completePowerOp(id: number, end: { state: Exclude<PowerOpState, 'pending'>; at: number; verified: boolean; detail?: string }): void;
+  unfinishedPowerOps(): PowerOp[];
+  listPowerOps(query: { node?: string; limit?: number }): PowerOp[];
+
+  /** Raises an alert unless one of the same kind for the same node is open; returns the open one. */
+  raiseAlert(alert: { kind: string; node?: string; severity: Alert['severity']; message: string; at: number }): Alert;
+  /** Resolves the open alert of this kind (and node); false if none was open. */
+  resolveAlert(kind: string, node: string | undefined, at: number): boolean;
+  listAlerts(query: { open?: boolean; limit?: number }): Alert[];
 
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
