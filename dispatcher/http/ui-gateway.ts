@@ -1,0 +1,246 @@
+/**
+ * `ws /ui?token=…`: the web UI's one live channel. Each browser gets a snapshot, then deltas
+ * built from Dispatcher events — never polled. Any number of browsers may connect at once;
+ * each has its own cursor (the `seq` of the last frame it got). Changes are coalesced for
+ * `flushMs` (a node heartbeating every 2 s is one row update per flush, not a frame each) and
+ * serialised once for everyone; a browser that falls behind (its socket buffer is full) is
+ * skipped and, once it has drained, resynchronised with a fresh snapshot instead of an
+ * ever-growing backlog. Job output is sent only to browsers watching that job.
+ *
+ * Browser → server frames: `{type:'watch', jobId}` (stream this job's output; `null` stops),
+ * `{type:'resync'}` (send a snapshot now).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../../common/logger.ts';
+import type { Dispatcher } from '../dispatcher.ts';
+import type { Job } from '../domain/jobs.ts';
+import type { NodeEvent } from '../domain/nodes.ts';
+import type { BootEvent } from '../../netboot/boot-event.ts';
+import type { FeedItem, UiHistory } from '../ui/history.ts';
+import type { NodeView } from '../views.ts';
+import { bearer, roleOf, type AuthSettings, type Role } from './auth.ts';
+import { jobView } from './serialize.ts';
+
+/** Close codes the UI client understands. */
+export const UiCloseCode = { unauthorized: 4401, shutdown: 4503 } as const;
+
+export interface UiGatewayOptions {
+  readonly flushMs?: number;
+  /** A browser whose socket holds more than this is behind: skipped, then resynchronised. */
+  readonly maxBufferedBytes?: number;
+  readonly pingMs?: number;
+  /** Jobs in a snapshot besides the running ones. */
+  readonly recentJobs?: number;
+}
+
+interface Client {
+  readonly socket: WebSocket;
+  readonly role: Role;
+  /** Seq of the last frame this browser got. */
+  cursor: number;
+  behind: boolean;
+  watching: number | undefined;
+  alive: boolean;
+}
+
+interface Batch {
+  nodes: Map<string, NodeView>;
+  jobs: Map<number, Job>;
+  events: FeedItem[];
+  output: Map<number, { stream: 'stdout' | 'stderr'; data: string }[]>;
+  finished: boolean;
+}
+
+const emptyBatch = (): Batch => ({ nodes: new Map(), jobs: new Map(), events: [], output: new Map(), finished: false });
+
+export class UiGateway {
+  private readonly clients = new Set<Client>();
+  private batch = emptyBatch();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private readonly flushMs: number;
+  private readonly maxBuffered: number;
+  private readonly detach: () => void;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly history: UiHistory,
+    private readonly log: Logger,
+    private readonly options: UiGatewayOptions = {},
+  ) {
+    this.flushMs = options.flushMs ?? 200;
+    this.maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    const onNode = (n: NodeView) => this.add((b) => b.nodes.set(n.name, n));
+    const onJob = (j: Job) =>
+      this.add((b) => {
+        b.jobs.set(j.id, j);
+        if (j.state === 'succeeded' || j.state === 'failed' || j.state === 'cancelled') b.finished = true;
+      });
+    const onNodeEvent = (e: NodeEvent) => this.add((b) => b.events.push({ type: 'node', ...e }));
+    const onBoot = (e: BootEvent) => this.add((b) => b.events.push({ type: 'boot', ...e }));
+    const onOutput = (c: { jobId: number; stream: 'stdout' | 'stderr'; data: string }) => {
+      if (![...this.clients].some((x) => x.watching === c.jobId)) return;
+      this.add((b) => {
+        const list = b.output.get(c.jobId) ?? [];
+        list.push({ stream: c.stream, data: c.data });
+        b.output.set(c.jobId, list);
+      });
+    };
+    dispatcher.on('node', onNode);
+    dispatcher.on('job', onJob);
+    dispatcher.on('nodeEvent', onNodeEvent);
+    dispatcher.on('bootEvent', onBoot);
+    dispatcher.on('output', onOutput);
+    this.detach = () => {
+      dispatcher.off('node', onNode);
+      dispatcher.off('job', onJob);
+      dispatcher.off('nodeEvent', onNodeEvent);
+      dispatcher.off('bootEvent', onBoot);
+      dispatcher.off('output', onOutput);
+    };
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  register(app: FastifyInstance, auth: AuthSettings): void {
+    app.get('/ui', { websocket: true, schema: { hide: true } }, (socket: WebSocket, req) => {
+      const role = roleOf(bearer(req), auth);
+      if (!role) {
+        socket.close(UiCloseCode.unauthorized, 'a valid token is required (?token=)');
+        return;
+      }
+      this.connect(socket, role);
+    });
+    app.addHook('onClose', async () => this.close());
+  }
+
+  connect(socket: WebSocket, role: Role): void {
+    const client: Client = { socket, role, cursor: 0, behind: false, watching: undefined, alive: true };
+    this.clients.add(client);
+    this.ensurePing();
+    socket.on('pong', () => (client.alive = true));
+    socket.on('message', (raw) => this.onMessage(client, raw.toString()));
+    socket.on('close', () => this.clients.delete(client));
+    socket.on('error', (err) => this.log.debug({ err }, 'ui socket error'));
+    this.sendSnapshot(client);
+  }
+
+  private onMessage(client: Client, raw: string): void {
+    let m: { type?: unknown; jobId?: unknown };
+    try {
+      m = JSON.parse(raw) as typeof m;
+    } catch {
+      return;
+    }
+    if (m.type === 'watch') {
+      client.watching = typeof m.jobId === 'number' && Number.isInteger(m.jobId) ? m.jobId : undefined;
+    } else if (m.type === 'resync') {
+      this.sendSnapshot(client);
+    }
+  }
+
+  snapshot(role: Role): Record<string, unknown> {
+    const running = this.dispatcher.listJobs({ state: 'running', limit: 1000 }).jobs;
+    const recent = this.dispatcher.listJobs({ limit: this.options.recentJobs ?? 100 }).jobs;
+    const jobs = new Map<number, Job>();
+    for (const j of [...running, ...recent]) jobs.set(j.id, j);
+    const o = this.dispatcher.overview();
+    return {
+      type: 'snapshot',
+      seq: this.seq,
+      role,
+      serverTime: Date.now(),
+      nodes: this.dispatcher.listNodes(),
+      jobs: [...jobs.values()].map(jobView),
+      counts: o.jobs,
+      queue: o.queue,
+      staleResults: o.staleResults,
+      strategy: o.strategy,
+      throughput: this.history.throughput(),
+      events: this.history.recentEvents(50),
+    };
+  }
+
+  private sendSnapshot(client: Client): void {
+    if (client.socket.readyState !== client.socket.OPEN) return;
+    client.behind = false;
+    client.cursor = this.seq;
+    client.socket.send(JSON.stringify(this.snapshot(client.role)));
+  }
+
+  private add(fn: (b: Batch) => void): void {
+    if (this.clients.size === 0) return;
+    fn(this.batch);
+    this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
+  }
+
+  /** Sends the coalesced batch to every browser that keeps up; resyncs the ones that caught up. */
+  flush(): void {
+    this.flushTimer = undefined;
+    const b = this.batch;
+    this.batch = emptyBatch();
+    if (this.clients.size === 0) return;
+    this.seq++;
+    const base: Record<string, unknown> = { type: 'delta', seq: this.seq };
+    if (b.nodes.size) base.nodes = [...b.nodes.values()];
+    if (b.jobs.size) {
+      base.jobs = [...b.jobs.values()].map(jobView);
+      const o = this.dispatcher.overview();
+      base.counts = o.jobs;
+      base.queue = o.queue;
+    }
+    if (b.events.length) base.events = b.events;
+    if (b.finished) base.throughput = this.history.throughput();
+    const shared = JSON.stringify(base);
+    let behind = false;
+    for (const c of this.clients) {
+      if (c.socket.readyState !== c.socket.OPEN) continue;
+      if (c.socket.bufferedAmount > this.maxBuffered) {
+        c.behind = true;
+        behind = true;
+        continue;
+      }
+      if (c.behind) {
+        this.sendSnapshot(c);
+        continue;
+      }
+      const out = c.watching !== undefined ? b.output.get(c.watching) : undefined;
+      c.socket.send(out ? JSON.stringify({ ...base, output: { jobId: c.watching, chunks: out } }) : shared);
+      c.cursor = this.seq;
+    }
+    // Someone is behind: look again soon even if nothing else happens, to resync them.
+    if (behind) this.flushTimer ??= setTimeout(() => this.flush(), Math.max(this.flushMs, 500));
+  }
+
+  private ensurePing(): void {
+    if (this.pingTimer) return;
+    this.pingTimer = setInterval(() => {
+      for (const c of this.clients) {
+        if (!c.alive) {
+          c.socket.terminate();
+          this.clients.delete(c);
+          continue;
+        }
+        c.alive = false;
+        if (c.socket.readyState === c.socket.OPEN) c.socket.ping();
+      }
+      if (this.clients.size === 0) {
+        clearInterval(this.pingTimer);
+        this.pingTimer = undefined;
+      }
+    }, this.options.pingMs ?? 30_000);
+    this.pingTimer.unref();
+  }
+
+  close(): void {
+    this.detach();
+    clearTimeout(this.flushTimer);
+    clearInterval(this.pingTimer);
+    for (const c of this.clients) if (c.socket.readyState === c.socket.OPEN) c.socket.close(UiCloseCode.shutdown, 'master shutting down');
+    this.clients.clear();
+  }
+}
