@@ -19,6 +19,7 @@ import { buildApp } from './http/app.ts';
 import { createMetrics } from './metrics.ts';
 import { ADMIN_TOKEN_FILE, CLUSTER_SECRET_FILE, loadOrCreateSecret } from './secrets.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
+import { uiPlugin } from './ui/plugin.ts';
 import { VERSION } from './version.ts';
 
 export interface MasterOptions {
@@ -62,15 +63,17 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   dispatcher.start();
   const registry = createMetrics(dispatcher, new Registry());
 
+  const auth = {
+    adminToken: admin.value,
+    ...(config.auth.viewerToken ? { viewerToken: config.auth.viewerToken } : {}),
+    ...(config.auth.metricsToken ? { metricsToken: config.auth.metricsToken } : {}),
+  };
   const app = await buildApp({
     dispatcher,
     registry,
     log,
-    auth: {
-      adminToken: admin.value,
-      ...(config.auth.viewerToken ? { viewerToken: config.auth.viewerToken } : {}),
-      ...(config.auth.metricsToken ? { metricsToken: config.auth.metricsToken } : {}),
-    },
+    auth,
+    plugins: [uiPlugin({ dispatcher, auth, clock, log, version: VERSION })],
     version: VERSION,
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
