@@ -12,6 +12,8 @@ export interface DriverSpec<S extends TSchema = TSchema> {
   readonly name: string;
   /** Must include `driver: Type.Literal(name)` and `additionalProperties: false`. */
   readonly schema: S;
+  /** For drivers with variants (`http` presets): the schema for this config (default `schema`). */
+  readonly schemaFor?: (config: Record<string, unknown>) => TSchema;
   /** Cross-field checks the schema cannot express (paths relative to the power block). */
   readonly check?: (config: Static<S>) => Problem[];
   readonly create: (config: Static<S>, ctx: DriverContext) => PowerDriver;

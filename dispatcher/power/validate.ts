@@ -17,7 +17,7 @@ export function checkPowerConfig(config: unknown): { value: PowerConfig | undefi
   }
   const spec = Object.hasOwn(DRIVER_SPECS, driver) ? DRIVER_SPECS[driver] : undefined;
   if (!spec) return { value: undefined, problems: [{ path: 'driver', message: `unknown power driver '${driver}' (known: ${DRIVER_NAMES.join(', ')})` }] };
-  const { value, problems } = checkWithDefaults(spec.schema, config);
+  const { value, problems } = checkWithDefaults(spec.schemaFor ? spec.schemaFor(config as Record<string, unknown>) : spec.schema, config);
   const extra = spec.check ? spec.check(value as never) : [];
   const seen = new Set(problems.map((p) => `${p.path}\0${p.message}`));
   for (const p of extra) if (!seen.has(`${p.path}\0${p.message}`)) problems.push(p);
