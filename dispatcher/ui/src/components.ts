@@ -116,7 +116,7 @@ export function Chart({ title, times, series, height = 180, yLabel, y2Label, yRa
           stroke: s.color,
           width: 2,
           ...(s.scale ? { scale: s.scale } : {}),
-          ...(s.bars ? { fill: `${s.color}55`, paths: uPlot.paths.bars!({ size: [0.7, 40] }) } : {}),
+          ...(s.bars ? { fill: `${s.color}55`, paths: uPlot.paths.bars!({ size: [0.7, 40] }), points: { show: false } } : {}),
           spanGaps: true,
         })),
       ],
