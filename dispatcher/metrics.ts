@@ -30,7 +30,12 @@ export interface MetricsOptions {
 const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
 
 export function createMetrics(dispatcher: Dispatcher, registry: Registry = new Registry(), options: MetricsOptions = {}): Registry {
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'picluster_' });
+  if (options.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'picluster_' });
+    // Gauges named like counters (`promtool check metrics` rejects them); the per-type
+    // `picluster_nodejs_active_{handles,requests,resources}` gauges carry the same numbers.
+    for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`picluster_nodejs_active_${kind}_total`);
+  }
   const clock = options.clock ?? systemClock;
 
   if (options.version !== undefined) {
