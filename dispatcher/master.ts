@@ -61,7 +61,8 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const store = new SqliteStore(join(dataDir, 'picluster.db'), { synchronous: config.store.synchronous });
   const dispatcher = new Dispatcher({ store, clock, log: log.child({ component: 'dispatcher' }), scheduler: config.scheduler, clusterSecret: secret.value, inventory });
   dispatcher.start();
-  const registry = createMetrics(dispatcher, new Registry());
+  // netboot (when it starts here) must register its counters on this same registry.
+  const registry = createMetrics(dispatcher, new Registry(), { clock, version: VERSION });
 
   const auth = {
     adminToken: admin.value,
