@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
+import { loadConfig } from '../common/config.ts';
+import { ValidationError } from '../common/errors.ts';
 import { silentLogger } from '../common/logger.ts';
 import { PROTOCOL_VERSION, type DispatcherMessage, type Health } from '../common/protocol.ts';
 import { deriveNodeToken } from '../common/tokens.ts';
@@ -96,5 +98,16 @@ describe('health-aware placement in the Dispatcher', () => {
     expect(t.links.get('a')!.assigned()).toBe(0);
     expect(t.d.nodePlacement('a').status).toBe('skipped');
     expect(t.placementEvents('a')).toEqual(['skipped for placement (no new jobs): too hot 85C']);
+  });
+});
+
+describe('scheduler.health in the config', () => {
+  it('defaults to the default policy', () => {
+    expect(loadConfig().scheduler.health).toEqual(DEFAULT_HEALTH_POLICY);
+  });
+  it('takes env overrides and rejects derates below 1', () => {
+    const c = loadConfig({ env: { PICLUSTER_SCHEDULER__HEALTH__SKIP_WHEN_UNDER_VOLTAGE: 'true', PICLUSTER_SCHEDULER__HEALTH__SKIP_ABOVE_TEMPERATURE_C: '84' } });
+    expect(c.scheduler.health).toMatchObject({ skipWhenUnderVoltage: true, skipAboveTemperatureC: 84, hotDerate: 2 });
+    expect(() => loadConfig({ overrides: { 'scheduler.health.hotDerate': 0.5 } })).toThrow(ValidationError);
   });
 });
