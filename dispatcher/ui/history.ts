@@ -133,12 +133,16 @@ export class UiHistory {
     const t = Math.floor(at / MINUTE) * MINUTE;
     const last = this.counts[this.counts.length - 1];
     if (last && last.t === t) return last;
-    if (last && t < last.t) {
-      // A late finish (clock skew between events): count it in its own minute if still kept.
-      return this.counts.find((c) => c.t === t) ?? last;
-    }
     const c: MinuteCount = { t, succeeded: 0, failed: 0, cancelled: 0 };
-    this.counts.push(c);
+    if (last && t < last.t) {
+      // A late report of an earlier finish: count it in its own minute, kept in order.
+      const found = this.counts.find((x) => x.t === t);
+      if (found) return found;
+      const at = this.counts.findIndex((x) => x.t > t);
+      this.counts.splice(at, 0, c);
+    } else {
+      this.counts.push(c);
+    }
     if (this.counts.length > this.minutes) this.counts.splice(0, this.counts.length - this.minutes);
     return c;
   }

@@ -1,0 +1,99 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { pino } from 'pino';
+import type { WebSocket } from 'ws';
+import type { Dispatcher } from '../dispatcher.ts';
+import { UiHistory } from '../ui/history.ts';
+import { UiGateway } from './ui-gateway.ts';
+
+class FakeDispatcher extends EventEmitter {
+  listJobs() {
+    return { jobs: [], total: 0 };
+  }
+  overview() {
+    return { jobs: { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 }, queue: { ready: 0, delayed: 0, byGroup: {} }, staleResults: 0, strategy: 'round-robin' };
+  }
+  listNodes() {
+    return [{ name: 'n1', state: 'online' }];
+  }
+}
+
+class FakeSocket extends EventEmitter {
+  readonly OPEN = 1;
+  readyState = 1;
+  bufferedAmount = 0;
+  frames: { type: string; seq: number; nodes?: { name: string; running: number }[]; output?: unknown }[] = [];
+  send(data: string) {
+    this.frames.push(JSON.parse(data));
+  }
+  ping() {}
+  terminate() {}
+  close() {
+    this.readyState = 3;
+  }
+}
+
+function setup() {
+  const d = new FakeDispatcher();
+  const history = new UiHistory({ now: () => 0 });
+  const gw = new UiGateway(d as unknown as Dispatcher, history, pino({ level: 'silent' }), { flushMs: 50 });
+  const connect = () => {
+    const s = new FakeSocket();
+    gw.connect(s as unknown as WebSocket, 'viewer');
+    return s;
+  };
+  return { d, gw, connect };
+}
+
+afterEach(() => vi.useRealTimers());
+
+describe('UiGateway', () => {
+  it('sends a snapshot, then one coalesced delta per flush to every browser', () => {
+    vi.useFakeTimers();
+    const { d, gw, connect } = setup();
+    const a = connect();
+    const b = connect();
+    expect(a.frames[0]).toMatchObject({ type: 'snapshot', seq: 0, role: 'viewer', nodes: [{ name: 'n1' }] });
+    for (let i = 0; i < 100; i++) d.emit('node', { name: 'n1', running: i });
+    d.emit('node', { name: 'n2', running: 0 });
+    vi.advanceTimersByTime(50);
+    for (const s of [a, b]) {
+      expect(s.frames).toHaveLength(2);
+      expect(s.frames[1]).toMatchObject({ type: 'delta', seq: 1, nodes: [{ name: 'n1', running: 99 }, { name: 'n2' }] });
+    }
+    gw.close();
+  });
+
+  it('skips a browser that falls behind and resynchronises it with a snapshot once drained', () => {
+    vi.useFakeTimers();
+    const { d, gw, connect } = setup();
+    const fast = connect();
+    const slow = connect();
+    slow.bufferedAmount = 100 * 1024 * 1024;
+    d.emit('node', { name: 'n1', running: 1 });
+    vi.advanceTimersByTime(50);
+    expect(fast.frames.map((f) => f.type)).toEqual(['snapshot', 'delta']);
+    expect(slow.frames.map((f) => f.type)).toEqual(['snapshot']);
+    slow.bufferedAmount = 0;
+    vi.advanceTimersByTime(500);
+    expect(slow.frames.map((f) => f.type)).toEqual(['snapshot', 'snapshot']);
+    d.emit('node', { name: 'n1', running: 2 });
+    vi.advanceTimersByTime(50);
+    expect(slow.frames.at(-1)).toMatchObject({ type: 'delta', nodes: [{ running: 2 }] });
+    gw.close();
+  });
+
+  it('streams job output only to browsers watching that job', () => {
+    vi.useFakeTimers();
+    const { d, gw, connect } = setup();
+    const watcher = connect();
+    const other = connect();
+    watcher.emit('message', Buffer.from(JSON.stringify({ type: 'watch', jobId: 7 })));
+    d.emit('output', { attemptId: 1, jobId: 7, stream: 'stdout', data: 'hello' });
+    d.emit('output', { attemptId: 2, jobId: 8, stream: 'stdout', data: 'not watched' });
+    vi.advanceTimersByTime(50);
+    expect(watcher.frames.at(-1)).toMatchObject({ type: 'delta', output: { jobId: 7, chunks: [{ stream: 'stdout', data: 'hello' }] } });
+    expect(other.frames.at(-1)?.output).toBeUndefined();
+    gw.close();
+  });
+});
