@@ -76,7 +76,7 @@ export async function startTestMaster(): Promise<TestMaster> {
   const dataDir = mkdtempSync(join(tmpdir(), 'picluster-image-e2e-'));
   const config = loadConfig({
     env: {},
-    overrides: { dataDir, 'http.host': '127.0.0.1', 'http.port': 0, 'inventory.path': join(dataDir, 'no-nodes.yaml') },
+    overrides: { dataDir, 'http.host': '127.0.0.1', 'http.port': 0, 'inventory.path': join(dataDir, 'no-nodes.yaml'), 'netboot.httpRoot': DIST },
   });
   const master = await startMaster(config, { log: silentLogger() });
   const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
