@@ -11,7 +11,7 @@
  * Skips, saying why, when prometheus/promtool are not installed (CI: .ci/packages.txt).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -33,6 +33,7 @@ let simulatedPi: WebSocket | undefined;
 let heartbeats: NodeJS.Timeout | undefined;
 let prometheus: ChildProcess | undefined;
 let promUrl = '';
+let promDir: string | undefined;
 let scrape = '';
 
 /** A Pi 3B+ that is under-voltage and throttled now (0x50005) at 71.5 C; it never pulls work. */
@@ -89,6 +90,7 @@ beforeAll(async () => {
 
   // Prometheus beside it: file_sd targets from the generator, the shipped rules, 1 s intervals.
   const dir = tempDir('picluster-prometheus-');
+  promDir = dir;
   const targets = writeTargets(join(dir, 'targets'), generateTargets(loadConfig(), buildInventory({ nodes: [] }), { master: `127.0.0.1:${harness.port}` }));
   mkdirSync(join(dir, 'data'));
   writeFileSync(
@@ -119,6 +121,7 @@ afterAll(async () => {
     process.kill(prometheus.pid!, 'SIGTERM');
     await exited;
   }
+  if (promDir) rmSync(promDir, { recursive: true, force: true });
   await harness.stop();
 }, 60_000);
 
