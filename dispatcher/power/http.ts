@@ -66,8 +66,8 @@ function schemaFor(config: Record<string, unknown>): TSchema {
   const preset = config['preset'] ?? 'webhook';
   return (typeof preset === 'string' && Object.hasOwn(PRESETS, preset) ? PRESETS[preset] : PresetOnly)!;
 }
-/** Reports an unknown preset by name. */
-const PresetOnly = Type.Object({ driver: Type.Literal('http'), preset: Type.Union(Object.keys(PRESETS).map((p) => Type.Literal(p))) });
+/** An unknown preset: `check` reports it by name (and nothing else). */
+const PresetOnly = Type.Object({ driver: Type.Literal('http'), preset: Type.Unknown() });
 
 function checkWebhook(c: WebhookConfig): Problem[] {
   const problems: Problem[] = [];
@@ -133,6 +133,7 @@ export const httpDriver = defineDriver({
     const preset = (c as { preset?: string }).preset;
     if (preset === 'tasmota') return checkTasmota(c as unknown as TasmotaConfig);
     if (preset === 'shelly') return checkShelly(c as unknown as ShellyConfig);
+    if (preset !== 'webhook') return [{ path: 'preset', message: `unknown preset ${JSON.stringify(preset)} (known: ${Object.keys(PRESETS).join(', ')})` }];
     return checkWebhook(c);
   },
   create: (c, ctx) => {
