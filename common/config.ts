@@ -91,6 +91,38 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    recovery: Type.Object(
+      {
+        /** Automatic recovery of lost nodes (maintenance nodes are never recovered automatically). */
+        enabled: Type.Boolean({ default: true }),
+        /** Wait this long after a node is lost before acting. */
+        graceMs: Type.Integer({ minimum: 0, default: 10_000 }),
+        /** After an agent reboot, how long to wait for the node's hello. */
+        rebootTimeoutMs: Type.Integer({ minimum: 1000, default: 120_000 }),
+        /** After a power cycle, how long to wait for its boot (DHCP) and then its hello. */
+        bootTimeoutMs: Type.Integer({ minimum: 1000, default: 180_000 }),
+        /** Expect a DHCP/TFTP boot event after a cycle; default: when netboot is enabled. */
+        expectBootEvent: Type.Optional(Type.Boolean()),
+        /** Failed power cycles within `windowMs` before the node is quarantined. */
+        maxCycles: Type.Integer({ minimum: 1, default: 3 }),
+        windowMs: Type.Integer({ minimum: 1000, default: 3_600_000 }),
+        /** A job whose attempts died with their node this many times is failed, not retried (0 = off). */
+        poisonAfterNodeLosses: Type.Integer({ minimum: 0, default: 3 }),
+        /** Circuit breaker: stop automatic cycling when this fraction of nodes is lost at once. */
+        breakerFraction: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.5 }),
+        breakerMinNodes: Type.Integer({ minimum: 1, default: 2 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    power: Type.Object(
+      {
+        /** Power operations running at once, cluster-wide. */
+        maxConcurrent: Type.Integer({ minimum: 1, default: 2 }),
+        /** Minimum gap between two power-ons (inrush, TFTP storm). */
+        staggerMs: Type.Integer({ minimum: 0, default: 2000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     store: Type.Object(
       {
         /** SQLite `synchronous`: `normal` survives process crashes (WAL); `full` also power loss, slower. */

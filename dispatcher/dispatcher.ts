@@ -17,10 +17,10 @@ import { CloseCode, PROTOCOL_VERSION, type AgentMessage, type DispatcherMessage,
 import { verifyNodeToken } from '../common/tokens.ts';
 import type { BootEvent } from '../netboot/boot-event.ts';
 import type { Inventory } from '../inventory/inventory.ts';
-import { JobFinishedError, JobNotFoundError, NodeNotFoundError } from './domain/errors.ts';
+import { IllegalTransitionError, JobFinishedError, JobNotFoundError, NodeExistsError, NodeNotFoundError } from './domain/errors.ts';
 import { JobQueue } from './domain/job-queue.ts';
 import { jobAfterAttempt, type AttemptResult, type AttemptState, type Job, type JobState, type NewJob, type RetryPolicy } from './domain/jobs.ts';
-import { assertNodeTransition, isConnectedState, type NodeEvent, type NodeRecord, type NodeState } from './domain/nodes.ts';
+import { acceptsWork, assertNodeTransition, isConnectedState, type NodeEvent, type NodeRecord, type NodeState } from './domain/nodes.ts';
 import { createStrategy, updatePerf, type Candidate, type Strategy } from './domain/strategies.ts';
 import { DEFAULT_HEALTH_POLICY, HEALTHY, describePlacement, healthPlacement, placementChanged, type HealthPlacement, type HealthPolicy } from './domain/health.ts';
 import type { DispatcherEvents } from './events.ts';
@@ -51,6 +51,8 @@ export interface DispatcherDeps {
   readonly clusterSecret: string;
   readonly inventory?: Inventory;
   readonly random?: () => number;
+  /** Poison-job guard: fail (not retry) a job after this many attempts died with their node (0/absent = off). */
+  readonly poisonAfterNodeLosses?: number;
   /** Coalesces scheduling and result commits; defaults to `setImmediate`. */
   readonly defer?: (fn: () => void) => void;
 }
@@ -111,7 +113,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.clock = deps.clock;
     this.log = deps.log;
     this.settings = deps.scheduler;
-    this.retryPolicy = { backoffMs: deps.scheduler.retryBackoffMs, backoffMaxMs: deps.scheduler.retryBackoffMaxMs };
+    this.retryPolicy = {
+      backoffMs: deps.scheduler.retryBackoffMs,
+      backoffMaxMs: deps.scheduler.retryBackoffMaxMs,
+      ...(deps.poisonAfterNodeLosses ? { poisonAfterNodeLosses: deps.poisonAfterNodeLosses } : {}),
+    };
     this.strategy = createStrategy(deps.scheduler.strategy, deps.random);
     this.defer = deps.defer ?? ((fn) => setImmediate(fn));
   }
@@ -552,12 +558,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const node = this.nodes.get(run.node);
     node?.running.delete(run.attemptId);
     node?.orphans.delete(run.attemptId);
-    const { currentAttemptId: _ended, ...rest } = run.job;
+    const { currentAttemptId: _ended, ...current } = run.job;
+    const rest = { ...current, nodeLosses: current.nodeLosses + (state === 'node-lost' ? 1 : 0) };
     const job: Job =
       next.state === 'queued'
         ? { ...rest, state: 'queued', availableAt: next.availableAt, reason: next.reason }
         : { ...rest, state: next.state, finishedAt: now, ...(next.reason !== undefined ? { reason: next.reason } : {}) };
     if (job.state === 'queued') this.queue.enqueue(job, now);
+    if (node?.state === 'draining' && node.running.size === 0) this.setState(node, 'drained', 'drain finished: no jobs left', 'system');
     this.emit('attemptEnded', { jobId: run.jobId, attemptId: run.attemptId, node: run.node, state, durationMs, retried: next.state === 'queued' });
     this.emit('job', job);
   }
@@ -570,7 +578,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       for (const id of attemptIds) {
         const run = this.running.get(id);
         if (!run) continue;
-        const next = run.job.cancelRequested ? ({ state: 'cancelled', reason: 'cancelled' } as const) : jobAfterAttempt(run.job, state, now, this.retryPolicy, reason);
+        const next = run.job.cancelRequested
+          ? ({ state: 'cancelled', reason: 'cancelled' } as const)
+          : state === 'abandoned'
+            ? ({ state: 'queued', availableAt: now, reason } as const) // the operator took the node away: not the job's fault
+            : jobAfterAttempt(run.job, state, now, this.retryPolicy, reason);
         if (!this.store.endAttempt({ attemptId: id, jobId: run.jobId, state, at: now, reason, job: next })) continue;
         ended++;
         node.update({ jobsFailed: node.record.jobsFailed + 1 });
@@ -705,6 +717,116 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Records an operator-side node event (e.g. a browser shell session: who, when). */
   recordNodeEvent(name: string, kind: string, message: string, actor: string): void {
     this.nodeEvent(this.runtime(name), kind, message, actor, this.clock.now());
+  }
+
+  // ── node lifecycle (operator actions; the NodeLifecycle drives power and recovery) ──
+
+  /** Moves a node to another state (checked against the transition table) and records why. */
+  transitionNode(name: string, to: NodeState, reason: string, actor: string): NodeView {
+    const node = this.runtime(name);
+    this.setState(node, to, reason, actor);
+    this.persistNode(node, this.clock.now());
+    this.emit('node', node.view());
+    if (acceptsWork(to)) this.requestSchedule();
+    return node.view();
+  }
+
+  /** The node's power settings (driver + keys) and model, for the lifecycle. */
+  nodePowerConfig(name: string): { power?: Readonly<Record<string, unknown>>; mac?: string; model?: string } {
+    const r = this.runtime(name).record;
+    return { ...(r.power ? { power: r.power } : {}), ...(r.mac ? { mac: r.mac } : {}), ...(r.model ? { model: r.model } : {}) };
+  }
+
+  /**
+   * Drain: take no new jobs. Graceful lets running jobs finish (then `drained`); immediate
+   * stops them on the node and requeues them at once, outside their retry cap.
+   */
+  drain(name: string, options: { immediate?: boolean } = {}, actor = 'admin'): NodeView {
+    const node = this.runtime(name);
+    const now = this.clock.now();
+    if (node.state !== 'draining' && node.state !== 'drained') this.setState(node, node.running.size ? 'draining' : 'drained', options.immediate ? 'drain (immediate)' : 'drain (finish running jobs)', actor);
+    if (options.immediate && node.running.size) {
+      const ids = [...node.running];
+      for (const id of ids) node.link?.send({ type: 'cancel', attemptId: id, reason: 'node drained' });
+      this.failAttempts(node, ids, 'abandoned', 'node drained', now);
+    }
+    if (node.state === 'draining' && node.running.size === 0) this.setState(node, 'drained', 'drain finished: no jobs left', 'system');
+    this.persistNode(node, now);
+    this.emit('node', node.view());
+    return node.view();
+  }
+
+  /** Stops a node's running attempts and requeues their jobs at once, outside their retry cap (power off, reboot). */
+  abandonRunning(name: string, reason: string): number {
+    const node = this.runtime(name);
+    const ids = [...node.running];
+    for (const id of ids) node.link?.send({ type: 'cancel', attemptId: id, reason });
+    this.failAttempts(node, ids, 'abandoned', reason, this.clock.now());
+    return ids.length;
+  }
+
+  undrain(name: string, actor = 'admin'): NodeView {
+    const node = this.runtime(name);
+    if (node.state !== 'draining' && node.state !== 'drained') return node.view();
+    return this.transitionNode(name, node.link ? 'online' : 'offline', 'undrain', actor);
+  }
+
+  /** Maintenance: no jobs and no automatic recovery until it is ended. */
+  setMaintenance(name: string, on: boolean, actor = 'admin'): NodeView {
+    const node = this.runtime(name);
+    if (on) {
+      if (node.state === 'maintenance') return node.view();
+      return this.transitionNode(name, 'maintenance', 'maintenance started', actor);
+    }
+    if (node.state !== 'maintenance') return node.view();
+    return this.transitionNode(name, node.link ? 'online' : 'offline', 'maintenance ended', actor);
+  }
+
+  /** Sends a node-level command to the agent; false when it is not connected. */
+  sendCommand(name: string, command: 'reboot' | 'identify' | 'shutdown', args?: Record<string, unknown>): boolean {
+    const node = this.runtime(name);
+    if (!node.link) return false;
+    node.link.send({ type: 'command', command, ...(args ? { args } : {}) });
+    return true;
+  }
+
+  /** Operator adds a node (or approves a pending one under a new name). */
+  addNode(input: { name: string; mac?: string; serial?: string; model?: string; slots?: number; labels?: Record<string, string>; power?: Record<string, unknown> }, actor = 'admin', approve?: string): NodeView {
+    const now = this.clock.now();
+    if (this.nodes.has(input.name) && input.name !== approve) throw new NodeExistsError(input.name);
+    const pending = approve !== undefined ? this.runtime(approve) : undefined;
+    if (pending && pending.state !== 'pending-approval') throw new IllegalTransitionError('node', pending.state, 'offline');
+    const clash = this.nodeNameBy({ ...(input.mac ? { mac: input.mac } : {}), ...(input.serial ? { serial: input.serial } : {}) });
+    if (clash && clash !== approve) throw new NodeExistsError(clash, 'MAC or serial');
+    if (pending && approve !== input.name) {
+      this.nodes.delete(approve!);
+      this.store.deleteNode(approve!);
+    }
+    const record = this.newRecord(input.name, pending ? 'netboot' : 'api', now, {
+      ...(input.mac ?? pending?.record.mac ? { mac: input.mac ?? pending?.record.mac } : {}),
+      ...(input.serial ?? pending?.record.serial ? { serial: input.serial ?? pending?.record.serial } : {}),
+      ...(input.model ? { model: input.model } : {}),
+      ...(input.slots !== undefined ? { slots: input.slots, slotsPatched: true } : {}),
+      labels: input.labels ?? {},
+      ...(input.power ? { power: input.power } : {}),
+    });
+    const node = new RuntimeNode(record);
+    this.nodes.set(input.name, node);
+    this.nodeEvent(node, pending ? 'approved' : 'added', pending ? `approved (was ${approve})` : 'added through the API', actor, now);
+    this.persistNode(node, now);
+    this.emit('node', node.view());
+    return node.view();
+  }
+
+  /** Removes a node (a pending one is thereby rejected). Its running attempts are requeued. */
+  removeNode(name: string, actor = 'admin'): void {
+    const node = this.runtime(name);
+    const now = this.clock.now();
+    if (node.running.size) this.failAttempts(node, [...node.running], 'abandoned', 'node removed', now);
+    node.link?.close(CloseCode.refused, 'node removed');
+    this.nodes.delete(name);
+    this.store.deleteNode(name);
+    this.store.addNodeEvent({ node: name, at: now, kind: 'removed', message: node.state === 'pending-approval' ? 'rejected' : 'removed', actor });
   }
 
   private setState(node: RuntimeNode, to: NodeState, reason: string, actor: string): void {

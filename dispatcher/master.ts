@@ -16,11 +16,16 @@ import { deriveNodeToken } from '../common/tokens.ts';
 import { loadInventory } from '../inventory/inventory.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { buildApp } from './http/app.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, powerMetrics } from './metrics.ts';
 import { ADMIN_TOKEN_FILE, CLUSTER_SECRET_FILE, loadOrCreateSecret } from './secrets.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { VERSION } from './version.ts';
+import { DispatcherNodeDirectory } from './netboot-directory.ts';
+import { NodeLifecycle } from './lifecycle.ts';
+import { registerLifecycleRoutes } from './http/routes-lifecycle.ts';
+import { registerBootRoutes } from './http/routes-boot.ts';
+import { networkInterfaces } from 'node:os';
 
 export interface MasterOptions {
   readonly log: Logger;
@@ -34,6 +39,7 @@ export interface MasterOptions {
 export interface Master {
   readonly app: FastifyInstance;
   readonly dispatcher: Dispatcher;
+  readonly lifecycle: NodeLifecycle;
   readonly registry: Registry;
   /** `http://host:port` as bound. */
   readonly url: string;
@@ -59,10 +65,53 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
 
   const inventory = loadInventory(config.inventory.path);
   const store = new SqliteStore(join(dataDir, 'picluster.db'), { synchronous: config.store.synchronous });
-  const dispatcher = new Dispatcher({ store, clock, log: log.child({ component: 'dispatcher' }), scheduler: config.scheduler, clusterSecret: secret.value, inventory });
+  const dispatcher = new Dispatcher({
+    store,
+    clock,
+    log: log.child({ component: 'dispatcher' }),
+    scheduler: config.scheduler,
+    clusterSecret: secret.value,
+    inventory,
+    poisonAfterNodeLosses: config.recovery.poisonAfterNodeLosses,
+  });
   dispatcher.start();
+  const lifecycle = new NodeLifecycle({
+    dispatcher,
+    store,
+    clock,
+    log: log.child({ component: 'lifecycle' }),
+    policy: {
+      ...config.recovery,
+      expectBootEvent: config.recovery.expectBootEvent ?? config.netboot.enabled,
+      maxConcurrentPowerOps: config.power.maxConcurrent,
+      staggerMs: config.power.staggerMs,
+    },
+  });
   // netboot (when it starts here) must register its counters on this same registry.
   const registry = createMetrics(dispatcher, new Registry(), { clock, version: VERSION });
+  const power = powerMetrics(registry);
+  lifecycle.on('powerOp', (op) => {
+    if (op.state === 'pending') return;
+    const outcome = op.state === 'succeeded' ? (op.verified ? 'ok' : 'unverified') : op.state;
+    power.operations.inc({ driver: op.driver, action: op.action, outcome });
+    if (op.completedAt !== undefined) power.duration.observe({ driver: op.driver, action: op.action }, (op.completedAt - op.requestedAt) / 1000);
+  });
+  // Power actions a previous master left half done (a port left off mid-cycle) are finished first.
+  await lifecycle.reconcile();
+
+  // What netbooting nodes are told: where the dispatcher and the /boot files are.
+  let boundPort = config.http.port;
+  const nodeFacingHost = (): string =>
+    config.netboot.serverAddress ?? interfaceAddress(config.netboot.interface) ?? (config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host);
+  const publicHttp = (): string => config.http.publicUrl?.replace(/\/+$/, '') ?? `http://${nodeFacingHost()}:${boundPort}`;
+  const directory = new DispatcherNodeDirectory({
+    dispatcher,
+    clusterSecret: secret.value,
+    dispatcherUrl: () => config.netboot.dispatcherUrl ?? `${publicHttp().replace(/^http/, 'ws')}/agent`,
+    bootUrl: () => `${publicHttp()}/boot`,
+    tftpRoot: resolve(config.netboot.tftpRoot),
+    httpRoot: resolve(config.netboot.httpRoot),
+  });
 
   const auth = {
     adminToken: admin.value,
@@ -74,7 +123,11 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     registry,
     log,
     auth,
-    plugins: [uiPlugin({ dispatcher, auth, clock, log, version: VERSION })],
+    plugins: [
+      (a) => registerBootRoutes(a, dispatcher, { root: resolve(config.netboot.httpRoot), directory }),
+      (a) => registerLifecycleRoutes(a, dispatcher, lifecycle, auth),
+      uiPlugin({ dispatcher, auth, clock, log, version: VERSION }),
+    ],
     version: VERSION,
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
@@ -86,6 +139,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const ticker = setInterval(() => {
     try {
       dispatcher.tick();
+      lifecycle.tick();
     } catch (e) {
       log.error({ err: e }, 'dispatcher tick failed');
     }
@@ -95,6 +149,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   await app.listen({ host: config.http.host, port: config.http.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
+  boundPort = port;
   const localHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   const url = `http://${localHost}:${port}`;
 
@@ -105,6 +160,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   return {
     app,
     dispatcher,
+    lifecycle,
     registry,
     url,
     port,
@@ -182,4 +238,9 @@ class LocalAgents {
       ),
     );
   }
+}
+
+/** First IPv4 address of an interface, if it exists on this machine. */
+function interfaceAddress(name: string): string | undefined {
+  return networkInterfaces()[name]?.find((a) => a.family === 'IPv4' && !a.internal)?.address;
 }

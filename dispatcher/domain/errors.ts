@@ -35,3 +35,10 @@ export class UnauthorizedError extends PiclusterError {
 export class ForbiddenError extends PiclusterError {
   readonly code = 'FORBIDDEN';
 }
+
+export class NodeExistsError extends PiclusterError {
+  readonly code = 'CONFLICT';
+  constructor(name: string, what = 'name') {
+    super(what === 'name' ? `node '${name}' already exists` : `node '${name}' already has this ${what}`);
+  }
+}

@@ -26,7 +26,7 @@ const connected: NodeState[] = ['online', 'busy', 'draining', 'drained'];
 
 export const NODE_TRANSITIONS: Readonly<Record<NodeState, readonly NodeState[]>> = {
   'pending-approval': ['offline', 'booting', 'online'],
-  offline: ['booting', 'online', 'rebooting', 'power-cycling', 'maintenance', 'pending-approval'],
+  offline: ['booting', 'online', 'rebooting', 'power-cycling', 'maintenance', 'pending-approval', 'drained'],
   booting: ['online', 'offline', 'lost', 'power-cycling', 'maintenance', 'quarantined'],
   online: ['busy', 'draining', 'suspect', 'offline', 'rebooting', 'power-cycling', 'maintenance', 'lost'],
   busy: ['online', 'draining', 'suspect', 'offline', 'rebooting', 'power-cycling', 'maintenance', 'lost'],
