@@ -22,6 +22,7 @@ import { SqliteStore } from './store/sqlite-store.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { VERSION } from './version.ts';
 import { DispatcherNodeDirectory } from './netboot-directory.ts';
+import { startNetboot, type RunningNetboot } from '../netboot/netboot.ts';
 import { NodeLifecycle } from './lifecycle.ts';
 import { registerLifecycleRoutes } from './http/routes-lifecycle.ts';
 import { registerBootRoutes } from './http/routes-boot.ts';
@@ -48,6 +49,8 @@ export interface Master {
   readonly adminTokenPath?: string;
   readonly clusterSecret: string;
   readonly localAgentPids: () => number[];
+  /** Bound netboot ports (`dhcp`, `tftp`, …) when netboot is enabled. */
+  readonly netbootPorts?: Readonly<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -153,6 +156,15 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const localHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   const url = `http://${localHost}:${port}`;
 
+  // Netboot (proxyDHCP/DHCP + TFTP) inside the master, when enabled: its counters go to this
+  // registry, its boot events into the Dispatcher's per-node timeline.
+  let netboot: RunningNetboot | undefined;
+  if (config.netboot.enabled) {
+    const netbootConfig = { ...config.netboot, dhcp: { ...config.netboot.dhcp, httpPort: config.http.publicUrl ? config.netboot.dhcp.httpPort : port } };
+    netboot = await startNetboot(netbootConfig, { log: log.child({ component: 'netboot' }), clock, directory, sink: (e) => dispatcher.recordBootEvent(e), registry });
+    log.info({ ports: netboot.ports, mode: config.netboot.mode, clients: config.netboot.clients }, 'netboot started');
+  }
+
   const agents = new LocalAgents(options.localAgents ?? 0, `ws://${localHost}:${port}/agent`, secret.value, dataDir, log.child({ component: 'local-agents' }));
   agents.start();
 
@@ -168,10 +180,12 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     ...(admin.path ? { adminTokenPath: admin.path } : {}),
     clusterSecret: secret.value,
     localAgentPids: () => agents.pids(),
+    ...(netboot ? { netbootPorts: netboot.ports } : {}),
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(ticker);
+      await netboot?.close();
       await agents.stop();
       dispatcher.shutdown();
       await app.close();
