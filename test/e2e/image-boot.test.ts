@@ -1,6 +1,7 @@
 /**
  * Boots the built image under qemu and proves a node joins a real master: registers with
- * the image version, runs an exec job and a function job, reports memory. One file, so the
+ * the image version, runs an exec job (and one that drives node-pty's cross-built addon) and
+ * a function job, reports memory. One file, so the
  * machines boot one after another (each qemu is heavy on a 2-core box; no KVM).
  *
  *  - arm64, `-M virt -cpu cortex-a53`, virtio-net: the full two-stage path (runtime over HTTP)
@@ -34,6 +35,7 @@ function expectJoined(r: NodeExercise, manifest: ArchManifest, unameM: string, n
   expect(r.node.imageVersion).toBe(manifest.imageVersion);
   expect(r.exec.state).toBe('succeeded');
   expect(r.exec.stdout).toContain(`hello from ${unameM} ${manifest.arch}`);
+  expect(r.pty.stdout).toContain('pty-42');
   expect(r.fn.state).toBe('succeeded');
   expect(r.fn.value).toMatchObject({ sum: 5, arch: nodeArch });
   expect(r.memTotalMb).toBeGreaterThan(256);

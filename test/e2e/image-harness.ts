@@ -193,6 +193,7 @@ export interface NodeExercise {
   readonly registeredS: number;
   readonly node: NodeView;
   readonly exec: { state: string; stdout: string };
+  readonly pty: { state: string; stdout: string };
   readonly fn: { state: string; value: unknown };
   readonly idleRamMb: number | undefined;
   readonly memTotalMb: number | undefined;
@@ -223,6 +224,15 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
   };
   const execJob = await submit({ name: 'image-e2e-exec', argv: ['/bin/sh', '-c', 'echo "hello from $(uname -m) $(cat /etc/picluster/arch)"'] });
   const output = await tm.api<{ stdout: string }>('GET', `/api/jobs/${execJob.id}/output`);
+  // node-pty's cross-built pty.node loads on the node and runs a child in a pseudo-terminal
+  const ptyScript = [
+    "import { createRequire } from 'node:module';",
+    "const pty = createRequire('/opt/picluster/agent/agent.mjs')('node-pty');",
+    "const p = pty.spawn('/bin/sh', ['-c', 'echo pty-$((6*7))'], { cols: 80, rows: 24 });",
+    "let out = ''; p.onData((d) => (out += d)); p.onExit(() => console.log(JSON.stringify(out.trim())));",
+  ].join('\n');
+  const ptyJob = await submit({ name: 'image-e2e-pty', argv: ['/opt/picluster/bin/node', '--input-type=module', '-e', ptyScript] });
+  const ptyOutput = await tm.api<{ stdout: string }>('GET', `/api/jobs/${ptyJob.id}/output`);
   const fnJob = await submit({ name: 'image-e2e-function', source: 'export default (a, b) => ({ sum: a + b, arch: process.arch, node: process.version })', args: [2, 3] });
   // Health (memory) arrives with heartbeats; wait for one that carries it.
   const withHealth = await tm.waitForNode(name, 60_000, (n) => n.health?.memAvailableMb !== undefined && n.health?.memTotalMb !== undefined);
@@ -232,6 +242,7 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
     registeredS,
     node: withHealth ?? node,
     exec: { state: execJob.state, stdout: output.stdout },
+    pty: { state: ptyJob.state, stdout: ptyOutput.stdout },
     fn: { state: fnJob.state, value: fnJob.result?.value },
     idleRamMb: total !== undefined && avail !== undefined ? Math.round(total - avail) : undefined,
     memTotalMb: total,
