@@ -178,6 +178,22 @@ export class Cluster {
   node(name: string): Promise<Record<string, unknown>> {
     return this.request('GET', `/api/nodes/${encodeURIComponent(name)}`) as Promise<Record<string, unknown>>;
   }
+  /** Node actions: reboot, power-on, power-off, power-cycle, drain, undrain, maintenance, identify. */
+  nodeAction(name: string, action: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    return this.request('POST', `/api/nodes/${encodeURIComponent(name)}/${action}`, body) as Promise<Record<string, unknown>>;
+  }
+  addNode(node: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.request('POST', '/api/nodes', node) as Promise<Record<string, unknown>>;
+  }
+  removeNode(name: string): Promise<Record<string, unknown>> {
+    return this.request('DELETE', `/api/nodes/${encodeURIComponent(name)}`) as Promise<Record<string, unknown>>;
+  }
+  alerts(open?: boolean): Promise<{ breakerOpen: boolean; alerts: Record<string, unknown>[] }> {
+    return this.request('GET', `/api/alerts${open === undefined ? '' : `?open=${open}`}`) as Promise<{ breakerOpen: boolean; alerts: Record<string, unknown>[] }>;
+  }
+  powerOps(node?: string): Promise<Record<string, unknown>[]> {
+    return this.request('GET', `/api/power/operations${node ? `?node=${encodeURIComponent(node)}` : ''}`) as Promise<Record<string, unknown>[]>;
+  }
   overview(): Promise<Record<string, unknown>> {
     return this.request('GET', '/api/cluster/overview') as Promise<Record<string, unknown>>;
   }
