@@ -24,6 +24,7 @@ import { VERSION } from './version.ts';
 import { DispatcherNodeDirectory } from './netboot-directory.ts';
 import { startNetboot, type RunningNetboot } from '../netboot/netboot.ts';
 import { NodeLifecycle } from './lifecycle.ts';
+import { validatePowerConfig } from './power/driver.ts';
 import { registerLifecycleRoutes } from './http/routes-lifecycle.ts';
 import { registerBootRoutes } from './http/routes-boot.ts';
 import { networkInterfaces } from 'node:os';
@@ -66,7 +67,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   if (admin.created && admin.path) options.onAdminTokenCreated?.(admin.value, admin.path);
   log.info({ config: redactConfig(config) }, 'effective configuration');
 
-  const inventory = loadInventory(config.inventory.path);
+  const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
   const store = new SqliteStore(join(dataDir, 'picluster.db'), { synchronous: config.store.synchronous });
   const dispatcher = new Dispatcher({
     store,

@@ -41,6 +41,18 @@ describe('inventory', () => {
     expect((err as Error).message).toContain("duplicate name 'a' (also nodes[0])");
   });
 
+  it('checks power blocks with the validator it is given, reporting them with the rest', () => {
+    let err: unknown;
+    try {
+      buildInventory({ nodes: [{ name: 'a', mac: 'nope', power: { driver: 'warp' } }] }, 'inventory', {
+        validatePower: (power, path) => ((power as { driver: string }).driver === 'warp' ? [{ path: `${path}.driver`, message: 'unknown driver' }] : []),
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as ValidationError).problems.map((p) => p.path).sort()).toEqual(['nodes[0].mac', 'nodes[0].power.driver']);
+  });
+
   it('a missing file is an empty inventory unless required', () => {
     expect(loadInventory('/nonexistent/nodes.yaml').nodes).toEqual([]);
     expect(() => loadInventory('/nonexistent/nodes.yaml', { required: true })).toThrow(/cannot read inventory/);

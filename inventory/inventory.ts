@@ -67,7 +67,12 @@ export class InventoryFileError extends PiclusterError {
   readonly code = 'INVENTORY_FILE';
 }
 
-export function buildInventory(raw: unknown, source = 'inventory'): Inventory {
+export interface InventoryOptions {
+  /** Checks a node's `power` block (the power drivers' schemas); problems carry the given path. */
+  readonly validatePower?: (power: unknown, path: string) => Problem[];
+}
+
+export function buildInventory(raw: unknown, source = 'inventory', options: InventoryOptions = {}): Inventory {
   const checked = checkWithDefaults(InventoryFileSchema, raw ?? {});
   const problems: Problem[] = [...checked.problems];
   const file = checked.value as Static<typeof InventoryFileSchema>;
@@ -92,6 +97,7 @@ export function buildInventory(raw: unknown, source = 'inventory'): Inventory {
     dup(names, n.name.toLowerCase(), 'name', 'name');
     dup(macs, mac, 'MAC', 'mac');
     dup(serials, serial, 'serial', 'serial');
+    if (n.power && options.validatePower) problems.push(...options.validatePower(n.power, `${at}.power`));
     const model = n.model && n.model in MODELS ? n.model : (file.defaults?.model ?? 'other');
     nodes.push({
       name: n.name,
@@ -121,7 +127,7 @@ export function buildInventory(raw: unknown, source = 'inventory'): Inventory {
 }
 
 /** Loads nodes.yaml; a missing file is an empty inventory unless `required`. */
-export function loadInventory(path: string, options: { required?: boolean } = {}): Inventory {
+export function loadInventory(path: string, options: { required?: boolean } & InventoryOptions = {}): Inventory {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -135,5 +141,5 @@ export function loadInventory(path: string, options: { required?: boolean } = {}
   } catch (e) {
     throw new InventoryFileError(`inventory ${path} is not valid YAML: ${(e as Error).message}`, { cause: e });
   }
-  return buildInventory(raw, `inventory ${path}`);
+  return buildInventory(raw, `inventory ${path}`, options);
 }
