@@ -1,14 +1,20 @@
 import { defineConfig } from 'vitest/config';
 
-// One run covers unit, integration and e2e suites. Suites that need a tool that is
-// absent (qemu, dnsmasq, chromium, netns privileges) skip with a reason; CI installs them.
+const exclude = ['node_modules/**', 'image/dist/**', 'image/.cache/**', 'data/**', 'buildroot/output/**'];
+
+// One run covers unit, integration and e2e suites. Suites that need a tool that is absent
+// (qemu, dnsmasq, chromium, netns privileges) skip with a reason; CI installs them.
+// Unit files run in parallel; end-to-end files (real processes, qemu, browsers, namespaces)
+// run one at a time so that, on a 2-core machine, none of them times out starved of CPU.
 export default defineConfig({
   test: {
-    include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'image/dist/**', 'image/.cache/**', 'data/**', 'buildroot/output/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: process.env.CI ? ['default', ['json', { outputFile: '.cache/vitest-report.json' }]] : ['default'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['**/*.test.ts'], exclude: [...exclude, 'test/e2e/**'] } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], exclude, fileParallelism: false } },
+    ],
   },
 });
