@@ -8,7 +8,7 @@
  * SHA256 on download; we verify the SHA256 again when a cached .deb is reused.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskFullError, IntegrityMismatchError, PackageMissingError, RegistryUnreachableError } from './errors.ts';
 import { sha256File } from './hash.ts';
@@ -65,7 +65,7 @@ export class PrivateApt {
       '-o', `Dir::State::status=${d}/status`,
       '-o', `Dir::Cache=${d}`,
       '-o', `Dir::Cache::archives=${d}/archives`,
-      '-o', 'Dir::Cache::pkgcache=',
+      '-o', `Dir::Cache::pkgcache=${d}/pkgcache.bin`,
       '-o', 'Dir::Cache::srcpkgcache=',
       '-o', 'APT::Sandbox::User=root',
       '-o', 'Debug::NoLocking=1',
@@ -159,7 +159,7 @@ export class PrivateApt {
     for (const info of infos) {
       const path = join(debDir, debFileName(info));
       if (existsSync(path)) {
-        const actual = await sha256File(path);
+        const actual = await verifiedSha256(path);
         if (actual === info.sha256) {
           out.push({ ...info, path, cached: true });
           continue;
@@ -190,6 +190,7 @@ export class PrivateApt {
         const actual = await sha256File(join(tmp, got));
         if (actual !== info.sha256) throw new IntegrityMismatchError(`${info.package} ${info.version}`, info.sha256, actual);
         await rename(join(tmp, got), path);
+        await rememberSha256(path, actual);
         out.push({ ...info, path, cached: false });
       }
       await rm(tmp, { recursive: true, force: true });
@@ -228,4 +229,24 @@ function lastLines(r: RunResult): string {
 export async function extractDeb(deb: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await run('dpkg-deb', ['-x', deb, dir], { step: 'extract deb', writes: dir });
+}
+
+/**
+ * sha256 of a cached file, rehashed only when its size or mtime differ from what a sidecar
+ * `<file>.sha256` recorded (a warm build then skips hashing ~65 MB of debs).
+ */
+async function verifiedSha256(path: string): Promise<string> {
+  const st = await stat(path);
+  const stamp = `${st.size} ${Math.trunc(st.mtimeMs)}`;
+  const sidecar = await readFile(`${path}.sha256`, 'utf8').catch(() => '');
+  const [hash, ...rest] = sidecar.trim().split(' ');
+  if (hash && rest.join(' ') === stamp) return hash;
+  const actual = await sha256File(path);
+  await writeFile(`${path}.sha256`, `${actual} ${stamp}\n`);
+  return actual;
+}
+
+async function rememberSha256(path: string, hash: string): Promise<void> {
+  const st = await stat(path);
+  await writeFile(`${path}.sha256`, `${hash} ${st.size} ${Math.trunc(st.mtimeMs)}\n`);
 }
