@@ -62,7 +62,8 @@ export const ConfigSchema = Type.Object(
         /** A node is lost after this many heartbeat intervals without one. */
         missedHeartbeats: Type.Integer({ minimum: 1, default: 3 }),
         /** After a master restart, how long running attempts wait for their agent to reconnect. */
-        restartGraceMs: Type.Integer({ minimum: 0, default: 10_000 }),
+        // Longer than the agent's reconnect backoff cap (10 s), or reconnecting agents lose their jobs.
+        restartGraceMs: Type.Integer({ minimum: 0, default: 30_000 }),
         defaultRetries: Type.Integer({ minimum: 0, maximum: 100, default: 3 }),
         retryBackoffMs: Type.Integer({ minimum: 0, default: 1000 }),
         retryBackoffMaxMs: Type.Integer({ minimum: 0, default: 60_000 }),

@@ -158,7 +158,9 @@ at the first node that does not come back right.`,
           await c.nodeAction(n.name, 'undrain', {});
           out(`  ${n.name}: back${back.imageVersion ? ` on image ${back.imageVersion}` : ''}`);
         } catch (e) {
-          process.stderr.write(`rollout stopped at ${n.name}: ${(e as Error).message} (it stays drained; the remaining ${targets.length - i - group.indexOf(n) - 1} node(s) were not touched)\n`);
+          // Keep it out of service for a human (a reboot does not keep the drained state).
+          await c.nodeAction(n.name, 'drain', {}).catch(() => undefined);
+          process.stderr.write(`rollout stopped at ${n.name}: ${(e as Error).message} (it is left drained; the remaining ${targets.length - i - group.indexOf(n) - 1} node(s) were not touched)\n`);
           return 1;
         }
       }
