@@ -136,14 +136,32 @@ describe.skipIf(!haveX86)('amd64 image boots under qemu-system-x86_64', () => {
     guest = new Guest('qemu-system-x86_64', [
       '-M', 'q35', '-cpu', 'max', '-smp', '2', '-m', '1024', '-nographic', '-no-reboot',
       '-kernel', join(DIST, 'amd64', 'vmlinuz'), '-initrd', join(DIST, 'amd64', 'initramfs.img'),
-      '-append', `${append} picluster.runtime=http://10.0.2.2:${boot.port}/boot/amd64/runtime.squashfs`,
+      // i6300esb.heartbeat=8: the watchdog fires 8 s after the last pet (the agent pets every 5 s)
+      '-append', `${append} i6300esb.heartbeat=8 picluster.runtime=http://10.0.2.2:${boot.port}/boot/amd64/runtime.squashfs`,
       '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
+      // a hardware watchdog (i6300esb: /init loads its module, the agent gets --watchdog and
+      // pets it; if it stopped, the guest would reset and, with -no-reboot, qemu would exit)
+      '-device', 'i6300esb', '-action', 'watchdog=reset',
     ]);
     await guest.waitForLine(/picluster-init: runtime mounted/, 240_000);
     expect(boot.requests).toContain('/boot/amd64/runtime.squashfs');
+    await guest.waitForLine(/"msg":"watchdog armed"/, 120_000);
+    const armedAt = performance.now();
     const r = await exerciseNode(tm, guest, name, 240_000);
     expectJoined(r, manifest, 'x86_64', 'x64');
-    record('x86_64', r, { runtime: 'http (picluster.runtime=)' });
+    // keep going on heartbeats until the watchdog has been armed for 2 timeouts: still up
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no heartbeats from ${name}; serial:\n${guest?.tail(20)}`)), 60_000);
+      const onBeat = (): void => {
+        if (performance.now() - armedAt < 16_000) return;
+        clearTimeout(timer);
+        tm.master.dispatcher.off('heartbeat', onBeat);
+        resolve();
+      };
+      tm.master.dispatcher.on('heartbeat', onBeat);
+    });
+    expect(guest.exited).toBe(false);
+    record('x86_64', r, { runtime: 'http (picluster.runtime=)', watchdog: 'i6300esb' });
     await guest.stop();
     guest = undefined;
   }, 600_000);
