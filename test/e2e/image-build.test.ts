@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildImage, DEFAULT_CACHE_DIR } from '../../image/build/build.ts';
 import { checkPiBootDir } from '../../image/build/check.ts';
+import { IntegrityMismatchError, PackageMissingError } from '../../image/build/errors.ts';
+import { fetchNpmPackage } from '../../image/build/npm-pack.ts';
 import { decodeCpio } from '../../image/build/cpio.ts';
 import { DEFAULT_SOURCE_DATE_EPOCH, PI_TFTP_MAX_BYTES } from '../../image/build/inputs.ts';
 import { DIST, ensureImage, haveTool } from './image-harness.ts';
@@ -57,4 +59,25 @@ describe.skipIf(missing.length > 0)(`build-image arm64${reason}`, () => {
     expect(readFileSync(join(b, 'manifest.json')).equals(readFileSync(join(a, 'manifest.json')))).toBe(true);
     for (const o of first.manifest.outputs) expect(readFileSync(join(b, o.path)).equals(readFileSync(join(a, o.path))), o.path).toBe(true);
   }, 900_000);
+});
+
+describe.skipIf(!haveTool('npm'))('npm inputs are pinned', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('PACKAGE_MISSING for a version the registry does not have', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'npm-missing-'));
+    dirs.push(cache);
+    await expect(fetchNpmPackage({ name: 'yaml', version: '0.0.0-picluster-missing', integrity: 'sha512-x' }, cache)).rejects.toBeInstanceOf(PackageMissingError);
+  }, 120_000);
+
+  it('INTEGRITY_MISMATCH when the tarball differs from the pinned integrity', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'npm-integrity-'));
+    dirs.push(cache);
+    const err = await fetchNpmPackage({ name: 'yaml', version: '2.3.4', integrity: 'sha512-AAAA' }, cache).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityMismatchError);
+    expect((err as IntegrityMismatchError).message).toMatch(/expected sha512-AAAA, got sha512-/);
+  }, 120_000);
 });
