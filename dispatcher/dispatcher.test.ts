@@ -246,3 +246,105 @@ describe('Dispatcher: agents come and go', () => {
     expect(d.bootEvents({ node: 'node6.lan' })).toHaveLength(1);
   });
 });
+
+describe('Dispatcher: review regressions', () => {
+  it('a throwing event listener neither breaks a commit nor loses the ack', () => {
+    const { d, connect, result } = setup();
+    d.on('job', () => {
+      throw new Error('listener bug');
+    });
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const link = connect('n1', { pull: 1 });
+    const a = link.of('assign')[0]!;
+    result('n1', link, a.attemptId, job!.id);
+    expect(link.of('result-ack')).toHaveLength(1);
+    expect(d.getJob(job!.id).state).toBe('succeeded');
+  });
+
+  it('a failed commit acks nothing, resyncs from the store, and the resent result is accepted', () => {
+    const store = new MemoryStore();
+    const { d, connect, result } = setup(store);
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const link = connect('n1', { pull: 1 });
+    const a = link.of('assign')[0]!;
+    const real = store.endAttempt.bind(store);
+    let fail = true;
+    store.endAttempt = (end) => {
+      if (fail) throw new Error('SQLITE_FULL');
+      return real(end);
+    };
+    result('n1', link, a.attemptId, job!.id);
+    expect(link.of('result-ack')).toHaveLength(0);
+    expect(link.closed?.code).toBe(4004);
+    expect(d.getJob(job!.id).state).toBe('running');
+    fail = false;
+    d.agentDisconnected('n1', link, false);
+    const again = connect('n1', { running: [], pull: 0 });
+    result('n1', again, a.attemptId, job!.id);
+    expect(again.of('result-ack')).toHaveLength(1);
+    expect(d.getJob(job!.id).state).toBe('succeeded');
+    expect(d.staleResults).toBe(0);
+  });
+
+  it('starts with a node in maintenance that had running attempts, and fails them when it stays silent', () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const first = setup(store, clock);
+    const [job] = first.d.submit([{ spec: { kind: 'exec', argv: ['x'] }, retries: 2 }]);
+    first.connect('n1', { pull: 1 });
+    first.d.setMaintenance('n1', true);
+    const second = setup(store, clock); // master restart
+    expect(second.d.getNode('n1').state).toBe('maintenance');
+    clock.advance(5000);
+    second.d.tick();
+    expect(second.d.getJob(job!.id)).toMatchObject({ state: 'queued', reason: 'no heartbeat while maintenance' });
+  });
+
+  it('resends a cancel asked while the agent was away', () => {
+    const { d, connect } = setup();
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['sleep', '999'] } }]);
+    const l1 = connect('n1', { pull: 1 });
+    const a = l1.of('assign')[0]!;
+    d.agentDisconnected('n1', l1, false);
+    d.cancel(job!.id);
+    const l2 = connect('n1', { running: [a.attemptId], pull: 0 });
+    expect(l2.of('cancel')).toEqual([{ type: 'cancel', attemptId: a.attemptId, reason: 'cancelled' }]);
+  });
+
+  it('an assign lost in flight is abandoned, not counted as a try or a node loss', () => {
+    const { d, connect, clock } = setup(undefined, undefined, { defaultRetries: 0 });
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = connect('n1', { pull: 1 });
+    d.agentDisconnected('n1', l1, false);
+    const l2 = connect('n1', { running: [], pull: 0 }); // it never got the assign
+    clock.advance(3000);
+    d.agentMessage('n1', l2, { type: 'heartbeat', health: {}, running: [] });
+    d.tick();
+    expect(d.getJob(job!.id)).toMatchObject({ state: 'queued', nodeLosses: 0, abandons: 1 });
+    d.agentMessage('n1', l2, { type: 'pull', slots: 1 });
+    expect(l2.of('assign')).toHaveLength(1); // retried even with retries: 0
+  });
+
+  it('a drain outlives a disconnect', () => {
+    const { d, connect } = setup();
+    const l1 = connect('n1', { pull: 0 });
+    d.drain('n1');
+    d.agentDisconnected('n1', l1, false);
+    connect('n1', { pull: 2 });
+    expect(d.getNode('n1').state).toBe('drained');
+    d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    expect(d.getNode('n1').running).toBe(0);
+    expect(d.undrain('n1').state).toMatch(/online|busy/);
+  });
+
+  it('a removed node cannot rejoin with its token until it is added again', () => {
+    const { d, connect } = setup();
+    connect('n1', { pull: 0 });
+    d.removeNode('n1');
+    const node = { name: 'n1', cpus: 1, memoryMb: 1, arch: 'x64', platform: 'linux', agentVersion: '0', bootId: 'b' };
+    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({ ok: false, code: 'NODE_REMOVED' });
+    d.addNode({ name: 'n1' });
+    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({ ok: true });
+  });
+});
+

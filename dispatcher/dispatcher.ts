@@ -20,7 +20,7 @@ import type { Inventory } from '../inventory/inventory.ts';
 import { IllegalTransitionError, JobFinishedError, JobNotFoundError, NodeExistsError, NodeNotFoundError } from './domain/errors.ts';
 import { JobQueue } from './domain/job-queue.ts';
 import { jobAfterAttempt, type AttemptResult, type AttemptState, type Job, type JobState, type NewJob, type RetryPolicy } from './domain/jobs.ts';
-import { acceptsWork, assertNodeTransition, isConnectedState, type NodeEvent, type NodeRecord, type NodeState } from './domain/nodes.ts';
+import { acceptsWork, assertNodeTransition, canTransitionNode, isConnectedState, type NodeEvent, type NodeRecord, type NodeState } from './domain/nodes.ts';
 import { createStrategy, updatePerf, type Candidate, type Strategy } from './domain/strategies.ts';
 import { DEFAULT_HEALTH_POLICY, HEALTHY, describePlacement, healthPlacement, placementChanged, type HealthPlacement, type HealthPolicy } from './domain/health.ts';
 import type { DispatcherEvents } from './events.ts';
@@ -95,7 +95,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly strategy: Strategy;
   private readonly defer: (fn: () => void) => void;
   private readonly nodes = new Map<string, RuntimeNode>();
-  private readonly queue = new JobQueue<Job>();
+  private queue = new JobQueue<Job>();
   private readonly running = new Map<number, RunningAttempt>();
   private readonly groupDuration = new Map<string, number>();
   private pendingResults: PendingResult[] = [];
@@ -148,7 +148,28 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       }
       this.store.saveNode(this.nodes.get(inv.name)!.record);
     }
-    // Attempts that were running when the master stopped wait for their agents to reconnect.
+    this.loadRuntime(now);
+    const grace = Math.max(this.settings.restartGraceMs, this.lostAfterMs);
+    for (const node of this.nodes.values()) {
+      // Attempts that were running when the master stopped wait for their agents to reconnect;
+      // nodes that were connected wait too. Nodes held elsewhere (maintenance, rebooting) keep
+      // their state, but their attempts are failed if nothing is heard by the deadline.
+      if (isConnectedState(node.state) || node.state === 'suspect' || node.running.size > 0) {
+        if (node.state !== 'suspect' && canTransitionNode(node.state, 'suspect')) this.setState(node, 'suspect', 'master restarted; waiting for the agent to reconnect', 'system');
+        node.deadline = now + grace;
+      }
+    }
+    this.staleCount = this.store.countStaleResults();
+    this.log.info({ nodes: this.nodes.size, queued: this.queue.size, running: this.running.size }, 'dispatcher started');
+  }
+
+  /** (Re)builds the in-memory queue and running attempts from the store. */
+  private loadRuntime(now: number): void {
+    this.running.clear();
+    for (const node of this.nodes.values()) {
+      node.running.clear();
+      node.orphans.clear();
+    }
     for (const a of this.store.runningAttempts()) {
       const job = this.store.getJob(a.jobId);
       if (!job) continue;
@@ -156,16 +177,20 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       node.running.add(a.id);
       this.running.set(a.id, { attemptId: a.id, jobId: a.jobId, node: a.node, startedAt: a.startedAt, job });
     }
-    const grace = Math.max(this.settings.restartGraceMs, this.lostAfterMs);
-    for (const node of this.nodes.values()) {
-      if (isConnectedState(node.state) || node.state === 'suspect' || node.running.size > 0) {
-        if (node.state !== 'suspect') this.setState(node, 'suspect', 'master restarted; waiting for the agent to reconnect', 'system');
-        node.deadline = now + grace;
-      }
-    }
+    this.queue = new JobQueue<Job>();
     for (const job of this.store.queuedJobs()) this.queue.enqueue(job, now);
-    this.staleCount = this.store.countStaleResults();
-    this.log.info({ nodes: this.nodes.size, queued: this.queue.size, running: this.running.size }, 'dispatcher started');
+  }
+
+  /**
+   * A listener that throws must not break the Dispatcher (or roll back a commit): it is logged.
+   */
+  override emit<K extends keyof DispatcherEvents>(event: K, ...args: DispatcherEvents[K]): boolean {
+    try {
+      return (super.emit as (e: K, ...a: DispatcherEvents[K]) => boolean)(event, ...args);
+    } catch (e) {
+      this.log.error({ err: e, event }, 'a dispatcher event listener failed');
+      return true;
+    }
   }
 
   private newRecord(name: string, source: NodeRecord['source'], now: number, extra: Partial<NodeRecord> = {}): NodeRecord {
@@ -288,20 +313,33 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Commits pending results and hands out jobs now (tests and shutdown call it directly). */
   pump(): void {
     const now = this.clock.now();
+    const batchLinks = new Set(this.pendingResults.map((r) => r.link));
     try {
       this.store.transaction(() => {
         this.commitResults(now);
         this.assignJobs(now);
       });
     } catch (e) {
-      // Nothing was acked: agents keep their results and resend them after reconnecting.
+      // Nothing was committed or acked. The in-memory view may have moved ahead of the store:
+      // rebuild it from the store, and make the agents whose results were in the batch
+      // reconnect, which makes them resend those results.
       this.outbox = [];
-      this.log.error({ err: e }, 'could not commit; nothing was acknowledged');
+      this.log.error({ err: e }, 'could not commit; nothing was acknowledged; resyncing from the store');
+      this.resync(now, batchLinks);
       return;
     }
     const out = this.outbox;
     this.outbox = [];
     for (const [link, msg] of out) link.send(msg);
+  }
+
+  private resync(now: number, links: Set<AgentLink>): void {
+    this.pendingResults = [];
+    this.loadRuntime(now);
+    for (const node of this.nodes.values()) {
+      if (node.link) node.credits = Math.max(0, node.slots - node.running.size);
+    }
+    for (const link of links) link.close(CloseCode.lost, 'dispatcher could not commit; reconnect and resend');
   }
 
   /** Kept for callers that think in steps: commits results, then schedules. */
@@ -369,6 +407,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       return { ok: false, code: 'BAD_TOKEN', message: `the token does not belong to node '${name}'` };
     }
     const existing = this.nodes.get(name);
+    if (!existing && this.removedNodes().has(name)) {
+      return { ok: false, code: 'NODE_REMOVED', message: `node '${name}' was removed by an operator; add it again to let it join` };
+    }
     if (existing?.state === 'pending-approval') {
       return { ok: false, code: 'NOT_APPROVED', message: `node '${name}' is waiting for approval` };
     }
@@ -403,11 +444,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       ...(hello.node.serial && !node.record.serial ? { serial: hello.node.serial } : {}),
       ...(hello.node.model && !node.record.model ? { model: hello.node.model } : {}),
     });
-    const target = stateOnConnect(node.state);
+    const wanted = node.record.drainRequested ? (node.running.size ? 'draining' : 'drained') : stateOnConnect(node.state);
+    const target = canTransitionNode(node.state, wanted) ? wanted : node.state;
     if (target !== node.state) this.setState(node, target, newBoot ? 'agent connected after a reboot' : 'agent connected', 'agent');
     this.nodeEvent(node, wasConnected ? 'reconnect' : 'hello', `agent ${hello.node.agentVersion} connected (boot ${hello.node.bootId.slice(0, 8)}${hello.node.imageVersion ? `, image ${hello.node.imageVersion}` : ''})`, 'agent', now);
     this.persistNode(node, now);
     link.send({ type: 'welcome', protocol: PROTOCOL_VERSION, node: name, heartbeatMs: this.settings.heartbeatMs, slots: node.slots, abandon, serverTime: now });
+    // A cancel asked while the agent was away is sent again now.
+    for (const id of node.running) {
+      if (this.running.get(id)?.job.cancelRequested) link.send({ type: 'cancel', attemptId: id, reason: 'cancelled' });
+    }
     this.recordBootEvent({ kind: 'agent-hello', at: now, node: name, outcome: newBoot ? 'rebooted' : 'connected', ...(hello.node.mac ? { mac: hello.node.mac } : {}), ...(hello.node.serial ? { serial: hello.node.serial } : {}), ...(hello.node.ip ? { ip: hello.node.ip } : {}), detail: { agentVersion: hello.node.agentVersion, bootId: hello.node.bootId, ...(hello.node.imageVersion ? { imageVersion: hello.node.imageVersion } : {}) } });
     this.emit('node', node.view());
     return { ok: true, node: name };
@@ -559,13 +605,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     node?.running.delete(run.attemptId);
     node?.orphans.delete(run.attemptId);
     const { currentAttemptId: _ended, ...current } = run.job;
-    const rest = { ...current, nodeLosses: current.nodeLosses + (state === 'node-lost' ? 1 : 0) };
+    const rest = { ...current, nodeLosses: current.nodeLosses + (state === 'node-lost' ? 1 : 0), abandons: current.abandons + (state === 'abandoned' ? 1 : 0) };
     const job: Job =
       next.state === 'queued'
         ? { ...rest, state: 'queued', availableAt: next.availableAt, reason: next.reason }
         : { ...rest, state: next.state, finishedAt: now, ...(next.reason !== undefined ? { reason: next.reason } : {}) };
     if (job.state === 'queued') this.queue.enqueue(job, now);
-    if (node?.state === 'draining' && node.running.size === 0) this.setState(node, 'drained', 'drain finished: no jobs left', 'system');
+    if (node?.state === 'draining' && node.running.size === 0) {
+      this.setState(node, 'drained', 'drain finished: no jobs left', 'system');
+      this.persistNode(node, now);
+    }
     this.emit('attemptEnded', { jobId: run.jobId, attemptId: run.attemptId, node: run.node, state, durationMs, retried: next.state === 'queued' });
     this.emit('job', job);
   }
@@ -578,11 +627,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       for (const id of attemptIds) {
         const run = this.running.get(id);
         if (!run) continue;
-        const next = run.job.cancelRequested
-          ? ({ state: 'cancelled', reason: 'cancelled' } as const)
-          : state === 'abandoned'
-            ? ({ state: 'queued', availableAt: now, reason } as const) // the operator took the node away: not the job's fault
-            : jobAfterAttempt(run.job, state, now, this.retryPolicy, reason);
+        const next = run.job.cancelRequested ? ({ state: 'cancelled', reason: 'cancelled' } as const) : jobAfterAttempt(run.job, state, now, this.retryPolicy, reason);
         if (!this.store.endAttempt({ attemptId: id, jobId: run.jobId, state, at: now, reason, job: next })) continue;
         ended++;
         node.update({ jobsFailed: node.record.jobsFailed + 1 });
@@ -603,10 +648,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         node.orphanDeadline = undefined;
         const ids = [...node.orphans].filter((id) => node.running.has(id));
         node.orphans.clear();
-        this.failAttempts(node, ids, 'node-lost', 'agent restarted without a result', now);
+        // Never started (assign lost in flight) or the agent restarted: not the job's fault.
+        this.failAttempts(node, ids, 'abandoned', 'agent restarted without a result', now);
       }
-      if (node.deadline !== undefined && now >= node.deadline && (isConnectedState(node.state) || node.state === 'suspect')) {
-        this.markLost(node, now);
+      if (node.deadline !== undefined && now >= node.deadline) {
+        if (isConnectedState(node.state) || node.state === 'suspect') this.markLost(node, now);
+        else if (!node.link && node.running.size > 0) {
+          // Held in another state (maintenance, rebooting, …) and silent: its jobs go elsewhere.
+          node.deadline = undefined;
+          this.failAttempts(node, [...node.running], 'node-lost', `no heartbeat while ${node.state}`, now);
+        }
       }
     }
     if (this.queue.promoteDue(now) > 0) this.requestSchedule();
@@ -744,6 +795,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   drain(name: string, options: { immediate?: boolean } = {}, actor = 'admin'): NodeView {
     const node = this.runtime(name);
     const now = this.clock.now();
+    // The intent outlives disconnects, reboots and master restarts until undrain.
+    node.update({ drainRequested: true });
     if (node.state !== 'draining' && node.state !== 'drained') this.setState(node, node.running.size ? 'draining' : 'drained', options.immediate ? 'drain (immediate)' : 'drain (finish running jobs)', actor);
     if (options.immediate && node.running.size) {
       const ids = [...node.running];
@@ -767,6 +820,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   undrain(name: string, actor = 'admin'): NodeView {
     const node = this.runtime(name);
+    if (node.record.drainRequested) {
+      node.update({ drainRequested: false });
+      this.persistNode(node, this.clock.now());
+    }
     if (node.state !== 'draining' && node.state !== 'drained') return node.view();
     return this.transitionNode(name, node.link ? 'online' : 'offline', 'undrain', actor);
   }
@@ -812,18 +869,32 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     });
     const node = new RuntimeNode(record);
     this.nodes.set(input.name, node);
+    this.setRemoved(input.name, false);
     this.nodeEvent(node, pending ? 'approved' : 'added', pending ? `approved (was ${approve})` : 'added through the API', actor, now);
     this.persistNode(node, now);
     this.emit('node', node.view());
     return node.view();
   }
 
-  /** Removes a node (a pending one is thereby rejected). Its running attempts are requeued. */
+  private removedNodes(): Set<string> {
+    return new Set(JSON.parse(this.store.getMeta('removed-nodes') ?? '[]') as string[]);
+  }
+
+  private setRemoved(name: string, removed: boolean): void {
+    const set = this.removedNodes();
+    if (removed === set.has(name)) return;
+    if (removed) set.add(name);
+    else set.delete(name);
+    this.store.setMeta('removed-nodes', JSON.stringify([...set]));
+  }
+
+  /** Removes a node (a pending one is thereby rejected). Its running attempts are stopped and requeued; its agent may not rejoin until it is added again. */
   removeNode(name: string, actor = 'admin'): void {
     const node = this.runtime(name);
     const now = this.clock.now();
-    if (node.running.size) this.failAttempts(node, [...node.running], 'abandoned', 'node removed', now);
+    if (node.running.size) this.abandonRunning(name, 'node removed');
     node.link?.close(CloseCode.refused, 'node removed');
+    this.setRemoved(name, true);
     this.nodes.delete(name);
     this.store.deleteNode(name);
     this.store.addNodeEvent({ node: name, at: now, kind: 'removed', message: node.state === 'pending-approval' ? 'rejected' : 'removed', actor });

@@ -165,6 +165,12 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
       const ok = !error && !!result?.ok;
       this.deps.store.completePowerOp(op.id, { state: ok ? 'succeeded' : 'failed', at: now, verified: !!result?.verified, detail });
       d.recordNodeEvent(name, 'power', `${action} via ${driver.name}: ${ok ? (result?.verified ? 'done, verified' : 'done, not verifiable') : 'failed'} (${detail})`, actor);
+      if (!ok) {
+        // Left half-done (a port may be dark): a human should look, and the ladder watches it.
+        this.safeTransition(name, 'lost', `power ${action} failed: ${detail}`, actor);
+        this.alert('power-failed', 'warning', `power ${action} of ${name} via ${driver.name} failed: ${detail}`, name);
+        this.ladders.set(name, startLadder(now, this.ladders.get(name)));
+      }
       if (ok && action !== 'off') {
         this.safeTransition(name, 'booting', `powered ${action === 'cycle' ? 'cycled' : 'on'}; waiting for the agent`, actor);
         // Expect it back: the ladder's boot/hello deadlines apply to operator cycles too.
@@ -186,9 +192,10 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
     const d = this.deps.dispatcher;
     const node = d.getNode(name);
     if (!node.connected) throw new PiclusterErrorConflict(`node '${name}' has no connected agent to reboot; use power-cycle`);
-    if (options.kill) d.abandonRunning(name, `reboot by ${actor}`);
+    // The agent reboots at once: its running jobs are requeued now, without using a retry.
+    d.abandonRunning(name, `reboot by ${actor}`);
     const op = this.deps.store.insertPowerOp({ node: name, driver: 'agent', action: 'reboot', actor, at: this.deps.clock.now() });
-    const sent = d.sendCommand(name, 'reboot', options.kill ? { kill: true } : { drain: true });
+    const sent = d.sendCommand(name, 'reboot', { kill: options.kill === true });
     this.deps.store.completePowerOp(op.id, { state: sent ? 'succeeded' : 'failed', at: this.deps.clock.now(), verified: false, detail: sent ? 'reboot sent to the agent; verified by its next hello with a new boot id' : 'agent not connected' });
     if (sent) {
       this.safeTransition(name, 'rebooting', `reboot asked by ${actor}`, actor);
@@ -207,6 +214,13 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
 
   /** Completes power actions a previous master left unfinished: a port left off mid-cycle is turned back on. */
   async reconcile(): Promise<number> {
+    // Nodes a previous master was waiting for (booting, rebooting, mid-cycle) are waited for again.
+    const now0 = this.deps.clock.now();
+    for (const n of this.deps.dispatcher.listNodes()) {
+      if (n.state === 'booting' || n.state === 'rebooting' || n.state === 'power-cycling') {
+        this.ladders.set(n.name, { step: 'await-hello', since: now0, failedCycles: [], triedAgentReboot: true });
+      }
+    }
     const open = this.deps.store.unfinishedPowerOps();
     for (const op of open) {
       const now = this.deps.clock.now();

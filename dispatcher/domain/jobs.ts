@@ -73,6 +73,8 @@ export interface Job extends NewJob {
   readonly cancelRequested: boolean;
   /** Attempts of this job that ended because their node was lost (the poison-job guard counts them). */
   readonly nodeLosses: number;
+  /** Attempts taken away by an operator or the master (drain, power, reboot, lost assign): not counted as tries. */
+  readonly abandons: number;
 }
 
 export interface AttemptResult {
@@ -125,7 +127,7 @@ export type JobAfterAttempt =
  * Failures of any kind (non-zero exit, timeout, lost node, rejection) retry within the cap.
  */
 export function jobAfterAttempt(
-  job: Pick<Job, 'attempts' | 'retries'> & { readonly nodeLosses?: number },
+  job: Pick<Job, 'attempts' | 'retries'> & { readonly nodeLosses?: number; readonly abandons?: number },
   attemptState: Exclude<AttemptState, 'running'>,
   now: number,
   policy: RetryPolicy,
@@ -138,10 +140,12 @@ export function jobAfterAttempt(
     return { state: 'failed', reason: `poison job: ${losses} of its attempts died together with their node; not retried` };
   }
   const why = reason ?? attemptState;
-  if (job.attempts <= job.retries) {
-    return { state: 'queued', availableAt: now + backoffMs(job.attempts, policy), reason: why };
+  if (attemptState === 'abandoned') return { state: 'queued', availableAt: now, reason: why };
+  const tries = job.attempts - (job.abandons ?? 0);
+  if (tries <= job.retries) {
+    return { state: 'queued', availableAt: now + backoffMs(tries, policy), reason: why };
   }
-  return { state: 'failed', reason: job.retries > 0 ? `${why} (after ${job.attempts} attempts)` : why };
+  return { state: 'failed', reason: job.retries > 0 ? `${why} (after ${tries} attempts)` : why };
 }
 
 /** The agent's outcome word → the attempt's end state. */

@@ -26,18 +26,18 @@ const connected: NodeState[] = ['online', 'busy', 'draining', 'drained'];
 
 export const NODE_TRANSITIONS: Readonly<Record<NodeState, readonly NodeState[]>> = {
   'pending-approval': ['offline', 'booting', 'online'],
-  offline: ['booting', 'online', 'rebooting', 'power-cycling', 'maintenance', 'pending-approval', 'drained'],
-  booting: ['online', 'offline', 'lost', 'power-cycling', 'maintenance', 'quarantined'],
+  offline: ['booting', 'online', 'rebooting', 'power-cycling', 'maintenance', 'pending-approval', 'drained', 'draining'],
+  booting: ['online', 'offline', 'lost', 'power-cycling', 'maintenance', 'quarantined', 'draining', 'drained'],
   online: ['busy', 'draining', 'drained', 'suspect', 'offline', 'rebooting', 'power-cycling', 'maintenance', 'lost'],
   busy: ['online', 'draining', 'drained', 'suspect', 'offline', 'rebooting', 'power-cycling', 'maintenance', 'lost'],
   draining: ['drained', 'online', 'suspect', 'offline', 'rebooting', 'power-cycling', 'maintenance', 'lost'],
   drained: ['online', 'draining', 'suspect', 'offline', 'rebooting', 'power-cycling', 'maintenance', 'lost'],
   suspect: ['online', 'busy', 'draining', 'drained', 'lost', 'offline', 'maintenance', 'rebooting', 'power-cycling'],
-  lost: ['online', 'booting', 'rebooting', 'power-cycling', 'quarantined', 'maintenance', 'offline'],
-  rebooting: ['online', 'booting', 'lost', 'power-cycling', 'quarantined', 'maintenance', 'offline'],
-  'power-cycling': ['booting', 'online', 'lost', 'quarantined', 'maintenance', 'offline'],
-  quarantined: ['maintenance', 'offline', 'online', 'booting', 'power-cycling', 'rebooting'],
-  maintenance: ['offline', 'online', 'booting', 'rebooting', 'power-cycling'],
+  lost: ['online', 'booting', 'rebooting', 'power-cycling', 'quarantined', 'maintenance', 'offline', 'draining', 'drained'],
+  rebooting: ['online', 'booting', 'lost', 'power-cycling', 'quarantined', 'maintenance', 'offline', 'draining', 'drained'],
+  'power-cycling': ['booting', 'online', 'lost', 'quarantined', 'maintenance', 'offline', 'draining', 'drained'],
+  quarantined: ['maintenance', 'offline', 'online', 'booting', 'power-cycling', 'rebooting', 'draining', 'drained'],
+  maintenance: ['offline', 'online', 'booting', 'rebooting', 'power-cycling', 'draining', 'drained'],
 };
 
 export const isConnectedState = (s: NodeState): boolean => connected.includes(s);
@@ -81,6 +81,8 @@ export interface NodeRecord {
   readonly power?: Readonly<Record<string, unknown>>;
   /** Full-DHCP reservation from the inventory. */
   readonly ipv4?: string;
+  /** An operator drained it: it stays draining/drained across reconnects and reboots until undrain. */
+  readonly drainRequested?: boolean;
 }
 
 export interface NodeEvent {

@@ -51,7 +51,15 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
           link.send({ type: 'error', code: 'HELLO_FIRST', message: `the first frame must be hello, got ${msg.type}` });
           return;
         }
-        const outcome = dispatcher.agentHello(msg, link);
+        let outcome: ReturnType<Dispatcher['agentHello']>;
+        try {
+          outcome = dispatcher.agentHello(msg, link);
+        } catch (e) {
+          log.error({ err: e, node: msg.node.name }, 'agent hello failed');
+          link.send({ type: 'error', code: 'INTERNAL', message: 'the dispatcher could not register this agent; retry' });
+          link.close(CloseCode.lost, 'hello failed');
+          return;
+        }
         if (!outcome.ok) {
           dispatcher.emit('protocolError', { code: outcome.code });
           log.warn({ node: msg.node.name, remote, code: outcome.code }, 'agent refused');

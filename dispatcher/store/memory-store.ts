@@ -32,7 +32,7 @@ export class MemoryStore implements Store {
 
   insertJobs(jobs: readonly NewJob[], now: number): Job[] {
     return jobs.map((j) => {
-      const job: Job = { ...clone(j), id: this.nextJobId++, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false, nodeLosses: 0 };
+      const job: Job = { ...clone(j), id: this.nextJobId++, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false, nodeLosses: 0, abandons: 0 };
       this.jobs.set(job.id, job);
       return clone(job);
     });
@@ -92,7 +92,7 @@ export class MemoryStore implements Store {
       ...(end.result !== undefined ? { result: clone(end.result) } : {}),
     });
     const { currentAttemptId: _drop, ...current } = j;
-    const rest = { ...current, nodeLosses: j.nodeLosses + (end.state === 'node-lost' ? 1 : 0) };
+    const rest = { ...current, nodeLosses: j.nodeLosses + (end.state === 'node-lost' ? 1 : 0), abandons: j.abandons + (end.state === 'abandoned' ? 1 : 0) };
     if (end.job.state === 'queued') {
       this.jobs.set(j.id, { ...rest, state: 'queued', availableAt: end.job.availableAt, reason: end.job.reason });
     } else {

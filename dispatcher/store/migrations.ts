@@ -124,4 +124,9 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX alerts_open ON alerts(kind, node) WHERE resolved_at IS NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'abandoned attempts do not count toward retries',
+    sql: `ALTER TABLE jobs ADD COLUMN abandons INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];

@@ -38,6 +38,7 @@ interface JobRow {
   reason: string | null;
   cancel_requested: number;
   node_losses: number;
+  abandons: number;
 }
 
 interface AttemptRow {
@@ -73,6 +74,7 @@ function toJob(r: JobRow): Job {
     ...(r.reason !== null ? { reason: r.reason } : {}),
     cancelRequested: r.cancel_requested === 1,
     nodeLosses: r.node_losses,
+    abandons: r.abandons,
   };
 }
 
@@ -167,9 +169,9 @@ export class SqliteStore implements Store {
       startJob: p(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now),
                    current_attempt_id = @attempt, last_attempt_id = @attempt, node = @node WHERE id = @id AND state = 'queued'`),
       endAttempt: p("UPDATE attempts SET state = @state, ended_at = @at, reason = @reason, result = @result WHERE id = @id AND state = 'running'"),
-      requeueJob: p(`UPDATE jobs SET state = 'queued', current_attempt_id = NULL, available_at = @availableAt, reason = @reason, node_losses = node_losses + @lost
+      requeueJob: p(`UPDATE jobs SET state = 'queued', current_attempt_id = NULL, available_at = @availableAt, reason = @reason, node_losses = node_losses + @lost, abandons = abandons + @abandoned
                      WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
-      finishJob: p(`UPDATE jobs SET state = @state, current_attempt_id = NULL, finished_at = @at, reason = COALESCE(@reason, reason), node_losses = node_losses + @lost
+      finishJob: p(`UPDATE jobs SET state = @state, current_attempt_id = NULL, finished_at = @at, reason = COALESCE(@reason, reason), node_losses = node_losses + @lost, abandons = abandons + @abandoned
                     WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
       insertPowerOp: p("INSERT INTO power_ops (node, driver, action, state, actor, requested_at) VALUES (?, ?, ?, 'pending', ?, ?)"),
       completePowerOp: p("UPDATE power_ops SET state = ?, completed_at = ?, verified = ?, detail = ? WHERE id = ? AND state = 'pending'"),
@@ -233,7 +235,7 @@ export class SqliteStore implements Store {
           now,
         });
         const id = Number(info.lastInsertRowid);
-        return { ...structuredClone(j), id, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false, nodeLosses: 0 } as Job;
+        return { ...structuredClone(j), id, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false, nodeLosses: 0, abandons: 0 } as Job;
       }),
     )();
   }
@@ -295,7 +297,7 @@ export class SqliteStore implements Store {
 
   endAttempt(end: AttemptEnd): boolean {
     return this.transaction(() => {
-      const jobArgs = { id: end.jobId, attempt: end.attemptId, lost: end.state === 'node-lost' ? 1 : 0 };
+      const jobArgs = { id: end.jobId, attempt: end.attemptId, lost: end.state === 'node-lost' ? 1 : 0, abandoned: end.state === 'abandoned' ? 1 : 0 };
       // The compare-and-set: only the job's current, running attempt may move it.
       const moved =
         end.job.state === 'queued'
