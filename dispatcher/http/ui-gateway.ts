@@ -9,6 +9,10 @@
  *
  * Browser → server frames: `{type:'watch', jobId}` (stream this job's output; `null` stops),
  * `{type:'resync'}` (send a snapshot now).
+ *
+ * Besides nodes, jobs, events and output, a delta may carry `removed: [name…]` (nodes that left
+ * the registry: removed, rejected, or renamed by an approval; see `nodeRemoved`) and
+ * `alerts: true` when an alert was raised (the browser re-reads `GET /api/alerts`).
  */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -32,6 +36,14 @@ export interface UiGatewayOptions {
   readonly pingMs?: number;
   /** Jobs in a snapshot besides the running ones. */
   readonly recentJobs?: number;
+  /** Where alerts are raised (the master's NodeLifecycle): each one is pushed as `alerts: true`. */
+  readonly alertSource?: AlertSource;
+}
+
+/** The part of NodeLifecycle the gateway listens to. */
+export interface AlertSource {
+  on(event: 'alert', listener: (alert: unknown) => void): unknown;
+  off(event: 'alert', listener: (alert: unknown) => void): unknown;
 }
 
 interface Client {
@@ -49,10 +61,12 @@ interface Batch {
   jobs: Map<number, Job>;
   events: FeedItem[];
   output: Map<number, { stream: 'stdout' | 'stderr'; data: string }[]>;
+  removed: Set<string>;
   finished: boolean;
+  alerts: boolean;
 }
 
-const emptyBatch = (): Batch => ({ nodes: new Map(), jobs: new Map(), events: [], output: new Map(), finished: false });
+const emptyBatch = (): Batch => ({ nodes: new Map(), jobs: new Map(), events: [], output: new Map(), removed: new Set(), finished: false, alerts: false });
 
 export class UiGateway {
   private readonly clients = new Set<Client>();
@@ -72,7 +86,11 @@ export class UiGateway {
   ) {
     this.flushMs = options.flushMs ?? 200;
     this.maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
-    const onNode = (n: NodeView) => this.add((b) => b.nodes.set(n.name, n));
+    const onNode = (n: NodeView) =>
+      this.add((b) => {
+        b.nodes.set(n.name, n);
+        b.removed.delete(n.name);
+      });
     const onJob = (j: Job) =>
       this.add((b) => {
         b.jobs.set(j.id, j);
@@ -93,13 +111,28 @@ export class UiGateway {
     dispatcher.on('nodeEvent', onNodeEvent);
     dispatcher.on('bootEvent', onBoot);
     dispatcher.on('output', onOutput);
+    const onAlert = () => this.add((b) => (b.alerts = true));
+    options.alertSource?.on('alert', onAlert);
     this.detach = () => {
+      options.alertSource?.off('alert', onAlert);
       dispatcher.off('node', onNode);
       dispatcher.off('job', onJob);
       dispatcher.off('nodeEvent', onNodeEvent);
       dispatcher.off('bootEvent', onBoot);
       dispatcher.off('output', onOutput);
     };
+  }
+
+  /**
+   * A node left the registry. The Dispatcher emits no event for that (removeNode, or an approval
+   * under a new name drops the pending entry), so the UI plugin reports successful
+   * `DELETE /api/nodes/:name` and renaming approvals here.
+   */
+  nodeRemoved(name: string): void {
+    this.add((b) => {
+      b.nodes.delete(name);
+      b.removed.add(name);
+    });
   }
 
   get size(): number {
@@ -187,6 +220,8 @@ export class UiGateway {
     this.seq++;
     const base: Record<string, unknown> = { type: 'delta', seq: this.seq };
     if (b.nodes.size) base.nodes = [...b.nodes.values()];
+    if (b.removed.size) base.removed = [...b.removed];
+    if (b.alerts) base.alerts = true;
     if (b.jobs.size) {
       base.jobs = [...b.jobs.values()].map(jobView);
       const o = this.dispatcher.overview();

@@ -16,7 +16,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import { requireRole, roleOf, bearer, type AuthSettings } from '../http/auth.ts';
 import { registerShellGateway } from '../http/shell-gateway.ts';
-import { UiGateway, type UiGatewayOptions } from '../http/ui-gateway.ts';
+import { UiGateway, type AlertSource, type UiGatewayOptions } from '../http/ui-gateway.ts';
 import { NodeNameParams } from '../http/schemas.ts';
 import { ShellBroker, type ShellBrokerOptions } from '../shell-broker.ts';
 import { buildUiAssets, type UiAssets } from './assets.ts';
@@ -31,6 +31,8 @@ export interface UiPluginDeps {
   readonly history?: HistoryOptions;
   readonly gateway?: UiGatewayOptions;
   readonly shell?: ShellBrokerOptions;
+  /** Where alerts are raised (the master's NodeLifecycle); without it the UI re-reads alerts on node changes. */
+  readonly alerts?: AlertSource;
   /** Prebuilt assets (tests that build many apps can share one build). */
   readonly assets?: UiAssets;
 }
@@ -87,8 +89,17 @@ export function uiPlugin(deps: UiPluginDeps): (app: FastifyInstance) => Promise<
     const assets = deps.assets ?? (await buildUiAssets());
     const history = new UiHistory(deps.clock, deps.history);
     history.attach(deps.dispatcher);
-    const gateway = new UiGateway(deps.dispatcher, history, log, deps.gateway);
+    const gateway = new UiGateway(deps.dispatcher, history, log, { ...deps.gateway, ...(deps.alerts ? { alertSource: deps.alerts } : {}) });
     gateway.register(app, deps.auth);
+    // Nodes leaving the registry raise no Dispatcher event: tell the browsers from the API's answers.
+    app.addHook('onResponse', async (req, reply) => {
+      if (reply.statusCode >= 300 || req.routeOptions.url === undefined) return;
+      if (req.method === 'DELETE' && req.routeOptions.url === '/api/nodes/:name') gateway.nodeRemoved((req.params as { name: string }).name);
+      else if (req.method === 'POST' && req.routeOptions.url === '/api/nodes') {
+        const b = req.body as { name?: string; approve?: string } | undefined;
+        if (b?.approve && b.approve !== b.name) gateway.nodeRemoved(b.approve);
+      }
+    });
     const broker = new ShellBroker(deps.dispatcher, log.child({ component: 'shell' }), deps.shell);
     registerShellGateway(app, broker, deps.auth, log);
     app.addHook('onClose', async () => {
@@ -106,7 +117,7 @@ export function uiPlugin(deps: UiPluginDeps): (app: FastifyInstance) => Promise<
     };
     app.get('/', { schema: { hide: true } }, sendPage);
     // Deep links (`/nodes/local-1`) load the same page; the client routes on location.pathname.
-    for (const p of ['/login', '/nodes', '/nodes/*', '/jobs', '/jobs/*', '/alerts']) app.get(p, { schema: { hide: true } }, sendPage);
+    for (const p of ['/login', '/nodes', '/nodes/*', '/jobs', '/jobs/*', '/alerts', '/manage']) app.get(p, { schema: { hide: true } }, sendPage);
 
     app.get('/assets/:file', { schema: { hide: true } }, async (req, reply) => {
       const { file } = req.params as { file: string };

@@ -30,6 +30,10 @@ interface DeltaFrame {
   queue?: QueueInfo;
   throughput?: MinuteCount[];
   events?: FeedItem[];
+  /** Nodes that left the registry (removed, rejected, renamed by an approval). */
+  removed?: string[];
+  /** An alert was raised (re-read GET /api/alerts). */
+  alerts?: boolean;
   output?: { jobId: number; chunks: { stream: 'stdout' | 'stderr'; data: string }[] };
 }
 
@@ -50,8 +54,11 @@ export class LiveStore {
   seq = -1;
   /** Bumped on every change, so components can memoise on it. */
   version = 0;
+  /** Bumped when the server says an alert was raised, and on every snapshot. */
+  alertStamp = 0;
   private ws: WebSocket | undefined;
   private listeners = new Set<() => void>();
+  private applyListeners = new Set<() => void>();
   private outputListeners = new Set<OutputListener>();
   private eventListeners = new Set<(items: FeedItem[]) => void>();
   private watching: number | undefined;
@@ -79,6 +86,15 @@ export class LiveStore {
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Runs `fn` right after every applied frame (not batched per animation frame, so it keeps
+   * working in a background tab: the rolling reboot waits on it).
+   */
+  onApply(fn: () => void): () => void {
+    this.applyListeners.add(fn);
+    return () => this.applyListeners.delete(fn);
   }
 
   onOutput(fn: OutputListener): () => void {
@@ -143,12 +159,15 @@ export class LiveStore {
       this.events = f.events;
       this.seq = f.seq;
       this.link = 'live';
+      this.alertStamp++;
       if (this.watching !== undefined) this.sendFrame({ type: 'watch', jobId: this.watching });
       this.changed();
       return;
     }
     this.seq = f.seq;
     for (const n of f.nodes ?? []) this.nodes.set(n.name, n);
+    for (const name of f.removed ?? []) this.nodes.delete(name);
+    if (f.alerts) this.alertStamp++;
     for (const j of f.jobs ?? []) this.jobs.set(j.id, j);
     if (this.jobs.size > MAX_JOBS) {
       const finished = [...this.jobs.values()].filter((j) => j.state !== 'running' && j.state !== 'queued').sort((a, b) => a.id - b.id);
@@ -168,6 +187,7 @@ export class LiveStore {
   /** Listeners run once per animation frame at most, however many frames arrived. */
   private changed(): void {
     this.version++;
+    for (const l of this.applyListeners) l();
     if (this.notifyQueued) return;
     this.notifyQueued = true;
     requestAnimationFrame(() => {
