@@ -126,6 +126,8 @@ export const ConfigSchema = Type.Object(
     ),
     store: Type.Object(
       {
+        /** Boot events, node events, stale-result records and resolved alerts are kept this many days. */
+        historyDays: Type.Integer({ minimum: 1, default: 30 }),
         /** SQLite `synchronous`: `normal` survives process crashes (WAL); `full` also power loss, slower. */
         synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: 'normal' }),
       },

@@ -149,6 +149,18 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     }
   }, tickMs);
   ticker.unref();
+  // History retention: at start, then hourly.
+  const prune = () => {
+    try {
+      const n = store.pruneHistory(clock.now() - config.store.historyDays * 86_400_000);
+      if (n) log.info({ rows: n, historyDays: config.store.historyDays }, 'old history pruned');
+    } catch (e) {
+      log.error({ err: e }, 'history pruning failed');
+    }
+  };
+  prune();
+  const pruner = setInterval(prune, 3_600_000);
+  pruner.unref();
 
   await app.listen({ host: config.http.host, port: config.http.port });
   const address = app.server.address();
@@ -186,6 +198,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       if (closed) return;
       closed = true;
       clearInterval(ticker);
+      clearInterval(pruner);
       await netboot?.close();
       await agents.stop();
       dispatcher.shutdown();

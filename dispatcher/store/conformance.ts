@@ -177,6 +177,20 @@ export function storeConformance(name: string, factory: () => Store): void {
       expect(store.raiseAlert({ kind: 'circuit-breaker', severity: 'critical', message: 'storm 2', at: 6 }).id).not.toBe(cluster.id);
     });
 
+    it('prunes history older than the retention, keeping the rest', () => {
+      store.addBootEvent({ kind: 'dhcp-discover', at: 10, outcome: 'answered' });
+      store.addBootEvent({ kind: 'dhcp-discover', at: 100, outcome: 'answered' });
+      store.addNodeEvent({ node: 'n', at: 10, kind: 'k', message: 'm', actor: 'a' });
+      store.recordStaleResult({ attemptId: 1, reason: 'duplicate', at: 10 });
+      store.raiseAlert({ kind: 'x', severity: 'warning', message: 'm', at: 5 });
+      store.resolveAlert('x', undefined, 10);
+      store.raiseAlert({ kind: 'y', severity: 'warning', message: 'still open', at: 5 });
+      expect(store.pruneHistory(50)).toBe(4);
+      expect(store.listBootEvents({}).map((e) => e.at)).toEqual([100]);
+      expect(store.listNodeEvents('n')).toEqual([]);
+      expect(store.listAlerts({}).map((a) => a.kind)).toEqual(['y']);
+    });
+
     it('keeps meta values', () => {
       expect(store.getMeta('k')).toBeUndefined();
       store.setMeta('k', 'v1');

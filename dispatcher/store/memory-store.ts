@@ -201,6 +201,20 @@ export class MemoryStore implements Store {
     return this.alerts.filter((a) => q.open === undefined || (a.resolvedAt === undefined) === q.open).reverse().slice(0, clampLimit(q.limit)).map(clone);
   }
 
+  pruneHistory(before: number): number {
+    let n = 0;
+    const keep = <T>(list: T[], old: (x: T) => boolean): void => {
+      const kept = list.filter((x) => !old(x));
+      n += list.length - kept.length;
+      list.splice(0, list.length, ...kept);
+    };
+    keep(this.bootEvents, (e) => e.at < before);
+    keep(this.nodeEvents, (e) => e.at < before);
+    keep(this.stale, (e) => e.at < before);
+    keep(this.alerts, (a) => a.resolvedAt !== undefined && a.resolvedAt < before);
+    return n;
+  }
+
   getMeta(key: string): string | undefined {
     return this.meta.get(key);
   }

@@ -429,6 +429,16 @@ export class SqliteStore implements Store {
     return (this.db.prepare(`SELECT * FROM alerts ${where} ORDER BY id DESC LIMIT ?`).all(clampLimit(q.limit)) as AlertRow[]).map(toAlert);
   }
 
+  pruneHistory(before: number): number {
+    return this.transaction(
+      () =>
+        this.db.prepare('DELETE FROM boot_events WHERE at < ?').run(before).changes +
+        this.db.prepare('DELETE FROM node_events WHERE at < ?').run(before).changes +
+        this.db.prepare('DELETE FROM stale_results WHERE received_at < ?').run(before).changes +
+        this.db.prepare('DELETE FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ?').run(before).changes,
+    );
+  }
+
   getMeta(key: string): string | undefined {
     return (this.s.getMeta.get(key) as { value: string } | undefined)?.value;
   }

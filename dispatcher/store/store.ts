@@ -133,6 +133,9 @@ export interface Store {
   resolveAlert(kind: string, node: string | undefined, at: number): boolean;
   listAlerts(query: { open?: boolean; limit?: number }): Alert[];
 
+  /** Retention: deletes boot events, node events, stale-result records and resolved alerts older than `before`. */
+  pruneHistory(before: number): number;
+
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
 
