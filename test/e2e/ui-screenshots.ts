@@ -1,7 +1,7 @@
 /**
  * Regenerates docs/screenshots/*.png from a demo run: a master and four agents as processes,
  * a mix of jobs (succeeding, failing, a function job, a long one), then the dashboard, nodes,
- * node page and jobs captured in Debian's chromium.
+ * node page, jobs and manage pages captured in Debian's chromium.
  *
  *   node --import tsx test/e2e/ui-screenshots.ts
  */
@@ -50,6 +50,10 @@ try {
   await page.getByRole('table', { name: 'Jobs' }).waitFor();
   await page.locator('details.submit > summary').click();
   await page.screenshot({ path: `${OUT}jobs.png` });
+  await page.goto(harness.url + '/manage');
+  await page.getByRole('table', { name: 'Manage nodes' }).waitFor();
+  for (const n of ['pi-03', 'pi-04']) await page.getByLabel(`Select ${n}`).check();
+  await page.screenshot({ path: `${OUT}manage.png`, fullPage: true });
   await browser.close();
 } finally {
   await harness.stop();

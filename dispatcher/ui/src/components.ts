@@ -39,7 +39,7 @@ export function Pager({ offset, limit, total, onPage, label }: { offset: number;
 }
 
 /** A button that asks first (native `<dialog>`), then runs `action`; its error is shown inline. */
-export function ConfirmButton({ label, question, action, danger, class: cls }: { label: string; question: string; action: () => Promise<unknown>; danger?: boolean; class?: string }): ComponentChild {
+export function ConfirmButton({ label, question, action, danger, disabled, title, class: cls }: { label: string; question: string; action: () => Promise<unknown>; danger?: boolean; disabled?: boolean; title?: string; class?: string }): ComponentChild {
   const dialog = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
@@ -61,7 +61,7 @@ export function ConfirmButton({ label, question, action, danger, class: cls }: {
   return h(
     'span',
     { class: `confirm ${cls ?? ''}` },
-    h('button', { type: 'button', class: danger ? 'danger' : undefined, disabled: busy, onClick: () => dialog.current?.showModal() }, label),
+    h('button', { type: 'button', class: danger ? 'danger' : undefined, disabled: busy || disabled, title, onClick: () => dialog.current?.showModal() }, label),
     h(
       'dialog',
       { ref: dialog, 'aria-label': `Confirm ${label}` },

@@ -9,6 +9,7 @@ import 'uplot/dist/uPlot.min.css';
 import '@xterm/xterm/css/xterm.css';
 import './app.css';
 import { h, render, type ComponentChild } from 'preact';
+import { BreakerBanner, useAlertsFeed } from './alerts.ts';
 import { useLocation, navigate } from './router.ts';
 import { liveStore, signOut, useLive, useSession } from './state.ts';
 import { AlertsPage } from './pages/alerts.ts';
@@ -16,6 +17,7 @@ import { DashboardPage } from './pages/dashboard.ts';
 import { JobPage } from './pages/job.ts';
 import { JobsPage } from './pages/jobs.ts';
 import { LoginPage } from './pages/login.ts';
+import { ManagePage } from './pages/manage.ts';
 import { NodePage } from './pages/node.ts';
 import { NodesPage } from './pages/nodes.ts';
 
@@ -24,6 +26,7 @@ const NAV: [string, string][] = [
   ['/nodes', 'Nodes'],
   ['/jobs', 'Jobs'],
   ['/alerts', 'Alerts'],
+  ['/manage', 'Manage'],
 ];
 
 function LinkStatus(): ComponentChild {
@@ -34,6 +37,7 @@ function LinkStatus(): ComponentChild {
 
 function Shell({ children, path }: { children?: ComponentChild; path: string }): ComponentChild {
   const session = useSession()!;
+  useAlertsFeed();
   const section = path === '/' ? '/' : `/${path.split('/')[1]}`;
   return h(
     'div',
@@ -46,7 +50,7 @@ function Shell({ children, path }: { children?: ComponentChild; path: string }):
       h('nav', { 'aria-label': 'Main' }, h('ul', null, NAV.map(([href, label]) => h('li', { key: href }, h('a', { href, 'aria-current': section === href ? 'page' : undefined }, label))))),
       h('div', { class: 'who' }, h(LinkStatus, null), h('span', { class: `badge role-${session.role}` }, session.role), h('button', { type: 'button', onClick: () => signOut() }, 'Sign out')),
     ),
-    h('div', { id: 'content' }, children),
+    h('div', { id: 'content' }, h(BreakerBanner, null), children),
   );
 }
 
@@ -68,6 +72,7 @@ function App(): ComponentChild {
   else if (parts[0] === 'jobs' && parts.length === 1) page = h(JobsPage, { query });
   else if (parts[0] === 'jobs' && parts[1] && /^\d+$/.test(parts[1])) page = h(JobPage, { key: parts[1], id: Number(parts[1]) });
   else if (parts[0] === 'alerts') page = h(AlertsPage, null);
+  else if (parts[0] === 'manage') page = h(ManagePage, null);
   else page = h('main', null, h('h1', null, 'Not found'), h('p', null, 'No such page. ', h('a', { href: '/' }, 'Back to the dashboard')));
   return h(Shell, { path }, page);
 }

@@ -1,8 +1,7 @@
 /// <reference lib="dom" />
 import { h, type ComponentChild } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { api } from '../api.ts';
-import { Card, Chart, Empty } from '../components.ts';
+import { SeverityBadge, useAlerts } from '../alerts.ts';
+import { Card, Chart, Empty, ErrorBox } from '../components.ts';
 import { time } from '../format.ts';
 import { useLive } from '../state.ts';
 import type { FeedItem } from '../types.ts';
@@ -39,14 +38,6 @@ export function bootText(e: { outcome: string; reason?: string; mac?: string; de
   return parts.join(' ');
 }
 
-interface Alert {
-  id?: string | number;
-  name?: string;
-  severity?: string;
-  message?: string;
-  node?: string;
-}
-
 export function DashboardPage(): ComponentChild {
   const live = useLive();
   const nodes = [...live.nodes.values()];
@@ -68,12 +59,8 @@ export function DashboardPage(): ComponentChild {
     return n ? Math.round((1000 * c.failed) / n) / 10 : null;
   });
   const lastHour = tp.reduce((a, c) => ({ ok: a.ok + c.succeeded, failed: a.failed + c.failed }), { ok: 0, failed: 0 });
-  const [alerts, setAlerts] = useState<Alert[] | undefined>(undefined);
-  useEffect(() => {
-    api<Alert[] | { alerts: Alert[] }>('GET', '/api/alerts')
-      .then((a) => setAlerts(Array.isArray(a) ? a : a.alerts ?? []))
-      .catch(() => setAlerts(undefined));
-  }, []);
+  const alertsFeed = useAlerts();
+  const alerts = alertsFeed.data?.alerts.filter((a) => a.resolvedAt === undefined);
   const pct = slots ? Math.round((100 * busy) / slots) : 0;
   return h(
     'main',
@@ -128,12 +115,19 @@ export function DashboardPage(): ComponentChild {
       h(Card, { title: 'Recent events' }, h(FeedList, { items: live.events.slice(0, 25) })),
       h(
         Card,
-        { title: 'Active alerts' },
+        { title: `Active alerts${alerts ? ` (${alerts.length})` : ''}` },
+        h(ErrorBox, { error: alertsFeed.error }),
         alerts === undefined
-          ? h(Empty, null, 'No alert source on this master yet (GET /api/alerts).')
+          ? h(Empty, null, 'Loading…')
           : alerts.length === 0
             ? h(Empty, null, 'No active alerts.')
-            : h('ul', { class: 'alerts' }, alerts.slice(0, 10).map((a, i) => h('li', { key: String(a.id ?? i) }, h('span', { class: `badge sev-${a.severity ?? 'info'}` }, a.severity ?? 'alert'), ' ', a.name ?? '', ' ', a.message ?? '', a.node ? ` (${a.node})` : ''))),
+            : h(
+                'ul',
+                { class: 'alerts', 'aria-label': 'Active alerts' },
+                alerts.slice(0, 10).map((a) =>
+                  h('li', { key: a.id }, h(SeverityBadge, { severity: a.severity }), ' ', h('strong', null, a.kind), a.node ? [' ', h('a', { href: `/nodes/${encodeURIComponent(a.node)}` }, a.node)] : null, ' ', h('span', { class: 'msg' }, a.message), ' ', h('time', { class: 'muted', dateTime: new Date(a.raisedAt).toISOString() }, time(a.raisedAt))),
+                ),
+              ),
         h('p', null, h('a', { href: '/alerts' }, 'All alerts')),
       ),
     ),

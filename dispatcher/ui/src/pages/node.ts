@@ -14,16 +14,35 @@ import type { BootEvent, HealthSample, JobView, NodeEvent, NodeView } from '../t
 import { bootText } from './dashboard.ts';
 import { ShellPanel } from './shell.ts';
 
-const ACTIONS: { action: string; label: string; question: string; danger?: boolean }[] = [
-  { action: 'reboot', label: 'Reboot', question: 'Reboot this node through its agent? Running jobs are requeued.', danger: true },
+const POWER_ACTIONS = new Set(['power-cycle', 'power-off', 'power-on']);
+const ACTIONS: { action: string; label: string; question: string; danger?: boolean; body?: Record<string, unknown> }[] = [
+  { action: 'reboot', label: 'Reboot', question: 'Reboot this node through its agent? Running jobs are stopped and requeued as the agent shuts down.', danger: true },
   { action: 'power-cycle', label: 'Power cycle', question: 'Cut and restore power to this node? Running jobs are lost and requeued.', danger: true },
-  { action: 'power-off', label: 'Power off', question: 'Turn this node off?', danger: true },
+  { action: 'power-off', label: 'Power off', question: 'Turn this node off? Running jobs are requeued.', danger: true },
   { action: 'power-on', label: 'Power on', question: 'Turn this node on?' },
   { action: 'drain', label: 'Drain', question: 'Drain this node: finish running jobs, take no new ones?' },
   { action: 'undrain', label: 'Undrain', question: 'Let this node take jobs again?' },
-  { action: 'maintenance', label: 'Maintenance', question: 'Put this node in maintenance (no jobs, no automatic recovery)?' },
-  { action: 'identify', label: 'Identify', question: 'Blink this node’s activity LED?' },
+  { action: 'maintenance', label: 'Maintenance', question: 'Put this node in maintenance (no jobs, no automatic recovery)?', body: { on: true } },
+  { action: 'identify', label: 'Identify', question: 'Blink this node’s activity LED for 30 s?' },
 ];
+
+interface PowerInfo {
+  power: ({ driver: string } & Record<string, unknown>) | null;
+  canPowerCycle: boolean;
+}
+
+interface PowerOp {
+  id: number;
+  node: string;
+  driver: string;
+  action: string;
+  state: string;
+  actor: string;
+  requestedAt: number;
+  completedAt?: number;
+  verified?: boolean;
+  detail?: string;
+}
 
 function useFetch<T>(path: string, deps: unknown[]): { data: T | undefined; error: unknown; reload: () => void } {
   const [data, setData] = useState<T | undefined>(undefined);
@@ -52,6 +71,10 @@ export function NodePage({ name }: { name: string }): ComponentChild {
   const [error, setError] = useState<unknown>(undefined);
   const doneCount = node ? node.jobsDone + node.jobsFailed : 0;
   const recent = useFetch<{ jobs: JobView[] }>(`/api/jobs?node=${enc}&limit=20`, [doneCount]);
+  // Power actions and reboots are journaled; each one also records a node event (or a state change).
+  const lastEventAt = events[0]?.at ?? 0;
+  const journal = useFetch<PowerOp[]>(`/api/power/operations?node=${enc}&limit=50`, [lastEventAt, node?.state]);
+  const powerInfo = useFetch<PowerInfo>(`/api/nodes/${enc}/power`, []);
 
   useEffect(() => {
     let gone = false;
@@ -95,7 +118,7 @@ export function NodePage({ name }: { name: string }): ComponentChild {
     h('h1', null, name, ' ', h(StateBadge, { state: node.state })),
     node.stateReason ? h('p', { class: 'muted' }, `${node.stateReason} · since ${time(node.stateSince)}`) : null,
     h(ErrorBox, { error }),
-    h('div', { class: 'grid two' }, h(Card, { title: 'Identity' }, h(NodeFacts, { node })), admin ? h(Card, { title: 'Actions' }, h(NodeActions, { node })) : null),
+    h('div', { class: 'grid two' }, h(Card, { title: 'Identity' }, h(NodeFacts, { node })), admin ? h(Card, { title: 'Actions' }, h(NodeActions, { node, power: powerInfo.data })) : null),
     admin ? h(ShellPanel, { node: name, connected: node.connected }) : null,
     h(
       Card,
@@ -151,6 +174,49 @@ export function NodePage({ name }: { name: string }): ComponentChild {
           ),
     ),
     h('div', { class: 'grid two' }, h(Card, { title: 'Boot timeline' }, h(BootTimeline, { events: boots })), h(Card, { title: 'Node events' }, h(NodeEvents, { events }))),
+    h(Card, { title: 'Power journal' }, h(PowerSummary, { info: powerInfo.data }), h(ErrorBox, { error: journal.error }), h(PowerJournal, { ops: journal.data })),
+  );
+}
+
+function PowerSummary({ info }: { info: PowerInfo | undefined }): ComponentChild {
+  if (!info) return null;
+  if (!info.power) return h('p', { class: 'muted' }, 'No power driver configured: power on/off/cycle are refused, and automatic recovery can only ask the agent to reboot. Add power: { driver: … } to the node in the inventory.');
+  const settings = Object.entries(info.power)
+    .filter(([k]) => k !== 'driver')
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(', ');
+  return h('p', null, h('strong', null, `Driver: ${info.power.driver}`), settings ? h('span', { class: 'muted' }, ` (${settings})`) : null, info.canPowerCycle ? '' : h('span', { class: 'muted' }, ' · automatic recovery cannot power-cycle it'));
+}
+
+function PowerJournal({ ops }: { ops: PowerOp[] | undefined }): ComponentChild {
+  if (ops === undefined) return h(Empty, null, 'Loading…');
+  if (!ops.length) return h(Empty, null, 'No power actions or reboots recorded for this node.');
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { 'aria-label': 'Power journal' },
+      h('thead', null, h('tr', null, ['Requested', 'Action', 'Driver', 'State', 'Verified', 'By', 'Took', 'Detail'].map((c) => h('th', { scope: 'col', key: c }, c)))),
+      h(
+        'tbody',
+        null,
+        ops.map((o) =>
+          h(
+            'tr',
+            { key: o.id, 'data-op': o.id },
+            h('td', null, time(o.requestedAt)),
+            h('td', null, o.action),
+            h('td', null, o.driver),
+            h('td', null, h(StateBadge, { state: o.state })),
+            h('td', null, o.state === 'pending' ? '—' : o.verified ? 'yes' : 'no'),
+            h('td', null, o.actor),
+            h('td', null, o.completedAt !== undefined ? duration(o.completedAt - o.requestedAt) : '—'),
+            h('td', { class: 'wrap' }, o.detail ?? ''),
+          ),
+        ),
+      ),
+    ),
   );
 }
 
@@ -179,7 +245,7 @@ function NodeFacts({ node: n }: { node: NodeView }): ComponentChild {
   return h('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [h('dt', { key: `t${k}` }, k), h('dd', { key: `d${k}` }, v)]));
 }
 
-function NodeActions({ node }: { node: NodeView }): ComponentChild {
+function NodeActions({ node, power }: { node: NodeView; power: PowerInfo | undefined }): ComponentChild {
   const enc = encodeURIComponent(node.name);
   const [slots, setSlots] = useState(String(node.slots));
   const [labels, setLabels] = useState(Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join('\n'));
@@ -205,7 +271,24 @@ function NodeActions({ node }: { node: NodeView }): ComponentChild {
   return h(
     'div',
     null,
-    h('div', { class: 'actions' }, ACTIONS.map((a) => h(ConfirmButton, { key: a.action, label: a.label, question: `${node.name}: ${a.question}`, danger: a.danger, action: () => api('POST', `/api/nodes/${enc}/${a.action}`, {}) }))),
+    h(
+      'div',
+      { class: 'actions' },
+      ACTIONS.map((a) => {
+        if (a.action === 'maintenance' && node.state === 'maintenance')
+          return h(ConfirmButton, { key: 'maintenance-off', label: 'End maintenance', question: `${node.name}: end maintenance and let it take jobs again?`, action: () => api('POST', `/api/nodes/${enc}/maintenance`, { on: false }) });
+        const noDriver = POWER_ACTIONS.has(a.action) && power !== undefined && power.power === null;
+        return h(ConfirmButton, {
+          key: a.action,
+          label: a.label,
+          question: `${node.name}: ${a.question}${noDriver ? ' (It has no power driver configured: the master will refuse.)' : ''}`,
+          danger: a.danger,
+          ...(noDriver ? { title: 'no power driver configured for this node' } : {}),
+          action: () => api('POST', `/api/nodes/${enc}/${a.action}`, a.body ?? {}),
+        });
+      }),
+    ),
+    power && !power.power ? h('p', { class: 'muted small' }, 'No power driver: power on, off and cycle will be refused.') : null,
     h(
       'form',
       { class: 'edit', onSubmit: save, 'aria-label': 'Edit slots and labels' },
