@@ -130,7 +130,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     plugins: [
       (a) => registerBootRoutes(a, dispatcher, { root: resolve(config.netboot.httpRoot), directory }),
       (a) => registerLifecycleRoutes(a, dispatcher, lifecycle, auth),
-      uiPlugin({ dispatcher, auth, clock, log, version: VERSION }),
+      uiPlugin({ dispatcher, auth, clock, log, version: VERSION, alerts: lifecycle }),
     ],
     version: VERSION,
     storeKind: store.kind,
