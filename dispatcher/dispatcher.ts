@@ -330,7 +330,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
     const out = this.outbox;
     this.outbox = [];
+    if (out.length < 2) {
+      for (const [link, msg] of out) link.send(msg);
+      return;
+    }
+    // One write per agent for everything this pump sends it (assigns and acks).
+    const links = new Set(out.map(([link]) => link));
+    for (const link of links) link.cork?.();
     for (const [link, msg] of out) link.send(msg);
+    for (const link of links) link.uncork?.();
   }
 
   private resync(now: number, links: Set<AgentLink>): void {

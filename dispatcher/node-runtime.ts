@@ -10,6 +10,9 @@ import type { NodeView } from './views.ts';
 export interface AgentLink {
   send(message: DispatcherMessage): void;
   close(code: number, reason: string): void;
+  /** Optional write batching: frames sent between cork() and uncork() leave in one write. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 export class RuntimeNode {

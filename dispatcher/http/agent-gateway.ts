@@ -24,6 +24,15 @@ class WsLink implements AgentLink {
   close(code: number, reason: string): void {
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.socket.close(code, reason);
   }
+  private get raw(): { cork(): void; uncork(): void } | undefined {
+    return (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  }
+  cork(): void {
+    this.raw?.cork();
+  }
+  uncork(): void {
+    this.raw?.uncork();
+  }
 }
 
 export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatcher, log: Logger, options: AgentGatewayOptions = {}): void {
