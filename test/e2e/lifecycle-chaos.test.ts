@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +63,31 @@ beforeAll(async () => {
   await harness.waitForNodes(NODES);
 }, 90_000);
 
+/** PIDs of every process whose command line mentions this test's power dir (agents it started). */
+function ownProcesses(): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(powerDir)) out.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 afterAll(async () => {
+  // agents started by the power script, including one a detached reboot may have started late
+  await harness.waitForNodes(NODES).catch(() => undefined);
+  for (const p of ownProcesses()) {
+    try {
+      process.kill(p, 'SIGCONT');
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   for (const n of NODES) {
     if (!existsSync(join(powerDir, `${n}.pid`))) continue;
     try {
