@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { deriveNodeToken } from '../common/tokens.ts';
 import type { NetbootNode, NodeDirectory } from '../netboot/node-directory.ts';
 import type { Dispatcher } from './dispatcher.ts';
+// The image defines the templates' `{{placeholders}}`; one filler serves both sides.
+import { fillTemplate } from '../image/build/boot-files.ts';
 
 export interface DirectoryOptions {
   readonly dispatcher: Dispatcher;
@@ -23,10 +25,6 @@ export interface DirectoryOptions {
   readonly httpRoot: string;
 }
 
-/** `{{name}}` placeholders; unknown ones stay as they are. */
-export function fillTemplate(template: string, values: Readonly<Record<string, string>>): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (m, k: string) => values[k] ?? m);
-}
 
 class TemplateFile {
   private cached: { mtimeMs: number; size: number; text: string } | undefined;
