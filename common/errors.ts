@@ -35,3 +35,14 @@ export interface Problem {
 export function isPiclusterError(e: unknown): e is PiclusterError {
   return e instanceof PiclusterError;
 }
+
+/** A datagram that is not a well-formed packet of some protocol; `offset` is where decoding gave up. */
+export abstract class PacketDecodeError extends PiclusterError {
+  readonly offset: number;
+  readonly reason: string;
+  constructor(protocol: string, offset: number, reason: string) {
+    super(`${protocol} decode failed at byte ${offset}: ${reason}`, { details: { offset, reason } });
+    this.offset = offset;
+    this.reason = reason;
+  }
+}

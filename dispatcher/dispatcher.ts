@@ -350,11 +350,6 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     for (const link of links) link.close(CloseCode.lost, 'dispatcher could not commit; reconnect and resend');
   }
 
-  /** Kept for callers that think in steps: commits results, then schedules. */
-  schedule(): void {
-    this.pump();
-  }
-
   private assignJobs(now: number): number {
     const candidates: Candidate[] = [];
     for (const node of this.nodes.values()) {
@@ -538,11 +533,6 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.applyResult(r, now);
       this.outbox.push([r.link, { type: 'result-ack', attemptId: r.body.attemptId }]);
     }
-  }
-
-  /** Kept for tests: commits pending results now. */
-  flushResults(): void {
-    this.pump();
   }
 
   private applyResult({ node: from, body }: PendingResult, now: number): void {
@@ -997,7 +987,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Closes every agent link (master shutdown); the store is closed by its owner. */
   shutdown(): void {
-    this.flushResults();
+    this.pump();
     for (const node of this.nodes.values()) {
       node.link?.close(CloseCode.shutdown, 'master shutting down');
       node.link = undefined;
@@ -1031,9 +1021,4 @@ function resultReason(body: ResultBody): string | undefined {
     case 'rejected':
       return `rejected by the agent: ${body.error ?? 'no reason given'}`;
   }
-}
-
-/** Health derating for placement under the default policy (the rule lives in domain/health.ts). */
-export function healthDerate(record: Pick<NodeRecord, 'health'>): number {
-  return healthPlacement(record.health).derate;
 }

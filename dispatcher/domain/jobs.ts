@@ -2,7 +2,7 @@
  * Jobs and attempts: states, the transition tables, and the pure rules for what happens
  * after an attempt ends. No I/O, no clock: `now` is passed in.
  */
-import type { AttemptOutcome, JobSpec, Requirements } from '../../common/protocol.ts';
+import type { JobSpec, Requirements } from '../../common/protocol.ts';
 import { IllegalTransitionError } from './errors.ts';
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -148,7 +148,3 @@ export function jobAfterAttempt(
   return { state: 'failed', reason: job.retries > 0 ? `${why} (after ${tries} attempts)` : why };
 }
 
-/** The agent's outcome word → the attempt's end state. */
-export function attemptStateFromOutcome(outcome: AttemptOutcome): Exclude<AttemptState, 'running'> {
-  return outcome;
-}

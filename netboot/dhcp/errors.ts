@@ -5,17 +5,13 @@
  * (option 60 listed in its parameter request list), has no proxy mode, and ACKs requests
  * meant for other servers. See netboot/README.md.
  */
-import { PiclusterError } from '../../common/errors.ts';
+import { PacketDecodeError, PiclusterError } from '../../common/errors.ts';
 
 /** A datagram that is not a well-formed BOOTP/DHCP message. `offset` is the byte that broke it. */
-export class DecodeError extends PiclusterError {
+export class DecodeError extends PacketDecodeError {
   readonly code = 'DHCP_DECODE';
-  readonly offset: number;
-  readonly reason: string;
   constructor(offset: number, reason: string) {
-    super(`DHCP decode failed at byte ${offset}: ${reason}`, { details: { offset, reason } });
-    this.offset = offset;
-    this.reason = reason;
+    super('DHCP', offset, reason);
   }
 }
 

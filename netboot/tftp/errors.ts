@@ -3,17 +3,13 @@
  * (0.1.2): that runs at about half dnsmasq's speed, its windowed mode fails under 0.2 %
  * loss, and an unhandled client ERROR crashes the process.
  */
-import { PiclusterError } from '../../common/errors.ts';
+import { PacketDecodeError, PiclusterError } from '../../common/errors.ts';
 
 /** A datagram that is not a well-formed TFTP packet. `offset` is where decoding gave up. */
-export class DecodeError extends PiclusterError {
+export class DecodeError extends PacketDecodeError {
   readonly code = 'TFTP_DECODE';
-  readonly offset: number;
-  readonly reason: string;
   constructor(offset: number, reason: string) {
-    super(`tftp decode error at offset ${offset}: ${reason}`, { details: { offset, reason } });
-    this.offset = offset;
-    this.reason = reason;
+    super('TFTP', offset, reason);
   }
 }
 
