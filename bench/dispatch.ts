@@ -59,7 +59,12 @@ async function runAgents(init: AgentsInit): Promise<void> {
             pendingAt.push(wall());
           }
           const now = Date.now();
-          ws.send(JSON.stringify({ type: 'result', result: { attemptId: m.attemptId, jobId: m.jobId, outcome: 'succeeded', exitCode: 0, startedAt: now, durationMs: 0 } }));
+          ws.send(
+            JSON.stringify({
+              type: 'result',
+              result: { attemptId: m.attemptId, jobId: m.jobId, outcome: 'succeeded', exitCode: 0, startedAt: now, durationMs: 0 },
+            }),
+          );
           ws.send(JSON.stringify({ type: 'pull', slots: 1 }));
         } else if (m.type === 'result-ack') {
           acked++;
@@ -128,13 +133,31 @@ async function main(): Promise<void> {
     clock,
     log: silentLogger(),
     clusterSecret: SECRET,
-    scheduler: { strategy: 'round-robin', heartbeatMs: 2000, missedHeartbeats: 3, restartGraceMs: 1000, defaultRetries: 0, retryBackoffMs: 0, retryBackoffMaxMs: 0, outputLimitBytes: 65536 },
+    scheduler: {
+      strategy: 'round-robin',
+      heartbeatMs: 2000,
+      missedHeartbeats: 3,
+      restartGraceMs: 1000,
+      defaultRetries: 0,
+      retryBackoffMs: 0,
+      retryBackoffMaxMs: 0,
+      outputLimitBytes: 65536,
+    },
   });
   dispatcher.start();
-  const app = await buildApp({ dispatcher, registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }), log: silentLogger(), auth: { adminToken: ADMIN }, version: 'bench', storeKind: store.kind });
+  const app = await buildApp({
+    dispatcher,
+    registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
+    log: silentLogger(),
+    auth: { adminToken: ADMIN },
+    version: 'bench',
+    storeKind: store.kind,
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
 
-  const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), { workerData: { entry: import.meta.url, url, agents: AGENTS, slots: SLOTS } satisfies AgentsInit & { entry: string } });
+  const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
+    workerData: { entry: import.meta.url, url, agents: AGENTS, slots: SLOTS } satisfies AgentsInit & { entry: string },
+  });
   const submittedAt = new Map<number, number>();
   const latencies: number[] = [];
   let done = 0;
@@ -157,7 +180,11 @@ async function main(): Promise<void> {
   await ready;
 
   const post = async (jobs: unknown[]): Promise<{ id: number }[]> => {
-    const r = await fetch(`${url}/api/jobs`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(jobs) });
+    const r = await fetch(`${url}/api/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(jobs),
+    });
     if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${await r.text()}`);
     return (await r.json()) as { id: number }[];
   };
@@ -203,7 +230,12 @@ async function main(): Promise<void> {
           jobsPerSecond: Math.round(JOBS / ((t1 - t0) / 1000)),
           dispatcherCpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / (t1 - t0)) * 100),
         },
-        dispatchLatencyMs: { jobs: latencies.length, p50: +pct(latencies, 50).toFixed(2), p99: +pct(latencies, 99).toFixed(2), max: +Math.max(...latencies).toFixed(2) },
+        dispatchLatencyMs: {
+          jobs: latencies.length,
+          p50: +pct(latencies, 50).toFixed(2),
+          p99: +pct(latencies, 99).toFixed(2),
+          max: +Math.max(...latencies).toFixed(2),
+        },
         rssMb: Math.round(mem.rss / 1048576),
         counts: dispatcher.jobCounts(),
       },

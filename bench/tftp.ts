@@ -65,8 +65,19 @@ async function startServers(root: string): Promise<Server[]> {
   servers.push({ name: 'picluster', port: Number(line.toString().trim()), proc: pic });
   if (which('dnsmasq')) {
     const [dc, da] = nsExec([
-      'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--port=0', '--listen-address=127.0.0.1', '--bind-interfaces',
-      '--enable-tftp', `--tftp-root=${root}`, '--quiet-tftp', '--user=root', '--tftp-max=100', `--pid-file=${join(root, '..', 'dnsmasq.pid')}`,
+      'dnsmasq',
+      '--keep-in-foreground',
+      '--no-resolv',
+      '--no-hosts',
+      '--port=0',
+      '--listen-address=127.0.0.1',
+      '--bind-interfaces',
+      '--enable-tftp',
+      `--tftp-root=${root}`,
+      '--quiet-tftp',
+      '--user=root',
+      '--tftp-max=100',
+      `--pid-file=${join(root, '..', 'dnsmasq.pid')}`,
       '--log-facility=-',
     ]);
     servers.push({ name: 'dnsmasq', port: 69, proc: spawn(dc, da, { stdio: 'ignore' }) });
@@ -150,7 +161,11 @@ async function main(): Promise<number> {
     for (const s of servers) record(s.name, conc, (mb * CONCURRENT) / (await timeClients('curl', s.port, CONCURRENT)));
 
     const cases: Case[] = ['lock-step curl blksize 1468', 'atftp windowsize 8', conc];
-    const lines = [`TFTP bench: ${mb} MB file, loopback in a private netns, best of ${RUNS} (concurrent: 1 run), MB/s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`];
+    const lines = [
+      `TFTP bench: ${mb} MB file, loopback in a private netns, best of ${RUNS} (concurrent: 1 run), MB/s; load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
+    ];
     lines.push(['case'.padEnd(30), ...servers.map((s) => s.name.padStart(11)), '  vs dnsmasq', '  vs tftpd-hpa', '  vs best peer'].join(''));
     for (const c of cases) {
       const pic = results.get('picluster')!.get(c)!;

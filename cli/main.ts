@@ -16,20 +16,44 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   'build-image': { summary: 'build the RAM-only netboot image into image/dist', load: () => import('./commands/build-image.ts') },
   nodes: { summary: 'list nodes', load: () => import('./commands/client-commands.ts').then((m) => m.nodesCommand) },
   node: { summary: 'show one node: picluster node <name>', load: () => import('./commands/client-commands.ts').then((m) => m.nodeCommand) },
-  submit: { summary: 'submit a job: picluster submit [--group g] [--priority n] [--detach] -- cmd args...', load: () => import('./commands/client-commands.ts').then((m) => m.submitCommand) },
+  submit: {
+    summary: 'submit a job: picluster submit [--group g] [--priority n] [--detach] -- cmd args...',
+    load: () => import('./commands/client-commands.ts').then((m) => m.submitCommand),
+  },
   jobs: { summary: 'list jobs', load: () => import('./commands/client-commands.ts').then((m) => m.jobsCommand) },
   job: { summary: 'show one job: picluster job <id>', load: () => import('./commands/client-commands.ts').then((m) => m.jobCommand) },
   cancel: { summary: 'cancel a job: picluster cancel <id>', load: () => import('./commands/client-commands.ts').then((m) => m.cancelCommand) },
-  reboot: { summary: 'reboot a node through its agent: picluster reboot <node> [--kill]', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.rebootCommand) },
-  power: { summary: 'power a node on/off/cycle through its driver: picluster power cycle <node>', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.powerCommand) },
-  drain: { summary: 'take no new jobs: picluster drain <node> [--immediate]', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.drainCommand) },
+  reboot: {
+    summary: 'reboot a node through its agent: picluster reboot <node> [--kill]',
+    load: () => import('./commands/lifecycle-commands.ts').then((m) => m.rebootCommand),
+  },
+  power: {
+    summary: 'power a node on/off/cycle through its driver: picluster power cycle <node>',
+    load: () => import('./commands/lifecycle-commands.ts').then((m) => m.powerCommand),
+  },
+  drain: {
+    summary: 'take no new jobs: picluster drain <node> [--immediate]',
+    load: () => import('./commands/lifecycle-commands.ts').then((m) => m.drainCommand),
+  },
   undrain: { summary: 'take jobs again: picluster undrain <node>', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.undrainCommand) },
-  maintenance: { summary: 'no jobs, no automatic recovery: picluster maintenance on|off <node>', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.maintenanceCommand) },
+  maintenance: {
+    summary: 'no jobs, no automatic recovery: picluster maintenance on|off <node>',
+    load: () => import('./commands/lifecycle-commands.ts').then((m) => m.maintenanceCommand),
+  },
   identify: { summary: "blink a node's LED: picluster identify <node>", load: () => import('./commands/lifecycle-commands.ts').then((m) => m.identifyCommand) },
-  approve: { summary: 'approve a node netboot saw: picluster approve <pending> --name <node>', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.approveCommand) },
-  remove: { summary: 'remove (or reject) a node: picluster remove <node>', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.removeCommand) },
+  approve: {
+    summary: 'approve a node netboot saw: picluster approve <pending> --name <node>',
+    load: () => import('./commands/lifecycle-commands.ts').then((m) => m.approveCommand),
+  },
+  remove: {
+    summary: 'remove (or reject) a node: picluster remove <node>',
+    load: () => import('./commands/lifecycle-commands.ts').then((m) => m.removeCommand),
+  },
   alerts: { summary: 'open alerts (--all for history)', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.alertsCommand) },
-  rollout: { summary: 'rolling image upgrade: picluster rollout [--batch n]', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.rolloutCommand) },
+  rollout: {
+    summary: 'rolling image upgrade: picluster rollout [--batch n]',
+    load: () => import('./commands/lifecycle-commands.ts').then((m) => m.rolloutCommand),
+  },
 };
 
 export function usage(): string {
@@ -39,7 +63,7 @@ export function usage(): string {
     '',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `picluster <command> --help` for a command\'s options.',
+    "Run `picluster <command> --help` for a command's options.",
   ].join('\n');
 }
 

@@ -160,7 +160,11 @@ export class Cluster {
     return this.request('GET', `/api/jobs/${id}`) as Promise<JobInfo & { attemptList: unknown[] }>;
   }
   jobs(query: { state?: string; group?: string; node?: string; limit?: number; offset?: number } = {}): Promise<{ total: number; jobs: JobInfo[] }> {
-    const qs = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)]));
+    const qs = new URLSearchParams(
+      Object.entries(query)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]): [string, string] => [k, String(v)]),
+    );
     return this.request('GET', `/api/jobs${qs.size ? `?${qs}` : ''}`) as Promise<{ total: number; jobs: JobInfo[] }>;
   }
   jobCounts(): Promise<Record<JobState, number>> {
@@ -189,7 +193,10 @@ export class Cluster {
     return this.request('DELETE', `/api/nodes/${encodeURIComponent(name)}`) as Promise<Record<string, unknown>>;
   }
   alerts(open?: boolean): Promise<{ breakerOpen: boolean; alerts: Record<string, unknown>[] }> {
-    return this.request('GET', `/api/alerts${open === undefined ? '' : `?open=${open}`}`) as Promise<{ breakerOpen: boolean; alerts: Record<string, unknown>[] }>;
+    return this.request('GET', `/api/alerts${open === undefined ? '' : `?open=${open}`}`) as Promise<{
+      breakerOpen: boolean;
+      alerts: Record<string, unknown>[];
+    }>;
   }
   powerOps(node?: string): Promise<Record<string, unknown>[]> {
     return this.request('GET', `/api/power/operations${node ? `?node=${encodeURIComponent(node)}` : ''}`) as Promise<Record<string, unknown>[]>;
@@ -207,14 +214,22 @@ export class Cluster {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (e) {
-      throw new ClusterApiError(0, 'UNREACHABLE', `cannot reach the master at ${this.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message} (is \`picluster master\` running? set PICLUSTER_URL)`);
+      throw new ClusterApiError(
+        0,
+        'UNREACHABLE',
+        `cannot reach the master at ${this.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message} (is \`picluster master\` running? set PICLUSTER_URL)`,
+      );
     }
     const text = await res.text();
     let data: unknown;
     try {
       data = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new ClusterApiError(res.status, 'NOT_PICLUSTER', `${this.url} answered ${method} ${path} with something that is not picluster's JSON (wrong URL or port?)`);
+      throw new ClusterApiError(
+        res.status,
+        'NOT_PICLUSTER',
+        `${this.url} answered ${method} ${path} with something that is not picluster's JSON (wrong URL or port?)`,
+      );
     }
     if (!res.ok) {
       const err = (data ?? {}) as { code?: string; message?: string; field?: string };

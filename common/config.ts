@@ -20,7 +20,10 @@ if (!FormatRegistry.Has('uri')) FormatRegistry.Set('uri', (v) => URL.canParse(v)
 export const STRATEGIES = ['round-robin', 'weighted-random', 'least-connections', 'best-performance', 'least-recent'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
-const Strategy = Type.Union(STRATEGIES.map((s) => Type.Literal(s)), { default: 'round-robin' });
+const Strategy = Type.Union(
+  STRATEGIES.map((s) => Type.Literal(s)),
+  { default: 'round-robin' },
+);
 
 export const ConfigSchema = Type.Object(
   {
@@ -143,7 +146,15 @@ export const ConfigSchema = Type.Object(
     log: Type.Object(
       {
         level: Type.Union(
-          [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],
+          [
+            Type.Literal('fatal'),
+            Type.Literal('error'),
+            Type.Literal('warn'),
+            Type.Literal('info'),
+            Type.Literal('debug'),
+            Type.Literal('trace'),
+            Type.Literal('silent'),
+          ],
           { default: 'info' },
         ),
       },
@@ -238,7 +249,10 @@ export function checkWithDefaults<S extends TSchema>(schema: S, input: unknown):
 
 /** JSON pointer `/nodes/3/mac` → `nodes[3].mac`. */
 export function toDotted(pointer: string): string {
-  return pointer.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+  return pointer
+    .replace(/^\//, '')
+    .replace(/\/(\d+)(?=\/|$)/g, '[$1]')
+    .replace(/\//g, '.');
 }
 
 function dedupe(problems: Problem[]): Problem[] {

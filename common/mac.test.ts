@@ -9,9 +9,7 @@ describe('normalizeMac', () => {
     ['b827eb28f66d', 'b8:27:eb:28:f6:6d'],
     ['  dc:a6:32:01:02:03 ', 'dc:a6:32:01:02:03'],
   ])('%s → %s', (input, want) => expect(normalizeMac(input)).toBe(want));
-  it.each(['', 'b8:27:eb:28:f6', 'zz:27:eb:28:f6:6d', 'b8:27:eb:28:f6:6d:00'])('rejects %j', (input) =>
-    expect(normalizeMac(input)).toBeUndefined(),
-  );
+  it.each(['', 'b8:27:eb:28:f6', 'zz:27:eb:28:f6:6d', 'b8:27:eb:28:f6:6d:00'])('rejects %j', (input) => expect(normalizeMac(input)).toBeUndefined());
   it('formats bytes', () => expect(macFromBytes(Buffer.from([0xb8, 0x27, 0xeb, 1, 2, 0xff]))).toBe('b8:27:eb:01:02:ff'));
 });
 

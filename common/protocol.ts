@@ -218,7 +218,20 @@ export const ShellInputMsg = msg('shell-input', { sessionId: SessionId, data: Ty
 export const ShellResizeMsg = msg('shell-resize', { sessionId: SessionId, ...TermSize });
 export const ShellCloseMsg = msg('shell-close', { sessionId: SessionId });
 
-export const DispatcherMessage = Type.Union([WelcomeMsg, AssignMsg, CancelMsg, ResultAckMsg, SetSlotsMsg, CommandMsg, ErrorMsg, RefusedMsg, ShellOpenMsg, ShellInputMsg, ShellResizeMsg, ShellCloseMsg]);
+export const DispatcherMessage = Type.Union([
+  WelcomeMsg,
+  AssignMsg,
+  CancelMsg,
+  ResultAckMsg,
+  SetSlotsMsg,
+  CommandMsg,
+  ErrorMsg,
+  RefusedMsg,
+  ShellOpenMsg,
+  ShellInputMsg,
+  ShellResizeMsg,
+  ShellCloseMsg,
+]);
 export type DispatcherMessage = Static<typeof DispatcherMessage>;
 
 export type MessageOf<U extends { type: string }, T extends U['type']> = Extract<U, { type: T }>;
@@ -229,7 +242,20 @@ function checkers(schemas: readonly TSchema[]): Map<string, Checker> {
   return new Map(schemas.map((s) => [String((s.properties as { type: { const: string } }).type.const), TypeCompiler.Compile(s)]));
 }
 const agentCheckers = checkers([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, ShellOutputMsg, ShellExitMsg]);
-const dispatcherCheckers = checkers([WelcomeMsg, AssignMsg, CancelMsg, ResultAckMsg, SetSlotsMsg, CommandMsg, ErrorMsg, RefusedMsg, ShellOpenMsg, ShellInputMsg, ShellResizeMsg, ShellCloseMsg]);
+const dispatcherCheckers = checkers([
+  WelcomeMsg,
+  AssignMsg,
+  CancelMsg,
+  ResultAckMsg,
+  SetSlotsMsg,
+  CommandMsg,
+  ErrorMsg,
+  RefusedMsg,
+  ShellOpenMsg,
+  ShellInputMsg,
+  ShellResizeMsg,
+  ShellCloseMsg,
+]);
 
 export type ParseResult<M> = { ok: true; message: M } | { ok: false; code: 'BAD_JSON' | 'BAD_MESSAGE'; error: string };
 
@@ -247,7 +273,11 @@ function parseWith<M>(byType: Map<string, Checker>, raw: string | Buffer): Parse
   }
   if (checker.Check(value)) return { ok: true, message: value as M };
   const first = checker.Errors(value).First();
-  return { ok: false, code: 'BAD_MESSAGE', error: `invalid '${String(type)}' frame: ${first ? `${first.path || '(frame)'}: ${first.message}` : 'does not match'}` };
+  return {
+    ok: false,
+    code: 'BAD_MESSAGE',
+    error: `invalid '${String(type)}' frame: ${first ? `${first.path || '(frame)'}: ${first.message}` : 'does not match'}`,
+  };
 }
 
 export const parseAgentMessage = (raw: string | Buffer): ParseResult<AgentMessage> => parseWith(agentCheckers, raw);

@@ -55,7 +55,10 @@ function setup(store: Store = new MemoryStore(), clock = new ManualClock(), extr
     return link;
   };
   const result = (name: string, link: AgentLink, attemptId: number, jobId: number, o: Partial<ResultBody> = {}) =>
-    d.agentMessage(name, link, { type: 'result', result: { attemptId, jobId, outcome: 'succeeded', exitCode: 0, stdout: 'ok\n', startedAt: clock.now(), durationMs: 5, ...o } });
+    d.agentMessage(name, link, {
+      type: 'result',
+      result: { attemptId, jobId, outcome: 'succeeded', exitCode: 0, stdout: 'ok\n', startedAt: clock.now(), durationMs: 5, ...o },
+    });
   const exec = (argv = ['echo', 'hi'], o = {}) => ({ spec: { kind: 'exec' as const, argv }, ...o });
   return { d, store, clock, connect, result, exec };
 }
@@ -139,12 +142,22 @@ describe('Dispatcher: the task path', () => {
 });
 
 describe('Dispatcher: agents come and go', () => {
-  it('refuses a bad token, another node\'s token, and a protocol mismatch', () => {
+  it("refuses a bad token, another node's token, and a protocol mismatch", () => {
     const { d } = setup();
     const node = { name: 'n1', cpus: 1, memoryMb: 1, arch: 'x64', platform: 'linux', agentVersion: '0', bootId: 'b' };
-    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: 'nope', node, running: [] }, new FakeLink())).toMatchObject({ ok: false, code: 'BAD_TOKEN' });
-    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n2'), node, running: [] }, new FakeLink())).toMatchObject({ ok: false, code: 'BAD_TOKEN' });
-    expect(d.agentHello({ type: 'hello', protocol: 99, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({ ok: false, code: 'PROTOCOL_VERSION', message: expect.stringContaining('upgrade the master') });
+    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: 'nope', node, running: [] }, new FakeLink())).toMatchObject({
+      ok: false,
+      code: 'BAD_TOKEN',
+    });
+    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n2'), node, running: [] }, new FakeLink())).toMatchObject({
+      ok: false,
+      code: 'BAD_TOKEN',
+    });
+    expect(d.agentHello({ type: 'hello', protocol: 99, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({
+      ok: false,
+      code: 'PROTOCOL_VERSION',
+      message: expect.stringContaining('upgrade the master'),
+    });
   });
 
   it('declares a silent node lost after the missed heartbeats and requeues its jobs elsewhere', () => {
@@ -167,7 +180,12 @@ describe('Dispatcher: agents come and go', () => {
     const second = l2.of('assign')[0]!;
     expect(second).toMatchObject({ jobId: job!.id });
     expect(second.attemptId).toBeGreaterThan(first.attemptId);
-    expect(d.nodeEvents('n1').map((e) => e.to).filter(Boolean)).toEqual(['lost', 'online']);
+    expect(
+      d
+        .nodeEvents('n1')
+        .map((e) => e.to)
+        .filter(Boolean),
+    ).toEqual(['lost', 'online']);
   });
 
   it('a reconnect on the same boot keeps running attempts, abandons unknown ones, and fails those whose result never comes', () => {
@@ -239,7 +257,15 @@ describe('Dispatcher: agents come and go', () => {
 
   it('seeds inventory nodes as offline and joins boot events to them by MAC', () => {
     const inventory = buildInventory({ nodes: [{ name: 'node6.lan', mac: 'b8:27:eb:10:00:06', model: 'pi3b+' }] });
-    const d = new Dispatcher({ store: new MemoryStore(), clock: new ManualClock(), log: silentLogger(), scheduler: settings, clusterSecret: SECRET, inventory, defer: (fn) => fn() });
+    const d = new Dispatcher({
+      store: new MemoryStore(),
+      clock: new ManualClock(),
+      log: silentLogger(),
+      scheduler: settings,
+      clusterSecret: SECRET,
+      inventory,
+      defer: (fn) => fn(),
+    });
     d.start();
     expect(d.getNode('node6.lan')).toMatchObject({ state: 'offline', slots: 4, model: 'pi3b+', mac: 'b8:27:eb:10:00:06' });
     d.recordBootEvent({ kind: 'dhcp-discover', at: 1, mac: 'b8:27:eb:10:00:06', outcome: 'answered' });
@@ -342,9 +368,13 @@ describe('Dispatcher: review regressions', () => {
     connect('n1', { pull: 0 });
     d.removeNode('n1');
     const node = { name: 'n1', cpus: 1, memoryMb: 1, arch: 'x64', platform: 'linux', agentVersion: '0', bootId: 'b' };
-    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({ ok: false, code: 'NODE_REMOVED' });
+    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({
+      ok: false,
+      code: 'NODE_REMOVED',
+    });
     d.addNode({ name: 'n1' });
-    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({ ok: true });
+    expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({
+      ok: true,
+    });
   });
 });
-

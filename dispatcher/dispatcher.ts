@@ -13,7 +13,16 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../common/clock.ts';
 import type { StrategyName } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
-import { CloseCode, PROTOCOL_VERSION, type AgentMessage, type DispatcherMessage, type JobSpec, type MessageOf, type Requirements, type ResultBody } from '../common/protocol.ts';
+import {
+  CloseCode,
+  PROTOCOL_VERSION,
+  type AgentMessage,
+  type DispatcherMessage,
+  type JobSpec,
+  type MessageOf,
+  type Requirements,
+  type ResultBody,
+} from '../common/protocol.ts';
 import { verifyNodeToken } from '../common/tokens.ts';
 import type { BootEvent } from '../netboot/boot-event.ts';
 import type { Inventory } from '../inventory/inventory.ts';
@@ -22,7 +31,15 @@ import { JobQueue } from './domain/job-queue.ts';
 import { jobAfterAttempt, type AttemptResult, type AttemptState, type Job, type JobState, type NewJob, type RetryPolicy } from './domain/jobs.ts';
 import { acceptsWork, assertNodeTransition, canTransitionNode, isConnectedState, type NodeEvent, type NodeRecord, type NodeState } from './domain/nodes.ts';
 import { createStrategy, updatePerf, type Candidate, type Strategy } from './domain/strategies.ts';
-import { DEFAULT_HEALTH_POLICY, HEALTHY, describePlacement, healthPlacement, placementChanged, type HealthPlacement, type HealthPolicy } from './domain/health.ts';
+import {
+  DEFAULT_HEALTH_POLICY,
+  HEALTHY,
+  describePlacement,
+  healthPlacement,
+  placementChanged,
+  type HealthPlacement,
+  type HealthPolicy,
+} from './domain/health.ts';
 import type { DispatcherEvents } from './events.ts';
 import { RuntimeNode, type AgentLink } from './node-runtime.ts';
 import { OutputBuffer } from './output-buffer.ts';
@@ -136,7 +153,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     for (const record of this.store.listNodes()) this.nodes.set(record.name, new RuntimeNode(record));
     for (const inv of this.deps.inventory?.nodes ?? []) {
       const existing = this.nodes.get(inv.name);
-      const fromInventory = { mac: inv.mac, model: inv.model, power: inv.power, ...(inv.serial ? { serial: inv.serial } : {}), ...(inv.ipv4 ? { ipv4: inv.ipv4 } : {}) };
+      const fromInventory = {
+        mac: inv.mac,
+        model: inv.model,
+        power: inv.power,
+        ...(inv.serial ? { serial: inv.serial } : {}),
+        ...(inv.ipv4 ? { ipv4: inv.ipv4 } : {}),
+      };
       if (existing) {
         existing.update({
           ...fromInventory,
@@ -155,7 +178,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       // nodes that were connected wait too. Nodes held elsewhere (maintenance, rebooting) keep
       // their state, but their attempts are failed if nothing is heard by the deadline.
       if (isConnectedState(node.state) || node.state === 'suspect' || node.running.size > 0) {
-        if (node.state !== 'suspect' && canTransitionNode(node.state, 'suspect')) this.setState(node, 'suspect', 'master restarted; waiting for the agent to reconnect', 'system');
+        if (node.state !== 'suspect' && canTransitionNode(node.state, 'suspect'))
+          this.setState(node, 'suspect', 'master restarted; waiting for the agent to reconnect', 'system');
         node.deadline = now + grace;
       }
     }
@@ -266,7 +290,14 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       };
     }
     const r = this.store.getAttempt(attemptId)?.result;
-    return { attemptId, running: false, stdout: r?.stdout ?? '', stderr: r?.stderr ?? '', stdoutTruncated: r?.stdoutTruncated ?? 0, stderrTruncated: r?.stderrTruncated ?? 0 };
+    return {
+      attemptId,
+      running: false,
+      stdout: r?.stdout ?? '',
+      stderr: r?.stderr ?? '',
+      stdoutTruncated: r?.stdoutTruncated ?? 0,
+      stderrTruncated: r?.stderrTruncated ?? 0,
+    };
   }
 
   /** Cancels a queued job at once; a running one is killed on its node and ends `cancelled`. */
@@ -380,7 +411,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     for (const { jobId, attempt } of started) {
       const queued = byJob.get(jobId)!;
       const node = this.nodes.get(attempt.node)!;
-      const job: Job = { ...queued, state: 'running', attempts: queued.attempts + 1, startedAt: queued.startedAt ?? now, currentAttemptId: attempt.id, lastAttemptId: attempt.id, node: node.name };
+      const job: Job = {
+        ...queued,
+        state: 'running',
+        attempts: queued.attempts + 1,
+        startedAt: queued.startedAt ?? now,
+        currentAttemptId: attempt.id,
+        lastAttemptId: attempt.id,
+        node: node.name,
+      };
       node.credits--;
       node.running.add(attempt.id);
       node.lastAssignedAt = now;
@@ -388,10 +427,23 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       if (node.link) {
         this.outbox.push([
           node.link,
-          { type: 'assign', attemptId: attempt.id, jobId, spec: job.spec, ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}), outputLimitBytes: this.settings.outputLimitBytes },
+          {
+            type: 'assign',
+            attemptId: attempt.id,
+            jobId,
+            spec: job.spec,
+            ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
+            outputLimitBytes: this.settings.outputLimitBytes,
+          },
         ]);
       }
-      this.emit('dispatched', { jobId, attemptId: attempt.id, node: node.name, latencyMs: Math.max(0, now - Math.max(queued.submittedAt, queued.availableAt)), group: job.group });
+      this.emit('dispatched', {
+        jobId,
+        attemptId: attempt.id,
+        node: node.name,
+        latencyMs: Math.max(0, now - Math.max(queued.submittedAt, queued.availableAt)),
+        group: job.group,
+      });
       this.emit('job', job);
     }
     return started.length;
@@ -404,7 +456,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const now = this.clock.now();
     const name = hello.node.name;
     if (hello.protocol !== PROTOCOL_VERSION) {
-      return { ok: false, code: 'PROTOCOL_VERSION', message: `agent speaks protocol ${hello.protocol}, this dispatcher speaks ${PROTOCOL_VERSION}: upgrade the ${hello.protocol < PROTOCOL_VERSION ? 'agent (rebuild the image)' : 'master'}` };
+      return {
+        ok: false,
+        code: 'PROTOCOL_VERSION',
+        message: `agent speaks protocol ${hello.protocol}, this dispatcher speaks ${PROTOCOL_VERSION}: upgrade the ${hello.protocol < PROTOCOL_VERSION ? 'agent (rebuild the image)' : 'master'}`,
+      };
     }
     if (!verifyNodeToken(this.deps.clusterSecret, name, hello.token)) {
       return { ok: false, code: 'BAD_TOKEN', message: `the token does not belong to node '${name}'` };
@@ -450,14 +506,33 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const wanted = node.record.drainRequested ? (node.running.size ? 'draining' : 'drained') : stateOnConnect(node.state);
     const target = canTransitionNode(node.state, wanted) ? wanted : node.state;
     if (target !== node.state) this.setState(node, target, newBoot ? 'agent connected after a reboot' : 'agent connected', 'agent');
-    this.nodeEvent(node, wasConnected ? 'reconnect' : 'hello', `agent ${hello.node.agentVersion} connected (boot ${hello.node.bootId.slice(0, 8)}${hello.node.imageVersion ? `, image ${hello.node.imageVersion}` : ''})`, 'agent', now);
+    this.nodeEvent(
+      node,
+      wasConnected ? 'reconnect' : 'hello',
+      `agent ${hello.node.agentVersion} connected (boot ${hello.node.bootId.slice(0, 8)}${hello.node.imageVersion ? `, image ${hello.node.imageVersion}` : ''})`,
+      'agent',
+      now,
+    );
     this.persistNode(node, now);
     link.send({ type: 'welcome', protocol: PROTOCOL_VERSION, node: name, heartbeatMs: this.settings.heartbeatMs, slots: node.slots, abandon, serverTime: now });
     // A cancel asked while the agent was away is sent again now.
     for (const id of node.running) {
       if (this.running.get(id)?.job.cancelRequested) link.send({ type: 'cancel', attemptId: id, reason: 'cancelled' });
     }
-    this.recordBootEvent({ kind: 'agent-hello', at: now, node: name, outcome: newBoot ? 'rebooted' : 'connected', ...(hello.node.mac ? { mac: hello.node.mac } : {}), ...(hello.node.serial ? { serial: hello.node.serial } : {}), ...(hello.node.ip ? { ip: hello.node.ip } : {}), detail: { agentVersion: hello.node.agentVersion, bootId: hello.node.bootId, ...(hello.node.imageVersion ? { imageVersion: hello.node.imageVersion } : {}) } });
+    this.recordBootEvent({
+      kind: 'agent-hello',
+      at: now,
+      node: name,
+      outcome: newBoot ? 'rebooted' : 'connected',
+      ...(hello.node.mac ? { mac: hello.node.mac } : {}),
+      ...(hello.node.serial ? { serial: hello.node.serial } : {}),
+      ...(hello.node.ip ? { ip: hello.node.ip } : {}),
+      detail: {
+        agentVersion: hello.node.agentVersion,
+        bootId: hello.node.bootId,
+        ...(hello.node.imageVersion ? { imageVersion: hello.node.imageVersion } : {}),
+      },
+    });
     this.emit('node', node.view());
     return { ok: true, node: name };
   }
@@ -539,7 +614,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const run = this.running.get(body.attemptId);
     if (!run || run.node !== from || run.jobId !== body.jobId) {
       const attempt = this.store.getAttempt(body.attemptId);
-      const reason = !attempt ? 'unknown' : attempt.node !== from ? 'foreign-node' : attempt.state === 'running' ? 'superseded' : attempt.state === body.outcome ? 'duplicate' : 'superseded';
+      const reason = !attempt
+        ? 'unknown'
+        : attempt.node !== from
+          ? 'foreign-node'
+          : attempt.state === 'running'
+            ? 'superseded'
+            : attempt.state === body.outcome
+              ? 'duplicate'
+              : 'superseded';
       this.store.recordStaleResult({ attemptId: body.attemptId, ...(attempt ? { jobId: attempt.jobId } : {}), node: from, reason, at: now });
       this.countStale(body.attemptId, from, reason);
       return;
@@ -562,7 +645,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       durationMs: body.durationMs,
       ...(body.cpuMs !== undefined ? { cpuMs: body.cpuMs } : {}),
     };
-    if (!this.store.endAttempt({ attemptId: run.attemptId, jobId: run.jobId, state, at: now, ...(reason !== undefined ? { reason } : {}), result, job: next })) {
+    if (
+      !this.store.endAttempt({ attemptId: run.attemptId, jobId: run.jobId, state, at: now, ...(reason !== undefined ? { reason } : {}), result, job: next })
+    ) {
       this.store.recordStaleResult({ attemptId: body.attemptId, jobId: run.jobId, node: from, reason: 'superseded', at: now });
       this.countStale(body.attemptId, from, 'superseded');
       return;
@@ -597,7 +682,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.groupDuration.set(group, updatePerf(avg, d, 0.1));
   }
 
-  private afterAttemptEnded(run: RunningAttempt, state: Exclude<AttemptState, 'running'>, next: ReturnType<typeof jobAfterAttempt>, now: number, durationMs: number): void {
+  private afterAttemptEnded(
+    run: RunningAttempt,
+    state: Exclude<AttemptState, 'running'>,
+    next: ReturnType<typeof jobAfterAttempt>,
+    now: number,
+    durationMs: number,
+  ): void {
     this.running.delete(run.attemptId);
     const node = this.nodes.get(run.node);
     node?.running.delete(run.attemptId);
@@ -625,7 +716,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       for (const id of attemptIds) {
         const run = this.running.get(id);
         if (!run) continue;
-        const next = run.job.cancelRequested ? ({ state: 'cancelled', reason: 'cancelled' } as const) : jobAfterAttempt(run.job, state, now, this.retryPolicy, reason);
+        const next = run.job.cancelRequested
+          ? ({ state: 'cancelled', reason: 'cancelled' } as const)
+          : jobAfterAttempt(run.job, state, now, this.retryPolicy, reason);
         if (!this.store.endAttempt({ attemptId: id, jobId: run.jobId, state, at: now, reason, job: next })) continue;
         ended++;
         node.update({ jobsFailed: node.record.jobsFailed + 1 });
@@ -713,10 +806,21 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const now = this.clock.now();
     const name = `pending-${client.mac.replace(/:/g, '')}`;
     const node = new RuntimeNode(
-      this.newRecord(name, 'netboot', now, { mac: client.mac, ...(client.serial ? { serial: client.serial } : {}), state: 'pending-approval', stateReason: `PXE client ${client.vendorClass ?? ''}`.trim() }),
+      this.newRecord(name, 'netboot', now, {
+        mac: client.mac,
+        ...(client.serial ? { serial: client.serial } : {}),
+        state: 'pending-approval',
+        stateReason: `PXE client ${client.vendorClass ?? ''}`.trim(),
+      }),
     );
     this.nodes.set(name, node);
-    this.nodeEvent(node, 'enroll', `seen by netboot (${client.vendorClass ?? 'PXE'}${client.arch !== undefined ? `, arch ${client.arch}` : ''}); waiting for approval`, 'netboot', now);
+    this.nodeEvent(
+      node,
+      'enroll',
+      `seen by netboot (${client.vendorClass ?? 'PXE'}${client.arch !== undefined ? `, arch ${client.arch}` : ''}); waiting for approval`,
+      'netboot',
+      now,
+    );
     this.persistNode(node, now);
     this.emit('node', node.view());
     return name;
@@ -724,7 +828,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   runningOn(name: string): { attemptId: number; jobId: number; startedAt: number }[] {
     const node = this.runtime(name);
-    return [...node.running].map((id) => this.running.get(id)).filter((r): r is RunningAttempt => !!r).map((r) => ({ attemptId: r.attemptId, jobId: r.jobId, startedAt: r.startedAt }));
+    return [...node.running]
+      .map((id) => this.running.get(id))
+      .filter((r): r is RunningAttempt => !!r)
+      .map((r) => ({ attemptId: r.attemptId, jobId: r.jobId, startedAt: r.startedAt }));
   }
 
   nodeEvents(name: string, limit?: number): NodeEvent[] {
@@ -744,7 +851,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
     if (patch.labels !== undefined) {
       node.update({ labels: { ...patch.labels }, labelsPatched: true });
-      changes.push(`labels=${Object.entries(patch.labels).map(([k, v]) => `${k}=${v}`).join(',') || '(none)'}`);
+      changes.push(
+        `labels=${
+          Object.entries(patch.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(',') || '(none)'
+        }`,
+      );
     }
     if (changes.length) {
       this.nodeEvent(node, 'patch', changes.join(' '), actor, now);
@@ -795,7 +908,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const now = this.clock.now();
     // The intent outlives disconnects, reboots and master restarts until undrain.
     node.update({ drainRequested: true });
-    if (node.state !== 'draining' && node.state !== 'drained') this.setState(node, node.running.size ? 'draining' : 'drained', options.immediate ? 'drain (immediate)' : 'drain (finish running jobs)', actor);
+    if (node.state !== 'draining' && node.state !== 'drained')
+      this.setState(node, node.running.size ? 'draining' : 'drained', options.immediate ? 'drain (immediate)' : 'drain (finish running jobs)', actor);
     if (options.immediate && node.running.size) {
       const ids = [...node.running];
       for (const id of ids) node.link?.send({ type: 'cancel', attemptId: id, reason: 'node drained' });
@@ -846,7 +960,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   /** Operator adds a node (or approves a pending one under a new name). */
-  addNode(input: { name: string; mac?: string; serial?: string; model?: string; slots?: number; labels?: Record<string, string>; power?: Record<string, unknown> }, actor = 'admin', approve?: string): NodeView {
+  addNode(
+    input: { name: string; mac?: string; serial?: string; model?: string; slots?: number; labels?: Record<string, string>; power?: Record<string, unknown> },
+    actor = 'admin',
+    approve?: string,
+  ): NodeView {
     const now = this.clock.now();
     if (this.nodes.has(input.name) && input.name !== approve) throw new NodeExistsError(input.name);
     const pending = approve !== undefined ? this.runtime(approve) : undefined;
@@ -858,8 +976,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.store.deleteNode(approve!);
     }
     const record = this.newRecord(input.name, pending ? 'netboot' : 'api', now, {
-      ...(input.mac ?? pending?.record.mac ? { mac: input.mac ?? pending?.record.mac } : {}),
-      ...(input.serial ?? pending?.record.serial ? { serial: input.serial ?? pending?.record.serial } : {}),
+      ...((input.mac ?? pending?.record.mac) ? { mac: input.mac ?? pending?.record.mac } : {}),
+      ...((input.serial ?? pending?.record.serial) ? { serial: input.serial ?? pending?.record.serial } : {}),
       ...(input.model ? { model: input.model } : {}),
       ...(input.slots !== undefined ? { slots: input.slots, slotsPatched: true } : {}),
       labels: input.labels ?? {},

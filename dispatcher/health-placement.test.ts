@@ -46,13 +46,26 @@ function setup(extra: Partial<SchedulerSettings> = {}) {
   const links = new Map<string, FakeLink>();
   const connect = (name: string) => {
     const link = new FakeLink();
-    d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, name), node: { name, cpus: 4, memoryMb: 1024, arch: 'arm64', platform: 'linux', agentVersion: '0.1.0', bootId: `b-${name}` }, running: [] }, link);
+    d.agentHello(
+      {
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        token: deriveNodeToken(SECRET, name),
+        node: { name, cpus: 4, memoryMb: 1024, arch: 'arm64', platform: 'linux', agentVersion: '0.1.0', bootId: `b-${name}` },
+        running: [],
+      },
+      link,
+    );
     links.set(name, link);
     return link;
   };
   const heartbeat = (name: string, health: Health) => d.agentMessage(name, links.get(name)!, { type: 'heartbeat', health, running: [] });
   const pull = (name: string, slots = 1) => d.agentMessage(name, links.get(name)!, { type: 'pull', slots });
-  const placementEvents = (name: string) => d.nodeEvents(name).filter((e) => e.kind === 'placement').map((e) => e.message);
+  const placementEvents = (name: string) =>
+    d
+      .nodeEvents(name)
+      .filter((e) => e.kind === 'placement')
+      .map((e) => e.message);
   const submit = () => d.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
   return { d, connect, heartbeat, pull, placementEvents, submit, links };
 }
@@ -106,7 +119,9 @@ describe('scheduler.health in the config', () => {
     expect(loadConfig().scheduler.health).toEqual(DEFAULT_HEALTH_POLICY);
   });
   it('takes env overrides and rejects derates below 1', () => {
-    const c = loadConfig({ env: { PICLUSTER_SCHEDULER__HEALTH__SKIP_WHEN_UNDER_VOLTAGE: 'true', PICLUSTER_SCHEDULER__HEALTH__SKIP_ABOVE_TEMPERATURE_C: '84' } });
+    const c = loadConfig({
+      env: { PICLUSTER_SCHEDULER__HEALTH__SKIP_WHEN_UNDER_VOLTAGE: 'true', PICLUSTER_SCHEDULER__HEALTH__SKIP_ABOVE_TEMPERATURE_C: '84' },
+    });
     expect(c.scheduler.health).toMatchObject({ skipWhenUnderVoltage: true, skipAboveTemperatureC: 84, hotDerate: 2 });
     expect(() => loadConfig({ overrides: { 'scheduler.health.hotDerate': 0.5 } })).toThrow(ValidationError);
   });

@@ -68,7 +68,9 @@ class FakeDriver implements PowerDriver {
 }
 
 function setup(names: string[], p: Partial<LifecyclePolicy> = {}, store = new MemoryStore(), clock = new ManualClock()) {
-  const inventory = buildInventory({ nodes: names.map((n, i) => ({ name: n, mac: `b8:27:eb:00:00:${String(i + 10)}`, power: { driver: 'command', on: ['true'] } })) });
+  const inventory = buildInventory({
+    nodes: names.map((n, i) => ({ name: n, mac: `b8:27:eb:00:00:${String(i + 10)}`, power: { driver: 'command', on: ['true'] } })),
+  });
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -77,18 +79,41 @@ function setup(names: string[], p: Partial<LifecyclePolicy> = {}, store = new Me
     inventory,
     poisonAfterNodeLosses: 2,
     defer: (fn) => fn(),
-    scheduler: { strategy: 'round-robin', heartbeatMs: 1000, missedHeartbeats: 3, restartGraceMs: 0, defaultRetries: 5, retryBackoffMs: 0, retryBackoffMaxMs: 0, outputLimitBytes: 1024 },
+    scheduler: {
+      strategy: 'round-robin',
+      heartbeatMs: 1000,
+      missedHeartbeats: 3,
+      restartGraceMs: 0,
+      defaultRetries: 5,
+      retryBackoffMs: 0,
+      retryBackoffMaxMs: 0,
+      outputLimitBytes: 1024,
+    },
   });
   dispatcher.start();
   const drivers = new Map(names.map((n) => [n, new FakeDriver()]));
-  const lifecycle = new NodeLifecycle({ dispatcher, store, clock, log: silentLogger(), policy: { ...policy, ...p }, driverFor: (n) => drivers.get(n.name)!, sleep: async (ms) => clock.advance(ms) });
+  const lifecycle = new NodeLifecycle({
+    dispatcher,
+    store,
+    clock,
+    log: silentLogger(),
+    policy: { ...policy, ...p },
+    driverFor: (n) => drivers.get(n.name)!,
+    sleep: async (ms) => clock.advance(ms),
+  });
   const links = new Map<string, FakeLink>();
   const connect = (name: string, bootId = `boot-${name}-1`, pull = 2) => {
     const link = new FakeLink();
     links.set(name, link);
     expect(
       dispatcher.agentHello(
-        { type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, name), node: { name, cpus: 2, memoryMb: 512, arch: 'arm64', platform: 'linux', agentVersion: 't', bootId }, running: [] },
+        {
+          type: 'hello',
+          protocol: PROTOCOL_VERSION,
+          token: deriveNodeToken(SECRET, name),
+          node: { name, cpus: 2, memoryMb: 512, arch: 'arm64', platform: 'linux', agentVersion: 't', bootId },
+          running: [],
+        },
         link,
       ).ok,
     ).toBe(true);
@@ -238,7 +263,10 @@ describe('drain and the poison-job guard', () => {
     const [a] = t.dispatcher.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
     const assign = l1.sent.find((m) => m.type === 'assign') as { attemptId: number };
     expect(t.dispatcher.drain('n1').state).toBe('draining');
-    t.dispatcher.agentMessage('n1', l1, { type: 'result', result: { attemptId: assign.attemptId, jobId: a!.id, outcome: 'succeeded', startedAt: 0, durationMs: 1 } });
+    t.dispatcher.agentMessage('n1', l1, {
+      type: 'result',
+      result: { attemptId: assign.attemptId, jobId: a!.id, outcome: 'succeeded', startedAt: 0, durationMs: 1 },
+    });
     expect(t.dispatcher.getNode('n1').state).toBe('drained');
     t.dispatcher.submit([{ spec: { kind: 'exec', argv: ['b'] } }]);
     t.dispatcher.agentMessage('n1', l1, { type: 'pull', slots: 1 });

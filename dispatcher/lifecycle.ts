@@ -152,7 +152,8 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
       // Jobs on a node that loses power are requeued now, not when it is declared lost.
       if (action !== 'on') d.abandonRunning(name, `power ${action} by ${actor}`);
       const before = d.getNode(name).state;
-      if (before !== 'power-cycling' && action !== 'on') this.safeTransition(name, action === 'off' ? 'offline' : 'power-cycling', `power ${action} (${driver.name})`, actor);
+      if (before !== 'power-cycling' && action !== 'on')
+        this.safeTransition(name, action === 'off' ? 'offline' : 'power-cycling', `power ${action} (${driver.name})`, actor);
       let result: PowerResult | undefined;
       let error: unknown;
       try {
@@ -164,7 +165,12 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
       const detail = error ? `${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}` : (result?.detail ?? `state ${result?.state}`);
       const ok = !error && !!result?.ok;
       this.deps.store.completePowerOp(op.id, { state: ok ? 'succeeded' : 'failed', at: now, verified: !!result?.verified, detail });
-      d.recordNodeEvent(name, 'power', `${action} via ${driver.name}: ${ok ? (result?.verified ? 'done, verified' : 'done, not verifiable') : 'failed'} (${detail})`, actor);
+      d.recordNodeEvent(
+        name,
+        'power',
+        `${action} via ${driver.name}: ${ok ? (result?.verified ? 'done, verified' : 'done, not verifiable') : 'failed'} (${detail})`,
+        actor,
+      );
       if (!ok) {
         // Left half-done (a port may be dark): a human should look, and the ladder watches it.
         this.safeTransition(name, 'lost', `power ${action} failed: ${detail}`, actor);
@@ -196,10 +202,20 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
     d.abandonRunning(name, `reboot by ${actor}`);
     const op = this.deps.store.insertPowerOp({ node: name, driver: 'agent', action: 'reboot', actor, at: this.deps.clock.now() });
     const sent = d.sendCommand(name, 'reboot', { kill: options.kill === true });
-    this.deps.store.completePowerOp(op.id, { state: sent ? 'succeeded' : 'failed', at: this.deps.clock.now(), verified: false, detail: sent ? 'reboot sent to the agent; verified by its next hello with a new boot id' : 'agent not connected' });
+    this.deps.store.completePowerOp(op.id, {
+      state: sent ? 'succeeded' : 'failed',
+      at: this.deps.clock.now(),
+      verified: false,
+      detail: sent ? 'reboot sent to the agent; verified by its next hello with a new boot id' : 'agent not connected',
+    });
     if (sent) {
       this.safeTransition(name, 'rebooting', `reboot asked by ${actor}`, actor);
-      this.ladders.set(name, { step: 'agent-reboot', since: this.deps.clock.now(), failedCycles: this.ladders.get(name)?.failedCycles ?? [], triedAgentReboot: true });
+      this.ladders.set(name, {
+        step: 'agent-reboot',
+        since: this.deps.clock.now(),
+        failedCycles: this.ladders.get(name)?.failedCycles ?? [],
+        triedAgentReboot: true,
+      });
     }
     return { sent };
   }
@@ -241,7 +257,12 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
       } catch (e) {
         detail = `could not reconcile: ${(e as Error).message}`;
         this.deps.store.completePowerOp(op.id, { state: 'failed', at: now, verified: false, detail });
-        this.alert('power-reconcile-failed', 'critical', `${op.action} of ${op.node} was interrupted by a master restart and could not be completed: ${(e as Error).message}`, op.node);
+        this.alert(
+          'power-reconcile-failed',
+          'critical',
+          `${op.action} of ${op.node} was interrupted by a master restart and could not be completed: ${(e as Error).message}`,
+          op.node,
+        );
       }
       try {
         this.deps.dispatcher.recordNodeEvent(op.node, 'power', detail, 'recovery');
@@ -265,7 +286,12 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
     const open = breakerOpen(lost, managed.length, { fraction: p.breakerFraction, minNodes: p.breakerMinNodes });
     if (open !== this.breaker) {
       this.breaker = open;
-      if (open) this.alert('circuit-breaker', 'critical', `${lost} of ${managed.length} nodes lost at once: likely a switch or master network fault; automatic power cycling is paused`);
+      if (open)
+        this.alert(
+          'circuit-breaker',
+          'critical',
+          `${lost} of ${managed.length} nodes lost at once: likely a switch or master network fault; automatic power cycling is paused`,
+        );
       else if (this.deps.store.resolveAlert('circuit-breaker', undefined, now)) this.deps.log.info('circuit breaker closed');
     }
     for (const n of nodes) {

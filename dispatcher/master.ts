@@ -106,7 +106,9 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   // What netbooting nodes are told: where the dispatcher and the /boot files are.
   let boundPort = config.http.port;
   const nodeFacingHost = (): string =>
-    config.netboot.serverAddress ?? interfaceAddress(config.netboot.interface) ?? (config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host);
+    config.netboot.serverAddress ??
+    interfaceAddress(config.netboot.interface) ??
+    (config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host);
   const publicHttp = (): string => config.http.publicUrl?.replace(/\/+$/, '') ?? `http://${nodeFacingHost()}:${boundPort}`;
   const directory = new DispatcherNodeDirectory({
     dispatcher,
@@ -174,7 +176,13 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   let netboot: RunningNetboot | undefined;
   if (config.netboot.enabled) {
     const netbootConfig = { ...config.netboot, dhcp: { ...config.netboot.dhcp, httpPort: config.http.publicUrl ? config.netboot.dhcp.httpPort : port } };
-    netboot = await startNetboot(netbootConfig, { log: log.child({ component: 'netboot' }), clock, directory, sink: (e) => dispatcher.recordBootEvent(e), registry });
+    netboot = await startNetboot(netbootConfig, {
+      log: log.child({ component: 'netboot' }),
+      clock,
+      directory,
+      sink: (e) => dispatcher.recordBootEvent(e),
+      registry,
+    });
     log.info({ ports: netboot.ports, mode: config.netboot.mode, clients: config.netboot.clients }, 'netboot started');
   }
 
@@ -231,11 +239,10 @@ class LocalAgents {
   }
 
   private spawn(name: string): void {
-    const child = spawn(
-      process.execPath,
-      [BIN, 'agent', '--dispatcher', this.url, '--name', name, '--work-dir', join(this.dataDir, 'agents', name)],
-      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, PICLUSTER_AGENT_TOKEN: deriveNodeToken(this.secret, name) } },
-    );
+    const child = spawn(process.execPath, [BIN, 'agent', '--dispatcher', this.url, '--name', name, '--work-dir', join(this.dataDir, 'agents', name)], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, PICLUSTER_AGENT_TOKEN: deriveNodeToken(this.secret, name) },
+    });
     this.children.set(name, child);
     this.log.info({ name, pid: child.pid }, 'local agent started');
     child.on('exit', (code, signal) => {

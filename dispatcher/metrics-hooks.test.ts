@@ -29,7 +29,16 @@ function masterRegistry(): Registry {
     clock: new ManualClock(),
     log: silentLogger(),
     clusterSecret: 'cluster-secret-0123456789abcdef',
-    scheduler: { strategy: 'round-robin', heartbeatMs: 1000, missedHeartbeats: 3, restartGraceMs: 1000, defaultRetries: 1, retryBackoffMs: 10, retryBackoffMaxMs: 100, outputLimitBytes: 4096 },
+    scheduler: {
+      strategy: 'round-robin',
+      heartbeatMs: 1000,
+      missedHeartbeats: 3,
+      restartGraceMs: 1000,
+      defaultRetries: 1,
+      retryBackoffMs: 10,
+      retryBackoffMaxMs: 100,
+      outputLimitBytes: 4096,
+    },
   });
   d.start();
   return createMetrics(d, new Registry(), { processMetrics: false });
@@ -60,7 +69,7 @@ describe('netboot families declared by the master', () => {
     expect(await value(registry, 'picluster_dhcp_requests_total', { type: 'DISCOVER' })).toBe(1);
   });
 
-  it('netboot\'s TFTP metrics reuse them with their own labels', async () => {
+  it("netboot's TFTP metrics reuse them with their own labels", async () => {
     const registry = masterRegistry();
     const t = tftpMetrics(registry);
     t.transfers.inc({ outcome: 'complete' });

@@ -46,7 +46,13 @@ export interface PowerMetrics {
 export function powerMetrics(registry: Registry): PowerMetrics {
   return {
     operations: counter(registry, 'picluster_power_operations_total', 'Power operations, by driver, action and outcome', ['driver', 'action', 'outcome']),
-    duration: histogram(registry, 'picluster_power_operation_duration_seconds', 'Power operation time from sending to verified end', ['driver', 'action'], [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]),
+    duration: histogram(
+      registry,
+      'picluster_power_operation_duration_seconds',
+      'Power operation time from sending to verified end',
+      ['driver', 'action'],
+      [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    ),
   };
 }
 
@@ -63,7 +69,13 @@ export class BootMetrics {
     private readonly maxBootMs = 30 * 60_000,
   ) {
     this.events = counter(registry, 'picluster_boot_events_total', 'Boot events (DHCP, TFTP, HTTP, agent hello), by kind and outcome', ['kind', 'outcome']);
-    this.duration = histogram(registry, 'picluster_boot_duration_seconds', 'From the first answered DHCP request of a boot to the agent\'s hello', [], [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600]);
+    this.duration = histogram(
+      registry,
+      'picluster_boot_duration_seconds',
+      "From the first answered DHCP request of a boot to the agent's hello",
+      [],
+      [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600],
+    );
   }
 
   record(e: BootEvent): void {

@@ -59,10 +59,10 @@ export function registerNodeMetrics(dispatcher: Dispatcher, registry: Registry, 
     });
   };
 
-  perNode('picluster_node_up', 'Whether the node\'s agent is connected (1) or not (0)', (n) => (n.connected ? 1 : 0));
+  perNode('picluster_node_up', "Whether the node's agent is connected (1) or not (0)", (n) => (n.connected ? 1 : 0));
   new Gauge({
     name: 'picluster_node_state',
-    help: 'The node\'s lifecycle state: 1 for the current state, 0 for the others',
+    help: "The node's lifecycle state: 1 for the current state, 0 for the others",
     labelNames: ['node', 'state'],
     registers: [registry],
     collect() {
@@ -99,17 +99,27 @@ export function registerNodeMetrics(dispatcher: Dispatcher, registry: Registry, 
       }
     },
   });
-  perNode('picluster_node_cpu_usage_ratio', 'CPU busy fraction (0–1) between the agent\'s last two /proc/stat samples', (n) => (n.health?.cpuPercent === undefined ? undefined : n.health.cpuPercent / 100));
-  perNode('picluster_node_cpu_frequency_hertz', 'Current ARM clock of CPU 0', (n) => (n.health?.cpuFreqMhz === undefined ? undefined : n.health.cpuFreqMhz * 1e6));
+  perNode('picluster_node_cpu_usage_ratio', "CPU busy fraction (0–1) between the agent's last two /proc/stat samples", (n) =>
+    n.health?.cpuPercent === undefined ? undefined : n.health.cpuPercent / 100,
+  );
+  perNode('picluster_node_cpu_frequency_hertz', 'Current ARM clock of CPU 0', (n) =>
+    n.health?.cpuFreqMhz === undefined ? undefined : n.health.cpuFreqMhz * 1e6,
+  );
   perNode('picluster_node_load1', '1-minute load average', (n) => n.health?.load1);
   perNode('picluster_node_load5', '5-minute load average', (n) => n.health?.load5);
   perNode('picluster_node_load15', '15-minute load average', (n) => n.health?.load15);
-  perNode('picluster_node_memory_total_bytes', 'Memory of the node (RAM-only: this is also its disk)', (n) => (n.health?.memTotalMb ?? n.memoryMb) === undefined ? undefined : (n.health?.memTotalMb ?? n.memoryMb)! * MB);
-  perNode('picluster_node_memory_available_bytes', 'MemAvailable of the node', (n) => (n.health?.memAvailableMb === undefined ? undefined : n.health.memAvailableMb * MB));
+  perNode('picluster_node_memory_total_bytes', 'Memory of the node (RAM-only: this is also its disk)', (n) =>
+    (n.health?.memTotalMb ?? n.memoryMb) === undefined ? undefined : (n.health?.memTotalMb ?? n.memoryMb)! * MB,
+  );
+  perNode('picluster_node_memory_available_bytes', 'MemAvailable of the node', (n) =>
+    n.health?.memAvailableMb === undefined ? undefined : n.health.memAvailableMb * MB,
+  );
   perNodeCounter('picluster_node_network_receive_bytes_total', 'Bytes received on every interface but lo, since the node booted', (n) => n.health?.netRxBytes);
   perNodeCounter('picluster_node_network_transmit_bytes_total', 'Bytes sent on every interface but lo, since the node booted', (n) => n.health?.netTxBytes);
   perNode('picluster_node_uptime_seconds', 'Seconds since the node booted', (n) => n.health?.uptimeS);
-  perNode('picluster_node_last_heartbeat_age_seconds', 'Seconds since the master last heard from the node', (n) => (n.lastSeenAt === undefined ? undefined : Math.max(0, (clock.now() - n.lastSeenAt) / 1000)));
+  perNode('picluster_node_last_heartbeat_age_seconds', 'Seconds since the master last heard from the node', (n) =>
+    n.lastSeenAt === undefined ? undefined : Math.max(0, (clock.now() - n.lastSeenAt) / 1000),
+  );
   perNodeCounter('picluster_node_boots_total', 'Boots of the node the master has seen (agent hellos with a new boot id)', (n) => n.boots);
   new Counter({
     name: 'picluster_node_jobs_total',
@@ -124,6 +134,12 @@ export function registerNodeMetrics(dispatcher: Dispatcher, registry: Registry, 
       }
     },
   });
-  perNode('picluster_node_placement_derate', 'Health derating factor used for placement (1 = healthy; see scheduler.health)', (n) => dispatcher.nodePlacement(n.name).derate);
-  perNode('picluster_node_placement_skipped', 'Whether placement skips the node for its health (1) or not (0)', (n) => (dispatcher.nodePlacement(n.name).status === 'skipped' ? 1 : 0));
+  perNode(
+    'picluster_node_placement_derate',
+    'Health derating factor used for placement (1 = healthy; see scheduler.health)',
+    (n) => dispatcher.nodePlacement(n.name).derate,
+  );
+  perNode('picluster_node_placement_skipped', 'Whether placement skips the node for its health (1) or not (0)', (n) =>
+    dispatcher.nodePlacement(n.name).status === 'skipped' ? 1 : 0,
+  );
 }

@@ -36,7 +36,23 @@ const links = new Map<string, FakeLink>();
 function connect(name: string, mac?: string): FakeLink {
   const link = new FakeLink();
   const r = dispatcher.agentHello(
-    { type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, name), node: { name, cpus: 4, memoryMb: 926, arch: 'arm64', platform: 'linux', agentVersion: '0.1.0', bootId: `boot-${name}`, model: 'pi3b+', ...(mac ? { mac } : {}) }, running: [] },
+    {
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      token: deriveNodeToken(SECRET, name),
+      node: {
+        name,
+        cpus: 4,
+        memoryMb: 926,
+        arch: 'arm64',
+        platform: 'linux',
+        agentVersion: '0.1.0',
+        bootId: `boot-${name}`,
+        model: 'pi3b+',
+        ...(mac ? { mac } : {}),
+      },
+      running: [],
+    },
     link,
   );
   expect(r.ok).toBe(true);
@@ -53,11 +69,28 @@ beforeEach(async () => {
     log: silentLogger(),
     clusterSecret: SECRET,
     defer: (fn) => fn(),
-    scheduler: { strategy: 'round-robin', heartbeatMs: 1000, missedHeartbeats: 3, restartGraceMs: 1000, defaultRetries: 1, retryBackoffMs: 10, retryBackoffMaxMs: 100, outputLimitBytes: 4096 },
+    scheduler: {
+      strategy: 'round-robin',
+      heartbeatMs: 1000,
+      missedHeartbeats: 3,
+      restartGraceMs: 1000,
+      defaultRetries: 1,
+      retryBackoffMs: 10,
+      retryBackoffMaxMs: 100,
+      outputLimitBytes: 4096,
+    },
   });
   dispatcher.start();
   registry = createMetrics(dispatcher, new Registry(), { processMetrics: false, clock, version: '9.9.9' });
-  app = await buildApp({ dispatcher, registry, log: silentLogger(), auth: { adminToken: ADMIN }, version: '0.0.0-test', storeKind: 'memory', monitoring: { sampleIntervalMs: 10, historySamples: 5, clock } });
+  app = await buildApp({
+    dispatcher,
+    registry,
+    log: silentLogger(),
+    auth: { adminToken: ADMIN },
+    version: '0.0.0-test',
+    storeKind: 'memory',
+    monitoring: { sampleIntervalMs: 10, historySamples: 5, clock },
+  });
   await app.ready();
 });
 afterEach(async () => {
@@ -71,7 +104,18 @@ describe('/metrics', () => {
   it('exposes per-node health with throttled flags as separate series', async () => {
     connect('pi-1');
     connect('pi-2');
-    heartbeat('pi-1', { temperatureC: 61.2, throttled: 0x50005, cpuPercent: 47.5, load1: 1.5, memTotalMb: 926, memAvailableMb: 700, netRxBytes: 1000, netTxBytes: 2000, uptimeS: 99, cpuFreqMhz: 1400 });
+    heartbeat('pi-1', {
+      temperatureC: 61.2,
+      throttled: 0x50005,
+      cpuPercent: 47.5,
+      load1: 1.5,
+      memTotalMb: 926,
+      memAvailableMb: 700,
+      netRxBytes: 1000,
+      netTxBytes: 2000,
+      uptimeS: 99,
+      cpuFreqMhz: 1400,
+    });
     heartbeat('pi-2', {});
     clock.advance(1500);
     const m = await scrape();
@@ -98,7 +142,13 @@ describe('/metrics', () => {
     // counters exist at 0 before anything happened, netboot and power families are declared
     expect(m).toContain('picluster_jobs_finished_total{state="failed"} 0');
     expect(m).toContain('picluster_job_attempts_total{outcome="timed-out"} 0');
-    for (const name of ['picluster_dhcp_requests_total', 'picluster_tftp_transfers_total', 'picluster_power_operations_total', 'picluster_boot_duration_seconds', 'picluster_node_quarantines_total']) {
+    for (const name of [
+      'picluster_dhcp_requests_total',
+      'picluster_tftp_transfers_total',
+      'picluster_power_operations_total',
+      'picluster_boot_duration_seconds',
+      'picluster_node_quarantines_total',
+    ]) {
       expect(m).toContain(`# TYPE ${name} `);
     }
   });
@@ -107,13 +157,34 @@ describe('/metrics', () => {
     connect('pi-1');
     const link = links.get('pi-1')!;
     dispatcher.agentMessage('pi-1', link, { type: 'pull', slots: 4 });
-    const jobs = dispatcher.submit(Array.from({ length: 3 }, (_, i) => ({ spec: { kind: 'exec' as const, argv: ['echo', String(i)] }, group: i === 0 ? 'a' : 'b' })));
+    const jobs = dispatcher.submit(
+      Array.from({ length: 3 }, (_, i) => ({ spec: { kind: 'exec' as const, argv: ['echo', String(i)] }, group: i === 0 ? 'a' : 'b' })),
+    );
     for (const m of link.sent) {
-      if (m.type === 'assign') dispatcher.agentMessage('pi-1', link, { type: 'result', result: { attemptId: m.attemptId, jobId: m.jobId, outcome: 'failed', exitCode: 1, startedAt: 0, durationMs: 20 } });
+      if (m.type === 'assign')
+        dispatcher.agentMessage('pi-1', link, {
+          type: 'result',
+          result: { attemptId: m.attemptId, jobId: m.jobId, outcome: 'failed', exitCode: 1, startedAt: 0, durationMs: 20 },
+        });
     }
     const m = await scrape();
     const pairs = [...m.matchAll(/[{,]([a-z_]+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!] as const);
-    const allowed = new Set(['agent_version', 'arch', 'flag', 'image_version', 'kind', 'le', 'model', 'node', 'outcome', 'result', 'state', 'to', 'version', 'group']);
+    const allowed = new Set([
+      'agent_version',
+      'arch',
+      'flag',
+      'image_version',
+      'kind',
+      'le',
+      'model',
+      'node',
+      'outcome',
+      'result',
+      'state',
+      'to',
+      'version',
+      'group',
+    ]);
     expect(pairs.map(([k]) => k).filter((k) => !allowed.has(k))).toEqual([]);
     const ids = new Set(jobs.map((j) => String(j.id)));
     expect(pairs.filter(([k, v]) => k !== 'le' && ids.has(v))).toEqual([]);
@@ -155,9 +226,24 @@ describe('GET /api/metrics and /api/monitoring/export', () => {
     const r = await app.inject({ url: '/api/metrics', headers: auth });
     expect(r.statusCode).toBe(200);
     const body = r.json();
-    expect(body.cluster).toMatchObject({ nodesTotal: 1, nodesConnected: 1, nodesDerated: 1, slotsTotal: 4, maxTemperatureC: 81, queueReady: 1, jobs: { queued: 1 } });
+    expect(body.cluster).toMatchObject({
+      nodesTotal: 1,
+      nodesConnected: 1,
+      nodesDerated: 1,
+      slotsTotal: 4,
+      maxTemperatureC: 81,
+      queueReady: 1,
+      jobs: { queued: 1 },
+    });
     expect(body.totals).toMatchObject({ submitted: 1 });
-    expect(body.nodes[0]).toMatchObject({ node: 'pi-1', up: true, temperatureC: 81, placement: 'derated', derate: 3, throttledFlags: { throttled_now: true, under_voltage_now: false } });
+    expect(body.nodes[0]).toMatchObject({
+      node: 'pi-1',
+      up: true,
+      temperatureC: 81,
+      placement: 'derated',
+      derate: 3,
+      throttledFlags: { throttled_now: true, under_voltage_now: false },
+    });
     expect(body.history).toMatchObject({ sampleIntervalMs: 10 });
   });
 
@@ -175,7 +261,9 @@ describe('GET /api/metrics and /api/monitoring/export', () => {
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.headers['content-disposition']).toMatch(/attachment; filename="picluster-nodes-.*\.csv"/);
     const lines = csv.body.trim().split('\r\n');
-    expect(lines[0]).toBe('at,time,node,state,up,slots,busy,temperatureC,cpuPercent,load1,memAvailableMb,throttled,underVoltageNow,throttledNow,heartbeatAgeS,placement,derate');
+    expect(lines[0]).toBe(
+      'at,time,node,state,up,slots,busy,temperatureC,cpuPercent,load1,memAvailableMb,throttled,underVoltageNow,throttledNow,heartbeatAgeS,placement,derate',
+    );
     expect(lines).toHaveLength(6);
     expect(lines[1]).toMatch(/,pi-1,online,true,4,0,50,,,,0x1,true,false,0,derated,1.5$/);
 

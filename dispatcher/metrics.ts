@@ -39,7 +39,10 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
   const clock = options.clock ?? systemClock;
 
   if (options.version !== undefined) {
-    new Gauge({ name: 'picluster_build_info', help: 'The master\'s version (value 1)', labelNames: ['version'], registers: [registry] }).set({ version: options.version }, 1);
+    new Gauge({ name: 'picluster_build_info', help: "The master's version (value 1)", labelNames: ['version'], registers: [registry] }).set(
+      { version: options.version },
+      1,
+    );
   }
   new Gauge({
     name: 'picluster_jobs',
@@ -94,14 +97,44 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
   });
 
   const submitted = new Counter({ name: 'picluster_jobs_submitted_total', help: 'Jobs submitted', registers: [registry] });
-  const completed = new Counter({ name: 'picluster_job_attempts_total', help: 'Attempts ended, by outcome (succeeded, failed, timed-out, cancelled, rejected, node-lost, abandoned)', labelNames: ['outcome'], registers: [registry] });
-  const finished = new Counter({ name: 'picluster_jobs_finished_total', help: 'Jobs that reached a final state', labelNames: ['state'], registers: [registry] });
+  const completed = new Counter({
+    name: 'picluster_job_attempts_total',
+    help: 'Attempts ended, by outcome (succeeded, failed, timed-out, cancelled, rejected, node-lost, abandoned)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const finished = new Counter({
+    name: 'picluster_jobs_finished_total',
+    help: 'Jobs that reached a final state',
+    labelNames: ['state'],
+    registers: [registry],
+  });
   const retried = new Counter({ name: 'picluster_job_retries_total', help: 'Attempts that ended in a requeue (retry or lost node)', registers: [registry] });
-  const stale = new Counter({ name: 'picluster_stale_results_total', help: 'Late, duplicate or foreign results dropped', labelNames: ['reason'], registers: [registry] });
+  const stale = new Counter({
+    name: 'picluster_stale_results_total',
+    help: 'Late, duplicate or foreign results dropped',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
   const heartbeats = new Counter({ name: 'picluster_heartbeats_total', help: 'Agent heartbeats received', registers: [registry] });
-  const protocolErrors = new Counter({ name: 'picluster_agent_protocol_errors_total', help: 'Malformed or refused agent frames', labelNames: ['code'], registers: [registry] });
-  const stateChanges = new Counter({ name: 'picluster_node_state_changes_total', help: 'Node state transitions, by the state entered', labelNames: ['to'], registers: [registry] });
-  const quarantines = new Counter({ name: 'picluster_node_quarantines_total', help: 'Times a node was quarantined (automatic recovery gave up)', labelNames: ['node'], registers: [registry] });
+  const protocolErrors = new Counter({
+    name: 'picluster_agent_protocol_errors_total',
+    help: 'Malformed or refused agent frames',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const stateChanges = new Counter({
+    name: 'picluster_node_state_changes_total',
+    help: 'Node state transitions, by the state entered',
+    labelNames: ['to'],
+    registers: [registry],
+  });
+  const quarantines = new Counter({
+    name: 'picluster_node_quarantines_total',
+    help: 'Times a node was quarantined (automatic recovery gave up)',
+    labelNames: ['node'],
+    registers: [registry],
+  });
   const dispatchLatency = new Histogram({
     name: 'picluster_dispatch_latency_seconds',
     help: 'Time from a job being ready to its hand-out to a node',

@@ -199,12 +199,51 @@ export class MonitoringHistory {
 }
 
 const CLUSTER_COLUMNS = [
-  'at', 'time', 'nodesTotal', 'nodesConnected', 'nodesDerated', 'nodesSkipped', 'slotsTotal', 'slotsBusy',
-  'jobsQueued', 'jobsRunning', 'jobsSucceeded', 'jobsFailed', 'jobsCancelled', 'queueReady', 'queueDelayed', 'maxTemperatureC',
-  'submitted', 'succeeded', 'failed', 'cancelled', 'retried', 'timedOut', 'attemptsFailed', 'dispatchLatencyP95S',
+  'at',
+  'time',
+  'nodesTotal',
+  'nodesConnected',
+  'nodesDerated',
+  'nodesSkipped',
+  'slotsTotal',
+  'slotsBusy',
+  'jobsQueued',
+  'jobsRunning',
+  'jobsSucceeded',
+  'jobsFailed',
+  'jobsCancelled',
+  'queueReady',
+  'queueDelayed',
+  'maxTemperatureC',
+  'submitted',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'retried',
+  'timedOut',
+  'attemptsFailed',
+  'dispatchLatencyP95S',
 ] as const;
 
-const NODE_COLUMNS = ['at', 'time', 'node', 'state', 'up', 'slots', 'busy', 'temperatureC', 'cpuPercent', 'load1', 'memAvailableMb', 'throttled', 'underVoltageNow', 'throttledNow', 'heartbeatAgeS', 'placement', 'derate'] as const;
+const NODE_COLUMNS = [
+  'at',
+  'time',
+  'node',
+  'state',
+  'up',
+  'slots',
+  'busy',
+  'temperatureC',
+  'cpuPercent',
+  'load1',
+  'memAvailableMb',
+  'throttled',
+  'underVoltageNow',
+  'throttledNow',
+  'heartbeatAgeS',
+  'placement',
+  'derate',
+] as const;
 
 export function clusterRows(samples: readonly Sample[]): Record<(typeof CLUSTER_COLUMNS)[number], string | number | undefined>[] {
   return samples.map(({ cluster: c }) => ({

@@ -30,8 +30,22 @@ beforeEach(() => {
     clock: new ManualClock(),
     log: silentLogger(),
     clusterSecret: SECRET,
-    inventory: buildInventory({ nodes: [{ name: 'node6.lan', mac: 'b8:27:eb:10:00:06', serial: '89eb9bb9', model: 'pi3b+' }, { name: 'x1', mac: '52:54:00:00:00:01', model: 'x86-64' }] }),
-    scheduler: { strategy: 'round-robin', heartbeatMs: 1000, missedHeartbeats: 3, restartGraceMs: 0, defaultRetries: 0, retryBackoffMs: 0, retryBackoffMaxMs: 0, outputLimitBytes: 1024 },
+    inventory: buildInventory({
+      nodes: [
+        { name: 'node6.lan', mac: 'b8:27:eb:10:00:06', serial: '89eb9bb9', model: 'pi3b+' },
+        { name: 'x1', mac: '52:54:00:00:00:01', model: 'x86-64' },
+      ],
+    }),
+    scheduler: {
+      strategy: 'round-robin',
+      heartbeatMs: 1000,
+      missedHeartbeats: 3,
+      restartGraceMs: 0,
+      defaultRetries: 0,
+      retryBackoffMs: 0,
+      retryBackoffMaxMs: 0,
+      outputLimitBytes: 1024,
+    },
   });
   dispatcher.start();
   directory = new DispatcherNodeDirectory({
@@ -70,7 +84,9 @@ describe('netboot directory', () => {
   });
 
   it('fills the iPXE script for a known x86 node only', () => {
-    expect(directory.ipxeScript('52:54:00:00:00:01')).toContain(`kernel http://10.0.0.1:8080/boot/amd64/vmlinuz picluster.name=x1 picluster.token=${deriveNodeToken(SECRET, 'x1')}`);
+    expect(directory.ipxeScript('52:54:00:00:00:01')).toContain(
+      `kernel http://10.0.0.1:8080/boot/amd64/vmlinuz picluster.name=x1 picluster.token=${deriveNodeToken(SECRET, 'x1')}`,
+    );
     expect(directory.ipxeScript('52:54:00:00:00:99')).toBeUndefined();
   });
 });
@@ -82,7 +98,8 @@ describe('/boot routes', () => {
   it('confines paths to the root', () => {
     symlinkSync(join(tmpdir(), 'picluster-outside-secret'), join(dir, 'escape'));
     expect(confinedPath(dir, 'amd64/vmlinuz')).toBe(join(dir, 'amd64', 'vmlinuz'));
-    for (const bad of ['../picluster-outside-secret', 'amd64/../../picluster-outside-secret', 'escape', 'a\0b', 'amd64\\vmlinuz']) expect(confinedPath(dir, bad)).toBeUndefined();
+    for (const bad of ['../picluster-outside-secret', 'amd64/../../picluster-outside-secret', 'escape', 'a\0b', 'amd64\\vmlinuz'])
+      expect(confinedPath(dir, bad)).toBeUndefined();
   });
 
   it('serves image files and iPXE scripts, and records each fetch as a boot event', async () => {

@@ -25,7 +25,6 @@ export interface DirectoryOptions {
   readonly httpRoot: string;
 }
 
-
 class TemplateFile {
   private cached: { mtimeMs: number; size: number; text: string } | undefined;
   constructor(private readonly path: string) {}
@@ -85,7 +84,9 @@ export class DispatcherNodeDirectory implements NodeDirectory {
   renderNodeFile(node: NetbootNode, file: string): Buffer | undefined {
     if (!node.approved) return undefined;
     if (file === 'cmdline.txt') {
-      const template = this.cmdline.text() ?? 'console=tty1 console=ttyS1,115200 picluster.dispatcher={{dispatcherUrl}} picluster.name={{nodeName}} picluster.token={{token}}\n';
+      const template =
+        this.cmdline.text() ??
+        'console=tty1 console=ttyS1,115200 picluster.dispatcher={{dispatcherUrl}} picluster.name={{nodeName}} picluster.token={{token}}\n';
       return Buffer.from(fillTemplate(template, this.values(node)));
     }
     return undefined;

@@ -49,7 +49,11 @@ describe('ShellBroker', () => {
     d.emit('agentShellFrame', { node: 'n1', message: { type: 'shell-output', sessionId: id, data: 'hi\r\n' } });
     d.emit('agentShellFrame', { node: 'other', message: { type: 'shell-output', sessionId: id, data: 'spoofed' } });
     d.emit('agentShellFrame', { node: 'n1', message: { type: 'shell-exit', sessionId: id, code: 0 } });
-    expect(frames).toEqual([{ type: 'opened', sessionId: id, node: 'n1' }, { type: 'output', data: 'hi\r\n' }, { type: 'exit', code: 0, reason: 'the shell exited' }]);
+    expect(frames).toEqual([
+      { type: 'opened', sessionId: id, node: 'n1' },
+      { type: 'output', data: 'hi\r\n' },
+      { type: 'exit', code: 0, reason: 'the shell exited' },
+    ]);
     expect(ended()).toBe(1);
     expect(broker.size).toBe(0);
     expect(d.events[1]!.message).toMatch(/^shell of admin closed after \d+ s: the shell exited \(exit 0\)$/);

@@ -14,9 +14,7 @@ import type { NodeView } from './views.ts';
 
 /** What the broker sends to the browser side. */
 export type ShellToBrowser =
-  | { type: 'opened'; sessionId: string; node: string }
-  | { type: 'output'; data: string }
-  | { type: 'exit'; code: number; reason: string };
+  { type: 'opened'; sessionId: string; node: string } | { type: 'output'; data: string } | { type: 'exit'; code: number; reason: string };
 
 export interface ShellPeer {
   send(frame: ShellToBrowser): void;
@@ -104,7 +102,8 @@ export class ShellBroker {
     clearTimeout(s.idle);
     s.idle = this.idleTimer(id);
     // Large pastes are split to stay within the protocol's frame bound.
-    for (let i = 0; i < data.length; i += 32 * 1024) this.dispatcher.sendToNode(s.node, { type: 'shell-input', sessionId: id, data: data.slice(i, i + 32 * 1024) });
+    for (let i = 0; i < data.length; i += 32 * 1024)
+      this.dispatcher.sendToNode(s.node, { type: 'shell-input', sessionId: id, data: data.slice(i, i + 32 * 1024) });
   }
 
   resize(id: string, cols: number, rows: number): void {
@@ -146,7 +145,12 @@ export class ShellBroker {
     }
     const seconds = Math.round((this.now() - s.openedAt) / 1000);
     try {
-      this.dispatcher.recordNodeEvent(s.node, 'shell', `shell of ${s.actor} closed after ${seconds} s: ${reason}${code >= 0 ? ` (exit ${code})` : ''}`, s.actor);
+      this.dispatcher.recordNodeEvent(
+        s.node,
+        'shell',
+        `shell of ${s.actor} closed after ${seconds} s: ${reason}${code >= 0 ? ` (exit ${code})` : ''}`,
+        s.actor,
+      );
     } catch (e) {
       this.log.debug({ err: e, node: s.node }, 'could not record the shell close');
     }

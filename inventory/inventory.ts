@@ -112,7 +112,10 @@ export function buildInventory(raw: unknown, source = 'inventory', options: Inve
   });
   if (problems.length) {
     const seen = new Set<string>();
-    throw new ValidationError(`invalid ${source}`, problems.filter((p) => !seen.has(p.path) && seen.add(p.path)));
+    throw new ValidationError(
+      `invalid ${source}`,
+      problems.filter((p) => !seen.has(p.path) && seen.add(p.path)),
+    );
   }
   const index = <K extends 'name' | 'mac' | 'serial'>(k: K) => new Map(nodes.filter((n) => n[k]).map((n) => [String(n[k]).toLowerCase(), n]));
   const byName = index('name');

@@ -105,7 +105,10 @@ describe('Grafana provisioning', () => {
     expect(ds.datasources.map((d) => d.uid)).toEqual([DATASOURCE.uid]);
     const uids = new Set<string>();
     for (const f of files) {
-      const d = JSON.parse(readFileSync(join(DIR, 'grafana', 'dashboards', f), 'utf8')) as { uid: string; panels: { id: number; datasource: { uid: string }; gridPos: { x: number; w: number } }[] };
+      const d = JSON.parse(readFileSync(join(DIR, 'grafana', 'dashboards', f), 'utf8')) as {
+        uid: string;
+        panels: { id: number; datasource: { uid: string }; gridPos: { x: number; w: number } }[];
+      };
       uids.add(d.uid);
       expect(new Set(d.panels.map((p) => p.id)).size).toBe(d.panels.length);
       for (const p of d.panels) {
@@ -118,7 +121,10 @@ describe('Grafana provisioning', () => {
 
   it('compose.yaml mounts files that exist', () => {
     const compose = parseYaml(readFileSync(join(DIR, 'compose.yaml'), 'utf8')) as { services: Record<string, { volumes: string[] }> };
-    const mounts = Object.values(compose.services).flatMap((s) => s.volumes).map((v) => v.split(':')[0]!).filter((p) => p.startsWith('./'));
+    const mounts = Object.values(compose.services)
+      .flatMap((s) => s.volumes)
+      .map((v) => v.split(':')[0]!)
+      .filter((p) => p.startsWith('./'));
     expect(mounts.length).toBeGreaterThanOrEqual(5);
     for (const m of mounts) expect(existsSync(join(DIR, m)), m).toBe(true);
   });

@@ -33,7 +33,11 @@ export function masterTarget(config: Pick<Config, 'http'>, override?: string): s
   return `${host}:${config.http.port}`;
 }
 
-export function generateTargets(config: Pick<Config, 'http'>, inventory: Inventory, options: { master?: string } = {}): Record<'master.json' | 'node-exporters.json', TargetGroup[]> {
+export function generateTargets(
+  config: Pick<Config, 'http'>,
+  inventory: Inventory,
+  options: { master?: string } = {},
+): Record<'master.json' | 'node-exporters.json', TargetGroup[]> {
   const exporters: TargetGroup[] = [];
   for (const n of inventory.nodes) {
     const port = n.labels.node_exporter;
@@ -72,7 +76,8 @@ export function run(argv: string[], env: Readonly<Record<string, string | undefi
   const config = loadConfig({ file, required: values.config !== undefined, env });
   const inventory = loadInventory(config.inventory.path);
   const out = resolve(values.out ?? join(import.meta.dirname, 'targets'));
-  for (const path of writeTargets(out, generateTargets(config, inventory, values.master ? { master: values.master } : {}))) process.stdout.write(`wrote ${path}\n`);
+  for (const path of writeTargets(out, generateTargets(config, inventory, values.master ? { master: values.master } : {})))
+    process.stdout.write(`wrote ${path}\n`);
   return 0;
 }
 

@@ -14,7 +14,16 @@ import { isAlive } from './process-tree.ts';
 import { Runner } from './runner.ts';
 import { systemFiles } from './sources.ts';
 
-const identity: NodeIdentity = { name: 'node6.lan', cpus: 4, memoryMb: 926, arch: 'arm64', platform: 'linux', agentVersion: '0.1.0', bootId: 'boot-1', mac: 'b8:27:eb:10:00:06' };
+const identity: NodeIdentity = {
+  name: 'node6.lan',
+  cpus: 4,
+  memoryMb: 926,
+  arch: 'arm64',
+  platform: 'linux',
+  agentVersion: '0.1.0',
+  bootId: 'boot-1',
+  mac: 'b8:27:eb:10:00:06',
+};
 
 let dir: string;
 let server: FakeDispatcher;
@@ -76,7 +85,14 @@ function manualTimer(): ReconnectTimer & { pending: { fn: () => void; ms: number
 }
 
 const sh = (script: string) => ({ kind: 'exec' as const, argv: ['sh', '-c', script] });
-const assign = (attemptId: number, script: string, extra: Record<string, unknown> = {}) => ({ type: 'assign' as const, attemptId, jobId: attemptId * 10, spec: sh(script), outputLimitBytes: 4096, ...extra });
+const assign = (attemptId: number, script: string, extra: Record<string, unknown> = {}) => ({
+  type: 'assign' as const,
+  attemptId,
+  jobId: attemptId * 10,
+  spec: sh(script),
+  outputLimitBytes: 4096,
+  ...extra,
+});
 
 async function pidFrom(path: string): Promise<number> {
   await expect.poll(() => existsSync(path) && /^\d+\s*$/.test(readFileSync(path, 'utf8')), { timeout: 10_000, interval: 20 }).toBe(true);
@@ -104,7 +120,12 @@ describe('Agent', () => {
     server.send(0, assign(1, 'echo hello; echo oops >&2; exit 0'));
     const result = (await server.frame('result')).result;
     expect(result).toMatchObject({ attemptId: 1, jobId: 10, outcome: 'succeeded', exitCode: 0, stdout: 'hello\n', stderr: 'oops\n' });
-    expect(server.of('output').map((o) => [o.stream, o.data])).toEqual(expect.arrayContaining([['stdout', 'hello\n'], ['stderr', 'oops\n']]));
+    expect(server.of('output').map((o) => [o.stream, o.data])).toEqual(
+      expect.arrayContaining([
+        ['stdout', 'hello\n'],
+        ['stderr', 'oops\n'],
+      ]),
+    );
     // 2 credits after welcome, 1 consumed by the assign, 1 returned when the job finished
     await expect.poll(() => server.of('pull').map((p) => p.slots)).toEqual([2, 1]);
     expect(agent.stats().unacked).toEqual([1]);
@@ -220,7 +241,13 @@ describe('Agent', () => {
     const agent = makeAgent({ maxResultFrameBytes: 4096 });
     agent.start();
     await server.frame('pull');
-    server.send(0, { type: 'assign', attemptId: 8, jobId: 80, spec: { kind: 'function', source: 'export default () => "x".repeat(100000)' }, outputLimitBytes: 4096 });
+    server.send(0, {
+      type: 'assign',
+      attemptId: 8,
+      jobId: 80,
+      spec: { kind: 'function', source: 'export default () => "x".repeat(100000)' },
+      outputLimitBytes: 4096,
+    });
     const r = (await server.frame('result')).result;
     expect(r).toMatchObject({ attemptId: 8, outcome: 'failed', error: expect.stringMatching(/return value is 100002 bytes/) });
     expect(agent.stats().unacked).toEqual([8]);
@@ -259,7 +286,11 @@ describe('Agent', () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
     const timer = manualTimer();
-    const agent = makeAgent({ url: `ws://127.0.0.1:${port}/agent`, reconnectTimer: timer, backoff: { baseMs: 250, capMs: 10_000, minMs: 50, random: () => 1 } });
+    const agent = makeAgent({
+      url: `ws://127.0.0.1:${port}/agent`,
+      reconnectTimer: timer,
+      backoff: { baseMs: 250, capMs: 10_000, minMs: 50, random: () => 1 },
+    });
     const delays: number[] = [];
     agent.on('reconnect-scheduled', ({ delayMs }) => delays.push(delayMs));
     agent.start();
@@ -274,7 +305,11 @@ describe('Agent', () => {
   it('draws reconnect delays from the whole jitter range', async () => {
     const timer = manualTimer();
     const draws = [0, 0.5, 0.25];
-    const agent = makeAgent({ url: 'ws://127.0.0.1:1/agent', reconnectTimer: timer, backoff: { baseMs: 1000, capMs: 10_000, minMs: 0, random: () => draws.shift() ?? 0 } });
+    const agent = makeAgent({
+      url: 'ws://127.0.0.1:1/agent',
+      reconnectTimer: timer,
+      backoff: { baseMs: 1000, capMs: 10_000, minMs: 0, random: () => draws.shift() ?? 0 },
+    });
     agent.start();
     const delays: number[] = [];
     for (let i = 0; i < 3; i++) {

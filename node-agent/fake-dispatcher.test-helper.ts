@@ -37,7 +37,17 @@ export class FakeDispatcher extends EventEmitter {
         this.frames.push(frame);
         if (frame.type === 'hello') {
           const reply = this.onHello(frame, conn);
-          if (reply.welcome !== false) this.send(conn, { type: 'welcome', protocol: PROTOCOL_VERSION, node: frame.node.name, heartbeatMs: 60_000, slots: 2, abandon: [], serverTime: Date.now(), ...reply.welcome });
+          if (reply.welcome !== false)
+            this.send(conn, {
+              type: 'welcome',
+              protocol: PROTOCOL_VERSION,
+              node: frame.node.name,
+              heartbeatMs: 60_000,
+              slots: 2,
+              abandon: [],
+              serverTime: Date.now(),
+              ...reply.welcome,
+            });
         }
         this.emit('frame', frame);
       });
@@ -60,7 +70,11 @@ export class FakeDispatcher extends EventEmitter {
   }
 
   /** The first frame (already received or future) matching `pred`. */
-  async frame<T extends Frame['type']>(type: T, pred: (f: Extract<Frame, { type: T }>) => boolean = () => true, timeoutMs = 10_000): Promise<Extract<Frame, { type: T }>> {
+  async frame<T extends Frame['type']>(
+    type: T,
+    pred: (f: Extract<Frame, { type: T }>) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<Extract<Frame, { type: T }>> {
     const match = (f: Frame): f is Extract<Frame, { type: T }> => f.type === type && pred(f as Extract<Frame, { type: T }>);
     const seen = this.frames.find(match);
     if (seen) return seen;

@@ -28,7 +28,13 @@ describe('under-voltage from raspberrypi-hwmon', () => {
 
   it('prefers get_throttled, and leaves throttled out when neither exists', async () => {
     expect(
-      (await collect({ '/sys/devices/platform/soc/soc:firmware/get_throttled': '50000\n', '/sys/class/hwmon/hwmon1/name': 'rpi_volt\n', '/sys/class/hwmon/hwmon1/in0_lcrit_alarm': '1\n' })).throttled,
+      (
+        await collect({
+          '/sys/devices/platform/soc/soc:firmware/get_throttled': '50000\n',
+          '/sys/class/hwmon/hwmon1/name': 'rpi_volt\n',
+          '/sys/class/hwmon/hwmon1/in0_lcrit_alarm': '1\n',
+        })
+      ).throttled,
     ).toBe(0x50000);
     expect(await collect({ '/sys/class/hwmon/hwmon0/name': 'cpu_thermal\n' })).toEqual({});
   });

@@ -68,7 +68,10 @@ export function parseThermal(text: string): number | undefined {
  * or `0x` prefix is honoured, bare digits are hex as the kernel writes them.
  */
 export function parseThrottled(text: string): number | undefined {
-  const t = text.trim().replace(/^throttled=/i, '').toLowerCase();
+  const t = text
+    .trim()
+    .replace(/^throttled=/i, '')
+    .toLowerCase();
   let n: number;
   if (/^0x[0-9a-f]+$/.test(t)) n = parseInt(t.slice(2), 16);
   else if (/^0d\d+$/.test(t)) n = parseInt(t.slice(2), 10);
@@ -98,7 +101,11 @@ export function parseNetDev(text: string): { netRxBytes: number; netTxBytes: num
     if (colon === -1) continue;
     const iface = line.slice(0, colon).trim();
     if (iface === 'lo' || iface === '' || iface.includes('|')) continue;
-    const cols = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const cols = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     if (cols.length < 9 || !Number.isFinite(cols[0]) || !Number.isFinite(cols[8])) continue;
     rx += cols[0]!;
     tx += cols[8]!;
@@ -157,10 +164,12 @@ export class HealthCollector {
       f.readdir('/sys/class/thermal'),
     ]);
     const temps = await Promise.all(
-      (zones ?? []).filter((z) => z.startsWith('thermal_zone')).map(async (z) => {
-        const t = await f.readFile(`/sys/class/thermal/${z}/temp`);
-        return t === undefined ? undefined : parseThermal(t);
-      }),
+      (zones ?? [])
+        .filter((z) => z.startsWith('thermal_zone'))
+        .map(async (z) => {
+          const t = await f.readFile(`/sys/class/thermal/${z}/temp`);
+          return t === undefined ? undefined : parseThermal(t);
+        }),
     );
     const health: Health = {};
     const load = loadavg === undefined ? undefined : parseLoadavg(loadavg);

@@ -79,10 +79,7 @@ export interface IdentityInput {
 const processBootId = `process-${randomUUID()}`;
 
 /** MAC and IPv4 of `iface`, or of the first non-internal interface with a real MAC. */
-export function pickInterface(
-  ifaces: NodeJS.Dict<os.NetworkInterfaceInfo[]>,
-  preferred: string | undefined,
-): { mac?: string; ip?: string } {
+export function pickInterface(ifaces: NodeJS.Dict<os.NetworkInterfaceInfo[]>, preferred: string | undefined): { mac?: string; ip?: string } {
   const usable = (list: os.NetworkInterfaceInfo[] | undefined) => (list ?? []).filter((a) => !a.internal && a.mac !== '00:00:00:00:00:00');
   const names = preferred && ifaces[preferred] ? [preferred] : Object.keys(ifaces).sort();
   for (const n of names) {

@@ -50,9 +50,19 @@ it('runs as the main module: hello, a function job, clean exit on SIGTERM', asyn
   });
   const hello = await server.frame('hello', () => true, 20_000);
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
-  expect(hello).toMatchObject({ token: 'tok', node: { name: 'proc-agent', agentVersion: pkg.version, imageVersion: 'img-1', platform: process.platform }, running: [] });
+  expect(hello).toMatchObject({
+    token: 'tok',
+    node: { name: 'proc-agent', agentVersion: pkg.version, imageVersion: 'img-1', platform: process.platform },
+    running: [],
+  });
   await server.frame('pull');
-  server.send(0, { type: 'assign', attemptId: 1, jobId: 1, spec: { kind: 'function', source: 'export default (n) => ({ squared: n * n, node: process.env.PICLUSTER_NODE })', args: [12] }, outputLimitBytes: 1024 });
+  server.send(0, {
+    type: 'assign',
+    attemptId: 1,
+    jobId: 1,
+    spec: { kind: 'function', source: 'export default (n) => ({ squared: n * n, node: process.env.PICLUSTER_NODE })', args: [12] },
+    outputLimitBytes: 1024,
+  });
   expect((await server.frame('result')).result).toMatchObject({ outcome: 'succeeded', value: { squared: 144, node: 'proc-agent' } });
   expect(await readdir(work)).toEqual([]);
   const exited = once(child, 'exit', { signal: AbortSignal.timeout(10_000) });

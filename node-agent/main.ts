@@ -21,10 +21,7 @@ import { AGENT_VERSION } from './version.ts';
 
 /** Runs the agent until SIGINT/SIGTERM; resolves with the exit code (2 = bad options). */
 export async function run(argv: string[]): Promise<number | undefined> {
-  const [kernelCmdline, imageVersionFile] = await Promise.all([
-    systemFiles.readFile('/proc/cmdline'),
-    systemFiles.readFile('/etc/picluster/image-version'),
-  ]);
+  const [kernelCmdline, imageVersionFile] = await Promise.all([systemFiles.readFile('/proc/cmdline'), systemFiles.readFile('/etc/picluster/image-version')]);
   let opts;
   try {
     opts = resolveAgentOptions({ argv, env: process.env, kernelCmdline, imageVersionFile, hostname: hostname() });

@@ -73,4 +73,3 @@ export async function identify(o: IdentifyOptions): Promise<{ ok: boolean; detai
   o.log.info({ seconds: o.seconds }, 'identify: this node has no ACT/led0 LED; logging only');
   return { ok: false, detail: 'no ACT or led0 LED on this node' };
 }
-

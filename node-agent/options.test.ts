@@ -5,7 +5,14 @@ import { AgentUsageError } from './errors.ts';
 import { parseKernelCmdline, resolveAgentOptions, type OptionSources } from './options.ts';
 
 const piCmdline = readFileSync(join(import.meta.dirname, 'fixtures', 'pi3bplus', 'cmdline'), 'utf8');
-const src = (over: Partial<OptionSources> = {}): OptionSources => ({ argv: [], env: {}, kernelCmdline: undefined, imageVersionFile: undefined, hostname: 'laptop', ...over });
+const src = (over: Partial<OptionSources> = {}): OptionSources => ({
+  argv: [],
+  env: {},
+  kernelCmdline: undefined,
+  imageVersionFile: undefined,
+  hostname: 'laptop',
+  ...over,
+});
 
 describe('parseKernelCmdline', () => {
   it('extracts picluster.* keys from a Pi cmdline', () => {
@@ -27,7 +34,24 @@ describe('resolveAgentOptions', () => {
   it('takes flags first', () => {
     const o = resolveAgentOptions(
       src({
-        argv: ['--dispatcher', 'ws://m:8080/agent', '--name', 'n1', '--token', 't1', '--slots', '3', '--work-dir', '/tmp/w', '--watchdog', '/dev/watchdog', '--log-level', 'debug', '--reboot-command', 'sudo reboot now'],
+        argv: [
+          '--dispatcher',
+          'ws://m:8080/agent',
+          '--name',
+          'n1',
+          '--token',
+          't1',
+          '--slots',
+          '3',
+          '--work-dir',
+          '/tmp/w',
+          '--watchdog',
+          '/dev/watchdog',
+          '--log-level',
+          'debug',
+          '--reboot-command',
+          'sudo reboot now',
+        ],
         env: { PICLUSTER_AGENT_DISPATCHER: 'ws://env/agent', PICLUSTER_AGENT_NAME: 'env', PICLUSTER_AGENT_TOKEN: 'env', PICLUSTER_AGENT_SLOTS: '9' },
         kernelCmdline: piCmdline,
       }),
@@ -48,7 +72,11 @@ describe('resolveAgentOptions', () => {
 
   it('then env, then the kernel cmdline, field by field', () => {
     const o = resolveAgentOptions(
-      src({ env: { PICLUSTER_AGENT_TOKEN: 'env-token', PICLUSTER_AGENT_SLOTS: '2', PICLUSTER_AGENT_WORK_DIR: '/w', PICLUSTER_IMAGE_VERSION: 'v-env' }, kernelCmdline: piCmdline, imageVersionFile: 'v-file\n' }),
+      src({
+        env: { PICLUSTER_AGENT_TOKEN: 'env-token', PICLUSTER_AGENT_SLOTS: '2', PICLUSTER_AGENT_WORK_DIR: '/w', PICLUSTER_IMAGE_VERSION: 'v-env' },
+        kernelCmdline: piCmdline,
+        imageVersionFile: 'v-file\n',
+      }),
     );
     expect(o).toMatchObject({
       dispatcher: 'ws://10.0.0.1:8080/agent',
@@ -63,7 +91,16 @@ describe('resolveAgentOptions', () => {
 
   it('defaults: name from the hostname, no slot cap, image version from the file, info logs', () => {
     const o = resolveAgentOptions(src({ argv: ['--dispatcher', 'wss://m/agent', '--token', 't'], imageVersionFile: '2024.11-1\n' }));
-    expect(o).toMatchObject({ name: 'laptop', slots: undefined, workDir: undefined, watchdog: undefined, imageVersion: '2024.11-1', logLevel: 'info', rebootCommand: ['reboot'], sources: { name: 'default' } });
+    expect(o).toMatchObject({
+      name: 'laptop',
+      slots: undefined,
+      workDir: undefined,
+      watchdog: undefined,
+      imageVersion: '2024.11-1',
+      logLevel: 'info',
+      rebootCommand: ['reboot'],
+      sources: { name: 'default' },
+    });
   });
 
   it('returns help for --help', () => {

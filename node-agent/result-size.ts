@@ -28,7 +28,11 @@ export function fitResult(result: ResultBody, maxBytes = DEFAULT_MAX_RESULT_FRAM
   if ('value' in r) {
     const valueBytes = Buffer.byteLength(JSON.stringify(r.value) ?? '');
     delete r.value;
-    r = { ...r, outcome: 'failed', error: `the function's return value is ${valueBytes} bytes of JSON, more than a result frame may carry (${maxBytes} bytes); return less or write it elsewhere` };
+    r = {
+      ...r,
+      outcome: 'failed',
+      error: `the function's return value is ${valueBytes} bytes of JSON, more than a result frame may carry (${maxBytes} bytes); return less or write it elsewhere`,
+    };
     size = frameBytes(r);
   }
   while (size > maxBytes && ((r.stdout?.length ?? 0) > 0 || (r.stderr?.length ?? 0) > 0)) {

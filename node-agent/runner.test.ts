@@ -35,7 +35,9 @@ function makeRunner(extra: Partial<ConstructorParameters<typeof Runner>[0]> = {}
 
 function run(spec: JobSpec, opts: Partial<AttemptRequest> = {}, runner = makeRunner()) {
   const output: { stream: OutputStream; data: string }[] = [];
-  const attempt = runner.start({ attemptId: nextAttempt++, jobId: 42, spec, outputLimitBytes: 64 * 1024, ...opts }, (stream, data) => output.push({ stream, data }));
+  const attempt = runner.start({ attemptId: nextAttempt++, jobId: 42, spec, outputLimitBytes: 64 * 1024, ...opts }, (stream, data) =>
+    output.push({ stream, data }),
+  );
   return { attempt, output };
 }
 
@@ -55,8 +57,18 @@ describe('exec jobs', () => {
     const r = await attempt.done;
     expect(r).toMatchObject({ attemptId: attempt.attemptId, jobId: 42, outcome: 'succeeded', exitCode: 0, signal: null, stdout: 'out\n', stderr: 'err\n' });
     expect(r.durationMs).toBeGreaterThanOrEqual(0);
-    expect(output.filter((o) => o.stream === 'stdout').map((o) => o.data).join('')).toBe('out\n');
-    expect(output.filter((o) => o.stream === 'stderr').map((o) => o.data).join('')).toBe('err\n');
+    expect(
+      output
+        .filter((o) => o.stream === 'stdout')
+        .map((o) => o.data)
+        .join(''),
+    ).toBe('out\n');
+    expect(
+      output
+        .filter((o) => o.stream === 'stderr')
+        .map((o) => o.data)
+        .join(''),
+    ).toBe('err\n');
   });
 
   it('reports a non-zero exit as failed with its code', async () => {
@@ -71,7 +83,18 @@ describe('exec jobs', () => {
 
   it('passes argv without a shell, stdin, and a minimal env with the job ids', async () => {
     const r = await run(
-      { kind: 'exec', argv: ['sh', '-c', 'cat; printf "%s|" "$1" "$FOO" "$PICLUSTER_JOB_ID" "$PICLUSTER_ATTEMPT_ID" "$PICLUSTER_NODE" "${SECRET_FROM_AGENT:-unset}"', 'x', '$HOME; rm -rf /'], env: { FOO: 'bar' }, stdin: 'in:' },
+      {
+        kind: 'exec',
+        argv: [
+          'sh',
+          '-c',
+          'cat; printf "%s|" "$1" "$FOO" "$PICLUSTER_JOB_ID" "$PICLUSTER_ATTEMPT_ID" "$PICLUSTER_NODE" "${SECRET_FROM_AGENT:-unset}"',
+          'x',
+          '$HOME; rm -rf /',
+        ],
+        env: { FOO: 'bar' },
+        stdin: 'in:',
+      },
       { attemptId: 777 },
       makeRunner({ baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' } }),
     ).attempt.done;
@@ -122,7 +145,10 @@ describe('exec jobs', () => {
     expect(r.stdoutTruncated).toBe(full.length - 100);
     expect(r.stderrTruncated).toBeUndefined();
     // live output is bounded too (the head), and coalesced rather than one frame per line
-    const streamed = output.filter((o) => o.stream === 'stdout').map((o) => o.data).join('');
+    const streamed = output
+      .filter((o) => o.stream === 'stdout')
+      .map((o) => o.data)
+      .join('');
     expect(streamed).toBe(full.slice(0, 100));
     expect(output.length).toBeLessThan(10);
   });
@@ -137,7 +163,11 @@ describe('exec jobs', () => {
 
 describe('function jobs', () => {
   it('returns the JSON value of the default export, awaited, with args', async () => {
-    const r = await run({ kind: 'function', source: 'export default async function (a, b) { console.log("hi from", process.env.PICLUSTER_NODE); return { sum: a + b, cwd: process.cwd() }; }', args: [2, 3] }).attempt.done;
+    const r = await run({
+      kind: 'function',
+      source: 'export default async function (a, b) { console.log("hi from", process.env.PICLUSTER_NODE); return { sum: a + b, cwd: process.cwd() }; }',
+      args: [2, 3],
+    }).attempt.done;
     expect(r.outcome).toBe('succeeded');
     expect(r.value).toMatchObject({ sum: 5 });
     expect(String((r.value as { cwd: string }).cwd).startsWith(workDir)).toBe(true);
@@ -227,7 +257,10 @@ describe('timeout and cancel kill the whole process tree', () => {
   });
 
   it('cancelling a function job kills its node process', async () => {
-    const { attempt } = run({ kind: 'function', source: `import { writeFileSync } from 'node:fs'; export default () => { writeFileSync(${JSON.stringify(join(testDir, 'leader.pid'))}, String(process.pid)); return new Promise(() => { setInterval(() => {}, 1000); }); }` });
+    const { attempt } = run({
+      kind: 'function',
+      source: `import { writeFileSync } from 'node:fs'; export default () => { writeFileSync(${JSON.stringify(join(testDir, 'leader.pid'))}, String(process.pid)); return new Promise(() => { setInterval(() => {}, 1000); }); }`,
+    });
     const leader = await pidFrom(join(testDir, 'leader.pid'));
     attempt.cancel('stop');
     expect((await attempt.done).outcome).toBe('cancelled');

@@ -73,7 +73,8 @@ export function defaultBaseEnv(env: Readonly<Record<string, string | undefined>>
 /** Throws `JobRejectedError` for specs that cannot be spawned as given. */
 export function checkSpec(spec: JobSpec): void {
   const kind = (spec as { kind?: unknown }).kind;
-  if (kind !== 'exec' && kind !== 'function') throw new JobRejectedError(`unsupported job kind ${JSON.stringify(kind)}; this agent runs exec and function jobs`);
+  if (kind !== 'exec' && kind !== 'function')
+    throw new JobRejectedError(`unsupported job kind ${JSON.stringify(kind)}; this agent runs exec and function jobs`);
   if (spec.kind === 'exec') {
     if (spec.argv.length === 0 || spec.argv[0] === '') throw new JobRejectedError('exec job has an empty argv[0]');
     if (spec.argv.some((a) => a.includes('\0'))) throw new JobRejectedError('exec job argv contains a NUL byte');
@@ -317,7 +318,12 @@ export class Runner {
       }
       if (parsed?.ok && exit.code === 0) return finish({ outcome: 'succeeded', ...codes, ...('value' in parsed ? { value: parsed.value } : {}), ...output });
       if (parsed && !parsed.ok) return finish({ outcome: 'failed', ...codes, error: String(parsed.error ?? 'the function threw'), ...output });
-      return finish({ outcome: 'failed', ...codes, error: `the function's process exited (${describeExit(exit.code, exit.signal)}) without returning`, ...output });
+      return finish({
+        outcome: 'failed',
+        ...codes,
+        error: `the function's process exited (${describeExit(exit.code, exit.signal)}) without returning`,
+        ...output,
+      });
     }
     if (exit.code === 0) return finish({ outcome: 'succeeded', ...codes, ...output });
     return finish({ outcome: 'failed', ...codes, error: describeExit(exit.code, exit.signal), ...output });

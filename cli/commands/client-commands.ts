@@ -62,13 +62,24 @@ function wrap(usage: string, fn: (argv: string[]) => Promise<number | undefined>
 export const nodesCommand = wrap('usage: picluster nodes [--json] [--url URL] [--token T]', async (argv) => {
   const { values } = parseFlags(argv, common);
   const nodes = await cluster(values).nodes();
-  if (values.json) return out(JSON.stringify(nodes, null, 2)), 0;
+  if (values.json) return (out(JSON.stringify(nodes, null, 2)), 0);
   out(
     table(
       ['NAME', 'STATE', 'SLOTS', 'BUSY', 'DONE', 'FAILED', 'MODEL', 'IP', 'TEMP', 'LAST SEEN'],
       nodes.map((n) => {
         const h = n.health as { temperatureC?: number } | undefined;
-        return [n.name as string, n.state as string, n.slots as number, n.running as number, n.jobsDone as number, n.jobsFailed as number, n.model as string | undefined, n.ip as string | undefined, h?.temperatureC !== undefined ? `${h.temperatureC.toFixed(1)}°C` : undefined, ago(n.lastSeenAt as number | undefined)];
+        return [
+          n.name as string,
+          n.state as string,
+          n.slots as number,
+          n.running as number,
+          n.jobsDone as number,
+          n.jobsFailed as number,
+          n.model as string | undefined,
+          n.ip as string | undefined,
+          h?.temperatureC !== undefined ? `${h.temperatureC.toFixed(1)}°C` : undefined,
+          ago(n.lastSeenAt as number | undefined),
+        ];
       }),
     ),
   );
@@ -96,7 +107,7 @@ export const jobsCommand = wrap('usage: picluster jobs [--state s[,s]] [--group 
     ...(values.node ? { node: values.node } : {}),
     limit: values.limit ? Number(values.limit) : 50,
   });
-  if (values.json) return out(JSON.stringify(page, null, 2)), 0;
+  if (values.json) return (out(JSON.stringify(page, null, 2)), 0);
   out(table(['ID', 'STATE', 'KIND', 'GROUP', 'PRIO', 'NODE', 'ATTEMPTS', 'NAME', 'REASON'], page.jobs.map(jobLine)));
   out(`(${page.jobs.length} of ${page.total})`);
   return 0;
@@ -108,7 +119,7 @@ export const jobCommand = wrap('usage: picluster job <id> [--json]', async (argv
   if (positionals.length !== 1 || !Number.isInteger(id) || id < 1) throw new UsageError('job takes one job id');
   const c = cluster(values);
   const job = await c.job(id);
-  if (values.json) return out(JSON.stringify(job, null, 2)), 0;
+  if (values.json) return (out(JSON.stringify(job, null, 2)), 0);
   out(JSON.stringify(job, null, 2));
   const o = await c.output(id);
   if (o.stdout) out(`--- stdout ---\n${o.stdout}`);
@@ -136,7 +147,16 @@ the exit code is the job's (1 if it failed without one).`,
     const command = dash === -1 ? [] : argv.slice(dash + 1);
     const { values, positionals } = parseFlags(
       flags,
-      { ...common, group: { type: 'string' }, priority: { type: 'string' }, retries: { type: 'string' }, timeout: { type: 'string' }, name: { type: 'string' }, label: { type: 'string', multiple: true }, detach: { type: 'boolean', short: 'd' } },
+      {
+        ...common,
+        group: { type: 'string' },
+        priority: { type: 'string' },
+        retries: { type: 'string' },
+        timeout: { type: 'string' },
+        name: { type: 'string' },
+        label: { type: 'string', multiple: true },
+        detach: { type: 'boolean', short: 'd' },
+      },
       true,
     );
     const argvToRun = command.length ? command : positionals;
@@ -172,7 +192,7 @@ the exit code is the job's (1 if it failed without one).`,
       return 0;
     }
     const r = await job.result();
-    if (values.json) return out(JSON.stringify(r, null, 2)), 0;
+    if (values.json) return (out(JSON.stringify(r, null, 2)), 0);
     if (r.stdout) process.stdout.write(r.stdout);
     if (r.stderr) process.stderr.write(r.stderr);
     if (r.state !== 'succeeded') {

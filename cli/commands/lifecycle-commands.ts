@@ -18,12 +18,12 @@ const out = (x: unknown) => process.stdout.write((typeof x === 'string' ? x : JS
 function command(usage: string, fn: (argv: string[]) => Promise<number>): CommandModule {
   return {
     async run(argv) {
-      if (argv.includes('--help') || argv.includes('-h')) return out(usage), 0;
+      if (argv.includes('--help') || argv.includes('-h')) return (out(usage), 0);
       try {
         return await fn(argv);
       } catch (e) {
-        if (e instanceof ClusterApiError) return process.stderr.write(`picluster: ${e.code}: ${e.message}\n`), e.status === 0 ? 3 : 1;
-        if (e instanceof UsageError) return process.stderr.write(`picluster: ${e.message}\n${usage}\n`), 2;
+        if (e instanceof ClusterApiError) return (process.stderr.write(`picluster: ${e.code}: ${e.message}\n`), e.status === 0 ? 3 : 1);
+        if (e instanceof UsageError) return (process.stderr.write(`picluster: ${e.message}\n${usage}\n`), 2);
         throw e;
       }
     },
@@ -36,7 +36,12 @@ function oneNode(argv: string[], extra: Parameters<typeof parseFlags>[1] = {}) {
   return { values: values as Record<string, string | boolean | undefined>, name: positionals[0]! };
 }
 
-const simple = (action: string, usage: string, body: (v: Record<string, string | boolean | undefined>) => Record<string, unknown> = () => ({}), extra: Parameters<typeof parseFlags>[1] = {}) =>
+const simple = (
+  action: string,
+  usage: string,
+  body: (v: Record<string, string | boolean | undefined>) => Record<string, unknown> = () => ({}),
+  extra: Parameters<typeof parseFlags>[1] = {},
+) =>
   command(usage, async (argv) => {
     const { values, name } = oneNode(argv, extra);
     const r = await cluster(values).nodeAction(name, action, body(values));
@@ -44,10 +49,19 @@ const simple = (action: string, usage: string, body: (v: Record<string, string |
     return 0;
   });
 
-export const rebootCommand = simple('reboot', 'usage: picluster reboot <node> [--kill]   (graceful via the agent; --kill stops running jobs at once)', (v) => ({ kill: v.kill === true }), { kill: { type: 'boolean' } });
-export const drainCommand = simple('drain', 'usage: picluster drain <node> [--immediate]', (v) => ({ immediate: v.immediate === true }), { immediate: { type: 'boolean' } });
+export const rebootCommand = simple(
+  'reboot',
+  'usage: picluster reboot <node> [--kill]   (graceful via the agent; --kill stops running jobs at once)',
+  (v) => ({ kill: v.kill === true }),
+  { kill: { type: 'boolean' } },
+);
+export const drainCommand = simple('drain', 'usage: picluster drain <node> [--immediate]', (v) => ({ immediate: v.immediate === true }), {
+  immediate: { type: 'boolean' },
+});
 export const undrainCommand = simple('undrain', 'usage: picluster undrain <node>');
-export const identifyCommand = simple('identify', 'usage: picluster identify <node> [--seconds 30]', (v) => (v.seconds ? { seconds: Number(v.seconds) } : {}), { seconds: { type: 'string' } });
+export const identifyCommand = simple('identify', 'usage: picluster identify <node> [--seconds 30]', (v) => (v.seconds ? { seconds: Number(v.seconds) } : {}), {
+  seconds: { type: 'string' },
+});
 
 export const maintenanceCommand = command('usage: picluster maintenance <on|off> <node>', async (argv) => {
   const { values, positionals } = parseFlags(argv, common, true);
@@ -58,21 +72,36 @@ export const maintenanceCommand = command('usage: picluster maintenance <on|off>
   return 0;
 });
 
-export const powerCommand = command('usage: picluster power <on|off|cycle> <node>   (through the node\'s power driver; journaled and verified)', async (argv) => {
-  const { values, positionals } = parseFlags(argv, common, true);
-  const [action, name] = positionals;
-  if (!['on', 'off', 'cycle'].includes(action ?? '') || !name || positionals.length !== 2) throw new UsageError('power takes on|off|cycle and one node');
-  const op = await cluster(values).nodeAction(name, `power-${action}`);
-  if (values.json) return out(op), 0;
-  out(`${name}: power ${action} via ${op.driver as string}: ${op.state as string}${op.verified ? ' (verified)' : ''}${op.detail ? ` — ${op.detail as string}` : ''}`);
-  return op.state === 'succeeded' ? 0 : 1;
-});
+export const powerCommand = command(
+  "usage: picluster power <on|off|cycle> <node>   (through the node's power driver; journaled and verified)",
+  async (argv) => {
+    const { values, positionals } = parseFlags(argv, common, true);
+    const [action, name] = positionals;
+    if (!['on', 'off', 'cycle'].includes(action ?? '') || !name || positionals.length !== 2) throw new UsageError('power takes on|off|cycle and one node');
+    const op = await cluster(values).nodeAction(name, `power-${action}`);
+    if (values.json) return (out(op), 0);
+    out(
+      `${name}: power ${action} via ${op.driver as string}: ${op.state as string}${op.verified ? ' (verified)' : ''}${op.detail ? ` — ${op.detail as string}` : ''}`,
+    );
+    return op.state === 'succeeded' ? 0 : 1;
+  },
+);
 
 export const approveCommand = command('usage: picluster approve <pending-name> --name <node> [--slots n] [--label k=v]... [--model m]', async (argv) => {
-  const { values, positionals } = parseFlags(argv, { ...common, name: { type: 'string' }, slots: { type: 'string' }, model: { type: 'string' }, label: { type: 'string', multiple: true } }, true);
+  const { values, positionals } = parseFlags(
+    argv,
+    { ...common, name: { type: 'string' }, slots: { type: 'string' }, model: { type: 'string' }, label: { type: 'string', multiple: true } },
+    true,
+  );
   if (positionals.length !== 1 || !values.name) throw new UsageError('approve takes the pending node and --name');
   const labels = Object.fromEntries((values.label ?? []).map((l) => l.split('=', 2) as [string, string]));
-  const r = await cluster(values).addNode({ name: values.name, approve: positionals[0], ...(values.slots ? { slots: Number(values.slots) } : {}), ...(values.model ? { model: values.model } : {}), ...(Object.keys(labels).length ? { labels } : {}) });
+  const r = await cluster(values).addNode({
+    name: values.name,
+    approve: positionals[0],
+    ...(values.slots ? { slots: Number(values.slots) } : {}),
+    ...(values.model ? { model: values.model } : {}),
+    ...(Object.keys(labels).length ? { labels } : {}),
+  });
   out(values.json ? r : `approved ${positionals[0]} as ${r.name as string}`);
   return 0;
 });
@@ -87,9 +116,21 @@ export const removeCommand = command('usage: picluster remove <node>   (also rej
 export const alertsCommand = command('usage: picluster alerts [--all] [--json]', async (argv) => {
   const { values } = parseFlags(argv, { ...common, all: { type: 'boolean' } });
   const r = await cluster(values).alerts(values.all ? undefined : true);
-  if (values.json) return out(r), 0;
+  if (values.json) return (out(r), 0);
   if (r.breakerOpen) out('circuit breaker OPEN: automatic power cycling is paused');
-  out(table(['ID', 'KIND', 'NODE', 'SEVERITY', 'RAISED', 'MESSAGE'], r.alerts.map((a) => [a.id as number, a.kind as string, a.node as string | undefined, a.severity as string, new Date(a.raisedAt as number).toISOString(), a.message as string])));
+  out(
+    table(
+      ['ID', 'KIND', 'NODE', 'SEVERITY', 'RAISED', 'MESSAGE'],
+      r.alerts.map((a) => [
+        a.id as number,
+        a.kind as string,
+        a.node as string | undefined,
+        a.severity as string,
+        new Date(a.raisedAt as number).toISOString(),
+        a.message as string,
+      ]),
+    ),
+  );
   return 0;
 });
 
@@ -120,7 +161,14 @@ through the agent, wait for the node to come back with a new boot id reporting t
 image version (default: image/dist/manifest.json's), undrain, next batch. Stops and reports
 at the first node that does not come back right.`,
   async (argv) => {
-    const { values } = parseFlags(argv, { ...common, batch: { type: 'string' }, 'image-version': { type: 'string' }, nodes: { type: 'string' }, 'drain-timeout': { type: 'string' }, 'boot-timeout': { type: 'string' } });
+    const { values } = parseFlags(argv, {
+      ...common,
+      batch: { type: 'string' },
+      'image-version': { type: 'string' },
+      nodes: { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      'boot-timeout': { type: 'string' },
+    });
     const c = cluster(values);
     let expected = values['image-version'];
     if (!expected) {
@@ -160,7 +208,9 @@ at the first node that does not come back right.`,
         } catch (e) {
           // Keep it out of service for a human (a reboot does not keep the drained state).
           await c.nodeAction(n.name, 'drain', {}).catch(() => undefined);
-          process.stderr.write(`rollout stopped at ${n.name}: ${(e as Error).message} (it is left drained; the remaining ${targets.length - i - group.indexOf(n) - 1} node(s) were not touched)\n`);
+          process.stderr.write(
+            `rollout stopped at ${n.name}: ${(e as Error).message} (it is left drained; the remaining ${targets.length - i - group.indexOf(n) - 1} node(s) were not touched)\n`,
+          );
           return 1;
         }
       }

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Health } from '../../common/protocol.ts';
-import { DEFAULT_HEALTH_POLICY, HEALTHY, decodeThrottled, describePlacement, healthPlacement, placementChanged, temperatureLevel, type HealthPolicy } from './health.ts';
+import {
+  DEFAULT_HEALTH_POLICY,
+  HEALTHY,
+  decodeThrottled,
+  describePlacement,
+  healthPlacement,
+  placementChanged,
+  temperatureLevel,
+  type HealthPolicy,
+} from './health.ts';
 
 const strict: HealthPolicy = { ...DEFAULT_HEALTH_POLICY, skipAboveTemperatureC: 85, skipWhenUnderVoltage: true };
 
@@ -91,6 +100,10 @@ describe('decodeThrottled', () => {
   });
   it('decodes 0x80008 (soft temperature limit)', () => {
     const d = decodeThrottled(0x80008);
-    expect(Object.entries(d).filter(([, v]) => v).map(([k]) => k)).toEqual(['soft_temp_limit_now', 'soft_temp_limit_since_boot']);
+    expect(
+      Object.entries(d)
+        .filter(([, v]) => v)
+        .map(([k]) => k),
+    ).toEqual(['soft_temp_limit_now', 'soft_temp_limit_since_boot']);
   });
 });

@@ -140,10 +140,20 @@ describe('node-selection strategies', () => {
   });
 
   it('best-performance prefers the fastest healthy node; unmeasured nodes count as average', () => {
-    const nodes = [node('slow', { free: 5, perf: 1.8 }), node('fast', { free: 1, perf: 0.6 }), node('new', { free: 5 }), node('hot', { free: 5, perf: 0.5, derate: 4 })];
+    const nodes = [
+      node('slow', { free: 5, perf: 1.8 }),
+      node('fast', { free: 1, perf: 0.6 }),
+      node('new', { free: 5 }),
+      node('hot', { free: 5, perf: 0.5, derate: 4 }),
+    ];
     const s = createStrategy('best-performance');
     expect(s.pick(nodes, 0).name).toBe('fast');
-    expect(s.pick(nodes.filter((n) => n.name !== 'fast'), 0).name).toBe('new');
+    expect(
+      s.pick(
+        nodes.filter((n) => n.name !== 'fast'),
+        0,
+      ).name,
+    ).toBe('new');
     expect(s.pick([nodes[0]!, nodes[3]!], 0).name).toBe('slow'); // 1.8 < 0.5·4
   });
 

@@ -145,7 +145,7 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
   }
 
   private pickFromLevel(level: Level<J>, free: readonly Candidate[]): { job: J; eligible: readonly Candidate[] } | undefined {
-    for (let k = 0; k < level.ring.length; ) {
+    for (let k = 0; k < level.ring.length;) {
       const idx = (level.cursor + k) % level.ring.length;
       const group = level.ring[idx]!;
       const fifo = level.groups.get(group)!;

@@ -147,4 +147,3 @@ export function jobAfterAttempt(
   }
   return { state: 'failed', reason: job.retries > 0 ? `${why} (after ${tries} attempts)` : why };
 }
-

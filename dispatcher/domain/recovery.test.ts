@@ -1,7 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RECOVERY, breakerOpen, decideRecovery, isPoison, startLadder, type LadderObservation, type LadderState, type RecoveryPolicy } from './recovery.ts';
+import {
+  DEFAULT_RECOVERY,
+  breakerOpen,
+  decideRecovery,
+  isPoison,
+  startLadder,
+  type LadderObservation,
+  type LadderState,
+  type RecoveryPolicy,
+} from './recovery.ts';
 
-const policy: RecoveryPolicy = { ...DEFAULT_RECOVERY, graceMs: 1000, rebootTimeoutMs: 5000, bootTimeoutMs: 10_000, expectBootEvent: true, maxCycles: 2, windowMs: 60_000 };
+const policy: RecoveryPolicy = {
+  ...DEFAULT_RECOVERY,
+  graceMs: 1000,
+  rebootTimeoutMs: 5000,
+  bootTimeoutMs: 10_000,
+  expectBootEvent: true,
+  maxCycles: 2,
+  windowMs: 60_000,
+};
 const obs = (now: number, o: Partial<LadderObservation> = {}): LadderObservation => ({
   now,
   agentConnected: false,
@@ -31,15 +48,40 @@ describe('recovery ladder', () => {
   it.each<[string, LadderObservation[], string[], Partial<RecoveryPolicy>?]>([
     ['waits out the grace, then power-cycles a silent node', [obs(500), obs(1000)], ['1000:power-cycle']],
     ['a node back within the grace needs nothing', [obs(500, { helloSince: true })], ['500:recovered']],
-    ['tries an agent reboot first when the agent still answers', [obs(1000, { agentConnected: true }), obs(2000, { agentConnected: true }), obs(6000)], ['1000:agent-reboot', '6000:power-cycle']],
-    ['an agent reboot that brings it back ends the ladder', [obs(1000, { agentConnected: true }), obs(3000, { helloSince: true })], ['1000:agent-reboot', '3000:recovered']],
-    ['after a cycle: boot event, then hello = recovered', [obs(1000), obs(4000, { bootEventSince: true }), obs(9000, { helloSince: true })], ['1000:power-cycle', '9000:recovered']],
+    [
+      'tries an agent reboot first when the agent still answers',
+      [obs(1000, { agentConnected: true }), obs(2000, { agentConnected: true }), obs(6000)],
+      ['1000:agent-reboot', '6000:power-cycle'],
+    ],
+    [
+      'an agent reboot that brings it back ends the ladder',
+      [obs(1000, { agentConnected: true }), obs(3000, { helloSince: true })],
+      ['1000:agent-reboot', '3000:recovered'],
+    ],
+    [
+      'after a cycle: boot event, then hello = recovered',
+      [obs(1000), obs(4000, { bootEventSince: true }), obs(9000, { helloSince: true })],
+      ['1000:power-cycle', '9000:recovered'],
+    ],
     ['no DHCP within bootTimeoutMs: the cycle failed, cycle again', [obs(1000), obs(10_999), obs(11_000)], ['1000:power-cycle', '11000:power-cycle']],
-    ['booted but no hello within bootTimeoutMs: cycle again', [obs(1000), obs(2000, { bootEventSince: true }), obs(12_000)], ['1000:power-cycle', '12000:power-cycle']],
-    ['quarantine after maxCycles failed cycles in the window', [obs(1000), obs(11_000), obs(21_000), obs(30_000)], ['1000:power-cycle', '11000:power-cycle', '21000:quarantine(2)']],
+    [
+      'booted but no hello within bootTimeoutMs: cycle again',
+      [obs(1000), obs(2000, { bootEventSince: true }), obs(12_000)],
+      ['1000:power-cycle', '12000:power-cycle'],
+    ],
+    [
+      'quarantine after maxCycles failed cycles in the window',
+      [obs(1000), obs(11_000), obs(21_000), obs(30_000)],
+      ['1000:power-cycle', '11000:power-cycle', '21000:quarantine(2)'],
+    ],
     ['no driver that can cycle: alert a human', [obs(1000, { canPowerCycle: false })], ['1000:alert(no)']],
     ['breaker open: alert instead of cycling', [obs(1000, { breakerOpen: true })], ['1000:alert(circuit)']],
-    ['without netboot, the hello alone is awaited', [obs(1000), obs(2000), obs(3000, { helloSince: true })], ['1000:power-cycle', '3000:recovered'], { expectBootEvent: false }],
+    [
+      'without netboot, the hello alone is awaited',
+      [obs(1000), obs(2000), obs(3000, { helloSince: true })],
+      ['1000:power-cycle', '3000:recovered'],
+      { expectBootEvent: false },
+    ],
     ['disabled: nothing happens', [obs(1000), obs(100_000)], [], { enabled: false }],
   ])('%s', (_name, timeline, want, override) => {
     expect(steps(run(timeline, { ...policy, ...override }))).toEqual(want);

@@ -93,7 +93,10 @@ export function decideRecovery(s: LadderState, o: LadderObservation, p: Recovery
 
   const cycleOrGiveUp = (): LadderDecision => {
     if (failedInWindow.length >= p.maxCycles) {
-      return { action: { kind: 'quarantine', reason: `${failedInWindow.length} power cycles in ${Math.round(p.windowMs / 60000)} min did not bring it back` }, next: { ...state, step: 'quarantined', since: o.now } };
+      return {
+        action: { kind: 'quarantine', reason: `${failedInWindow.length} power cycles in ${Math.round(p.windowMs / 60000)} min did not bring it back` },
+        next: { ...state, step: 'quarantined', since: o.now },
+      };
     }
     if (o.breakerOpen) return { action: { kind: 'alert', reason: 'circuit breaker open: too many nodes lost at once, not cycling' }, next: state };
     if (!o.canPowerCycle) return { action: { kind: 'alert', reason: 'no power driver can cycle this node; a human is needed' }, next: state };
@@ -104,13 +107,15 @@ export function decideRecovery(s: LadderState, o: LadderObservation, p: Recovery
     case 'grace':
       if (o.helloSince) return { action: { kind: 'recovered', via: 'grace' }, next: state };
       if (o.now - state.since < p.graceMs) return wait(state);
-      if (o.agentConnected && !state.triedAgentReboot) return { action: { kind: 'agent-reboot' }, next: { ...state, step: 'agent-reboot', since: o.now, triedAgentReboot: true } };
+      if (o.agentConnected && !state.triedAgentReboot)
+        return { action: { kind: 'agent-reboot' }, next: { ...state, step: 'agent-reboot', since: o.now, triedAgentReboot: true } };
       return cycleOrGiveUp();
     case 'agent-reboot':
       if (o.now - state.since < p.rebootTimeoutMs) return wait(state);
       return cycleOrGiveUp();
     case 'await-boot':
-      if (o.bootEventSince || !p.expectBootEvent) return { action: { kind: 'wait' }, next: { ...state, step: 'await-hello', since: p.expectBootEvent ? o.now : state.since } };
+      if (o.bootEventSince || !p.expectBootEvent)
+        return { action: { kind: 'wait' }, next: { ...state, step: 'await-hello', since: p.expectBootEvent ? o.now : state.since } };
       if (o.now - state.since < p.bootTimeoutMs) return wait(state);
       return failCycle(state, o, p, failedInWindow);
     case 'await-hello':

@@ -25,4 +25,8 @@ export function satisfies(node: NodeTraits, req: Requirements): boolean {
 }
 
 export const hasRequirements = (req: Requirements): boolean =>
-  req.node !== undefined || req.arch !== undefined || req.cpus !== undefined || req.memoryMb !== undefined || (req.labels !== undefined && Object.keys(req.labels).length > 0);
+  req.node !== undefined ||
+  req.arch !== undefined ||
+  req.cpus !== undefined ||
+  req.memoryMb !== undefined ||
+  (req.labels !== undefined && Object.keys(req.labels).length > 0);

@@ -25,10 +25,27 @@ beforeEach(async () => {
     clock: new ManualClock(),
     log: silentLogger(),
     clusterSecret: SECRET,
-    scheduler: { strategy: 'round-robin', heartbeatMs: 1000, missedHeartbeats: 3, restartGraceMs: 1000, defaultRetries: 1, retryBackoffMs: 10, retryBackoffMaxMs: 100, outputLimitBytes: 4096 },
+    scheduler: {
+      strategy: 'round-robin',
+      heartbeatMs: 1000,
+      missedHeartbeats: 3,
+      restartGraceMs: 1000,
+      defaultRetries: 1,
+      retryBackoffMs: 10,
+      retryBackoffMaxMs: 100,
+      outputLimitBytes: 4096,
+    },
   });
   dispatcher.start();
-  app = await buildApp({ dispatcher, registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }), log: silentLogger(), auth: { adminToken: ADMIN, viewerToken: VIEWER }, version: '0.0.0-test', storeKind: 'memory', helloTimeoutMs: 2000 });
+  app = await buildApp({
+    dispatcher,
+    registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
+    log: silentLogger(),
+    auth: { adminToken: ADMIN, viewerToken: VIEWER },
+    version: '0.0.0-test',
+    storeKind: 'memory',
+    helloTimeoutMs: 2000,
+  });
 });
 afterEach(async () => {
   await app.close();
@@ -57,7 +74,11 @@ describe('REST API', () => {
       method: 'POST',
       url: '/api/jobs',
       headers: as(ADMIN),
-      payload: [{ argv: ['a'], name: 'first' }, { source: 'export default (x) => x + 1', args: [1], name: 'second' }, { argv: ['c'], name: 'third' }],
+      payload: [
+        { argv: ['a'], name: 'first' },
+        { source: 'export default (x) => x + 1', args: [1], name: 'second' },
+        { argv: ['c'], name: 'third' },
+      ],
     });
     expect(many.statusCode).toBe(201);
     expect(many.json().map((j: { id: number; state: string; name: string; kind: string }) => [j.id, j.state, j.name, j.kind])).toEqual([
@@ -99,7 +120,12 @@ describe('REST API', () => {
   });
 
   it('lists with filters and pages, counts by state, cancels', async () => {
-    await app.inject({ method: 'POST', url: '/api/jobs', headers: as(ADMIN), payload: Array.from({ length: 5 }, (_, i) => ({ argv: ['x'], group: i < 2 ? 'a' : 'b' })) });
+    await app.inject({
+      method: 'POST',
+      url: '/api/jobs',
+      headers: as(ADMIN),
+      payload: Array.from({ length: 5 }, (_, i) => ({ argv: ['x'], group: i < 2 ? 'a' : 'b' })),
+    });
     const page = (await app.inject({ url: '/api/jobs?limit=2&offset=1', headers: as(VIEWER) })).json();
     expect(page).toMatchObject({ total: 5, limit: 2, offset: 1 });
     expect(page.jobs.map((j: { id: number }) => j.id)).toEqual([4, 3]);
@@ -108,15 +134,28 @@ describe('REST API', () => {
     const cancelled = await app.inject({ method: 'DELETE', url: '/api/jobs/2', headers: as(ADMIN) });
     expect(cancelled.json()).toMatchObject({ id: 2, state: 'cancelled' });
     expect((await app.inject({ method: 'DELETE', url: '/api/jobs/2', headers: as(ADMIN) })).statusCode).toBe(409);
-    expect((await app.inject({ url: '/api/jobs/status', headers: as(VIEWER) })).json()).toEqual({ queued: 4, running: 0, succeeded: 0, failed: 0, cancelled: 1 });
+    expect((await app.inject({ url: '/api/jobs/status', headers: as(VIEWER) })).json()).toEqual({
+      queued: 4,
+      running: 0,
+      succeeded: 0,
+      failed: 0,
+      cancelled: 1,
+    });
     expect((await app.inject({ url: '/api/jobs?state=queued,cancelled', headers: as(VIEWER) })).json().total).toBe(5);
   });
 
   it('serves OpenAPI, overview, cluster health and metrics', async () => {
     const doc = (await app.inject({ url: '/docs/json' })).json();
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/jobs', '/api/jobs/{id}', '/api/nodes/{name}', '/api/cluster/overview']));
-    expect((await app.inject({ url: '/api/cluster/overview', headers: as(VIEWER) })).json()).toMatchObject({ nodes: { total: 0 }, jobs: { queued: 0 }, strategy: 'round-robin' });
-    expect((await app.inject({ url: '/api/cluster/health', headers: as(VIEWER) })).json()).toMatchObject({ status: 'down', problems: ['no agent is connected'] });
+    expect((await app.inject({ url: '/api/cluster/overview', headers: as(VIEWER) })).json()).toMatchObject({
+      nodes: { total: 0 },
+      jobs: { queued: 0 },
+      strategy: 'round-robin',
+    });
+    expect((await app.inject({ url: '/api/cluster/health', headers: as(VIEWER) })).json()).toMatchObject({
+      status: 'down',
+      problems: ['no agent is connected'],
+    });
     await app.inject({ method: 'POST', url: '/api/jobs', headers: as(ADMIN), payload: { argv: ['x'] } });
     const metrics = (await app.inject({ url: '/metrics' })).body;
     expect(metrics).toContain('picluster_jobs{state="queued"} 1');
@@ -144,7 +183,13 @@ describe('agent WebSocket gateway', () => {
     return { ws, next, closed };
   }
   const hello = (name: string, token: string) =>
-    JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, token, node: { name, cpus: 2, memoryMb: 512, arch: 'x64', platform: 'linux', agentVersion: 't', bootId: 'b1' }, running: [] });
+    JSON.stringify({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      token,
+      node: { name, cpus: 2, memoryMb: 512, arch: 'x64', platform: 'linux', agentVersion: 't', bootId: 'b1' },
+      running: [],
+    });
 
   it('answers malformed frames with an error frame, counts them, and keeps the connection', async () => {
     const { ws, next } = await connect();
@@ -180,10 +225,18 @@ describe('agent WebSocket gateway', () => {
     expect(assign).toMatchObject({ type: 'assign', jobId: job!.id });
     const attemptId = (assign as { attemptId: number }).attemptId;
     ws.send(JSON.stringify({ type: 'output', attemptId, stream: 'stdout', data: 'hi\n' }));
-    ws.send(JSON.stringify({ type: 'result', result: { attemptId, jobId: job!.id, outcome: 'succeeded', exitCode: 0, stdout: 'hi\n', startedAt: 0, durationMs: 3 } }));
+    ws.send(
+      JSON.stringify({ type: 'result', result: { attemptId, jobId: job!.id, outcome: 'succeeded', exitCode: 0, stdout: 'hi\n', startedAt: 0, durationMs: 3 } }),
+    );
     expect(await next()).toEqual({ type: 'result-ack', attemptId });
     const got = (await app.inject({ url: `/api/jobs/${job!.id}/wait?timeoutMs=1000`, headers: as(VIEWER) })).json();
-    expect(got).toMatchObject({ done: true, state: 'succeeded', node: 'n1', result: { outcome: 'succeeded', exitCode: 0 }, attemptList: [{ id: attemptId, state: 'succeeded' }] });
+    expect(got).toMatchObject({
+      done: true,
+      state: 'succeeded',
+      node: 'n1',
+      result: { outcome: 'succeeded', exitCode: 0 },
+      attemptList: [{ id: attemptId, state: 'succeeded' }],
+    });
     expect((await app.inject({ url: `/api/jobs/${job!.id}/output`, headers: as(VIEWER) })).json()).toMatchObject({ stdout: 'hi\n', running: false });
     ws.close();
   });

@@ -48,7 +48,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(JobSubmissionBody);
   await app.register(swagger, {
     openapi: {
-      info: { title: 'picluster', version: deps.version, description: 'Dispatcher REST API. Send `Authorization: Bearer <token>`; mutating routes need the admin token.' },
+      info: {
+        title: 'picluster',
+        version: deps.version,
+        description: 'Dispatcher REST API. Send `Authorization: Bearer <token>`; mutating routes need the admin token.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -60,7 +64,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerNodeRoutes(app, deps.dispatcher, deps.auth);
   registerJobRoutes(app, deps.dispatcher, deps.auth);
   registerMonitoringRoutes(app, { dispatcher: deps.dispatcher, registry: deps.registry, auth: deps.auth }, deps.monitoring);
-  registerAgentGateway(app, deps.dispatcher, deps.log.child({ component: 'agent-gateway' }), deps.helloTimeoutMs !== undefined ? { helloTimeoutMs: deps.helloTimeoutMs } : {});
+  registerAgentGateway(
+    app,
+    deps.dispatcher,
+    deps.log.child({ component: 'agent-gateway' }),
+    deps.helloTimeoutMs !== undefined ? { helloTimeoutMs: deps.helloTimeoutMs } : {},
+  );
 
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
     if (deps.auth.metricsToken) {

@@ -14,11 +14,25 @@ const STATUS: Record<string, number> = {
   CONFLICT: 409,
 };
 
-const REASON: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 500: 'Internal Server Error' };
+const REASON: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+};
 
 /** `/body/requirements/cpus` → `requirements.cpus`; `/body/3/argv` → `[3].argv`. */
 export function fieldFromPath(instancePath: string): string {
-  return instancePath.replace(/^\/(body|query|params|querystring)/, '').replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/^(\d+)/, '[$1]').replace(/\//g, '.');
+  return instancePath
+    .replace(/^\/(body|query|params|querystring)/, '')
+    .replace(/^\//, '')
+    .replace(/\/(\d+)(?=\/|$)/g, '[$1]')
+    .replace(/^(\d+)/, '[$1]')
+    .replace(/\//g, '.');
 }
 
 export function installErrorHandler(app: FastifyInstance): void {

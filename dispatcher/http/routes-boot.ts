@@ -39,7 +39,13 @@ export function confinedPath(root: string, rel: string): string | undefined {
 export function registerBootRoutes(app: FastifyInstance, dispatcher: Dispatcher, o: BootRoutesOptions): void {
   app.get(
     '/boot/ipxe',
-    { schema: { tags: ['netboot'], summary: "An x86 node's iPXE script (no auth: fetched by firmware)", querystring: Type.Object({ mac: Type.String({ maxLength: 32 }) }) } },
+    {
+      schema: {
+        tags: ['netboot'],
+        summary: "An x86 node's iPXE script (no auth: fetched by firmware)",
+        querystring: Type.Object({ mac: Type.String({ maxLength: 32 }) }),
+      },
+    },
     async (req, reply) => {
       const raw = (req.query as { mac: string }).mac;
       const mac = normalizeMac(raw);
@@ -54,7 +60,10 @@ export function registerBootRoutes(app: FastifyInstance, dispatcher: Dispatcher,
         detail: { file: 'ipxe' },
       });
       reply.type('text/plain; charset=utf-8');
-      if (!script) return reply.status(404).send(`#!ipxe\necho picluster: no boot script for ${mac ?? raw} (unknown or unapproved node, or no amd64 image built)\nshell\n`);
+      if (!script)
+        return reply
+          .status(404)
+          .send(`#!ipxe\necho picluster: no boot script for ${mac ?? raw} (unknown or unapproved node, or no amd64 image built)\nshell\n`);
       return script;
     },
   );
@@ -68,7 +77,13 @@ export function registerBootRoutes(app: FastifyInstance, dispatcher: Dispatcher,
     }
     const started = Date.now();
     reply.raw.once('finish', () =>
-      dispatcher.recordBootEvent({ kind: 'http-fetch', at: Date.now(), ...(req.ip ? { ip: req.ip } : {}), outcome: 'complete', detail: { file: rel, bytes: st.size, durationMs: Date.now() - started } }),
+      dispatcher.recordBootEvent({
+        kind: 'http-fetch',
+        at: Date.now(),
+        ...(req.ip ? { ip: req.ip } : {}),
+        outcome: 'complete',
+        detail: { file: rel, bytes: st.size, durationMs: Date.now() - started },
+      }),
     );
     reply.header('content-length', st.size).type('application/octet-stream');
     return reply.send(createReadStream(path));

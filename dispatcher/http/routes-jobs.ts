@@ -26,11 +26,13 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSu
   const kind = b.kind ?? (b.source !== undefined ? 'function' : 'exec');
   if (kind === 'exec') {
     if (!b.argv) problems.push({ path: at('argv'), message: 'an exec job needs argv (an array of strings, the program first)' });
-    if (b.source !== undefined || b.args !== undefined) problems.push({ path: at(b.source !== undefined ? 'source' : 'args'), message: 'source/args belong to function jobs; exec jobs take argv' });
+    if (b.source !== undefined || b.args !== undefined)
+      problems.push({ path: at(b.source !== undefined ? 'source' : 'args'), message: 'source/args belong to function jobs; exec jobs take argv' });
     if (!b.argv) return undefined;
   } else {
     if (!b.source) problems.push({ path: at('source'), message: 'a function job needs source (an ES module with a default export)' });
-    if (b.argv !== undefined || b.stdin !== undefined) problems.push({ path: at(b.argv !== undefined ? 'argv' : 'stdin'), message: 'argv/stdin belong to exec jobs' });
+    if (b.argv !== undefined || b.stdin !== undefined)
+      problems.push({ path: at(b.argv !== undefined ? 'argv' : 'stdin'), message: 'argv/stdin belong to exec jobs' });
     if (!b.source) return undefined;
   }
   const spec =
@@ -51,7 +53,8 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSu
 export function parseSubmissions(body: unknown): { submissions: JobSubmission[]; batch: boolean } {
   const problems: Problem[] = [];
   const batch = Array.isArray(body);
-  if (body === undefined || body === null) throw new ValidationError('invalid job', [{ path: '(body)', message: 'a JSON job object or an array of them is required' }]);
+  if (body === undefined || body === null)
+    throw new ValidationError('invalid job', [{ path: '(body)', message: 'a JSON job object or an array of them is required' }]);
   const items = batch ? (body as unknown[]) : [body];
   if (batch && items.length === 0) problems.push({ path: '(body)', message: 'the array is empty' });
   if (items.length > MAX_BATCH) problems.push({ path: '(body)', message: `at most ${MAX_BATCH} jobs per request` });
@@ -105,20 +108,31 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
 
   app.get('/api/jobs/status', { preHandler: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state' } }, async () => dispatcher.jobCounts());
 
-  app.get('/api/jobs/:id', { preHandler: viewer, schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams } }, async (req) => {
-    const { id } = req.params as { id: number };
-    const job = dispatcher.getJob(id);
-    return fullJob(dispatcher, job);
-  });
+  app.get(
+    '/api/jobs/:id',
+    { preHandler: viewer, schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams } },
+    async (req) => {
+      const { id } = req.params as { id: number };
+      const job = dispatcher.getJob(id);
+      return fullJob(dispatcher, job);
+    },
+  );
 
-  app.get('/api/jobs/:id/output', { preHandler: viewer, schema: { tags: ['jobs'], summary: 'stdout/stderr of the current or last attempt', params: JobIdParams } }, async (req) => {
-    const { id } = req.params as { id: number };
-    return dispatcher.jobOutput(id);
-  });
+  app.get(
+    '/api/jobs/:id/output',
+    { preHandler: viewer, schema: { tags: ['jobs'], summary: 'stdout/stderr of the current or last attempt', params: JobIdParams } },
+    async (req) => {
+      const { id } = req.params as { id: number };
+      return dispatcher.jobOutput(id);
+    },
+  );
 
   app.get(
     '/api/jobs/:id/wait',
-    { preHandler: viewer, schema: { tags: ['jobs'], summary: 'Long-poll: answers when the job has ended or after timeoutMs', params: JobIdParams, querystring: WaitQuery } },
+    {
+      preHandler: viewer,
+      schema: { tags: ['jobs'], summary: 'Long-poll: answers when the job has ended or after timeoutMs', params: JobIdParams, querystring: WaitQuery },
+    },
     async (req) => {
       const { id } = req.params as { id: number };
       const { timeoutMs = 30_000 } = req.query as { timeoutMs?: number };
@@ -144,10 +158,14 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
     },
   );
 
-  app.delete('/api/jobs/:id', { preHandler: admin, schema: { tags: ['jobs'], summary: 'Cancel a job (a running one is killed on its node)', params: JobIdParams } }, async (req) => {
-    const { id } = req.params as { id: number };
-    return jobView(dispatcher.cancel(id, 'admin'));
-  });
+  app.delete(
+    '/api/jobs/:id',
+    { preHandler: admin, schema: { tags: ['jobs'], summary: 'Cancel a job (a running one is killed on its node)', params: JobIdParams } },
+    async (req) => {
+      const { id } = req.params as { id: number };
+      return jobView(dispatcher.cancel(id, 'admin'));
+    },
+  );
 }
 
 function fullJob(dispatcher: Dispatcher, job: Job) {

@@ -24,7 +24,16 @@ beforeEach(async () => {
     log: silentLogger(),
     clusterSecret: 'secret-0123456789abcdef01',
     defer: (fn) => fn(),
-    scheduler: { strategy: 'round-robin', heartbeatMs: 1000, missedHeartbeats: 3, restartGraceMs: 0, defaultRetries: 1, retryBackoffMs: 0, retryBackoffMaxMs: 0, outputLimitBytes: 1024 },
+    scheduler: {
+      strategy: 'round-robin',
+      heartbeatMs: 1000,
+      missedHeartbeats: 3,
+      restartGraceMs: 0,
+      defaultRetries: 1,
+      retryBackoffMs: 0,
+      retryBackoffMaxMs: 0,
+      outputLimitBytes: 1024,
+    },
   });
   dispatcher.start();
   const lifecycle = new NodeLifecycle({
@@ -32,10 +41,30 @@ beforeEach(async () => {
     store,
     clock,
     log: silentLogger(),
-    policy: { enabled: true, graceMs: 0, rebootTimeoutMs: 1000, bootTimeoutMs: 1000, expectBootEvent: false, maxCycles: 1, windowMs: 1000, breakerFraction: 0.5, breakerMinNodes: 2, maxConcurrentPowerOps: 1, staggerMs: 0 },
+    policy: {
+      enabled: true,
+      graceMs: 0,
+      rebootTimeoutMs: 1000,
+      bootTimeoutMs: 1000,
+      expectBootEvent: false,
+      maxCycles: 1,
+      windowMs: 1000,
+      breakerFraction: 0.5,
+      breakerMinNodes: 2,
+      maxConcurrentPowerOps: 1,
+      staggerMs: 0,
+    },
   });
   const auth = { adminToken: ADMIN, viewerToken: VIEWER };
-  app = await buildApp({ dispatcher, registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }), log: silentLogger(), auth, version: 't', storeKind: 'memory', plugins: [(a) => registerLifecycleRoutes(a, dispatcher, lifecycle, auth)] });
+  app = await buildApp({
+    dispatcher,
+    registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
+    log: silentLogger(),
+    auth,
+    version: 't',
+    storeKind: 'memory',
+    plugins: [(a) => registerLifecycleRoutes(a, dispatcher, lifecycle, auth)],
+  });
 });
 afterEach(() => app.close());
 
@@ -44,7 +73,13 @@ const req = (method: string, url: string, payload?: object, token = ADMIN) =>
 
 describe('lifecycle API', () => {
   it('adds a node, refuses duplicates and bad fields, and removes it', async () => {
-    const r = await req('POST', '/api/nodes', { name: 'x1', mac: '52-54-00-00-00-01', slots: 2, labels: { rack: 'b' }, power: { driver: 'command', on: ['true'] } });
+    const r = await req('POST', '/api/nodes', {
+      name: 'x1',
+      mac: '52-54-00-00-00-01',
+      slots: 2,
+      labels: { rack: 'b' },
+      power: { driver: 'command', on: ['true'] },
+    });
     expect(r.statusCode).toBe(201);
     expect(r.json()).toMatchObject({ name: 'x1', mac: '52:54:00:00:00:01', slots: 2, state: 'offline' });
     expect((await req('POST', '/api/nodes', { name: 'x1' })).statusCode).toBe(409);

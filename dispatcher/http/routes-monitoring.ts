@@ -40,7 +40,10 @@ export function registerMonitoringRoutes(
   const viewer = requireRole('viewer', deps.auth);
   const clock = options.clock ?? systemClock;
   const intervalMs = Math.max(10, options.sampleIntervalMs ?? 60_000);
-  const history = new MonitoringHistory(deps.dispatcher, deps.registry, { clock, ...(options.historySamples !== undefined ? { capacity: options.historySamples } : {}) });
+  const history = new MonitoringHistory(deps.dispatcher, deps.registry, {
+    clock,
+    ...(options.historySamples !== undefined ? { capacity: options.historySamples } : {}),
+  });
 
   let timer: NodeJS.Timeout | undefined;
   let sampling = false;

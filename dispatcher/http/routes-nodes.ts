@@ -7,12 +7,18 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
 
-  app.get('/api/nodes', { preHandler: viewer, schema: { tags: ['nodes'], summary: 'Every node with state, slots, health and counters' } }, async () => dispatcher.listNodes());
+  app.get('/api/nodes', { preHandler: viewer, schema: { tags: ['nodes'], summary: 'Every node with state, slots, health and counters' } }, async () =>
+    dispatcher.listNodes(),
+  );
 
-  app.get('/api/nodes/:name', { preHandler: viewer, schema: { tags: ['nodes'], summary: 'One node and the attempts running on it', params: NodeNameParams } }, async (req) => {
-    const { name } = req.params as { name: string };
-    return { ...dispatcher.getNode(name), runningAttempts: dispatcher.runningOn(name) };
-  });
+  app.get(
+    '/api/nodes/:name',
+    { preHandler: viewer, schema: { tags: ['nodes'], summary: 'One node and the attempts running on it', params: NodeNameParams } },
+    async (req) => {
+      const { name } = req.params as { name: string };
+      return { ...dispatcher.getNode(name), runningAttempts: dispatcher.runningOn(name) };
+    },
+  );
 
   app.patch(
     '/api/nodes/:name',
@@ -23,13 +29,21 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
     },
   );
 
-  app.get('/api/nodes/:name/events', { preHandler: viewer, schema: { tags: ['nodes'], summary: 'Node events, newest first', params: NodeNameParams, querystring: LimitQuery } }, async (req) => {
-    const { name } = req.params as { name: string };
-    const { limit } = req.query as { limit?: number };
-    return dispatcher.nodeEvents(name, limit);
-  });
+  app.get(
+    '/api/nodes/:name/events',
+    { preHandler: viewer, schema: { tags: ['nodes'], summary: 'Node events, newest first', params: NodeNameParams, querystring: LimitQuery } },
+    async (req) => {
+      const { name } = req.params as { name: string };
+      const { limit } = req.query as { limit?: number };
+      return dispatcher.nodeEvents(name, limit);
+    },
+  );
 
-  app.get('/api/boot-events', { preHandler: viewer, schema: { tags: ['netboot'], summary: 'Boot timeline events (DHCP, TFTP, agent hello), newest first', querystring: BootEventQuery } }, async (req) => {
-    return dispatcher.bootEvents(req.query as { node?: string; mac?: string; serial?: string; limit?: number });
-  });
+  app.get(
+    '/api/boot-events',
+    { preHandler: viewer, schema: { tags: ['netboot'], summary: 'Boot timeline events (DHCP, TFTP, agent hello), newest first', querystring: BootEventQuery } },
+    async (req) => {
+      return dispatcher.bootEvents(req.query as { node?: string; mac?: string; serial?: string; limit?: number });
+    },
+  );
 }

@@ -41,7 +41,9 @@ export const JobStateSchema = Type.Union(JOB_STATES.map((s) => Type.Literal(s)))
 
 export const JobListQuery = Type.Object(
   {
-    state: Type.Optional(Type.String({ description: 'one state or a comma-separated list', pattern: `^(${JOB_STATES.join('|')})(,(${JOB_STATES.join('|')}))*$` })),
+    state: Type.Optional(
+      Type.String({ description: 'one state or a comma-separated list', pattern: `^(${JOB_STATES.join('|')})(,(${JOB_STATES.join('|')}))*$` }),
+    ),
     group: Type.Optional(Type.String({ maxLength: 64 })),
     node: Type.Optional(Type.String({ maxLength: 63 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),

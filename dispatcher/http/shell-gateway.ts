@@ -34,13 +34,19 @@ export function registerShellGateway(app: FastifyInstance, broker: ShellBroker, 
     const node = typeof q.node === 'string' ? q.node : '';
     let sessionId: string | undefined;
     try {
-      sessionId = broker.open(node, 'admin', req.socket.remoteAddress ?? 'unknown', { cols: size(q.cols, 80), rows: size(q.rows, 24) }, {
-        send,
-        end: () => {
-          sessionId = undefined;
-          if (socket.readyState === socket.OPEN) socket.close(1000, 'session ended');
+      sessionId = broker.open(
+        node,
+        'admin',
+        req.socket.remoteAddress ?? 'unknown',
+        { cols: size(q.cols, 80), rows: size(q.rows, 24) },
+        {
+          send,
+          end: () => {
+            sessionId = undefined;
+            if (socket.readyState === socket.OPEN) socket.close(1000, 'session ended');
+          },
         },
-      });
+      );
     } catch (e) {
       send({ type: 'error', message: isPiclusterError(e) ? e.message : 'could not open a shell' });
       if (!isPiclusterError(e)) log.error({ err: e, node }, 'shell open failed');

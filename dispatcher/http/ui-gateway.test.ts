@@ -11,7 +11,12 @@ class FakeDispatcher extends EventEmitter {
     return { jobs: [], total: 0 };
   }
   overview() {
-    return { jobs: { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 }, queue: { ready: 0, delayed: 0, byGroup: {} }, staleResults: 0, strategy: 'round-robin' };
+    return {
+      jobs: { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
+      queue: { ready: 0, delayed: 0, byGroup: {} },
+      staleResults: 0,
+      strategy: 'round-robin',
+    };
   }
   listNodes() {
     return [{ name: 'n1', state: 'online' }];

@@ -44,7 +44,11 @@ async function rejection(p: Promise<unknown>): Promise<PowerError> {
   }
   throw new Error('expected a rejection');
 }
-const argvs = (tool: string) => stubs.calls().filter((c) => c.tool === tool).map((c) => c.argv);
+const argvs = (tool: string) =>
+  stubs
+    .calls()
+    .filter((c) => c.tool === tool)
+    .map((c) => c.argv);
 
 describe('uhubctl', () => {
   const config = { driver: 'uhubctl', hub: '1-1', port: 2, offMs: 3000 } as const;
@@ -88,7 +92,11 @@ describe('gpio', () => {
     expect(d.capabilities).toMatchObject({ status: false, verifiable: false });
     await expect(d.off()).resolves.toMatchObject({ ok: true, verified: false, state: 'unknown' });
     await expect(d.cycle()).resolves.toMatchObject({ ok: true, verified: false });
-    expect(argvs('gpioset')).toEqual([['gpiochip0', '17=0'], ['gpiochip0', '17=0'], ['gpiochip0', '17=1']]);
+    expect(argvs('gpioset')).toEqual([
+      ['gpiochip0', '17=0'],
+      ['gpiochip0', '17=0'],
+      ['gpiochip0', '17=1'],
+    ]);
     expect(argvs('gpioget')).toEqual([]);
     expect(sleeps).toEqual([2000]);
     expect(stubs.state('line17')).toBe('1');

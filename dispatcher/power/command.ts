@@ -75,7 +75,9 @@ export const commandDriver = defineDriver({
     };
     const status = async (): Promise<PowerState> => (config.status ? matchState(await run('status'), config.onRegex!, config.offRegex!) : 'unknown');
     const after = async (expected: 'on' | 'off', what: string): Promise<PowerResult> =>
-      config.status ? verifyState(expected, status, what) : { ok: true, verified: false, state: 'unknown', detail: `${what}; no status template to verify with` };
+      config.status
+        ? verifyState(expected, status, what)
+        : { ok: true, verified: false, state: 'unknown', detail: `${what}; no status template to verify with` };
     const on = async (): Promise<PowerResult> => (await run('on'), after('on', 'on command succeeded'));
     const off = async (): Promise<PowerResult> => (await run('off'), after('off', 'off command succeeded'));
     return {

@@ -28,7 +28,10 @@ describe('validatePowerConfig', () => {
     ['manual with instructions', { driver: 'manual', instructions: 'shelf 2, plug 3' }],
     ['agent', { driver: 'agent' }],
     ['snmp-poe v2c', { driver: 'snmp-poe', host: '10.0.0.2', community: 'private', port: 7 }],
-    ['snmp-poe v3 authPriv', { driver: 'snmp-poe', host: 'sw1', version: '3', user: { name: 'u', authKey: '12345678', privKey: '87654321' }, port: 1, group: 2 }],
+    [
+      'snmp-poe v3 authPriv',
+      { driver: 'snmp-poe', host: 'sw1', version: '3', user: { name: 'u', authKey: '12345678', privKey: '87654321' }, port: 1, group: 2 },
+    ],
     ['snmp-poe v3 noAuthNoPriv', { driver: 'snmp-poe', host: 'sw1', version: '3', user: { name: 'u' }, port: 1 }],
     ['webhook', { driver: 'http', on: 'http://h/on', off: { method: 'POST', url: 'http://h/off', body: '{"node":"{node}"}' } }],
     ['tasmota', { driver: 'http', preset: 'tasmota', url: 'http://10.0.0.31', user: 'admin', password: 'x' }],
@@ -78,30 +81,58 @@ describe('validatePowerConfig', () => {
         { path: 'offRegex', message: /not a valid regular expression/ },
       ],
     ],
-    ['http: unknown preset', { driver: 'http', preset: 'sonoff' }, [{ path: 'preset', message: /unknown preset "sonoff" \(known: webhook, tasmota, shelly\)/ }]],
-    ['tasmota: password without user', { driver: 'http', preset: 'tasmota', url: 'http://p', password: 'x' }, [{ path: 'user', message: /required with password/ }]],
-    ['shelly: offMs below toggle_after resolution, keys of another preset', { driver: 'http', preset: 'shelly', url: 'http://s', offMs: 500, relay: 2 }, [
-      { path: 'relay', message: /Unexpected property/ },
-      { path: 'offMs', message: /at least 1000 ms/ },
-    ]],
-    ['uhubctl: bad hub, no port', { driver: 'uhubctl', hub: '1-1;reboot' }, [
-      { path: 'hub', message: /to match/ },
-      { path: 'port', message: /required/ },
-    ]],
+    [
+      'http: unknown preset',
+      { driver: 'http', preset: 'sonoff' },
+      [{ path: 'preset', message: /unknown preset "sonoff" \(known: webhook, tasmota, shelly\)/ }],
+    ],
+    [
+      'tasmota: password without user',
+      { driver: 'http', preset: 'tasmota', url: 'http://p', password: 'x' },
+      [{ path: 'user', message: /required with password/ }],
+    ],
+    [
+      'shelly: offMs below toggle_after resolution, keys of another preset',
+      { driver: 'http', preset: 'shelly', url: 'http://s', offMs: 500, relay: 2 },
+      [
+        { path: 'relay', message: /Unexpected property/ },
+        { path: 'offMs', message: /at least 1000 ms/ },
+      ],
+    ],
+    [
+      'uhubctl: bad hub, no port',
+      { driver: 'uhubctl', hub: '1-1;reboot' },
+      [
+        { path: 'hub', message: /to match/ },
+        { path: 'port', message: /required/ },
+      ],
+    ],
     ['gpio v1 with a line name', { driver: 'gpio', line: 'GPIO17' }, [{ path: 'line', message: /v1 tools take a line offset/ }]],
-    ['ipmi: no user/password, host like an option', { driver: 'ipmi', host: '-oProxyCommand' }, [
-      { path: 'host', message: /to match/ },
-      { path: 'user', message: /required/ },
-      { path: 'password', message: /required/ },
-    ]],
-    ['command: nothing to run, regex without status', { driver: 'command', onRegex: 'on' }, [
-      { path: '', message: /at least one of on, off, cycle/ },
-      { path: 'status', message: /need a status template/ },
-    ]],
-    ['qemu: bad target, restart cycle without quit', { driver: 'qemu', qmp: 'vm.sock', cycleMode: 'restart' }, [
-      { path: 'qmp', message: /unix:\/path/ },
-      { path: 'cycleMode', message: /needs offMode: quit/ },
-    ]],
+    [
+      'ipmi: no user/password, host like an option',
+      { driver: 'ipmi', host: '-oProxyCommand' },
+      [
+        { path: 'host', message: /to match/ },
+        { path: 'user', message: /required/ },
+        { path: 'password', message: /required/ },
+      ],
+    ],
+    [
+      'command: nothing to run, regex without status',
+      { driver: 'command', onRegex: 'on' },
+      [
+        { path: '', message: /at least one of on, off, cycle/ },
+        { path: 'status', message: /need a status template/ },
+      ],
+    ],
+    [
+      'qemu: bad target, restart cycle without quit',
+      { driver: 'qemu', qmp: 'vm.sock', cycleMode: 'restart' },
+      [
+        { path: 'qmp', message: /unix:\/path/ },
+        { path: 'cycleMode', message: /needs offMode: quit/ },
+      ],
+    ],
   ])('%s', (_, config, expected) => {
     const problems = validatePowerConfig(config);
     for (const e of expected) expect(problems).toContainEqual({ path: e.path, message: expect.stringMatching(e.message) });
@@ -131,7 +162,12 @@ describe('validatePowerConfig', () => {
 
 describe('describePowerConfig (what API responses show)', () => {
   it.each<[string, Record<string, unknown>, string[], Record<string, unknown>]>([
-    ['snmp v2c community', { driver: 'snmp-poe', host: 'sw', community: 'c0mmunity', port: 1 }, ['c0mmunity'], { community: '[redacted]', host: 'sw', port: 1 }],
+    [
+      'snmp v2c community',
+      { driver: 'snmp-poe', host: 'sw', community: 'c0mmunity', port: 1 },
+      ['c0mmunity'],
+      { community: '[redacted]', host: 'sw', port: 1 },
+    ],
     [
       'snmp v3 keys',
       { driver: 'snmp-poe', host: 'sw', version: '3', port: 1, user: { name: 'poe', authKey: 'auth-secret', privKey: 'priv-secret', authProtocol: 'sha' } },
@@ -139,7 +175,12 @@ describe('describePowerConfig (what API responses show)', () => {
       { user: { name: 'poe', authKey: '[redacted]', privKey: '[redacted]', authProtocol: 'sha' } },
     ],
     ['ipmi password', { driver: 'ipmi', host: 'bmc', user: 'ADMIN', password: 'ipmi-pass' }, ['ipmi-pass'], { user: 'ADMIN', password: '[redacted]' }],
-    ['tasmota password', { driver: 'http', preset: 'tasmota', url: 'http://p', user: 'admin', password: 'plug-pw' }, ['plug-pw'], { user: 'admin', password: '[redacted]' }],
+    [
+      'tasmota password',
+      { driver: 'http', preset: 'tasmota', url: 'http://p', user: 'admin', password: 'plug-pw' },
+      ['plug-pw'],
+      { user: 'admin', password: '[redacted]' },
+    ],
     [
       'webhook auth, headers and URL credentials',
       {
@@ -153,7 +194,12 @@ describe('describePowerConfig (what API responses show)', () => {
         auth: { type: 'bearer', token: '[redacted]' },
       },
     ],
-    ['command env', { driver: 'command', on: 'relay on', env: { RELAY_HOST: 'r1', RELAY_KEY: 'k-123' } }, ['k-123', 'r1'], { env: { RELAY_HOST: '[redacted]', RELAY_KEY: '[redacted]' }, on: 'relay on' }],
+    [
+      'command env',
+      { driver: 'command', on: 'relay on', env: { RELAY_HOST: 'r1', RELAY_KEY: 'k-123' } },
+      ['k-123', 'r1'],
+      { env: { RELAY_HOST: '[redacted]', RELAY_KEY: '[redacted]' }, on: 'relay on' },
+    ],
   ])('%s', (_, config, secrets, expected) => {
     const shown = describePowerConfig(config);
     expect(shown).toMatchObject(expected);

@@ -51,9 +51,7 @@ export const gpioDriver = defineDriver({
   name: 'gpio',
   schema: GpioSchema,
   check: (c) =>
-    c.tools === 'v1' && typeof c.line === 'string'
-      ? [{ path: 'line', message: 'libgpiod v1 tools take a line offset (a number); names need tools: v2' }]
-      : [],
+    c.tools === 'v1' && typeof c.line === 'string' ? [{ path: 'line', message: 'libgpiod v1 tools take a line offset (a number); names need tools: v2' }] : [],
   create: (config, ctx) => {
     const v2 = config.tools === 'v2';
     const set = async (active: boolean): Promise<void> => {
@@ -78,14 +76,22 @@ export const gpioDriver = defineDriver({
     const to = async (active: boolean): Promise<PowerResult> => {
       await set(active);
       const what = `line ${config.line} set ${active ? 'active' : 'inactive'}`;
-      return readable ? verifyState(active ? 'on' : 'off', status, what) : { ok: true, verified: false, state: 'unknown', detail: `${what}; v1 tools cannot read an output line back (no senseLine)` };
+      return readable
+        ? verifyState(active ? 'on' : 'off', status, what)
+        : { ok: true, verified: false, state: 'unknown', detail: `${what}; v1 tools cannot read an output line back (no senseLine)` };
     };
     return {
       name: 'gpio',
       capabilities: { on: true, off: true, cycle: true, status: readable, verifiable: readable },
       on: () => to(true),
       off: () => to(false),
-      cycle: () => offWaitOn(ctx, config.offMs, () => to(false), () => to(true)),
+      cycle: () =>
+        offWaitOn(
+          ctx,
+          config.offMs,
+          () => to(false),
+          () => to(true),
+        ),
       status,
     };
   },

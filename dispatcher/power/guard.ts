@@ -30,7 +30,12 @@ export function guardDriver(inner: PowerDriver, ctx: DriverContext, config: Powe
     } catch (e) {
       return fail(action, e, startedMs);
     }
-    const clean: PowerResult = { ok: result.ok, verified: result.verified, state: result.state, ...(result.detail !== undefined ? { detail: scrub(result.detail) } : {}) };
+    const clean: PowerResult = {
+      ok: result.ok,
+      verified: result.verified,
+      state: result.state,
+      ...(result.detail !== undefined ? { detail: scrub(result.detail) } : {}),
+    };
     ctx.log[clean.ok ? 'info' : 'error'](
       { action, ok: clean.ok, verified: clean.verified, state: clean.state, detail: clean.detail, durationMs: ctx.clock.now() - startedMs },
       clean.ok ? 'power action done' : 'power action needs a human',

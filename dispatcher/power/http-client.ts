@@ -59,15 +59,29 @@ function parseChallenge(header: string): Record<string, string> {
 }
 
 /** The `Authorization: Digest ...` value answering `challenge` (exported for the test server). */
-export function digestAuthorization(challenge: string, method: string, url: URL, cred: { user: string; password: string }, cnonce = randomBytes(8).toString('hex')): string {
+export function digestAuthorization(
+  challenge: string,
+  method: string,
+  url: URL,
+  cred: { user: string; password: string },
+  cnonce = randomBytes(8).toString('hex'),
+): string {
   const c = parseChallenge(challenge);
   const algorithm = (c['algorithm'] ?? 'MD5').toUpperCase();
-  const hash = (s: string) => createHash(algorithm.startsWith('SHA-256') ? 'sha256' : 'md5').update(s).digest('hex');
+  const hash = (s: string) =>
+    createHash(algorithm.startsWith('SHA-256') ? 'sha256' : 'md5')
+      .update(s)
+      .digest('hex');
   const uri = url.pathname + url.search;
   const nc = '00000001';
   const ha1 = hash(`${cred.user}:${c['realm'] ?? ''}:${cred.password}`);
   const ha2 = hash(`${method}:${uri}`);
-  const qop = c['qop']?.split(',').map((q) => q.trim()).includes('auth') ? 'auth' : undefined;
+  const qop = c['qop']
+    ?.split(',')
+    .map((q) => q.trim())
+    .includes('auth')
+    ? 'auth'
+    : undefined;
   const response = qop ? hash(`${ha1}:${c['nonce']}:${nc}:${cnonce}:${qop}:${ha2}`) : hash(`${ha1}:${c['nonce']}:${ha2}`);
   const parts = [
     `username="${cred.user}"`,

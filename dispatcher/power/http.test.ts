@@ -110,7 +110,10 @@ describe('shelly gen2', () => {
     const s = await startShelly(clock);
     devices.push(s);
     // Sleep "forever": the master dies during the off time.
-    const d = createPowerDriver({ driver: 'http', preset: 'shelly', url: s.url, offMs: 5000 }, { log: silentLogger(), node: { name: 'n' }, sleep: () => new Promise(() => {}) });
+    const d = createPowerDriver(
+      { driver: 'http', preset: 'shelly', url: s.url, offMs: 5000 },
+      { log: silentLogger(), node: { name: 'n' }, sleep: () => new Promise(() => {}) },
+    );
     void d.cycle();
     await expect.poll(() => s.timers.size).toBe(1);
     expect(s.outputs[0]).toBe(false);

@@ -18,7 +18,7 @@ import { ShellySchema, checkShelly, createShelly, type ShellyConfig } from './sh
 import { TasmotaSchema, checkTasmota, createTasmota, type TasmotaConfig } from './tasmota.ts';
 import { checkRegex, defineDriver, fillTemplate, offMs, offWaitOn, tail, timeoutMs, verifyState } from './support.ts';
 
-const Headers = Type.Record(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }), Type.String());
+const Headers = Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), Type.String());
 const Url = Type.String({ pattern: '^https?://\\S+$' });
 const RequestTemplate = Type.Union([
   Url,
@@ -101,7 +101,10 @@ function createWebhook(config: WebhookConfig, ctx: DriverContext): PowerDriver {
       ...(body !== undefined ? { body } : {}),
       timeoutMs: config.timeoutMs,
     });
-    if (!ok.test(String(res.status))) throw new PowerRefusedError(`webhook ${action}: ${method} ${redactUrl(url)} answered HTTP ${res.status}${tail(res.text)}`, { details: { httpStatus: res.status } });
+    if (!ok.test(String(res.status)))
+      throw new PowerRefusedError(`webhook ${action}: ${method} ${redactUrl(url)} answered HTTP ${res.status}${tail(res.text)}`, {
+        details: { httpStatus: res.status },
+      });
     return res.text;
   };
   const status = async (): Promise<PowerState> => (config.status ? matchState(await send('status'), config.onRegex!, config.offRegex!) : 'unknown');

@@ -44,10 +44,14 @@ export const ipmiDriver = defineDriver({
   schema: IpmiSchema,
   create: (config, ctx) => {
     const base = [
-      '-I', config.interface,
-      '-H', config.host,
-      '-p', String(config.port),
-      '-U', config.user,
+      '-I',
+      config.interface,
+      '-H',
+      config.host,
+      '-p',
+      String(config.port),
+      '-U',
+      config.user,
       '-E',
       ...(config.cipherSuite !== undefined ? ['-C', String(config.cipherSuite)] : []),
       ...(config.privilege ? ['-L', config.privilege] : []),

@@ -10,7 +10,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { Problem } from '../../common/errors.ts';
-import type { DriverContext, PowerResult, PowerState } from './driver.ts';
+import type { PowerResult, PowerState } from './driver.ts';
 import { PowerUnreachableError, PowerVerifyFailedError } from './errors.ts';
 import { parseQmpTarget, qmpConnect, type QmpConnection } from './qmp.ts';
 import { argvOf } from './command.ts';

@@ -53,7 +53,9 @@ export async function qmpConnect(target: QmpTarget, timeoutMs: number, label: st
       if (i >= 0) waiters.splice(i, 1)[0]!.resolve(msg);
     }
   });
-  socket.on('error', (e: NodeJS.ErrnoException) => fail(new PowerUnreachableError(`${label}: QMP ${e.code ?? e.message}`, { cause: e, details: { errno: e.code } })));
+  socket.on('error', (e: NodeJS.ErrnoException) =>
+    fail(new PowerUnreachableError(`${label}: QMP ${e.code ?? e.message}`, { cause: e, details: { errno: e.code } })),
+  );
   socket.on('close', () => {
     isClosed = true;
     fail(new PowerUnreachableError(`${label}: QMP connection closed`, { details: { errno: 'ECLOSED' } }));

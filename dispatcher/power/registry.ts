@@ -11,7 +11,9 @@ import { snmpPoeDriver } from './snmp-poe.ts';
 import { uhubctlDriver } from './uhubctl.ts';
 
 export const DRIVER_SPECS: Readonly<Record<string, DriverSpec>> = Object.freeze(
-  Object.fromEntries([agentDriver, commandDriver, gpioDriver, httpDriver, ipmiDriver, manualDriver, qemuDriver, snmpPoeDriver, uhubctlDriver].map((d) => [d.name, d])),
+  Object.fromEntries(
+    [agentDriver, commandDriver, gpioDriver, httpDriver, ipmiDriver, manualDriver, qemuDriver, snmpPoeDriver, uhubctlDriver].map((d) => [d.name, d]),
+  ),
 );
 
 export const DRIVER_NAMES: readonly string[] = Object.keys(DRIVER_SPECS);

@@ -51,7 +51,8 @@ export function createShelly(config: ShellyConfig, ctx: DriverContext): PowerDri
       timeoutMs: config.timeoutMs,
       ...(config.password ? { digest: { user: 'admin', password: config.password } } : {}),
     });
-    if (res.status === 401) throw new PowerRefusedError(`shelly ${config.url}: ${config.password ? 'wrong password' : 'the device needs a password'} (HTTP 401)`);
+    if (res.status === 401)
+      throw new PowerRefusedError(`shelly ${config.url}: ${config.password ? 'wrong password' : 'the device needs a password'} (HTTP 401)`);
     let body: { result?: Record<string, unknown>; error?: { code?: number; message?: string } };
     try {
       body = JSON.parse(res.text) as typeof body;
@@ -81,7 +82,11 @@ export function createShelly(config: ShellyConfig, ctx: DriverContext): PowerDri
       const down = await status();
       await ctx.sleep(config.offMs);
       const up = await pollState(ctx, 'on', status, { tries: config.verifyTries, intervalMs: config.verifyIntervalMs });
-      if (up !== 'on') throw new PowerVerifyFailedError(`shelly switch ${config.switchId}: toggle_after ${seconds} s passed, but it is still ${up}`, { expected: 'on', actual: up });
+      if (up !== 'on')
+        throw new PowerVerifyFailedError(`shelly switch ${config.switchId}: toggle_after ${seconds} s passed, but it is still ${up}`, {
+          expected: 'on',
+          actual: up,
+        });
       return {
         ok: true,
         verified: down === 'off',

@@ -62,7 +62,10 @@ describe.skipIf(!SNMPD)(SNMPD ? 'snmp-poe against snmpd' : 'snmp-poe against snm
       await d.on();
       const snmpget = ['/usr/bin/snmpget', '/usr/local/bin/snmpget'].find((p) => existsSync(p));
       if (!snmpget) return; // the agent's own table was checked above; snmp tools are optional here
-      const out = execFileSync(snmpget, ['-v2c', '-c', V2C_RO, '-On', '-Oe', `127.0.0.1:${agent.port}`, `.${OID}.1.3`], { encoding: 'utf8', env: { MIBS: '' } });
+      const out = execFileSync(snmpget, ['-v2c', '-c', V2C_RO, '-On', '-Oe', `127.0.0.1:${agent.port}`, `.${OID}.1.3`], {
+        encoding: 'utf8',
+        env: { MIBS: '' },
+      });
       expect(out).toMatch(/INTEGER: 1/);
     });
 

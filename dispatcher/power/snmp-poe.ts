@@ -17,7 +17,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import snmp from 'net-snmp';
 import type { Problem } from '../../common/errors.ts';
 import type { PowerState } from './driver.ts';
-import { PowerError, PowerRefusedError, PowerTimeoutError, PowerUnreachableError } from './errors.ts';
+import { type PowerError, PowerRefusedError, PowerTimeoutError, PowerUnreachableError } from './errors.ts';
 import { defineDriver, offMs, offWaitOn, timeoutMs, verifyState } from './support.ts';
 
 export const PETH_PSE_PORT_ADMIN_ENABLE = '1.3.6.1.2.1.105.1.1.1.3';
@@ -42,9 +42,15 @@ export const SnmpPoeSchema = Type.Object(
         {
           name: Type.String({ minLength: 1 }),
           level: Type.Optional(Type.Union([Type.Literal('noAuthNoPriv'), Type.Literal('authNoPriv'), Type.Literal('authPriv')])),
-          authProtocol: Type.Union(AUTH.map((a) => Type.Literal(a)), { default: 'sha' }),
+          authProtocol: Type.Union(
+            AUTH.map((a) => Type.Literal(a)),
+            { default: 'sha' },
+          ),
           authKey: Type.Optional(Type.String({ minLength: 8 })),
-          privProtocol: Type.Union(PRIV.map((p) => Type.Literal(p)), { default: 'aes' }),
+          privProtocol: Type.Union(
+            PRIV.map((p) => Type.Literal(p)),
+            { default: 'aes' },
+          ),
           privKey: Type.Optional(Type.String({ minLength: 8 })),
         },
         { additionalProperties: false },
@@ -75,7 +81,8 @@ function checkSnmp(c: SnmpPoeConfig): Problem[] {
     if (!c.user) problems.push({ path: 'user', message: 'required for SNMP v3' });
     if (c.community) problems.push({ path: 'community', message: 'only for SNMP v2c (v3 uses user)' });
     const level = c.user ? levelOf(c.user) : undefined;
-    if (c.user && (level === 'authNoPriv' || level === 'authPriv') && !c.user.authKey) problems.push({ path: 'user.authKey', message: `required for ${level}` });
+    if (c.user && (level === 'authNoPriv' || level === 'authPriv') && !c.user.authKey)
+      problems.push({ path: 'user.authKey', message: `required for ${level}` });
     if (c.user && level === 'authPriv' && !c.user.privKey) problems.push({ path: 'user.privKey', message: 'required for authPriv' });
   }
   return problems;
@@ -151,7 +158,13 @@ export const snmpPoeDriver = defineDriver({
       capabilities: { on: true, off: true, cycle: true, status: true, verifiable: true },
       on: () => set(true),
       off: () => set(false),
-      cycle: () => offWaitOn(ctx, config.offMs, () => set(false), () => set(true)),
+      cycle: () =>
+        offWaitOn(
+          ctx,
+          config.offMs,
+          () => set(false),
+          () => set(true),
+        ),
       status,
     };
   },

@@ -47,12 +47,7 @@ export async function verifyState(expected: 'on' | 'off', read: () => Promise<Po
  * "on" half fails the error is re-thrown with `details.phase = 'on'` and `details.leftOff = true`,
  * so the caller's journal knows the port is dark.
  */
-export async function offWaitOn(
-  ctx: DriverContext,
-  waitMs: number,
-  off: () => Promise<PowerResult>,
-  on: () => Promise<PowerResult>,
-): Promise<PowerResult> {
+export async function offWaitOn(ctx: DriverContext, waitMs: number, off: () => Promise<PowerResult>, on: () => Promise<PowerResult>): Promise<PowerResult> {
   const down = await withPhase('off', off);
   await ctx.sleep(waitMs);
   const up = await withPhase('on', on);

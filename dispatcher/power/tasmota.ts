@@ -72,7 +72,13 @@ export function createTasmota(config: TasmotaConfig, ctx: DriverContext): PowerD
     capabilities: { on: true, off: true, cycle: true, status: true, verifiable: true },
     on: () => to(true),
     off: () => to(false),
-    cycle: () => offWaitOn(ctx, config.offMs, () => to(false), () => to(true)),
+    cycle: () =>
+      offWaitOn(
+        ctx,
+        config.offMs,
+        () => to(false),
+        () => to(true),
+      ),
     status,
   };
 }

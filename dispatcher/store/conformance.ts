@@ -49,7 +49,15 @@ export function storeConformance(name: string, factory: () => Store): void {
       expect(jobs[1]!.id).toBeGreaterThan(jobs[0]!.id);
       expect(store.getJob(jobs[0]!.id)).toEqual(jobs[0]);
       expect(store.getJob(jobs[0]!.id)).toMatchObject({
-        name: 'a', priority: 5, group: 'g1', retries: 2, timeoutMs: 1000, attempts: 0, submittedAt: 100, availableAt: 100, cancelRequested: false,
+        name: 'a',
+        priority: 5,
+        group: 'g1',
+        retries: 2,
+        timeoutMs: 1000,
+        attempts: 0,
+        submittedAt: 100,
+        availableAt: 100,
+        cancelRequested: false,
         requirements: { labels: { rack: 'a' }, cpus: 2, arch: 'arm64' },
       });
       expect(store.getJob(jobs[1]!.id)!.spec).toEqual({ kind: 'function', source: 'export default (x) => x * 2', args: [21] });
@@ -58,7 +66,14 @@ export function storeConformance(name: string, factory: () => Store): void {
 
     it('starts attempts with monotonically increasing ids and skips jobs not queued', () => {
       const [a, b] = store.insertJobs([newJob(), newJob()], 1);
-      const started = store.startAttempts([{ jobId: a!.id, node: 'n1' }, { jobId: b!.id, node: 'n2' }, { jobId: a!.id, node: 'n3' }], 2);
+      const started = store.startAttempts(
+        [
+          { jobId: a!.id, node: 'n1' },
+          { jobId: b!.id, node: 'n2' },
+          { jobId: a!.id, node: 'n3' },
+        ],
+        2,
+      );
       expect(started).toHaveLength(2);
       expect(started[1]!.attempt.id).toBeGreaterThan(started[0]!.attempt.id);
       expect(store.getJob(a!.id)).toMatchObject({ state: 'running', attempts: 1, node: 'n1', startedAt: 2, currentAttemptId: started[0]!.attempt.id });
@@ -68,7 +83,16 @@ export function storeConformance(name: string, factory: () => Store): void {
     it('ends an attempt exactly once; a stale attempt cannot move the job', () => {
       const [j] = store.insertJobs([newJob()], 1);
       const first = store.startAttempts([{ jobId: j!.id, node: 'n1' }], 2)[0]!.attempt;
-      expect(store.endAttempt({ jobId: j!.id, attemptId: first.id, state: 'node-lost', at: 3, reason: 'node-lost', job: { state: 'queued', availableAt: 10, reason: 'node-lost' } })).toBe(true);
+      expect(
+        store.endAttempt({
+          jobId: j!.id,
+          attemptId: first.id,
+          state: 'node-lost',
+          at: 3,
+          reason: 'node-lost',
+          job: { state: 'queued', availableAt: 10, reason: 'node-lost' },
+        }),
+      ).toBe(true);
       expect(store.getJob(j!.id)).toMatchObject({ state: 'queued', availableAt: 10, reason: 'node-lost', attempts: 1 });
       expect(store.getJob(j!.id)!.currentAttemptId).toBeUndefined();
       const second = store.startAttempts([{ jobId: j!.id, node: 'n2' }], 11)[0]!.attempt;
@@ -101,14 +125,28 @@ export function storeConformance(name: string, factory: () => Store): void {
     });
 
     it('lists with filters, newest first, paginated with a total', () => {
-      const jobs = store.insertJobs(Array.from({ length: 7 }, (_, i) => newJob({ group: i % 2 ? 'odd' : 'even' })), 1);
-      store.startAttempts([{ jobId: jobs[0]!.id, node: 'n1' }, { jobId: jobs[1]!.id, node: 'n2' }], 2);
+      const jobs = store.insertJobs(
+        Array.from({ length: 7 }, (_, i) => newJob({ group: i % 2 ? 'odd' : 'even' })),
+        1,
+      );
+      store.startAttempts(
+        [
+          { jobId: jobs[0]!.id, node: 'n1' },
+          { jobId: jobs[1]!.id, node: 'n2' },
+        ],
+        2,
+      );
       const page = store.listJobs({ limit: 3 });
       expect(page.total).toBe(7);
       expect(page.jobs.map((j) => j.id)).toEqual([jobs[6]!.id, jobs[5]!.id, jobs[4]!.id]);
       expect(store.listJobs({ limit: 3, offset: 6 }).jobs.map((j) => j.id)).toEqual([jobs[0]!.id]);
       expect(store.listJobs({ group: 'odd' }).total).toBe(3);
-      expect(store.listJobs({ state: 'running' }).jobs.map((j) => j.node).sort()).toEqual(['n1', 'n2']);
+      expect(
+        store
+          .listJobs({ state: 'running' })
+          .jobs.map((j) => j.node)
+          .sort(),
+      ).toEqual(['n1', 'n2']);
       expect(store.listJobs({ state: ['running', 'queued'], node: 'n2' }).total).toBe(1);
       expect(store.countJobsByState()).toEqual({ queued: 5, running: 2, succeeded: 0, failed: 0, cancelled: 0 });
       expect(store.queuedJobs().map((j) => j.id)).toEqual(jobs.slice(2).map((j) => j.id));
@@ -131,13 +169,24 @@ export function storeConformance(name: string, factory: () => Store): void {
       store.addNodeEvent({ node: 'a', at: 1, kind: 'state', message: 'online', actor: 'agent', from: 'offline', to: 'online' });
       store.addNodeEvent({ node: 'a', at: 2, kind: 'state', message: 'lost', actor: 'system', from: 'online', to: 'lost' });
       store.addNodeEvent({ node: 'z', at: 3, kind: 'state', message: 'x', actor: 'system' });
-      expect(store.listNodeEvents('a').map((e) => [e.kind, e.to, e.at])).toEqual([['state', 'lost', 2], ['state', 'online', 1]]);
+      expect(store.listNodeEvents('a').map((e) => [e.kind, e.to, e.at])).toEqual([
+        ['state', 'lost', 2],
+        ['state', 'online', 1],
+      ]);
       expect(store.listNodeEvents('a', 1)).toHaveLength(1);
     });
 
     it('keeps boot events, queryable by node, mac and serial', () => {
       store.addBootEvent({ kind: 'dhcp-discover', at: 1, mac: 'b8:27:eb:00:00:01', node: 'n1', outcome: 'answered', detail: { arch: 0 } });
-      store.addBootEvent({ kind: 'tftp-transfer', at: 2, mac: 'b8:27:eb:00:00:01', serial: '89eb9bb9', node: 'n1', outcome: 'complete', detail: { file: 'start.elf', bytes: 10 } });
+      store.addBootEvent({
+        kind: 'tftp-transfer',
+        at: 2,
+        mac: 'b8:27:eb:00:00:01',
+        serial: '89eb9bb9',
+        node: 'n1',
+        outcome: 'complete',
+        detail: { file: 'start.elf', bytes: 10 },
+      });
       store.addBootEvent({ kind: 'dhcp-ignored', at: 3, mac: 'aa:bb:cc:00:00:02', outcome: 'ignored', reason: 'unknown client' });
       expect(store.listBootEvents({ node: 'n1' }).map((e) => e.kind)).toEqual(['tftp-transfer', 'dhcp-discover']);
       expect(store.listBootEvents({ serial: '89eb9bb9' })[0]).toMatchObject({ detail: { file: 'start.elf', bytes: 10 } });
@@ -161,7 +210,20 @@ export function storeConformance(name: string, factory: () => Store): void {
       store.completePowerOp(a.id, { state: 'succeeded', at: 3, verified: true, detail: 'port on' });
       store.completePowerOp(a.id, { state: 'failed', at: 4, verified: false }); // already completed: no change
       expect(store.unfinishedPowerOps().map((o) => o.id)).toEqual([b.id]);
-      expect(store.listPowerOps({ node: 'n1' })).toEqual([{ id: a.id, node: 'n1', driver: 'snmp-poe', action: 'cycle', state: 'succeeded', actor: 'recovery', requestedAt: 1, completedAt: 3, verified: true, detail: 'port on' }]);
+      expect(store.listPowerOps({ node: 'n1' })).toEqual([
+        {
+          id: a.id,
+          node: 'n1',
+          driver: 'snmp-poe',
+          action: 'cycle',
+          state: 'succeeded',
+          actor: 'recovery',
+          requestedAt: 1,
+          completedAt: 3,
+          verified: true,
+          detail: 'port on',
+        },
+      ]);
       expect(store.listPowerOps({}).map((o) => o.id)).toEqual([b.id, a.id]);
     });
 

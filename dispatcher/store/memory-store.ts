@@ -5,7 +5,19 @@
 import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
-import { clampLimit, emptyCounts, type Alert, type AttemptEnd, type BootEventQuery, type JobQuery, type PowerOp, type PowerOpAction, type PowerOpState, type StaleResult, type Store } from './store.ts';
+import {
+  clampLimit,
+  emptyCounts,
+  type Alert,
+  type AttemptEnd,
+  type BootEventQuery,
+  type JobQuery,
+  type PowerOp,
+  type PowerOpAction,
+  type PowerOpState,
+  type StaleResult,
+  type Store,
+} from './store.ts';
 
 const clone = <T>(x: T): T => structuredClone(x);
 
@@ -32,7 +44,17 @@ export class MemoryStore implements Store {
 
   insertJobs(jobs: readonly NewJob[], now: number): Job[] {
     return jobs.map((j) => {
-      const job: Job = { ...clone(j), id: this.nextJobId++, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false, nodeLosses: 0, abandons: 0 };
+      const job: Job = {
+        ...clone(j),
+        id: this.nextJobId++,
+        state: 'queued',
+        attempts: 0,
+        submittedAt: now,
+        availableAt: now,
+        cancelRequested: false,
+        nodeLosses: 0,
+        abandons: 0,
+      };
       this.jobs.set(job.id, job);
       return clone(job);
     });
@@ -59,7 +81,10 @@ export class MemoryStore implements Store {
   }
 
   queuedJobs(): Job[] {
-    return [...this.jobs.values()].filter((j) => j.state === 'queued').sort((a, b) => a.id - b.id).map(clone);
+    return [...this.jobs.values()]
+      .filter((j) => j.state === 'queued')
+      .sort((a, b) => a.id - b.id)
+      .map(clone);
   }
 
   startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { jobId: number; attempt: Attempt }[] {
@@ -68,7 +93,15 @@ export class MemoryStore implements Store {
       const j = this.jobs.get(jobId);
       if (!j || j.state !== 'queued') continue;
       const attempt: Attempt = { id: this.nextAttemptId++, jobId, node, state: 'running', startedAt: now };
-      const job: Job = { ...j, state: 'running', attempts: j.attempts + 1, startedAt: j.startedAt ?? now, currentAttemptId: attempt.id, lastAttemptId: attempt.id, node };
+      const job: Job = {
+        ...j,
+        state: 'running',
+        attempts: j.attempts + 1,
+        startedAt: j.startedAt ?? now,
+        currentAttemptId: attempt.id,
+        lastAttemptId: attempt.id,
+        node,
+      };
       this.jobs.set(jobId, job);
       this.attempts.set(attempt.id, attempt);
       const list = this.attemptsByJob.get(jobId) ?? [];
@@ -152,7 +185,11 @@ export class MemoryStore implements Store {
     this.nodeEvents.push({ ...clone(event), id: this.nextEventId++ });
   }
   listNodeEvents(node: string, limit?: number): NodeEvent[] {
-    return this.nodeEvents.filter((e) => e.node === node).reverse().slice(0, clampLimit(limit)).map(clone);
+    return this.nodeEvents
+      .filter((e) => e.node === node)
+      .reverse()
+      .slice(0, clampLimit(limit))
+      .map(clone);
   }
 
   addBootEvent(event: BootEvent): void {
@@ -160,14 +197,24 @@ export class MemoryStore implements Store {
   }
   listBootEvents(q: BootEventQuery): (BootEvent & { id: number })[] {
     return this.bootEvents
-      .filter((e) => (q.node === undefined || e.node === q.node) && (q.mac === undefined || e.mac === q.mac) && (q.serial === undefined || e.serial === q.serial))
+      .filter(
+        (e) => (q.node === undefined || e.node === q.node) && (q.mac === undefined || e.mac === q.mac) && (q.serial === undefined || e.serial === q.serial),
+      )
       .reverse()
       .slice(0, clampLimit(q.limit))
       .map(clone);
   }
 
   insertPowerOp(op: { node: string; driver: string; action: PowerOpAction; actor: string; at: number }): PowerOp {
-    const row: PowerOp = { id: this.powerOps.length + 1, node: op.node, driver: op.driver, action: op.action, state: 'pending', actor: op.actor, requestedAt: op.at };
+    const row: PowerOp = {
+      id: this.powerOps.length + 1,
+      node: op.node,
+      driver: op.driver,
+      action: op.action,
+      state: 'pending',
+      actor: op.actor,
+      requestedAt: op.at,
+    };
     this.powerOps.push(row);
     return clone(row);
   }
@@ -181,13 +228,24 @@ export class MemoryStore implements Store {
     return this.powerOps.filter((o) => o.state === 'pending').map(clone);
   }
   listPowerOps(q: { node?: string; limit?: number }): PowerOp[] {
-    return this.powerOps.filter((o) => q.node === undefined || o.node === q.node).reverse().slice(0, clampLimit(q.limit)).map(clone);
+    return this.powerOps
+      .filter((o) => q.node === undefined || o.node === q.node)
+      .reverse()
+      .slice(0, clampLimit(q.limit))
+      .map(clone);
   }
 
   raiseAlert(a: { kind: string; node?: string; severity: Alert['severity']; message: string; at: number }): Alert {
     const open = this.alerts.find((x) => x.kind === a.kind && x.node === a.node && x.resolvedAt === undefined);
     if (open) return clone(open);
-    const row: Alert = { id: this.alerts.length + 1, kind: a.kind, ...(a.node !== undefined ? { node: a.node } : {}), severity: a.severity, message: a.message, raisedAt: a.at };
+    const row: Alert = {
+      id: this.alerts.length + 1,
+      kind: a.kind,
+      ...(a.node !== undefined ? { node: a.node } : {}),
+      severity: a.severity,
+      message: a.message,
+      raisedAt: a.at,
+    };
     this.alerts.push(row);
     return clone(row);
   }
@@ -198,7 +256,11 @@ export class MemoryStore implements Store {
     return true;
   }
   listAlerts(q: { open?: boolean; limit?: number }): Alert[] {
-    return this.alerts.filter((a) => q.open === undefined || (a.resolvedAt === undefined) === q.open).reverse().slice(0, clampLimit(q.limit)).map(clone);
+    return this.alerts
+      .filter((a) => q.open === undefined || (a.resolvedAt === undefined) === q.open)
+      .reverse()
+      .slice(0, clampLimit(q.limit))
+      .map(clone);
   }
 
   pruneHistory(before: number): number {

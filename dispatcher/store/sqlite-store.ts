@@ -11,7 +11,19 @@ import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { Attempt, AttemptState, Job, JobState, NewJob } from '../domain/jobs.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { clampLimit, emptyCounts, type Alert, type AttemptEnd, type BootEventQuery, type JobQuery, type PowerOp, type PowerOpAction, type PowerOpState, type StaleResult, type Store } from './store.ts';
+import {
+  clampLimit,
+  emptyCounts,
+  type Alert,
+  type AttemptEnd,
+  type BootEventQuery,
+  type JobQuery,
+  type PowerOp,
+  type PowerOpAction,
+  type PowerOpState,
+  type StaleResult,
+  type Store,
+} from './store.ts';
 
 export class StoreError extends PiclusterError {
   readonly code = 'STORE';
@@ -145,7 +157,10 @@ export class SqliteStore implements Store {
   private readonly s;
 
   /** `path` of the database file, or `:memory:`. */
-  constructor(readonly path: string, options: SqliteStoreOptions = {}) {
+  constructor(
+    readonly path: string,
+    options: SqliteStoreOptions = {},
+  ) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
       this.db = new Database(path);
@@ -169,9 +184,11 @@ export class SqliteStore implements Store {
       startJob: p(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now),
                    current_attempt_id = @attempt, last_attempt_id = @attempt, node = @node WHERE id = @id AND state = 'queued'`),
       endAttempt: p("UPDATE attempts SET state = @state, ended_at = @at, reason = @reason, result = @result WHERE id = @id AND state = 'running'"),
-      requeueJob: p(`UPDATE jobs SET state = 'queued', current_attempt_id = NULL, available_at = @availableAt, reason = @reason, node_losses = node_losses + @lost, abandons = abandons + @abandoned
+      requeueJob:
+        p(`UPDATE jobs SET state = 'queued', current_attempt_id = NULL, available_at = @availableAt, reason = @reason, node_losses = node_losses + @lost, abandons = abandons + @abandoned
                      WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
-      finishJob: p(`UPDATE jobs SET state = @state, current_attempt_id = NULL, finished_at = @at, reason = COALESCE(@reason, reason), node_losses = node_losses + @lost, abandons = abandons + @abandoned
+      finishJob:
+        p(`UPDATE jobs SET state = @state, current_attempt_id = NULL, finished_at = @at, reason = COALESCE(@reason, reason), node_losses = node_losses + @lost, abandons = abandons + @abandoned
                     WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
       insertPowerOp: p("INSERT INTO power_ops (node, driver, action, state, actor, requested_at) VALUES (?, ?, ?, 'pending', ?, ?)"),
       completePowerOp: p("UPDATE power_ops SET state = ?, completed_at = ?, verified = ?, detail = ? WHERE id = ? AND state = 'pending'"),
@@ -235,7 +252,17 @@ export class SqliteStore implements Store {
           now,
         });
         const id = Number(info.lastInsertRowid);
-        return { ...structuredClone(j), id, state: 'queued', attempts: 0, submittedAt: now, availableAt: now, cancelRequested: false, nodeLosses: 0, abandons: 0 } as Job;
+        return {
+          ...structuredClone(j),
+          id,
+          state: 'queued',
+          attempts: 0,
+          submittedAt: now,
+          availableAt: now,
+          cancelRequested: false,
+          nodeLosses: 0,
+          abandons: 0,
+        } as Job;
       }),
     )();
   }
@@ -364,7 +391,14 @@ export class SqliteStore implements Store {
   }
   listNodeEvents(node: string, limit?: number): NodeEvent[] {
     const rows = this.s.listNodeEvents.all(node, clampLimit(limit)) as {
-      id: number; node: string; at: number; kind: string; message: string; actor: string; from_state: string | null; to_state: string | null;
+      id: number;
+      node: string;
+      at: number;
+      kind: string;
+      message: string;
+      actor: string;
+      from_state: string | null;
+      to_state: string | null;
     }[];
     return rows.map((r) => ({
       id: r.id,
@@ -407,9 +441,11 @@ export class SqliteStore implements Store {
     return (this.s.pendingPowerOps.all() as PowerOpRow[]).map(toPowerOp);
   }
   listPowerOps(q: { node?: string; limit?: number }): PowerOp[] {
-    const rows = (q.node === undefined
-      ? this.db.prepare('SELECT * FROM power_ops ORDER BY id DESC LIMIT ?').all(clampLimit(q.limit))
-      : this.db.prepare('SELECT * FROM power_ops WHERE node = ? ORDER BY id DESC LIMIT ?').all(q.node, clampLimit(q.limit))) as PowerOpRow[];
+    const rows = (
+      q.node === undefined
+        ? this.db.prepare('SELECT * FROM power_ops ORDER BY id DESC LIMIT ?').all(clampLimit(q.limit))
+        : this.db.prepare('SELECT * FROM power_ops WHERE node = ? ORDER BY id DESC LIMIT ?').all(q.node, clampLimit(q.limit))
+    ) as PowerOpRow[];
     return rows.map(toPowerOp);
   }
 

@@ -26,7 +26,8 @@ describe('UiHistory', () => {
 
   it('samples node health at most once per interval and keeps a bounded ring', () => {
     const h = new UiHistory(clock({ now: 0 }), { sampleEveryMs: 1000, samplesPerNode: 3 });
-    for (let at = 0; at < 10_000; at += 500) h.onNode({ name: 'n1', lastSeenAt: at, health: { cpuPercent: at / 100, memTotalMb: 1000, memAvailableMb: 250 } } as never);
+    for (let at = 0; at < 10_000; at += 500)
+      h.onNode({ name: 'n1', lastSeenAt: at, health: { cpuPercent: at / 100, memTotalMb: 1000, memAvailableMb: 250 } } as never);
     const s = h.healthOf('n1');
     expect(s.map((x) => x.t)).toEqual([7000, 8000, 9000]);
     expect(s[0]).toMatchObject({ cpuPercent: 70, memUsedPercent: 75 });

@@ -136,22 +136,40 @@ export function uiPlugin(deps: UiPluginDeps): (app: FastifyInstance) => Promise<
     });
 
     const viewer = requireRole('viewer', deps.auth);
-    app.get('/api/ui/session', { preHandler: viewer, schema: { tags: ['ui'], summary: 'The role of the presented token (the UI login checks it)' } }, async (req) => ({
-      role: roleOf(bearer(req), deps.auth),
-      version: deps.version,
-    }));
-    app.get('/api/ui/throughput', { preHandler: viewer, schema: { tags: ['ui'], summary: 'Finished jobs per minute over the last hour' } }, async () => history.throughput());
+    app.get(
+      '/api/ui/session',
+      { preHandler: viewer, schema: { tags: ['ui'], summary: 'The role of the presented token (the UI login checks it)' } },
+      async (req) => ({
+        role: roleOf(bearer(req), deps.auth),
+        version: deps.version,
+      }),
+    );
+    app.get('/api/ui/throughput', { preHandler: viewer, schema: { tags: ['ui'], summary: 'Finished jobs per minute over the last hour' } }, async () =>
+      history.throughput(),
+    );
     app.get(
       '/api/ui/nodes/:name/health',
-      { preHandler: viewer, schema: { tags: ['ui'], summary: 'Recent health samples of a node (CPU, memory, temperature), oldest first', params: NodeNameParams } },
+      {
+        preHandler: viewer,
+        schema: { tags: ['ui'], summary: 'Recent health samples of a node (CPU, memory, temperature), oldest first', params: NodeNameParams },
+      },
       async (req) => {
         const { name } = req.params as { name: string };
         deps.dispatcher.getNode(name);
         return history.healthOf(name);
       },
     );
-    app.get('/api/ui/events', { preHandler: viewer, schema: { tags: ['ui'], summary: 'Recent node and boot events, newest first', querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })) }) } }, async (req) =>
-      history.recentEvents((req.query as { limit?: number }).limit ?? 50),
+    app.get(
+      '/api/ui/events',
+      {
+        preHandler: viewer,
+        schema: {
+          tags: ['ui'],
+          summary: 'Recent node and boot events, newest first',
+          querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })) }),
+        },
+      },
+      async (req) => history.recentEvents((req.query as { limit?: number }).limit ?? 50),
     );
     log.debug({ files: assets.files.size, version: assets.version }, 'ui assets built');
   };

@@ -4,7 +4,22 @@ import { rollingReboot, rolloutProblems, type RolloutDeps } from './src/rollout.
 import type { NodeView } from './src/types.ts';
 
 const view = (name: string, over: Partial<NodeView> = {}): NodeView =>
-  ({ name, state: 'online', stateSince: 0, connected: true, labels: {}, slots: 2, running: 0, boots: 1, jobsDone: 0, jobsFailed: 0, cpuMs: 0, source: 'agent', bootId: `${name}-boot-1`, ...over }) as NodeView;
+  ({
+    name,
+    state: 'online',
+    stateSince: 0,
+    connected: true,
+    labels: {},
+    slots: 2,
+    running: 0,
+    boots: 1,
+    jobsDone: 0,
+    jobsFailed: 0,
+    cpuMs: 0,
+    source: 'agent',
+    bootId: `${name}-boot-1`,
+    ...over,
+  }) as NodeView;
 
 /** A fake cluster: actions change nodes synchronously; `until` resolves on the next change that satisfies it. */
 function fakeCluster(names: string[], behaviour: { neverBack?: string; image?: string } = {}) {
@@ -21,7 +36,10 @@ function fakeCluster(names: string[], behaviour: { neverBack?: string; image?: s
       if (a === 'drain') queueMicrotask(() => set(n, { state: 'drained', running: 0 }));
       if (a === 'reboot') {
         set(n, { state: 'rebooting', connected: false });
-        if (behaviour.neverBack !== n) queueMicrotask(() => set(n, { state: 'online', connected: true, bootId: `${n}-boot-2`, ...(behaviour.image ? { imageVersion: behaviour.image } : {}) }));
+        if (behaviour.neverBack !== n)
+          queueMicrotask(() =>
+            set(n, { state: 'online', connected: true, bootId: `${n}-boot-2`, ...(behaviour.image ? { imageVersion: behaviour.image } : {}) }),
+          );
       }
       if (a === 'undrain') set(n, { state: 'online' });
     },
@@ -87,7 +105,15 @@ describe('rolling reboot (browser side of picluster rollout)', () => {
   });
 
   it('names the nodes it cannot start on', () => {
-    const nodes = new Map([['a', view('a')], ['b', view('b', { connected: false })], ['m', view('m', { state: 'maintenance' })]]);
-    expect(rolloutProblems(['a', 'b', 'm', 'zz'], (n) => nodes.get(n))).toEqual(['b: its agent is not connected (use power cycle)', 'm: in maintenance', 'zz: no such node']);
+    const nodes = new Map([
+      ['a', view('a')],
+      ['b', view('b', { connected: false })],
+      ['m', view('m', { state: 'maintenance' })],
+    ]);
+    expect(rolloutProblems(['a', 'b', 'm', 'zz'], (n) => nodes.get(n))).toEqual([
+      'b: its agent is not connected (use power cycle)',
+      'm: in maintenance',
+      'zz: no such node',
+    ]);
   });
 });

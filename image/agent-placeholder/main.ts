@@ -6,5 +6,10 @@ import { readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 
 const version = process.env.PICLUSTER_IMAGE_VERSION ?? readFileSync('/etc/picluster/image-version', 'utf8').trim();
-process.stdout.write(`picluster-agent-placeholder: up node=${process.version} image=${version} flags=${process.argv.slice(2).filter((a) => a.startsWith('--')).join(',')} memTotal=${totalmem()} memFree=${freemem()}\n`);
+process.stdout.write(
+  `picluster-agent-placeholder: up node=${process.version} image=${version} flags=${process.argv
+    .slice(2)
+    .filter((a) => a.startsWith('--'))
+    .join(',')} memTotal=${totalmem()} memFree=${freemem()}\n`,
+);
 setInterval(() => undefined, 1 << 30);

@@ -47,44 +47,67 @@ const REGISTRY = 'Debian archive';
 export class PrivateApt {
   private readonly dir: string;
 
-  constructor(cacheDir: string, private readonly arch: string, private readonly sources: readonly AptSource[] = DEBIAN_SOURCES) {
+  constructor(
+    cacheDir: string,
+    private readonly arch: string,
+    private readonly sources: readonly AptSource[] = DEBIAN_SOURCES,
+  ) {
     this.dir = join(cacheDir, `apt-${arch}`);
   }
 
   private options(): string[] {
     const d = this.dir;
     return [
-      '-o', `APT::Architecture=${this.arch}`,
-      '-o', `APT::Architectures::=${this.arch}`,
-      '-o', 'Dir::Etc::SourceList=/dev/null',
-      '-o', `Dir::Etc::SourceParts=${d}/sources`,
-      '-o', 'Dir::Etc::Preferences=/dev/null',
-      '-o', `Dir::Etc::PreferencesParts=${d}/preferences`,
-      '-o', `Dir::State=${d}`,
-      '-o', `Dir::State::Lists=${d}/lists`,
-      '-o', `Dir::State::status=${d}/status`,
-      '-o', `Dir::Cache=${d}`,
-      '-o', `Dir::Cache::archives=${d}/archives`,
-      '-o', `Dir::Cache::pkgcache=${d}/pkgcache.bin`,
-      '-o', 'Dir::Cache::srcpkgcache=',
-      '-o', 'APT::Sandbox::User=root',
-      '-o', 'Debug::NoLocking=1',
-      '-o', 'Acquire::Retries=2',
-      '-o', 'Acquire::http::Timeout=20',
+      '-o',
+      `APT::Architecture=${this.arch}`,
+      '-o',
+      `APT::Architectures::=${this.arch}`,
+      '-o',
+      'Dir::Etc::SourceList=/dev/null',
+      '-o',
+      `Dir::Etc::SourceParts=${d}/sources`,
+      '-o',
+      'Dir::Etc::Preferences=/dev/null',
+      '-o',
+      `Dir::Etc::PreferencesParts=${d}/preferences`,
+      '-o',
+      `Dir::State=${d}`,
+      '-o',
+      `Dir::State::Lists=${d}/lists`,
+      '-o',
+      `Dir::State::status=${d}/status`,
+      '-o',
+      `Dir::Cache=${d}`,
+      '-o',
+      `Dir::Cache::archives=${d}/archives`,
+      '-o',
+      `Dir::Cache::pkgcache=${d}/pkgcache.bin`,
+      '-o',
+      'Dir::Cache::srcpkgcache=',
+      '-o',
+      'APT::Sandbox::User=root',
+      '-o',
+      'Debug::NoLocking=1',
+      '-o',
+      'Acquire::Retries=2',
+      '-o',
+      'Acquire::http::Timeout=20',
     ];
   }
 
   private async prepare(): Promise<void> {
     for (const sub of ['sources', 'preferences', 'lists/partial', 'archives/partial']) await mkdir(join(this.dir, sub), { recursive: true });
     if (!existsSync(join(this.dir, 'status'))) await writeFile(join(this.dir, 'status'), '');
-    const stanzas = this.sources.map((s) => [
-      'Types: deb',
-      `URIs: ${s.uri}`,
-      `Suites: ${s.suites.join(' ')}`,
-      'Components: main non-free-firmware',
-      `Architectures: ${this.arch}`,
-      `Signed-By: ${DEBIAN_KEYRING}`,
-    ].join('\n'));
+    const stanzas = this.sources.map((s) =>
+      [
+        'Types: deb',
+        `URIs: ${s.uri}`,
+        `Suites: ${s.suites.join(' ')}`,
+        'Components: main non-free-firmware',
+        `Architectures: ${this.arch}`,
+        `Signed-By: ${DEBIAN_KEYRING}`,
+      ].join('\n'),
+    );
     await writeFile(join(this.dir, 'sources', 'picluster.sources'), stanzas.join('\n\n') + '\n');
   }
 
@@ -146,7 +169,10 @@ export class PrivateApt {
    */
   async resolveMeta(meta: string, prefix: string): Promise<string> {
     const info = (await this.show([meta])).get(meta) as DebInfo;
-    const dep = info.depends.split(',').map((d) => d.trim().split(/\s/)[0] ?? '').find((d) => d.startsWith(prefix));
+    const dep = info.depends
+      .split(',')
+      .map((d) => d.trim().split(/\s/)[0] ?? '')
+      .find((d) => d.startsWith(prefix));
     if (!dep) throw new PackageMissingError(REGISTRY, meta, `no dependency starting with ${prefix}`);
     return dep;
   }
@@ -176,7 +202,8 @@ export class PrivateApt {
       const r = await runRaw('apt-get', [...this.options(), '-q', 'download', ...specs], { step: 'apt-get download', cwd: tmp, writes: debDir });
       if (r.code !== 0) {
         if (/No space left/i.test(r.stderr + r.stdout)) throw new DiskFullError(debDir);
-        if (/Hash Sum mismatch|Hashes of expected file/i.test(r.stderr)) throw new IntegrityMismatchError(specs.join(' '), 'Packages index SHA256', 'a different file');
+        if (/Hash Sum mismatch|Hashes of expected file/i.test(r.stderr))
+          throw new IntegrityMismatchError(specs.join(' '), 'Packages index SHA256', 'a different file');
         if (/Unable to locate|Can't find a source|has no installation candidate|not found/i.test(r.stderr)) {
           throw new PackageMissingError(REGISTRY, specs.join(' '), lastLines(r));
         }

@@ -67,13 +67,17 @@ const DEB_REGISTRY = 'Debian archive';
 
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   try {
-    return await withBuildLock(opts.cacheDir ?? DEFAULT_CACHE_DIR, async () => {
-      const outDir = opts.outDir ?? DEFAULT_OUT_DIR;
-      const existing = opts.reuseExisting ? await currentBuild(outDir, opts.arch) : undefined;
-      return existing ? { manifest: existing, outDir } : buildImageUnwrapped(opts);
-    }, {
-      onWait: (pid) => (opts.progress ?? silentProgress()).note(`waiting for another build (pid ${pid}) to finish`),
-    });
+    return await withBuildLock(
+      opts.cacheDir ?? DEFAULT_CACHE_DIR,
+      async () => {
+        const outDir = opts.outDir ?? DEFAULT_OUT_DIR;
+        const existing = opts.reuseExisting ? await currentBuild(outDir, opts.arch) : undefined;
+        return existing ? { manifest: existing, outDir } : buildImageUnwrapped(opts);
+      },
+      {
+        onWait: (pid) => (opts.progress ?? silentProgress()).note(`waiting for another build (pid ${pid}) to finish`),
+      },
+    );
   } catch (e) {
     if (isDiskFull(e)) throw new DiskFullError((e as { path?: string }).path ?? opts.outDir ?? DEFAULT_OUT_DIR, { cause: e });
     throw e;
@@ -91,16 +95,20 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   await mkdir(workDir, { recursive: true });
 
   // 1 ─ Debian packages
-  const debs = await progress.step('Debian packages (private apt state)', async () => {
-    const apt = new PrivateApt(cacheDir, profile.debArch);
-    const lists = await apt.update(opts.aptListsMaxAgeMs ?? 12 * 3600_000);
-    progress.note(`package lists: ${lists}`);
-    const kernelPkg = await apt.resolveMeta(profile.kernelMeta, profile.kernelPrefix);
-    const infos = await apt.show([kernelPkg, ...profile.debs]);
-    const got = await apt.download([...infos.values()], join(cacheDir, 'debs', profile.debArch));
-    for (const d of got) progress.note(`${d.package} ${d.version}${d.cached ? ' (cached)' : ''}`);
-    return { kernelPkg, list: got };
-  }, (r) => `${r.list.length} debs, ${formatBytes(r.list.reduce((n, d) => n + d.size, 0))}`);
+  const debs = await progress.step(
+    'Debian packages (private apt state)',
+    async () => {
+      const apt = new PrivateApt(cacheDir, profile.debArch);
+      const lists = await apt.update(opts.aptListsMaxAgeMs ?? 12 * 3600_000);
+      progress.note(`package lists: ${lists}`);
+      const kernelPkg = await apt.resolveMeta(profile.kernelMeta, profile.kernelPrefix);
+      const infos = await apt.show([kernelPkg, ...profile.debs]);
+      const got = await apt.download([...infos.values()], join(cacheDir, 'debs', profile.debArch));
+      for (const d of got) progress.note(`${d.package} ${d.version}${d.cached ? ' (cached)' : ''}`);
+      return { kernelPkg, list: got };
+    },
+    (r) => `${r.list.length} debs, ${formatBytes(r.list.reduce((n, d) => n + d.size, 0))}`,
+  );
   const deb = (name: string): DownloadedDeb => {
     const d = debs.list.find((x) => x.package === name);
     if (!d) throw new PackageMissingError(DEB_REGISTRY, name);
@@ -108,35 +116,49 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   };
 
   // 2 ─ Node.js
-  const node = await progress.step(`Node.js ${profile.node.version} (${profile.node.name})`, () => prepareNode(profile, cacheDir),
-    (n) => (n.cached ? 'cached' : 'downloaded, stripped'));
+  const node = await progress.step(
+    `Node.js ${profile.node.version} (${profile.node.name})`,
+    () => prepareNode(profile, cacheDir),
+    (n) => (n.cached ? 'cached' : 'downloaded, stripped'),
+  );
 
   // 3 ─ node-pty
-  const pty = await progress.step('node-pty (cross-built)', () => prepareNodePty(profile, node, cacheDir), (p) => (p.cached ? 'cached' : 'built'));
+  const pty = await progress.step(
+    'node-pty (cross-built)',
+    () => prepareNodePty(profile, node, cacheDir),
+    (p) => (p.cached ? 'cached' : 'built'),
+  );
 
   // 4 ─ agent bundle
   const agentEntry = opts.agentEntry ?? defaultAgentEntry().entry;
-  const agent = await progress.step('agent bundle (esbuild)', () => bundleAgent(agentEntry, `node${profile.node.version.split('.')[0]}`),
-    (a) => `${a.entry}${a.placeholder ? ' — PLACEHOLDER agent' : ''}, ${formatBytes(a.code.length)}`);
+  const agent = await progress.step(
+    'agent bundle (esbuild)',
+    () => bundleAgent(agentEntry, `node${profile.node.version.split('.')[0]}`),
+    (a) => `${a.entry}${a.placeholder ? ' — PLACEHOLDER agent' : ''}, ${formatBytes(a.code.length)}`,
+  );
 
   // 5 ─ kernel + modules (the unpacked kernel tree is cached per package version)
-  const kernel = await progress.step('kernel and modules', async () => {
-    const k = deb(debs.kernelPkg);
-    const tree = join(cacheDir, 'kernel', `${k.package}_${k.version}`);
-    if (!existsSync(join(tree, '.complete'))) {
-      await rm(tree, { recursive: true, force: true });
-      await extractDeb(k.path, tree);
-      await writeFile(join(tree, '.complete'), `${k.sha256}\n`);
-    }
-    const kvers = await readdir(join(tree, 'lib', 'modules'));
-    const kver = kvers.find((v) => existsSync(join(tree, 'lib', 'modules', v, 'kernel')));
-    if (!kver) throw new BuildStepError('kernel and modules', `no modules directory in ${k.package}`);
-    const { selection, modulesDep } = await selectFromKernelTree(tree, kver, profile.modules);
-    if (selection.absent.length) progress.note(`not in this kernel (skipped): ${selection.absent.join(', ')}`);
-    const modules = new Map<string, Uint8Array>();
-    for (const f of selection.files) modules.set(f, await readFile(join(tree, 'lib', 'modules', kver, f)));
-    return { tree, kver, selection, modulesDep, modules };
-  }, (k) => `${k.kver}, ${k.modules.size} modules`);
+  const kernel = await progress.step(
+    'kernel and modules',
+    async () => {
+      const k = deb(debs.kernelPkg);
+      const tree = join(cacheDir, 'kernel', `${k.package}_${k.version}`);
+      if (!existsSync(join(tree, '.complete'))) {
+        await rm(tree, { recursive: true, force: true });
+        await extractDeb(k.path, tree);
+        await writeFile(join(tree, '.complete'), `${k.sha256}\n`);
+      }
+      const kvers = await readdir(join(tree, 'lib', 'modules'));
+      const kver = kvers.find((v) => existsSync(join(tree, 'lib', 'modules', v, 'kernel')));
+      if (!kver) throw new BuildStepError('kernel and modules', `no modules directory in ${k.package}`);
+      const { selection, modulesDep } = await selectFromKernelTree(tree, kver, profile.modules);
+      if (selection.absent.length) progress.note(`not in this kernel (skipped): ${selection.absent.join(', ')}`);
+      const modules = new Map<string, Uint8Array>();
+      for (const f of selection.files) modules.set(f, await readFile(join(tree, 'lib', 'modules', kver, f)));
+      return { tree, kver, selection, modulesDep, modules };
+    },
+    (k) => `${k.kver}, ${k.modules.size} modules`,
+  );
 
   // small packages: busybox, glibc, firmware
   const unpacked = async (name: string): Promise<string> => {
@@ -161,93 +183,113 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   progress.note(`image version ${imageVersion}`);
 
   // 6 ─ runtime squashfs
-  const runtime = await progress.step('runtime squashfs (node + agent + node-pty)', () =>
-    buildRuntime({ nodeBinary: node.binary, agentCode: agent.code, nodePtyDir: pty.packageDir }, workDir, cacheDir, epoch, !opts.rebuildRuntime),
-  (r) => (r.cached ? 'cached' : 'built'));
+  const runtime = await progress.step(
+    'runtime squashfs (node + agent + node-pty)',
+    () => buildRuntime({ nodeBinary: node.binary, agentCode: agent.code, nodePtyDir: pty.packageDir }, workDir, cacheDir, epoch, !opts.rebuildRuntime),
+    (r) => (r.cached ? 'cached' : 'built'),
+  );
   const runtimeSha256 = await sha256File(runtime.path);
 
   // 7 ─ initramfs
   const initramfsPath = join(workDir, 'initramfs.cpio.lz4');
-  await progress.step('initramfs (cpio newc + lz4)', async () => {
-    const busybox = await readFile(join(await unpacked('busybox-static'), 'bin', 'busybox'));
-    const libs = await collectLibs(profile, [await unpacked('libc6'), await unpacked('libgcc-s1'), await unpacked('libstdc++6')]);
-    const cpio = buildInitramfsCpio({
-      arch: profile.arch,
-      triplet: profile.triplet,
-      interpreter: profile.interpreter,
-      imageVersion,
-      runtimeSha256,
-      busybox,
-      libs,
-      rootfs,
-      kernelVersion: kernel.kver,
-      modules: kernel.modules,
-      modulesDep: kernel.modulesDep,
-      moduleGroups: kernel.selection.groups,
-    }, epoch);
-    const raw = join(workDir, 'initramfs.cpio');
-    await writeFile(raw, cpio);
-    await compressLz4Legacy(raw, initramfsPath);
-    return cpio.length;
-  }, (n) => `${formatBytes(n)} uncompressed`);
+  await progress.step(
+    'initramfs (cpio newc + lz4)',
+    async () => {
+      const busybox = await readFile(join(await unpacked('busybox-static'), 'bin', 'busybox'));
+      const libs = await collectLibs(profile, [await unpacked('libc6'), await unpacked('libgcc-s1'), await unpacked('libstdc++6')]);
+      const cpio = buildInitramfsCpio(
+        {
+          arch: profile.arch,
+          triplet: profile.triplet,
+          interpreter: profile.interpreter,
+          imageVersion,
+          runtimeSha256,
+          busybox,
+          libs,
+          rootfs,
+          kernelVersion: kernel.kver,
+          modules: kernel.modules,
+          modulesDep: kernel.modulesDep,
+          moduleGroups: kernel.selection.groups,
+        },
+        epoch,
+      );
+      const raw = join(workDir, 'initramfs.cpio');
+      await writeFile(raw, cpio);
+      await compressLz4Legacy(raw, initramfsPath);
+      return cpio.length;
+    },
+    (n) => `${formatBytes(n)} uncompressed`,
+  );
 
   // 8 ─ boot files
   const staging = join(outDir, `.staging-${profile.arch}`);
   await rm(staging, { recursive: true, force: true });
   const produced: string[] = [];
-  await progress.step(profile.piFirmware ? 'Pi boot directory' : 'amd64 boot files', async () => {
-    const kernelImage = join(kernel.tree, 'boot', `vmlinuz-${kernel.kver}`);
-    if (profile.piFirmware) {
-      const pi = join(staging, 'pi');
-      await mkdir(pi, { recursive: true });
-      const fw = join(await unpacked('raspi-firmware'), 'usr', 'lib', 'raspi-firmware');
-      for (const f of PI_FIRMWARE_FILES) await copyFile(join(fw, f), join(pi, f));
-      const dtbDir = join(kernel.tree, 'usr', 'lib', `linux-image-${kernel.kver}`, 'broadcom');
-      for (const f of PI_DTBS) await copyFile(join(dtbDir, f), join(pi, f));
-      await copyFile(kernelImage, join(pi, PI_KERNEL));
-      await copyFile(initramfsPath, join(pi, PI_INITRAMFS));
-      // Optional single-stage runtime: a second initramfs holding /runtime.squashfs, for
-      // `initramfs runtime8,initramfs8 followkernel` (no HTTP needed; used by the raspi3b e2e).
-      await writeFile(join(pi, PI_RUNTIME_INITRAMFS), encodeCpio([{ type: 'file', path: 'runtime.squashfs', mode: 0o644, data: await readFile(runtime.path) }], { mtime: epoch }));
-      await writeFile(join(pi, 'config.txt'), piConfigTxt(imageVersion));
-      await writeFile(join(pi, 'cmdline.txt'), piCmdlineTemplate());
-      const problems = await checkPiBootDir(pi);
-      if (problems.length) throw new BuildStepError('Pi boot directory', problems.map((p) => `${p.file}: ${p.message}`).join('; '));
-      const rt = join(staging, 'arm64');
-      await mkdir(rt, { recursive: true });
-      await copyFile(runtime.path, join(rt, 'runtime.squashfs'));
-    } else {
-      const dir = join(staging, 'amd64');
-      await mkdir(dir, { recursive: true });
-      await copyFile(kernelImage, join(dir, 'vmlinuz'));
-      await copyFile(initramfsPath, join(dir, 'initramfs.img'));
-      await copyFile(runtime.path, join(dir, 'runtime.squashfs'));
-      await writeFile(join(dir, 'boot.ipxe'), amd64IpxeTemplate(imageVersion));
-    }
-    for (const sub of await readdir(staging)) {
-      const final = join(outDir, sub);
-      await rm(final, { recursive: true, force: true });
-      await rename(join(staging, sub), final);
-      for (const f of await readdir(final)) produced.push(join(final, f));
-    }
-    await rm(staging, { recursive: true, force: true });
-  }, () => `${produced.length} files`);
+  await progress.step(
+    profile.piFirmware ? 'Pi boot directory' : 'amd64 boot files',
+    async () => {
+      const kernelImage = join(kernel.tree, 'boot', `vmlinuz-${kernel.kver}`);
+      if (profile.piFirmware) {
+        const pi = join(staging, 'pi');
+        await mkdir(pi, { recursive: true });
+        const fw = join(await unpacked('raspi-firmware'), 'usr', 'lib', 'raspi-firmware');
+        for (const f of PI_FIRMWARE_FILES) await copyFile(join(fw, f), join(pi, f));
+        const dtbDir = join(kernel.tree, 'usr', 'lib', `linux-image-${kernel.kver}`, 'broadcom');
+        for (const f of PI_DTBS) await copyFile(join(dtbDir, f), join(pi, f));
+        await copyFile(kernelImage, join(pi, PI_KERNEL));
+        await copyFile(initramfsPath, join(pi, PI_INITRAMFS));
+        // Optional single-stage runtime: a second initramfs holding /runtime.squashfs, for
+        // `initramfs runtime8,initramfs8 followkernel` (no HTTP needed; used by the raspi3b e2e).
+        await writeFile(
+          join(pi, PI_RUNTIME_INITRAMFS),
+          encodeCpio([{ type: 'file', path: 'runtime.squashfs', mode: 0o644, data: await readFile(runtime.path) }], { mtime: epoch }),
+        );
+        await writeFile(join(pi, 'config.txt'), piConfigTxt(imageVersion));
+        await writeFile(join(pi, 'cmdline.txt'), piCmdlineTemplate());
+        const problems = await checkPiBootDir(pi);
+        if (problems.length) throw new BuildStepError('Pi boot directory', problems.map((p) => `${p.file}: ${p.message}`).join('; '));
+        const rt = join(staging, 'arm64');
+        await mkdir(rt, { recursive: true });
+        await copyFile(runtime.path, join(rt, 'runtime.squashfs'));
+      } else {
+        const dir = join(staging, 'amd64');
+        await mkdir(dir, { recursive: true });
+        await copyFile(kernelImage, join(dir, 'vmlinuz'));
+        await copyFile(initramfsPath, join(dir, 'initramfs.img'));
+        await copyFile(runtime.path, join(dir, 'runtime.squashfs'));
+        await writeFile(join(dir, 'boot.ipxe'), amd64IpxeTemplate(imageVersion));
+      }
+      for (const sub of await readdir(staging)) {
+        const final = join(outDir, sub);
+        await rm(final, { recursive: true, force: true });
+        await rename(join(staging, sub), final);
+        for (const f of await readdir(final)) produced.push(join(final, f));
+      }
+      await rm(staging, { recursive: true, force: true });
+    },
+    () => `${produced.length} files`,
+  );
 
   // 9 ─ manifest
-  const manifest = await progress.step('manifest', async () => {
-    const m: ArchManifest = {
-      arch: profile.arch,
-      imageVersion,
-      sourceDateEpoch: epoch,
-      kernelVersion: kernel.kver,
-      agent: { entry: agent.entry, placeholder: agent.placeholder },
-      modules: { groups: kernel.selection.groups, builtin: kernel.selection.builtin, absent: kernel.selection.absent },
-      inputs,
-      outputs: await describeOutputs(outDir, produced),
-    };
-    await writeManifest(outDir, m);
-    return m;
-  }, (m) => `${m.outputs.length} outputs, image ${m.imageVersion}`);
+  const manifest = await progress.step(
+    'manifest',
+    async () => {
+      const m: ArchManifest = {
+        arch: profile.arch,
+        imageVersion,
+        sourceDateEpoch: epoch,
+        kernelVersion: kernel.kver,
+        agent: { entry: agent.entry, placeholder: agent.placeholder },
+        modules: { groups: kernel.selection.groups, builtin: kernel.selection.builtin, absent: kernel.selection.absent },
+        inputs,
+        outputs: await describeOutputs(outDir, produced),
+      };
+      await writeManifest(outDir, m);
+      return m;
+    },
+    (m) => `${m.outputs.length} outputs, image ${m.imageVersion}`,
+  );
   await rm(workDir, { recursive: true, force: true });
   return { manifest, outDir };
 }

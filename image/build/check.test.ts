@@ -14,9 +14,17 @@ afterEach(() => {
 function makeDir(omit: readonly string[] = []): string {
   dir = mkdtempSync(join(tmpdir(), 'pi-boot-'));
   const files: Record<string, string | Buffer> = {
-    'bootcode.bin': 'b', 'start.elf': 's', 'fixup.dat': 'f', 'start_cd.elf': 's', 'fixup_cd.dat': 'f',
-    'start4.elf': 's', 'fixup4.dat': 'f', 'kernel8.img': 'k', initramfs8: 'i',
-    'config.txt': piConfigTxt('test'), 'cmdline.txt': piCmdlineTemplate(),
+    'bootcode.bin': 'b',
+    'start.elf': 's',
+    'fixup.dat': 'f',
+    'start_cd.elf': 's',
+    'fixup_cd.dat': 'f',
+    'start4.elf': 's',
+    'fixup4.dat': 'f',
+    'kernel8.img': 'k',
+    initramfs8: 'i',
+    'config.txt': piConfigTxt('test'),
+    'cmdline.txt': piCmdlineTemplate(),
   };
   for (const m of PI_MODEL_DTBS) files[m.dtb] = 'd';
   for (const [name, data] of Object.entries(files)) if (!omit.includes(name)) writeFileSync(join(dir, name), data);
@@ -60,6 +68,8 @@ describe('Pi boot directory check', () => {
     writeFileSync(join(d, 'config.txt'), 'kernel=kernel8.img\ninitramfs initramfs8 followkernel\ndevice_tree=bcm2711-rpi-4-b.dtb\n');
     writeFileSync(join(d, 'cmdline.txt'), 'console=ttyS1\n');
     const messages = (await checkPiBootDir(d)).map((p) => p.message);
-    expect(messages).toEqual(expect.arrayContaining(['arm_64bit=1 missing', 'upstream_kernel=1 missing', 'enable_uart=1 missing', 'template lacks picluster.token={{token}}']));
+    expect(messages).toEqual(
+      expect.arrayContaining(['arm_64bit=1 missing', 'upstream_kernel=1 missing', 'enable_uart=1 missing', 'template lacks picluster.token={{token}}']),
+    );
   });
 });

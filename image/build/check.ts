@@ -62,7 +62,11 @@ export async function checkPiBootDir(dir: string): Promise<BootDirProblem[]> {
   }
   if (existsSync(join(dir, 'config.txt'))) {
     const named = filesNamedInConfig(await readFile(join(dir, 'config.txt'), 'utf8'));
-    for (const [key, want] of [['arm_64bit', '1'], ['upstream_kernel', '1'], ['enable_uart', '1']] as const) {
+    for (const [key, want] of [
+      ['arm_64bit', '1'],
+      ['upstream_kernel', '1'],
+      ['enable_uart', '1'],
+    ] as const) {
       if (named.settings.get(key) !== want) problems.push({ file: 'config.txt', message: `${key}=${want} missing` });
     }
     if (named.kernel.length === 0) problems.push({ file: 'config.txt', message: 'no kernel=' });

@@ -7,7 +7,12 @@ import { CpioError, decodeCpio, encodeCpio, normalizeEntries, type CpioEntry } f
 
 const MTIME = 1_700_000_000; // 0x6553f100
 const fixture = (name: string): Buffer =>
-  Buffer.from(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8').replace(/#.*$/gm, '').replace(/\s+/g, ''), 'hex');
+  Buffer.from(
+    readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')
+      .replace(/#.*$/gm, '')
+      .replace(/\s+/g, ''),
+    'hex',
+  );
 
 const sample: CpioEntry[] = [
   { type: 'file', path: 'init', mode: 0o755, data: Buffer.from('#!/bin/sh\n') },
@@ -68,14 +73,24 @@ describe('encodeCpio (newc)', () => {
   });
 
   it('rejects duplicates and a file used as a directory', () => {
-    expect(() => encodeCpio([
-      { type: 'file', path: 'a', data: Buffer.alloc(0) },
-      { type: 'file', path: 'a', data: Buffer.alloc(1) },
-    ], { mtime: 0 })).toThrow(/duplicate/);
-    expect(() => encodeCpio([
-      { type: 'file', path: 'a', data: Buffer.alloc(0) },
-      { type: 'file', path: 'a/b', data: Buffer.alloc(0) },
-    ], { mtime: 0 })).toThrow(/not a directory/);
+    expect(() =>
+      encodeCpio(
+        [
+          { type: 'file', path: 'a', data: Buffer.alloc(0) },
+          { type: 'file', path: 'a', data: Buffer.alloc(1) },
+        ],
+        { mtime: 0 },
+      ),
+    ).toThrow(/duplicate/);
+    expect(() =>
+      encodeCpio(
+        [
+          { type: 'file', path: 'a', data: Buffer.alloc(0) },
+          { type: 'file', path: 'a/b', data: Buffer.alloc(0) },
+        ],
+        { mtime: 0 },
+      ),
+    ).toThrow(/not a directory/);
   });
 
   const busybox = spawnSync('busybox', ['cpio', '--help'], { encoding: 'utf8' });

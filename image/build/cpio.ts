@@ -31,7 +31,10 @@ export interface CpioOptions {
 
 export class CpioError extends Error {
   readonly code = 'CPIO_INVALID';
-  constructor(readonly path: string, readonly reason: string) {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
     super(`cpio: ${path}: ${reason}`);
     this.name = 'CpioError';
   }
@@ -150,7 +153,15 @@ function toMember(entry: CpioEntry, ino: number): Member {
       if (entry.target === '') throw new CpioError(entry.path, 'empty symlink target');
       return { name: entry.path, ino, mode: S_IFLNK | 0o777, nlink: 1, data: Buffer.from(entry.target, 'utf8'), rdevMajor: 0, rdevMinor: 0 };
     case 'chardev':
-      return { name: entry.path, ino, mode: S_IFCHR | perm(entry.mode, 0o600), nlink: 1, data: new Uint8Array(0), rdevMajor: entry.major, rdevMinor: entry.minor };
+      return {
+        name: entry.path,
+        ino,
+        mode: S_IFCHR | perm(entry.mode, 0o600),
+        nlink: 1,
+        data: new Uint8Array(0),
+        rdevMajor: entry.major,
+        rdevMinor: entry.minor,
+      };
   }
 }
 

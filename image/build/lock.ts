@@ -17,7 +17,11 @@ function alive(pid: number): boolean {
   }
 }
 
-export async function withBuildLock<T>(cacheDir: string, fn: () => Promise<T>, options: { timeoutMs?: number; onWait?: (ownerPid: number) => void } = {}): Promise<T> {
+export async function withBuildLock<T>(
+  cacheDir: string,
+  fn: () => Promise<T>,
+  options: { timeoutMs?: number; onWait?: (ownerPid: number) => void } = {},
+): Promise<T> {
   mkdirSync(cacheDir, { recursive: true });
   const dir = join(cacheDir, 'build.lock');
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);

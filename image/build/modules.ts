@@ -21,7 +21,14 @@ export function parseModulesDep(text: string): ModuleDeps {
   for (const line of text.split('\n')) {
     const i = line.indexOf(':');
     if (i < 0) continue;
-    deps.set(line.slice(0, i).trim(), line.slice(i + 1).trim().split(/\s+/).filter(Boolean));
+    deps.set(
+      line.slice(0, i).trim(),
+      line
+        .slice(i + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    );
   }
   return deps;
 }

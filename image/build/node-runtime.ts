@@ -68,11 +68,22 @@ export async function prepareNodePty(profile: ArchProfile, node: PreparedNode, c
   await run('tar', ['-xzf', tarball.path, '-C', src], { step: 'extract node-pty', writes: src });
   const pkg = join(src, 'package');
   // node-addon-api (headers only) is node-pty's one dependency; no install scripts run.
-  await run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', '--silent'], { step: 'node-pty deps', cwd: pkg, writes: pkg });
+  await run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', '--silent'], {
+    step: 'node-pty deps',
+    cwd: pkg,
+    writes: pkg,
+  });
   const env = { ...process.env, CC: profile.cc, CXX: profile.cxx, LINK: profile.cxx, npm_config_nodedir: node.nodeDir };
-  await run(process.execPath, [nodeGypScript(), 'rebuild', `--arch=${profile.gypArch}`, `--nodedir=${node.nodeDir}`, '--jobs=2'], { step: 'node-gyp build node-pty', cwd: pkg, env, writes: pkg });
+  await run(process.execPath, [nodeGypScript(), 'rebuild', `--arch=${profile.gypArch}`, `--nodedir=${node.nodeDir}`, '--jobs=2'], {
+    step: 'node-gyp build node-pty',
+    cwd: pkg,
+    env,
+    writes: pkg,
+  });
   await mkdir(join(packageDir, 'build', 'Release'), { recursive: true });
-  await run(profile.strip, ['--strip-unneeded', '-o', join(packageDir, 'build', 'Release', 'pty.node'), join(pkg, 'build', 'Release', 'pty.node')], { step: 'strip pty.node' });
+  await run(profile.strip, ['--strip-unneeded', '-o', join(packageDir, 'build', 'Release', 'pty.node'), join(pkg, 'build', 'Release', 'pty.node')], {
+    step: 'strip pty.node',
+  });
   await cp(join(pkg, 'package.json'), join(packageDir, 'package.json'));
   await cp(join(pkg, 'lib'), join(packageDir, 'lib'), { recursive: true, filter: (s) => !/\.test\.js$|\.map$|[/\\]testUtils/.test(s) });
   await rm(src, { recursive: true, force: true });

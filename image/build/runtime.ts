@@ -23,14 +23,22 @@ export const SQUASHFS_COMPRESSION = ['-comp', 'zstd', '-Xcompression-level', '15
  * Builds (or reuses from cacheDir/runtime) the runtime squashfs; returns its path. The
  * cache key covers every input byte and the epoch.
  */
-export async function buildRuntime(i: RuntimeInputs, workDir: string, cacheDir: string, sourceDateEpoch: number, useCache = true): Promise<{ path: string; cached: boolean }> {
-  const key = sha256([
-    await sha256File(i.nodeBinary),
-    sha256(i.agentCode),
-    i.nodePtyDir ? await sha256File(join(i.nodePtyDir, 'build', 'Release', 'pty.node')) : 'no-pty',
-    String(sourceDateEpoch),
-    SQUASHFS_COMPRESSION.join(' '),
-  ].join('\n')).slice(0, 24);
+export async function buildRuntime(
+  i: RuntimeInputs,
+  workDir: string,
+  cacheDir: string,
+  sourceDateEpoch: number,
+  useCache = true,
+): Promise<{ path: string; cached: boolean }> {
+  const key = sha256(
+    [
+      await sha256File(i.nodeBinary),
+      sha256(i.agentCode),
+      i.nodePtyDir ? await sha256File(join(i.nodePtyDir, 'build', 'Release', 'pty.node')) : 'no-pty',
+      String(sourceDateEpoch),
+      SQUASHFS_COMPRESSION.join(' '),
+    ].join('\n'),
+  ).slice(0, 24);
   // useCache=false builds into the work dir (the reproducibility test compares it to the cached one)
   const cached = useCache ? join(cacheDir, 'runtime', `${key}.squashfs`) : join(workDir, `runtime-${key}.squashfs`);
   if (useCache && existsSync(cached)) return { path: cached, cached: true };
@@ -48,13 +56,26 @@ export async function buildRuntime(i: RuntimeInputs, workDir: string, cacheDir: 
   await mkdir(dirname(cached), { recursive: true });
   const tmp = `${cached}.tmp`;
   await rm(tmp, { force: true });
-  await run('mksquashfs', [
-    stage, tmp, '-noappend', '-no-progress', '-quiet',
-    ...SQUASHFS_COMPRESSION,
-    '-all-root', '-no-xattrs', '-no-exports',
-    '-all-time', String(sourceDateEpoch), '-mkfs-time', String(sourceDateEpoch),
-    '-reproducible',
-  ], { step: 'mksquashfs', writes: tmp });
+  await run(
+    'mksquashfs',
+    [
+      stage,
+      tmp,
+      '-noappend',
+      '-no-progress',
+      '-quiet',
+      ...SQUASHFS_COMPRESSION,
+      '-all-root',
+      '-no-xattrs',
+      '-no-exports',
+      '-all-time',
+      String(sourceDateEpoch),
+      '-mkfs-time',
+      String(sourceDateEpoch),
+      '-reproducible',
+    ],
+    { step: 'mksquashfs', writes: tmp },
+  );
   await rename(tmp, cached);
   await rm(stage, { recursive: true, force: true });
   return { path: cached, cached: false };

@@ -17,12 +17,15 @@ describe('golden: real Pi DISCOVERs', () => {
     expect(encodeDhcp(decodeDhcp(bytes)).equals(bytes)).toBe(true);
   });
 
-  it.each(['dnsmasq-proxy-offer-pi3b', 'dnsmasq-proxy-offer-pi4'])('%s (real dnsmasq capture) decodes to its parsed form and re-encodes byte for byte', (name) => {
-    const bytes = loadHex(name);
-    expect(bytes.length).toBe(314);
-    expect(messageToJson(decodeDhcp(bytes))).toEqual(loadParsed(name));
-    expect(encodeDhcp(decodeDhcp(bytes)).equals(bytes)).toBe(true);
-  });
+  it.each(['dnsmasq-proxy-offer-pi3b', 'dnsmasq-proxy-offer-pi4'])(
+    '%s (real dnsmasq capture) decodes to its parsed form and re-encodes byte for byte',
+    (name) => {
+      const bytes = loadHex(name);
+      expect(bytes.length).toBe(314);
+      expect(messageToJson(decodeDhcp(bytes))).toEqual(loadParsed(name));
+      expect(encodeDhcp(decodeDhcp(bytes)).equals(bytes)).toBe(true);
+    },
+  );
 
   it('ipxe-qemu-discover (real iPXE capture) decodes to its parsed form and re-encodes byte for byte', () => {
     const bytes = loadHex('ipxe-qemu-discover');
@@ -71,8 +74,26 @@ describe('round trip', () => {
   const cases: [string, DhcpMessage][] = [
     ['minimal DISCOVER', request()],
     ['PXE DISCOVER with GUID', pxeRequest({ guid: Buffer.alloc(17, 7), userClass: 'iPXE' })],
-    ['REQUEST with server id and requested IP', request({ type: 'REQUEST', serverId: '10.0.0.1', requestedIp: '10.0.0.9', clientId: Buffer.from('01aabbccddeeff', 'hex') })],
-    ['reply with addresses, sname and file', { ...request({ type: 'ACK' }), op: 2, yiaddr: '192.168.7.9', siaddr: '192.168.7.1', ciaddr: '192.168.7.9', giaddr: '10.9.8.7', sname: 'master', file: 'undionly.kpxe', flags: 0x8000, secs: 65535, hops: 3 }],
+    [
+      'REQUEST with server id and requested IP',
+      request({ type: 'REQUEST', serverId: '10.0.0.1', requestedIp: '10.0.0.9', clientId: Buffer.from('01aabbccddeeff', 'hex') }),
+    ],
+    [
+      'reply with addresses, sname and file',
+      {
+        ...request({ type: 'ACK' }),
+        op: 2,
+        yiaddr: '192.168.7.9',
+        siaddr: '192.168.7.1',
+        ciaddr: '192.168.7.9',
+        giaddr: '10.9.8.7',
+        sname: 'master',
+        file: 'undionly.kpxe',
+        flags: 0x8000,
+        secs: 65535,
+        hops: 3,
+      },
+    ],
     ['empty option', request({ extra: [{ code: 80, data: Buffer.alloc(0) }] })],
     ['long option (RFC 3396 split)', request({ extra: [{ code: 125, data: Buffer.alloc(600, 0xab) }] })],
   ];

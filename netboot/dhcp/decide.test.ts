@@ -84,17 +84,45 @@ describe('proxy mode: who is answered', () => {
   const x86 = '52:54:00:aa:bb:cc';
   const cases: [string, DhcpMessage, { kind: 'ignore'; reason: string; event: boolean } | { kind: 'reply'; file: string; siaddr: string; o43: string }][] = [
     ['non-PXE client', request({ mac: x86 }), { kind: 'ignore', reason: 'not-pxe-client', event: false }],
-    ['x86 BIOS (arch 0, same option 60 as a Pi, non-Pi OUI)', pxeRequest({ mac: x86, arch: 0 }), { kind: 'reply', file: 'undionly.kpxe', siaddr: SERVER, o43: '060108ff' }],
-    ['x86-64 UEFI (arch 7)', pxeRequest({ mac: x86, arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003016' }), { kind: 'reply', file: 'ipxe.efi', siaddr: SERVER, o43: '060108ff' }],
+    [
+      'x86 BIOS (arch 0, same option 60 as a Pi, non-Pi OUI)',
+      pxeRequest({ mac: x86, arch: 0 }),
+      { kind: 'reply', file: 'undionly.kpxe', siaddr: SERVER, o43: '060108ff' },
+    ],
+    [
+      'x86-64 UEFI (arch 7)',
+      pxeRequest({ mac: x86, arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003016' }),
+      { kind: 'reply', file: 'ipxe.efi', siaddr: SERVER, o43: '060108ff' },
+    ],
     ['x86-64 UEFI (arch 9)', pxeRequest({ mac: x86, arch: 9 }), { kind: 'reply', file: 'ipxe.efi', siaddr: SERVER, o43: '060108ff' }],
     ['arm64 UEFI (arch 11)', pxeRequest({ mac: x86, arch: 11 }), { kind: 'reply', file: 'ipxe-arm64.efi', siaddr: SERVER, o43: '060108ff' }],
     ['x86 UEFI 32-bit (arch 6)', pxeRequest({ mac: x86, arch: 6 }), { kind: 'ignore', reason: 'unsupported-arch', event: true }],
-    ['PXE client without option 93', { ...pxeRequest({ mac: x86 }), options: pxeRequest({ mac: x86 }).options.filter((o) => o.code !== 93) }, { kind: 'ignore', reason: 'no-client-arch', event: true }],
-    ['iPXE', pxeRequest({ mac: x86, userClass: 'iPXE' }), { kind: 'reply', file: `http://${SERVER}:8080/boot/ipxe?mac=\${net0/mac}`, siaddr: SERVER, o43: '060108ff' }],
-    ['Pi by option 97 alone (RPi4 GUID, unknown OUI)', decodeDhcp(withMac(loadHex('pi4-discover'), '02:00:00:00:00:01')), { kind: 'reply', file: '', siaddr: '0.0.0.0', o43: PI_43 }],
+    [
+      'PXE client without option 93',
+      { ...pxeRequest({ mac: x86 }), options: pxeRequest({ mac: x86 }).options.filter((o) => o.code !== 93) },
+      { kind: 'ignore', reason: 'no-client-arch', event: true },
+    ],
+    [
+      'iPXE',
+      pxeRequest({ mac: x86, userClass: 'iPXE' }),
+      { kind: 'reply', file: `http://${SERVER}:8080/boot/ipxe?mac=\${net0/mac}`, siaddr: SERVER, o43: '060108ff' },
+    ],
+    [
+      'Pi by option 97 alone (RPi4 GUID, unknown OUI)',
+      decodeDhcp(withMac(loadHex('pi4-discover'), '02:00:00:00:00:01')),
+      { kind: 'reply', file: '', siaddr: '0.0.0.0', o43: PI_43 },
+    ],
     ['Pi by OUI alone (no option 97)', pxeRequest({ mac: 'd8:3a:dd:01:02:03' }), { kind: 'reply', file: '', siaddr: '0.0.0.0', o43: PI_43 }],
-    ['REQUEST on port 67 (dnsmasq drops it in proxy mode)', decodeDhcp(asType(loadHex('pi4-discover'), 3)), { kind: 'ignore', reason: 'proxy-request', event: true }],
-    ['REQUEST for another server', pxeRequest({ type: 'REQUEST', serverId: '192.168.1.1', requestedIp: '192.168.1.50' }), { kind: 'ignore', reason: 'request-for-other-server', event: true }],
+    [
+      'REQUEST on port 67 (dnsmasq drops it in proxy mode)',
+      decodeDhcp(asType(loadHex('pi4-discover'), 3)),
+      { kind: 'ignore', reason: 'proxy-request', event: true },
+    ],
+    [
+      'REQUEST for another server',
+      pxeRequest({ type: 'REQUEST', serverId: '192.168.1.1', requestedIp: '192.168.1.50' }),
+      { kind: 'ignore', reason: 'request-for-other-server', event: true },
+    ],
     ['a BOOTREPLY', { ...pxeRequest(), op: 2 }, { kind: 'ignore', reason: 'not-a-request', event: false }],
     ['plain BOOTP', { ...pxeRequest(), options: [] }, { kind: 'ignore', reason: 'not-dhcp', event: false }],
     ['not Ethernet', { ...pxeRequest(), htype: 6 }, { kind: 'ignore', reason: 'not-ethernet', event: false }],
@@ -122,7 +150,9 @@ describe('proxy mode: who is answered', () => {
   });
 
   it('boot file names and the iPXE URL template are configurable', () => {
-    const ctx = context({ dhcp: { bootFiles: { bios: 'b.kpxe', x64Uefi: 'x.efi', arm64Uefi: 'a.efi' }, ipxeScriptUrl: 'tftp://{server}/ipxe/${net0/mac}', httpPort: 9000 } });
+    const ctx = context({
+      dhcp: { bootFiles: { bios: 'b.kpxe', x64Uefi: 'x.efi', arm64Uefi: 'a.efi' }, ipxeScriptUrl: 'tftp://{server}/ipxe/${net0/mac}', httpPort: 9000 },
+    });
     expect(reply(decideReply(pxeRequest({ arch: 0 }), ctx)).message.file).toBe('b.kpxe');
     expect(reply(decideReply(pxeRequest({ arch: 11 }), ctx)).message.file).toBe('a.efi');
     expect(reply(decideReply(pxeRequest({ userClass: 'iPXE' }), ctx)).message.file).toBe(`tftp://${SERVER}/ipxe/\${net0/mac}`);

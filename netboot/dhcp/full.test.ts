@@ -14,7 +14,17 @@ class Harness {
   store = new MemoryLeaseStore();
   now = T0;
   directory = new FakeDirectory();
-  dhcp = { full: { rangeStart: '10.213.0.100', rangeEnd: '10.213.0.102', leaseTimeSec: 600, offerHoldMs: 30_000, declineHoldMs: 120_000, router: '10.213.0.1', dnsServers: ['10.213.0.1'] } };
+  dhcp = {
+    full: {
+      rangeStart: '10.213.0.100',
+      rangeEnd: '10.213.0.102',
+      leaseTimeSec: 600,
+      offerHoldMs: 30_000,
+      declineHoldMs: 120_000,
+      router: '10.213.0.1',
+      dnsServers: ['10.213.0.1'],
+    },
+  };
 
   send(req: DhcpMessage, over: Parameters<typeof context>[0] = {}): Decision {
     const d = decideReply(req, context({ mode: 'full', leases: this.store, now: this.now, directory: this.directory, dhcp: this.dhcp, ...over }));
@@ -160,7 +170,10 @@ describe('full mode', () => {
 
   it('DECLINE for another server is ignored', () => {
     h.lease(A);
-    expect(h.send(request({ mac: A, type: 'DECLINE', serverId: '10.213.0.9', requestedIp: '10.213.0.100' }))).toMatchObject({ kind: 'ignore', reason: 'decline-for-other-server' });
+    expect(h.send(request({ mac: A, type: 'DECLINE', serverId: '10.213.0.9', requestedIp: '10.213.0.100' }))).toMatchObject({
+      kind: 'ignore',
+      reason: 'decline-for-other-server',
+    });
   });
 
   it('RELEASE frees the lease', () => {

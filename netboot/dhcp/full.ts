@@ -200,7 +200,7 @@ function onSubnet(ctx: DecideContext, ip: string): boolean {
   const mask = ipv4ToNumber(ctx.dhcp.full.subnetMask)!;
   const a = ipv4ToNumber(ip);
   const b = ipv4ToNumber(ctx.serverAddress);
-  return a !== undefined && b !== undefined && ((a & mask) >>> 0) === ((b & mask) >>> 0);
+  return a !== undefined && b !== undefined && (a & mask) >>> 0 === (b & mask) >>> 0;
 }
 
 /** Free for this client: nobody else holds it unexpired (declined counts as held). */
@@ -236,4 +236,3 @@ function allocate(ctx: DecideContext, s: Subject, key: string): string | undefin
   }
   return undefined;
 }
-

@@ -21,7 +21,7 @@ describe('hostile corpus', () => {
       try {
         msg = decodeDhcp(bytes);
       } catch (e) {
-        if (!(e instanceof DecodeError)) throw new Error(`${name}: ${String(e)}`);
+        if (!(e instanceof DecodeError)) throw new Error(`${name}: ${String(e)}`, { cause: e });
         expect(e.offset, name).toBeGreaterThanOrEqual(0);
         expect(e.offset, name).toBeLessThanOrEqual(bytes.length);
         errors++;

@@ -47,17 +47,7 @@ export const MessageType = {
 } as const;
 export type MessageTypeName = keyof typeof MessageType;
 
-const TYPE_NAMES: readonly (MessageTypeName | undefined)[] = [
-  undefined,
-  'DISCOVER',
-  'OFFER',
-  'REQUEST',
-  'DECLINE',
-  'ACK',
-  'NAK',
-  'RELEASE',
-  'INFORM',
-];
+const TYPE_NAMES: readonly (MessageTypeName | undefined)[] = [undefined, 'DISCOVER', 'OFFER', 'REQUEST', 'DECLINE', 'ACK', 'NAK', 'RELEASE', 'INFORM'];
 
 export function messageTypeName(type: number | undefined): MessageTypeName | undefined {
   return type === undefined ? undefined : TYPE_NAMES[type];
@@ -96,10 +86,7 @@ export function clientInfo(msg: DhcpMessage): ClientInfo {
   const ndi = getOption(msg, Opt.ClientNdi);
   const mss = getOption(msg, Opt.MaxMessageSize);
   const info: { -readonly [K in keyof ClientInfo]: ClientInfo[K] } = {
-    mac:
-      msg.htype === 1 && msg.hlen === 6
-        ? macFromBytes(msg.chaddr)
-        : msg.chaddr.subarray(0, msg.hlen).toString('hex'),
+    mac: msg.htype === 1 && msg.hlen === 6 ? macFromBytes(msg.chaddr) : msg.chaddr.subarray(0, msg.hlen).toString('hex'),
     paramList: [...(getOption(msg, Opt.ParamList) ?? [])],
     archs,
   };

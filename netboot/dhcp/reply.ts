@@ -118,8 +118,7 @@ export function admit(ctx: DecideContext, s: Subject): Admission {
 
 /** What a PXE client is told to boot. */
 export type BootTarget =
-  | { readonly kind: 'pi'; readonly vendor: Buffer }
-  | { readonly kind: 'file'; readonly file: string; readonly flavour: string; readonly vendor: Buffer };
+  { readonly kind: 'pi'; readonly vendor: Buffer } | { readonly kind: 'file'; readonly file: string; readonly flavour: string; readonly vendor: Buffer };
 
 export function bootTarget(ctx: DecideContext, s: Subject): BootTarget | IgnoreReason {
   if (s.pi) return { kind: 'pi', vendor: piVendorOptions(ctx.dhcp.menuText) };

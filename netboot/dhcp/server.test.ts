@@ -87,7 +87,10 @@ interface Started {
   directory: FakeDirectory;
 }
 
-async function start(netboot: Partial<Omit<NetbootConfig, 'dhcp'>> & { dhcp?: DhcpConfigInput } = {}, opts: { sink?: (e: BootEvent) => void; directory?: FakeDirectory } = {}): Promise<Started> {
+async function start(
+  netboot: Partial<Omit<NetbootConfig, 'dhcp'>> & { dhcp?: DhcpConfigInput } = {},
+  opts: { sink?: (e: BootEvent) => void; directory?: FakeDirectory } = {},
+): Promise<Started> {
   const client = await Client.open();
   const config = Value.Default(NetbootConfigSchema, {
     serverAddress: '127.0.0.1',
@@ -159,12 +162,15 @@ describe('DHCP server on loopback', () => {
 
   it('keeps serving when the boot event sink throws', async () => {
     let calls = 0;
-    const { server, client } = await start({}, {
-      sink: () => {
-        calls++;
-        throw new Error('sink down');
+    const { server, client } = await start(
+      {},
+      {
+        sink: () => {
+          calls++;
+          throw new Error('sink down');
+        },
       },
-    });
+    );
     for (const xid of [1, 2]) {
       await client.send(encodeDhcp(pxeRequest({ xid })), server.ports.dhcp!);
       await client.waitFor((m) => m.xid === xid);

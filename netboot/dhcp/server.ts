@@ -201,7 +201,7 @@ function checkFullConfig(dhcp: DhcpConfig, serverAddress: string): void {
   else {
     if (lo > hi) problems.push('netboot.dhcp.full.rangeStart is after rangeEnd');
     if (hi - lo + 1 > MAX_RANGE_SIZE) problems.push(`netboot.dhcp.full range is larger than ${MAX_RANGE_SIZE} addresses`);
-    if (mask !== undefined && server !== undefined && (((lo & mask) >>> 0) !== ((server & mask) >>> 0) || ((hi & mask) >>> 0) !== ((server & mask) >>> 0))) {
+    if (mask !== undefined && server !== undefined && ((lo & mask) >>> 0 !== (server & mask) >>> 0 || (hi & mask) >>> 0 !== (server & mask) >>> 0)) {
       problems.push(`netboot.dhcp.full range is not on the server's subnet (${serverAddress}/${f.subnetMask})`);
     }
   }

@@ -139,6 +139,14 @@ export function hostileCorpus(seeds: readonly Buffer[]): { name: string; bytes: 
   }
   const head = Buffer.from(seeds[0] ?? Buffer.alloc(240)).subarray(0, 240);
   out.push({ name: 'oversized: 60000 pad options', bytes: Buffer.concat([head, Buffer.alloc(60000, 0), Buffer.from([53, 1, 1, 255])]) });
-  out.push({ name: 'oversized: 250 option-43 instances (RFC 3396 concat to 63 KB)', bytes: Buffer.concat([head, Buffer.from([53, 1, 1]), ...Array.from({ length: 250 }, () => Buffer.concat([Buffer.from([43, 255]), Buffer.alloc(255, 1)])), Buffer.from([255])]) });
+  out.push({
+    name: 'oversized: 250 option-43 instances (RFC 3396 concat to 63 KB)',
+    bytes: Buffer.concat([
+      head,
+      Buffer.from([53, 1, 1]),
+      ...Array.from({ length: 250 }, () => Buffer.concat([Buffer.from([43, 255]), Buffer.alloc(255, 1)])),
+      Buffer.from([255]),
+    ]),
+  });
   return out;
 }

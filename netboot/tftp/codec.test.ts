@@ -20,9 +20,7 @@ const goldens = readdirSync(FIXTURES)
 
 describe('golden packets from real Pi traffic', () => {
   it('has the fixtures the issue names', () => {
-    expect(goldens).toEqual(
-      expect.arrayContaining(['pi3-rom-bootcode-rrq', 'pi3-bootcode-start-elf-tsize-rrq', 'pi4-start-elf-tsize-blksize-rrq']),
-    );
+    expect(goldens).toEqual(expect.arrayContaining(['pi3-rom-bootcode-rrq', 'pi3-bootcode-start-elf-tsize-rrq', 'pi4-start-elf-tsize-blksize-rrq']));
   });
   it.each(goldens)('%s decodes to its checked-in form and re-encodes byte for byte', (name) => {
     const bytes = readHex(`${name}.hex`);
@@ -45,7 +43,13 @@ describe('round trip', () => {
     { op: 'data', block: 0, data: Buffer.alloc(0) },
     { op: 'ack', block: 1234 },
     { op: 'error', code: 1, message: 'file not found' },
-    { op: 'oack', options: [{ name: 'blksize', value: '1468' }, { name: 'tsize', value: '123' }] },
+    {
+      op: 'oack',
+      options: [
+        { name: 'blksize', value: '1468' },
+        { name: 'tsize', value: '123' },
+      ],
+    },
   ];
   it.each(packets.map((p) => [p.op, p] as const))('%s', (_op, p) => {
     expect(decodePacket(encodePacket(p))).toEqual(p);

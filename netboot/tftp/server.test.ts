@@ -54,8 +54,18 @@ describe('TFTP server', () => {
     h = await startHarness({ directory });
     const content = randomBytes(5000);
     writeFileSync(join(h.root, 'start.elf'), content);
-    const r = await tftpGet({ port: h.port, file: '89eb9bb9/start.elf', options: [{ name: 'tsize', value: '0' }, { name: 'blksize', value: '1024' }] });
-    expect(r.oack).toEqual([{ name: 'tsize', value: '5000' }, { name: 'blksize', value: '1024' }]);
+    const r = await tftpGet({
+      port: h.port,
+      file: '89eb9bb9/start.elf',
+      options: [
+        { name: 'tsize', value: '0' },
+        { name: 'blksize', value: '1024' },
+      ],
+    });
+    expect(r.oack).toEqual([
+      { name: 'tsize', value: '5000' },
+      { name: 'blksize', value: '1024' },
+    ]);
     expect(r.data.equals(content)).toBe(true);
     const e = await h.event((x) => x.outcome === 'complete');
     expect(e).toMatchObject({ mac: node6.mac, serial: '89eb9bb9', node: 'node6', detail: { blksize: 1024, source: 'shared' } });
@@ -72,8 +82,18 @@ describe('TFTP server', () => {
     h = await startHarness();
     const content = randomBytes(1024 * 1024 + 17);
     writeFileSync(join(h.root, 'initramfs'), content);
-    const r = await tftpGet({ port: h.port, file: 'initramfs', options: [{ name: 'blksize', value: '1468' }, { name: 'windowsize', value: '8' }] });
-    expect(r.oack).toEqual([{ name: 'blksize', value: '1468' }, { name: 'windowsize', value: '8' }]);
+    const r = await tftpGet({
+      port: h.port,
+      file: 'initramfs',
+      options: [
+        { name: 'blksize', value: '1468' },
+        { name: 'windowsize', value: '8' },
+      ],
+    });
+    expect(r.oack).toEqual([
+      { name: 'blksize', value: '1468' },
+      { name: 'windowsize', value: '8' },
+    ]);
     expect(r.data.equals(content)).toBe(true);
     expect(await h.event((x) => x.outcome === 'complete')).toMatchObject({ detail: { windowsize: 8, retransmits: 0 } });
   });
@@ -82,7 +102,14 @@ describe('TFTP server', () => {
     h = await startHarness();
     const content = randomBytes(8 * 65536 + 100);
     writeFileSync(join(h.root, 'big'), content);
-    const r = await tftpGet({ port: h.port, file: 'big', options: [{ name: 'blksize', value: '8' }, { name: 'windowsize', value: '64' }] });
+    const r = await tftpGet({
+      port: h.port,
+      file: 'big',
+      options: [
+        { name: 'blksize', value: '8' },
+        { name: 'windowsize', value: '64' },
+      ],
+    });
     expect(r.data.equals(content)).toBe(true);
   });
 
@@ -220,7 +247,7 @@ describe('hostile datagrams keep the server serving', () => {
     expect(r.data.equals(content)).toBe(true);
     expect(await h.metric('picluster_tftp_ignored_total', { reason: 'malformed' })).toBeGreaterThanOrEqual(10);
     expect(await h.metric('picluster_tftp_ignored_total', { reason: 'unexpected-opcode' })).toBeGreaterThanOrEqual(4);
-    expect(h.events.filter((e) => e.outcome === 'access-violation').length).toBe(4) // traversal ×2, high bytes, huge name;
+    expect(h.events.filter((e) => e.outcome === 'access-violation').length).toBe(4); // traversal ×2, high bytes, huge name;
     expect(h.events.filter((e) => e.outcome === 'refused').length).toBe(1);
     for (const c of senders) c.close();
   });

@@ -131,8 +131,7 @@ class Session {
     private readonly negotiated: Negotiated,
   ) {
     const data = resolved.data;
-    this.oack =
-      negotiated.accepted.length > 0 ? encodePacket({ op: 'oack', options: oackOptions(negotiated, data.length) }) : undefined;
+    this.oack = negotiated.accepted.length > 0 ? encodePacket({ op: 'oack', options: oackOptions(negotiated, data.length) }) : undefined;
     this.transfer = new ReadTransfer({
       sizeBytes: data.length,
       blksize: negotiated.blksize,
@@ -256,7 +255,15 @@ function sendError(socket: dgram.Socket, code: number, message: string, port: nu
   socket.send(encodePacket({ op: 'error', code, message }), port, address);
 }
 
-async function startSession(ctx: Context, listen: dgram.Socket, key: string, rinfo: dgram.RemoteInfo, file: string, netascii: boolean, negotiated: Negotiated): Promise<void> {
+async function startSession(
+  ctx: Context,
+  listen: dgram.Socket,
+  key: string,
+  rinfo: dgram.RemoteInfo,
+  file: string,
+  netascii: boolean,
+  negotiated: Negotiated,
+): Promise<void> {
   let resolved: ResolvedFile;
   try {
     resolved = await ctx.root.resolve(file, { netascii });

@@ -42,14 +42,9 @@ describe('ReadTransfer', () => {
       [['start'], ['ack', 1], ['ack', 2], ['ack', 3]],
       [send(1, 1), send(2, 1), send(3, 1), { kind: 'done', outcome: 'complete' }],
     ],
+    ['an empty file is one empty block', { sizeBytes: 0 }, [['start'], ['ack', 1]], [send(1, 1), { kind: 'done', outcome: 'complete' }]],
     [
-      'an empty file is one empty block',
-      { sizeBytes: 0 },
-      [['start'], ['ack', 1]],
-      [send(1, 1), { kind: 'done', outcome: 'complete' }],
-    ],
-    [
-      'lock-step duplicate ACK is ignored (no Sorcerer\'s Apprentice)',
+      "lock-step duplicate ACK is ignored (no Sorcerer's Apprentice)",
       {},
       [['start'], ['ack', 1], ['ack', 1], ['ack', 1], ['ack', 2]],
       [send(1, 1), send(2, 1), { kind: 'ignore', reason: 'duplicate-ack' }, { kind: 'ignore', reason: 'duplicate-ack' }, send(3, 1)],
@@ -115,7 +110,13 @@ describe('ReadTransfer', () => {
       'a client ERROR later is a client-error',
       {},
       [['start'], ['ack', 1], ['ack', 2], ['error', 3, 'disk full'], ['ack', 3]],
-      [send(1, 1), send(2, 1), send(3, 1), { kind: 'done', outcome: 'client-error', reason: 'client error 3: disk full' }, { kind: 'ignore', reason: 'finished' }],
+      [
+        send(1, 1),
+        send(2, 1),
+        send(3, 1),
+        { kind: 'done', outcome: 'client-error', reason: 'client error 3: disk full' },
+        { kind: 'ignore', reason: 'finished' },
+      ],
     ],
   ])('%s', (_name, params, events, want) => {
     expect(run(params, events)).toEqual(want);

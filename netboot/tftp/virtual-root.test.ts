@@ -64,9 +64,7 @@ describe('checkRequestPath', () => {
     ['caf\u00e9', 'control or non-ASCII character in name'],
     ['a\nb', 'control or non-ASCII character in name'],
   ])('refuses %j (%s)', (name, reason) => expect(checkRequestPath(name)).toEqual({ ok: false, reason }));
-  it.each(['bootcode.bin', '89eb9bb9/start.elf', 'overlays/x.dtbo', 'a..b', '..a'])('accepts %j', (name) =>
-    expect(checkRequestPath(name).ok).toBe(true),
-  );
+  it.each(['bootcode.bin', '89eb9bb9/start.elf', 'overlays/x.dtbo', 'a..b', '..a'])('accepts %j', (name) => expect(checkRequestPath(name).ok).toBe(true));
 });
 
 describe('parsePrefix', () => {
@@ -85,7 +83,7 @@ describe('VirtualRoot', () => {
     expect(r.data.toString()).toBe('shared start.elf');
     expect(r.source).toBe('shared');
   });
-  it('serves the node\'s generated file under its serial prefix, keyed by mac and serial', async () => {
+  it("serves the node's generated file under its serial prefix, keyed by mac and serial", async () => {
     const r = await vroot().resolve('89eb9bb9/cmdline.txt');
     expect(r).toMatchObject({ source: 'node-file', serial: '89eb9bb9', mac: node6.mac, node: { name: 'node6' } });
     expect(r.data.toString()).toBe('console=serial0 picluster.node=node6\n');

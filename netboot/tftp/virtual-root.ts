@@ -47,9 +47,7 @@ export interface ResolvedFile {
   readonly mac?: string;
 }
 
-export type PathCheck =
-  | { readonly ok: true; readonly segments: readonly string[] }
-  | { readonly ok: false; readonly reason: string };
+export type PathCheck = { readonly ok: true; readonly segments: readonly string[] } | { readonly ok: false; readonly reason: string };
 
 /** Pure validation of a requested name. Every refusal is an access violation. */
 export function checkRequestPath(name: string): PathCheck {

@@ -53,7 +53,9 @@ describe('CLI', () => {
   });
 
   it('says clearly when the master cannot be reached', { timeout: 30_000 }, async () => {
-    const r = await run(process.execPath, [BIN, 'nodes', '--url', 'http://127.0.0.1:9'], { env: process.env }).catch((e) => e as { code: number; stderr: string });
+    const r = await run(process.execPath, [BIN, 'nodes', '--url', 'http://127.0.0.1:9'], { env: process.env }).catch(
+      (e) => e as { code: number; stderr: string },
+    );
     expect((r as { code: number }).code).toBe(3);
     expect((r as { stderr: string }).stderr).toContain('cannot reach the master');
   });
@@ -64,10 +66,24 @@ describe('TS client', () => {
     const cluster = new Cluster({ url: harness.url, token: harness.token() });
     const job = await cluster.submit({ argv: ['sh', '-c', 'echo "$PICLUSTER_NODE"'] });
     expect(await job.result()).toMatchObject({ state: 'succeeded', stdout: 'c1\n', node: 'c1', exitCode: 0 });
-    expect(await cluster.map((a: number, b: number) => ({ sum: a + b }), [[1, 2], [3, 4], [5, 6]])).toEqual([{ sum: 3 }, { sum: 7 }, { sum: 11 }]);
+    expect(
+      await cluster.map(
+        (a: number, b: number) => ({ sum: a + b }),
+        [
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ],
+      ),
+    ).toEqual([{ sum: 3 }, { sum: 7 }, { sum: 11 }]);
     const async = await cluster.submit({ fn: async (x: number) => x * 2, args: [21] });
     expect(await async.value()).toBe(42);
-    const bad = await cluster.submit({ fn: () => { throw new Error('boom'); }, retries: 0 });
+    const bad = await cluster.submit({
+      fn: () => {
+        throw new Error('boom');
+      },
+      retries: 0,
+    });
     await expect(bad.value()).rejects.toBeInstanceOf(JobFailedError);
     expect(await bad.result()).toMatchObject({ state: 'failed', error: expect.stringContaining('boom') });
   });

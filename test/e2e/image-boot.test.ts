@@ -25,7 +25,14 @@ const haveAarch64 = haveTool('qemu-system-aarch64');
 const haveX86 = haveTool('qemu-system-x86_64');
 
 function record(machine: string, r: NodeExercise, extra: Record<string, unknown>): void {
-  const summary = { machine, registeredS: Number(r.registeredS.toFixed(1)), idleRamMb: r.idleRamMb, memTotalMb: r.memTotalMb, imageVersion: r.node.imageVersion, ...extra };
+  const summary = {
+    machine,
+    registeredS: Number(r.registeredS.toFixed(1)),
+    idleRamMb: r.idleRamMb,
+    memTotalMb: r.memTotalMb,
+    imageVersion: r.node.imageVersion,
+    ...extra,
+  };
   process.stdout.write(`image e2e ${JSON.stringify(summary)}\n`);
   mkdirSync(DEFAULT_CACHE_DIR, { recursive: true });
   writeFileSync(join(DEFAULT_CACHE_DIR, `e2e-${machine}.json`), JSON.stringify(summary, null, 2) + '\n');
@@ -57,18 +64,38 @@ describe.skipIf(!haveAarch64)('arm64 image boots under qemu-system-aarch64', () 
     await tm?.close();
   });
 
-  it('-M virt -cpu cortex-a53: fetches the runtime from the master\'s /boot/, registers, runs an exec and a function job', async () => {
+  it("-M virt -cpu cortex-a53: fetches the runtime from the master's /boot/, registers, runs an exec and a function job", async () => {
     const name = 'qemu-virt';
     // no picluster.runtime=: /init derives http://10.0.2.2:<master port>/boot/arm64/runtime.squashfs
     // from the dispatcher URL, and the master serves image/dist under /boot/
     const append = [
-      'console=ttyAMA0', 'loglevel=4',
-      `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`, `picluster.name=${name}`, `picluster.token=${tm.tokenFor(name)}`,
+      'console=ttyAMA0',
+      'loglevel=4',
+      `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`,
+      `picluster.name=${name}`,
+      `picluster.token=${tm.tokenFor(name)}`,
     ].join(' ');
     guest = new Guest('qemu-system-aarch64', [
-      '-M', 'virt', '-cpu', 'cortex-a53', '-smp', '2', '-m', '1024', '-nographic', '-no-reboot',
-      '-kernel', join(DIST, 'pi', 'kernel8.img'), '-initrd', join(DIST, 'pi', 'initramfs8'), '-append', append,
-      '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
+      '-M',
+      'virt',
+      '-cpu',
+      'cortex-a53',
+      '-smp',
+      '2',
+      '-m',
+      '1024',
+      '-nographic',
+      '-no-reboot',
+      '-kernel',
+      join(DIST, 'pi', 'kernel8.img'),
+      '-initrd',
+      join(DIST, 'pi', 'initramfs8'),
+      '-append',
+      append,
+      '-netdev',
+      'user,id=n0',
+      '-device',
+      'virtio-net-pci,netdev=n0',
     ]);
     await guest.waitForLine(/picluster-init: runtime mounted/, 240_000);
     const r = await exerciseNode(tm, guest, name, 240_000);
@@ -88,13 +115,37 @@ describe.skipIf(!haveAarch64)('arm64 image boots under qemu-system-aarch64', () 
       const append = [
         // picluster.watchdog=0: qemu's raspi power-management model resets the machine the
         // moment Linux arms bcm2835_wdt (it treats the arming write as a reboot request)
-        'console=ttyS1,115200', 'loglevel=4', 'picluster.watchdog=0',
-        `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`, `picluster.name=${name}`, `picluster.token=${tm.tokenFor(name)}`,
+        'console=ttyS1,115200',
+        'loglevel=4',
+        'picluster.watchdog=0',
+        `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`,
+        `picluster.name=${name}`,
+        `picluster.token=${tm.tokenFor(name)}`,
       ].join(' ');
       guest = new Guest('qemu-system-aarch64', [
-        '-M', 'raspi3b', '-display', 'none', '-monitor', 'none', '-serial', 'null', '-serial', 'stdio', '-no-reboot',
-        '-kernel', join(DIST, 'pi', 'kernel8.img'), '-dtb', join(DIST, 'pi', 'bcm2837-rpi-3-b-plus.dtb'), '-initrd', initrd, '-append', append,
-        '-netdev', 'user,id=n0', '-device', 'usb-net,netdev=n0',
+        '-M',
+        'raspi3b',
+        '-display',
+        'none',
+        '-monitor',
+        'none',
+        '-serial',
+        'null',
+        '-serial',
+        'stdio',
+        '-no-reboot',
+        '-kernel',
+        join(DIST, 'pi', 'kernel8.img'),
+        '-dtb',
+        join(DIST, 'pi', 'bcm2837-rpi-3-b-plus.dtb'),
+        '-initrd',
+        initrd,
+        '-append',
+        append,
+        '-netdev',
+        'user,id=n0',
+        '-device',
+        'usb-net,netdev=n0',
       ]);
       await guest.waitForLine(/picluster-init: board pi3/, 240_000);
       await guest.waitForLine(/picluster-init: runtime preloaded/, 300_000);
@@ -130,18 +181,40 @@ describe.skipIf(!haveX86)('amd64 image boots under qemu-system-x86_64', () => {
   it('fetches the runtime over HTTP, registers, runs an exec and a function job', async () => {
     const name = 'qemu-x86';
     const append = [
-      'console=ttyS0,115200', 'loglevel=4',
-      `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`, `picluster.name=${name}`, `picluster.token=${tm.tokenFor(name)}`,
+      'console=ttyS0,115200',
+      'loglevel=4',
+      `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`,
+      `picluster.name=${name}`,
+      `picluster.token=${tm.tokenFor(name)}`,
     ].join(' ');
     guest = new Guest('qemu-system-x86_64', [
-      '-M', 'q35', '-cpu', 'max', '-smp', '2', '-m', '1024', '-nographic', '-no-reboot',
-      '-kernel', join(DIST, 'amd64', 'vmlinuz'), '-initrd', join(DIST, 'amd64', 'initramfs.img'),
+      '-M',
+      'q35',
+      '-cpu',
+      'max',
+      '-smp',
+      '2',
+      '-m',
+      '1024',
+      '-nographic',
+      '-no-reboot',
+      '-kernel',
+      join(DIST, 'amd64', 'vmlinuz'),
+      '-initrd',
+      join(DIST, 'amd64', 'initramfs.img'),
       // i6300esb.heartbeat=8: the watchdog fires 8 s after the last pet (the agent pets every 5 s)
-      '-append', `${append} i6300esb.heartbeat=8 picluster.runtime=http://10.0.2.2:${boot.port}/boot/amd64/runtime.squashfs`,
-      '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
+      '-append',
+      `${append} i6300esb.heartbeat=8 picluster.runtime=http://10.0.2.2:${boot.port}/boot/amd64/runtime.squashfs`,
+      '-netdev',
+      'user,id=n0',
+      '-device',
+      'virtio-net-pci,netdev=n0',
       // a hardware watchdog (i6300esb: /init loads its module, the agent gets --watchdog and
       // pets it; if it stopped, the guest would reset and, with -no-reboot, qemu would exit)
-      '-device', 'i6300esb', '-action', 'watchdog=reset',
+      '-device',
+      'i6300esb',
+      '-action',
+      'watchdog=reset',
     ]);
     await guest.waitForLine(/picluster-init: runtime mounted/, 240_000);
     expect(boot.requests).toContain('/boot/amd64/runtime.squashfs');

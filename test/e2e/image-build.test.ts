@@ -17,8 +17,13 @@ import { DEFAULT_SOURCE_DATE_EPOCH, PI_TFTP_MAX_BYTES } from '../../image/build/
 import { DIST, ensureImage, haveTool } from './image-harness.ts';
 
 const TOOLS: ReadonlyArray<[string, string[]]> = [
-  ['apt-get', ['--version']], ['dpkg-deb', ['--version']], ['mksquashfs', ['-version']], ['lz4', ['--version']],
-  ['depmod', ['--version']], ['aarch64-linux-gnu-strip', ['--version']], ['aarch64-linux-gnu-g++', ['--version']],
+  ['apt-get', ['--version']],
+  ['dpkg-deb', ['--version']],
+  ['mksquashfs', ['-version']],
+  ['lz4', ['--version']],
+  ['depmod', ['--version']],
+  ['aarch64-linux-gnu-strip', ['--version']],
+  ['aarch64-linux-gnu-g++', ['--version']],
 ];
 const missing = TOOLS.filter(([t, args]) => !haveTool(t, args)).map(([t]) => t);
 const reason = missing.length ? ` (skipped: missing ${missing.join(', ')})` : '';
@@ -33,7 +38,21 @@ describe.skipIf(missing.length > 0)(`build-image arm64${reason}`, () => {
     const manifest = await ensureImage('arm64');
     expect(await checkPiBootDir(join(DIST, 'pi'))).toEqual([]);
     const pi = manifest.outputs.filter((o) => o.path.startsWith('pi/'));
-    expect(pi.map((o) => o.path)).toEqual(expect.arrayContaining(['pi/bootcode.bin', 'pi/start.elf', 'pi/fixup.dat', 'pi/start4.elf', 'pi/fixup4.dat', 'pi/kernel8.img', 'pi/initramfs8', 'pi/config.txt', 'pi/cmdline.txt', 'pi/bcm2837-rpi-3-b-plus.dtb', 'pi/bcm2711-rpi-4-b.dtb']));
+    expect(pi.map((o) => o.path)).toEqual(
+      expect.arrayContaining([
+        'pi/bootcode.bin',
+        'pi/start.elf',
+        'pi/fixup.dat',
+        'pi/start4.elf',
+        'pi/fixup4.dat',
+        'pi/kernel8.img',
+        'pi/initramfs8',
+        'pi/config.txt',
+        'pi/cmdline.txt',
+        'pi/bcm2837-rpi-3-b-plus.dtb',
+        'pi/bcm2711-rpi-4-b.dtb',
+      ]),
+    );
     for (const o of pi) expect(o.sizeBytes, o.path).toBeLessThanOrEqual(PI_TFTP_MAX_BYTES);
     // every input is pinned by version and hash
     for (const i of manifest.inputs.filter((x) => x.kind !== 'tool')) {
@@ -53,7 +72,13 @@ describe.skipIf(missing.length > 0)(`build-image arm64${reason}`, () => {
     dirs.push(a, b);
     const first = await buildImage({ arch: 'arm64', outDir: a, cacheDir: DEFAULT_CACHE_DIR, sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH });
     // the second build makes its runtime squashfs afresh instead of taking the cached one
-    const second = await buildImage({ arch: 'arm64', outDir: b, cacheDir: DEFAULT_CACHE_DIR, sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH, rebuildRuntime: true });
+    const second = await buildImage({
+      arch: 'arm64',
+      outDir: b,
+      cacheDir: DEFAULT_CACHE_DIR,
+      sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH,
+      rebuildRuntime: true,
+    });
     expect(second.manifest.outputs).toEqual(first.manifest.outputs);
     expect(second.manifest.imageVersion).toBe(first.manifest.imageVersion);
     expect(readFileSync(join(b, 'manifest.json')).equals(readFileSync(join(a, 'manifest.json')))).toBe(true);
@@ -70,7 +95,9 @@ describe.skipIf(!haveTool('npm'))('npm inputs are pinned', () => {
   it('PACKAGE_MISSING for a version the registry does not have', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'npm-missing-'));
     dirs.push(cache);
-    await expect(fetchNpmPackage({ name: 'yaml', version: '0.0.0-picluster-missing', integrity: 'sha512-x' }, cache)).rejects.toBeInstanceOf(PackageMissingError);
+    await expect(fetchNpmPackage({ name: 'yaml', version: '0.0.0-picluster-missing', integrity: 'sha512-x' }, cache)).rejects.toBeInstanceOf(
+      PackageMissingError,
+    );
   }, 120_000);
 
   it('INTEGRITY_MISMATCH when the tarball differs from the pinned integrity', async () => {

@@ -56,10 +56,11 @@ export async function startBootServer(dir: string): Promise<{ port: number; requ
   return {
     port: (server.address() as AddressInfo).port,
     requests,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -233,7 +234,11 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
   ].join('\n');
   const ptyJob = await submit({ name: 'image-e2e-pty', argv: ['/opt/picluster/bin/node', '--input-type=module', '-e', ptyScript] });
   const ptyOutput = await tm.api<{ stdout: string }>('GET', `/api/jobs/${ptyJob.id}/output`);
-  const fnJob = await submit({ name: 'image-e2e-function', source: 'export default (a, b) => ({ sum: a + b, arch: process.arch, node: process.version })', args: [2, 3] });
+  const fnJob = await submit({
+    name: 'image-e2e-function',
+    source: 'export default (a, b) => ({ sum: a + b, arch: process.arch, node: process.version })',
+    args: [2, 3],
+  });
   // Health (memory) arrives with heartbeats; wait for one that carries it.
   const withHealth = await tm.waitForNode(name, 60_000, (n) => n.health?.memAvailableMb !== undefined && n.health?.memTotalMb !== undefined);
   const total = withHealth.health?.memTotalMb;

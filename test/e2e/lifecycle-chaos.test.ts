@@ -103,23 +103,37 @@ afterAll(async () => {
 describe('node lifecycle chaos', () => {
   it('hung and killed agents: jobs finish elsewhere, the ladder power-cycles both back with new boot ids', { timeout: 180_000 }, async () => {
     const before = Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, (await node(n)).bootId] as const)));
-    const jobs = await harness.api<{ id: number }[]>('POST', '/api/jobs', Array.from({ length: 40 }, (_, i) => ({ argv: ['sh', '-c', `sleep 0.${(i % 4) + 3}; echo ${i}`] })));
+    const jobs = await harness.api<{ id: number }[]>(
+      'POST',
+      '/api/jobs',
+      Array.from({ length: 40 }, (_, i) => ({ argv: ['sh', '-c', `sleep 0.${(i % 4) + 3}; echo ${i}`] })),
+    );
     await waitFor('d1 and d2 busy', async () => (await node('d1')).running > 0 && (await node('d2')).running > 0);
     process.kill(pid('d1'), 'SIGSTOP'); // hung
     process.kill(pid('d2'), 'SIGKILL'); // crashed mid-job
 
-    const all = await waitFor('all 40 jobs ended', async () => {
-      const c = await harness.api<Record<string, number>>('GET', '/api/jobs/status');
-      return c.queued! + c.running! === 0 ? c : undefined;
-    }, 120_000, 200);
+    const all = await waitFor(
+      'all 40 jobs ended',
+      async () => {
+        const c = await harness.api<Record<string, number>>('GET', '/api/jobs/status');
+        return c.queued! + c.running! === 0 ? c : undefined;
+      },
+      120_000,
+      200,
+    );
     expect(all).toMatchObject({ succeeded: 40, failed: 0 });
     expect(jobs).toHaveLength(40);
 
     for (const n of ['d1', 'd2']) {
-      const back = await waitFor(`${n} back after a power cycle`, async () => {
-        const v = await node(n);
-        return v.connected && v.bootId !== before[n] ? v : undefined;
-      }, 90_000, 200);
+      const back = await waitFor(
+        `${n} back after a power cycle`,
+        async () => {
+          const v = await node(n);
+          return v.connected && v.bootId !== before[n] ? v : undefined;
+        },
+        90_000,
+        200,
+      );
       expect(back.state).toMatch(/online|busy/);
       const ops = await harness.api<{ action: string; actor: string; state: string }[]>('GET', `/api/power/operations?node=${n}`);
       expect(ops.some((o) => o.action === 'cycle' && o.actor === 'recovery' && o.state === 'succeeded')).toBe(true);
@@ -132,46 +146,63 @@ describe('node lifecycle chaos', () => {
     const before = (await node('d3')).bootId;
     // start a cycle (off → 1.5 s → on) and kill the master while the node is dark
     const cycle = harness.api('POST', '/api/nodes/d3/power-cycle').catch(() => 'master died');
-    await waitFor('d3 powered off', async () => {
-      try {
-        process.kill(pid('d3'), 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 20_000, 20);
+    await waitFor(
+      'd3 powered off',
+      async () => {
+        try {
+          process.kill(pid('d3'), 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      20_000,
+      20,
+    );
     harness.master!.child.kill('SIGKILL');
     await harness.master!.exited;
     expect(await cycle).toBe('master died');
     await harness.startMaster();
-    const back = await waitFor('d3 powered back on and rejoined', async () => {
-      const v = await node('d3');
-      return v.connected && v.bootId !== before ? v : undefined;
-    }, 60_000, 200);
+    const back = await waitFor(
+      'd3 powered back on and rejoined',
+      async () => {
+        const v = await node('d3');
+        return v.connected && v.bootId !== before ? v : undefined;
+      },
+      60_000,
+      200,
+    );
     expect(back.connected).toBe(true);
     const ops = await harness.api<{ action: string; state: string; detail?: string }[]>('GET', '/api/power/operations?node=d3');
     expect(ops[0]).toMatchObject({ action: 'cycle', state: 'reconciled', detail: expect.stringContaining('powered back on') });
   });
 
-  it('rolling upgrade: drain → reboot → verify the image version → next batch; stops at the first node that comes back wrong', { timeout: 150_000 }, async () => {
-    const cli = (args: string[]) =>
-      promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, PICLUSTER_URL: harness.url, PICLUSTER_TOKEN: harness.token() }, timeout: 120_000 }).then(
-        (r) => ({ code: 0, ...r }),
-        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-      );
-    await harness.waitForNodes(NODES);
-    writeFileSync(join(powerDir, 'image-version'), 'v2\n');
-    const ok = await cli(['rollout', '--batch', '2', '--image-version', 'v2', '--nodes', NODES.join(',')]);
-    expect(ok.stderr).toBe('');
-    expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain('rollout complete');
-    for (const n of NODES) expect(await node(n)).toMatchObject({ imageVersion: 'v2', connected: true, state: expect.stringMatching(/online|busy/) });
+  it(
+    'rolling upgrade: drain → reboot → verify the image version → next batch; stops at the first node that comes back wrong',
+    { timeout: 150_000 },
+    async () => {
+      const cli = (args: string[]) =>
+        promisify(execFile)(process.execPath, [BIN, ...args], {
+          env: { ...process.env, PICLUSTER_URL: harness.url, PICLUSTER_TOKEN: harness.token() },
+          timeout: 120_000,
+        }).then(
+          (r) => ({ code: 0, ...r }),
+          (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+        );
+      await harness.waitForNodes(NODES);
+      writeFileSync(join(powerDir, 'image-version'), 'v2\n');
+      const ok = await cli(['rollout', '--batch', '2', '--image-version', 'v2', '--nodes', NODES.join(',')]);
+      expect(ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain('rollout complete');
+      for (const n of NODES) expect(await node(n)).toMatchObject({ imageVersion: 'v2', connected: true, state: expect.stringMatching(/online|busy/) });
 
-    const bad = await cli(['rollout', '--batch', '1', '--image-version', 'v3', '--nodes', 'd1,d2', '--boot-timeout', '60']);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('rollout stopped at d1: came back with image v2, expected v3');
-    expect((await node('d1')).state).toBe('drained'); // left for a human
-    expect((await node('d2')).imageVersion).toBe('v2'); // untouched
-    await harness.api('POST', '/api/nodes/d1/undrain');
-  });
+      const bad = await cli(['rollout', '--batch', '1', '--image-version', 'v3', '--nodes', 'd1,d2', '--boot-timeout', '60']);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('rollout stopped at d1: came back with image v2, expected v3');
+      expect((await node('d1')).state).toBe('drained'); // left for a human
+      expect((await node('d2')).imageVersion).toBe('v2'); // untouched
+      await harness.api('POST', '/api/nodes/d1/undrain');
+    },
+  );
 });

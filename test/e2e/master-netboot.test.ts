@@ -12,7 +12,10 @@ import { deriveNodeToken } from '../../common/tokens.ts';
 import { ClusterHarness, freePort, tempDir, waitFor } from './helpers/cluster-processes.ts';
 
 const run = promisify(execFile);
-const haveCurl = await run('curl', ['--version']).then(() => true, () => false);
+const haveCurl = await run('curl', ['--version']).then(
+  () => true,
+  () => false,
+);
 const root = tempDir('picluster-netboot-root-');
 mkdirSync(join(root, 'pi'));
 writeFileSync(join(root, 'pi', 'cmdline.txt'), 'console=ttyS1 picluster.dispatcher={{dispatcherUrl}} picluster.name={{nodeName}} picluster.token={{token}}\n');

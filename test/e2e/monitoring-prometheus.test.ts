@@ -51,12 +51,35 @@ async function startSimulatedPi(): Promise<void> {
       type: 'hello',
       protocol: PROTOCOL_VERSION,
       token: deriveNodeToken(harness.secret(), name),
-      node: { name, cpus: 4, memoryMb: 926, arch: 'arm64', platform: 'linux', agentVersion: 'sim', bootId: 'sim-boot-1', model: 'pi3b+', mac: 'b8:27:eb:00:00:99' },
+      node: {
+        name,
+        cpus: 4,
+        memoryMb: 926,
+        arch: 'arm64',
+        platform: 'linux',
+        agentVersion: 'sim',
+        bootId: 'sim-boot-1',
+        model: 'pi3b+',
+        mac: 'b8:27:eb:00:00:99',
+      },
       running: [],
     }),
   );
   await welcomed;
-  const health = { temperatureC: 71.5, throttled: 0x50005, cpuPercent: 12.5, load1: 0.4, load5: 0.3, load15: 0.2, memTotalMb: 926, memAvailableMb: 700, netRxBytes: 123456, netTxBytes: 65432, uptimeS: 321, cpuFreqMhz: 600 };
+  const health = {
+    temperatureC: 71.5,
+    throttled: 0x50005,
+    cpuPercent: 12.5,
+    load1: 0.4,
+    load5: 0.3,
+    load15: 0.2,
+    memTotalMb: 926,
+    memAvailableMb: 700,
+    netRxBytes: 123456,
+    netTxBytes: 65432,
+    uptimeS: 321,
+    cpuFreqMhz: 600,
+  };
   const beat = () => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'heartbeat', health, running: [] }));
   beat();
   heartbeats = setInterval(beat, 250);
@@ -98,19 +121,30 @@ beforeAll(async () => {
     toYaml({
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
       rule_files: [RULES],
-      scrape_configs: [{ job_name: 'picluster-master', file_sd_configs: [{ files: [targets.find((t) => t.endsWith('master.json'))!], refresh_interval: '1s' }] }],
+      scrape_configs: [
+        { job_name: 'picluster-master', file_sd_configs: [{ files: [targets.find((t) => t.endsWith('master.json'))!], refresh_interval: '1s' }] },
+      ],
     }),
   );
   const port = await freePort();
   promUrl = `http://127.0.0.1:${port}`;
   let log = '';
-  prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  prometheus = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   prometheus.stdout!.on('data', (d) => (log += d));
   prometheus.stderr!.on('data', (d) => (log = (log + d).slice(-20_000)));
-  await waitFor('prometheus ready', async () => {
-    if (prometheus!.exitCode !== null) throw new Error(`prometheus exited: ${log.slice(-3000)}`);
-    return (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok;
-  }, 30_000, 100);
+  await waitFor(
+    'prometheus ready',
+    async () => {
+      if (prometheus!.exitCode !== null) throw new Error(`prometheus exited: ${log.slice(-3000)}`);
+      return (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok;
+    },
+    30_000,
+    100,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -162,10 +196,15 @@ describe.skipIf(!ready)('monitoring with a real master, agents and Prometheus (s
 
   it('Prometheus scrapes the master and has node and job series', { timeout: 60_000 }, async () => {
     await waitFor('master target up', async () => (await promQuery('up{job="picluster-master"} == 1')).length === 1, 30_000, 200);
-    const up = await waitFor('node series', async () => {
-      const r = await promQuery('picluster_node_up');
-      return r.length >= 3 ? r : undefined;
-    }, 30_000, 200);
+    const up = await waitFor(
+      'node series',
+      async () => {
+        const r = await promQuery('picluster_node_up');
+        return r.length >= 3 ? r : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(Object.fromEntries(up.map((s) => [s.metric.node, s.value[1]]))).toMatchObject({ a1: '1', a2: '1', 'pi-sim': '1' });
     expect(up[0]!.metric).toMatchObject({ job: 'picluster-master', instance: `127.0.0.1:${harness.port}`, role: 'master' });
     const finished = await promQuery('picluster_jobs_finished_total');
@@ -176,16 +215,26 @@ describe.skipIf(!ready)('monitoring with a real master, agents and Prometheus (s
 
   it('every shipped rule evaluates without error, and the under-voltage alert is pending for the simulated Pi', { timeout: 60_000 }, async () => {
     type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string };
-    const rules = await waitFor('every rule evaluated', async () => {
-      const body = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { rules: Rule[] }[] } };
-      const all = body.data.groups.flatMap((g) => g.rules);
-      return all.length > 0 && all.every((r) => !r.lastEvaluation.startsWith('0001')) ? all : undefined;
-    }, 30_000, 200);
+    const rules = await waitFor(
+      'every rule evaluated',
+      async () => {
+        const body = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { rules: Rule[] }[] } };
+        const all = body.data.groups.flatMap((g) => g.rules);
+        return all.length > 0 && all.every((r) => !r.lastEvaluation.startsWith('0001')) ? all : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError}`)).toEqual([]);
-    const alert = await waitFor('PiclusterNodeUnderVoltage pending', async () => {
-      const body = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
-      return body.data.alerts.find((a) => a.labels.alertname === 'PiclusterNodeUnderVoltage');
-    }, 30_000, 200);
+    const alert = await waitFor(
+      'PiclusterNodeUnderVoltage pending',
+      async () => {
+        const body = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
+        return body.data.alerts.find((a) => a.labels.alertname === 'PiclusterNodeUnderVoltage');
+      },
+      30_000,
+      200,
+    );
     expect(alert).toMatchObject({ state: 'pending', labels: { node: 'pi-sim', flag: 'under_voltage_now', severity: 'critical' } });
   });
 });

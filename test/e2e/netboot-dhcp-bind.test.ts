@@ -50,7 +50,12 @@ describe.skipIf(skipReason !== undefined)(`broadcast replies leave by the boot i
     await server.waitJson((j) => 'ready' in j, 30_000, 'picluster dhcp ready');
     uplinkCapture = lab.node(uplinkNs, UDP_TOOL, [JSON.stringify({ bind: { address: '0.0.0.0', port: 68 } })]);
     await uplinkCapture.waitJson((j) => 'ready' in j, 20_000, 'uplink capture ready');
-    bootCapture = lab.node(bootNs, UDP_TOOL, [JSON.stringify({ bind: { address: '0.0.0.0', port: 68 }, send: [{ hex: loadHex('pi4-discover').toString('hex'), address: '255.255.255.255', port: 67 }] })]);
+    bootCapture = lab.node(bootNs, UDP_TOOL, [
+      JSON.stringify({
+        bind: { address: '0.0.0.0', port: 68 },
+        send: [{ hex: loadHex('pi4-discover').toString('hex'), address: '255.255.255.255', port: 67 }],
+      }),
+    ]);
   }, 120_000);
 
   afterAll(() => lab.destroy(), 30_000);
@@ -61,7 +66,9 @@ describe.skipIf(skipReason !== undefined)(`broadcast replies leave by the boot i
 
   it('and not on the default-route side (an unbound broadcast does go there)', async () => {
     await bootCapture.waitJson((j) => isOffer(j, xid), 20_000, 'OFFER on the boot side');
-    const marker = lab.node(serverNs, UDP_TOOL, [JSON.stringify({ bind: { address: '0.0.0.0', port: 0 }, send: [{ hex: MARKER, address: '255.255.255.255', port: 68 }] })]);
+    const marker = lab.node(serverNs, UDP_TOOL, [
+      JSON.stringify({ bind: { address: '0.0.0.0', port: 0 }, send: [{ hex: MARKER, address: '255.255.255.255', port: 68 }] }),
+    ]);
     await marker.waitJson((j) => 'sent' in j, 20_000, 'marker sent');
     await uplinkCapture.waitJson((j) => 'rx' in j && (j.rx as { hex: string }).hex === MARKER, 20_000, 'marker on the uplink side');
     const before = uplinkCapture.json.filter((j) => 'rx' in j);

@@ -42,17 +42,26 @@ function rxDhcp(j: Record<string, unknown>): ReturnType<typeof decodeDhcp> | und
 /** The x86 guest: SeaBIOS, then the e1000's iPXE ROM boots from the network. */
 function startGuest(lab: Lab, ns: string, tap: string, mac: string): Proc {
   return lab.spawn(ns, 'qemu-system-x86_64', [
-    '-machine', 'pc',
-    '-accel', 'tcg',
-    '-m', '128',
+    '-machine',
+    'pc',
+    '-accel',
+    'tcg',
+    '-m',
+    '128',
     '-nodefaults',
-    '-display', 'none',
-    '-serial', 'none',
-    '-monitor', 'none',
+    '-display',
+    'none',
+    '-serial',
+    'none',
+    '-monitor',
+    'none',
     '-no-reboot',
-    '-boot', 'order=n',
-    '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`,
-    '-device', `e1000,netdev=n0,mac=${mac},romfile=${ROM}`,
+    '-boot',
+    'order=n',
+    '-netdev',
+    `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+    '-device',
+    `e1000,netdev=n0,mac=${mac},romfile=${ROM}`,
   ]);
 }
 
@@ -102,27 +111,52 @@ describe.skipIf(skipReason !== undefined)(`qemu x86 iPXE guest netboots from pic
 
   afterAll(() => lab.destroy(), 30_000);
 
-  it('iPXE sends a PXE DISCOVER identifying itself (options 60, 77 "iPXE", 93)', async () => {
-    const j = await discovers.waitJson((x) => rxDhcp(x) !== undefined && clientInfo(rxDhcp(x)!).mac === MAC, BOOT_TIMEOUT_MS, 'the guest DISCOVER');
-    const info = clientInfo(rxDhcp(j)!);
-    expect(info.messageType).toBe('DISCOVER');
-    expect(info.vendorClass).toMatch(/^PXEClient:Arch:00000:UNDI:/);
-    expect(info.userClass).toContain('iPXE');
-    expect(info.archs).toEqual([0]);
-  }, BOOT_TIMEOUT_MS + 10_000);
+  it(
+    'iPXE sends a PXE DISCOVER identifying itself (options 60, 77 "iPXE", 93)',
+    async () => {
+      const j = await discovers.waitJson((x) => rxDhcp(x) !== undefined && clientInfo(rxDhcp(x)!).mac === MAC, BOOT_TIMEOUT_MS, 'the guest DISCOVER');
+      const info = clientInfo(rxDhcp(j)!);
+      expect(info.messageType).toBe('DISCOVER');
+      expect(info.vendorClass).toMatch(/^PXEClient:Arch:00000:UNDI:/);
+      expect(info.userClass).toContain('iPXE');
+      expect(info.archs).toEqual([0]);
+    },
+    BOOT_TIMEOUT_MS + 10_000,
+  );
 
-  it('gets the OFFER and the ACK from picluster (boot events)', async () => {
-    const offer = await server.waitJson<{ event: Record<string, unknown> }>((j) => 'event' in j && (j.event as { kind: string; mac?: string }).kind === 'dhcp-discover' && (j.event as { mac?: string }).mac === MAC, BOOT_TIMEOUT_MS, 'OFFER event');
-    expect(offer.event).toMatchObject({ outcome: 'answered', node: 'qemu-x86', ip: '10.213.5.100', detail: { reply: 'OFFER', boot: 'tftp://10.213.5.1/ipxe/${net0/mac}', userClass: 'iPXE' } });
-    const ack = await server.waitJson<{ event: Record<string, unknown> }>((j) => 'event' in j && (j.event as { kind: string }).kind === 'dhcp-ack', BOOT_TIMEOUT_MS, 'ACK event');
-    expect(ack.event).toMatchObject({ outcome: 'leased', mac: MAC, ip: '10.213.5.100' });
-  }, BOOT_TIMEOUT_MS + 10_000);
+  it(
+    'gets the OFFER and the ACK from picluster (boot events)',
+    async () => {
+      const offer = await server.waitJson<{ event: Record<string, unknown> }>(
+        (j) => 'event' in j && (j.event as { kind: string; mac?: string }).kind === 'dhcp-discover' && (j.event as { mac?: string }).mac === MAC,
+        BOOT_TIMEOUT_MS,
+        'OFFER event',
+      );
+      expect(offer.event).toMatchObject({
+        outcome: 'answered',
+        node: 'qemu-x86',
+        ip: '10.213.5.100',
+        detail: { reply: 'OFFER', boot: 'tftp://10.213.5.1/ipxe/${net0/mac}', userClass: 'iPXE' },
+      });
+      const ack = await server.waitJson<{ event: Record<string, unknown> }>(
+        (j) => 'event' in j && (j.event as { kind: string }).kind === 'dhcp-ack',
+        BOOT_TIMEOUT_MS,
+        'ACK event',
+      );
+      expect(ack.event).toMatchObject({ outcome: 'leased', mac: MAC, ip: '10.213.5.100' });
+    },
+    BOOT_TIMEOUT_MS + 10_000,
+  );
 
-  it('then sends a TFTP read request for the boot file it was given', async () => {
-    const rrq = await tftp.waitJson<{ rx: { from: string; hex: string } }>(isRrq, BOOT_TIMEOUT_MS, 'TFTP RRQ');
-    expect(rrqFile(rrq)).toMatch(new RegExp(`ipxe/${MAC}$`));
-    expect(rrq.rx.from).toBe('10.213.5.100');
-  }, BOOT_TIMEOUT_MS + 10_000);
+  it(
+    'then sends a TFTP read request for the boot file it was given',
+    async () => {
+      const rrq = await tftp.waitJson<{ rx: { from: string; hex: string } }>(isRrq, BOOT_TIMEOUT_MS, 'TFTP RRQ');
+      expect(rrqFile(rrq)).toMatch(new RegExp(`ipxe/${MAC}$`));
+      expect(rrq.rx.from).toBe('10.213.5.100');
+    },
+    BOOT_TIMEOUT_MS + 10_000,
+  );
 
   afterAll(async () => {
     await guest?.stop();
@@ -175,18 +209,27 @@ const PROXY_GUESTS: readonly ProxyGuest[] = [
     arch: 7,
     start: (lab, ns, tap, mac) =>
       lab.spawn(ns, 'qemu-system-x86_64', [
-        '-machine', 'q35',
-        '-accel', 'tcg',
-        '-m', '256',
+        '-machine',
+        'q35',
+        '-accel',
+        'tcg',
+        '-m',
+        '256',
         '-nodefaults',
-        '-display', 'none',
-        '-serial', 'none',
-        '-monitor', 'none',
+        '-display',
+        'none',
+        '-serial',
+        'none',
+        '-monitor',
+        'none',
         '-no-reboot',
-        '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
-        '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+        '-drive',
+        `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+        '-netdev',
+        `tap,id=n0,ifname=${tap},script=no,downscript=no`,
         // romfile= : no iPXE ROM, so EDK2's own PXE client does the boot
-        '-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
+        '-device',
+        `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
       ]),
   },
   {
@@ -200,18 +243,27 @@ const PROXY_GUESTS: readonly ProxyGuest[] = [
     arch: 11,
     start: (lab, ns, tap, mac) =>
       lab.spawn(ns, 'qemu-system-aarch64', [
-        '-machine', 'virt',
-        '-cpu', 'cortex-a57',
-        '-m', '512',
+        '-machine',
+        'virt',
+        '-cpu',
+        'cortex-a57',
+        '-m',
+        '512',
         '-nodefaults',
-        '-display', 'none',
-        '-serial', 'none',
-        '-monitor', 'none',
+        '-display',
+        'none',
+        '-serial',
+        'none',
+        '-monitor',
+        'none',
         '-no-reboot',
-        '-bios', AARCH64_FW,
-        '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+        '-bios',
+        AARCH64_FW,
+        '-netdev',
+        `tap,id=n0,ifname=${tap},script=no,downscript=no`,
         // romfile= : no iPXE ROM, so EDK2's own PXE client does the boot
-        '-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
+        '-device',
+        `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
       ]),
   },
 ];
@@ -219,84 +271,103 @@ const PROXY_GUESTS: readonly ProxyGuest[] = [
 const PROXY = '10.213.6.1';
 
 for (const g of PROXY_GUESTS) {
-  describe.skipIf(g.skip !== undefined)(`qemu ${g.name} guest netboots from picluster in proxy mode beside a router${g.skip ? ` — skipped: ${g.skip}` : ''}`, () => {
-    const lab = new Lab();
-    let server: Proc;
-    let tftp: Proc;
-    let router: Proc;
-    let guest: Proc;
+  describe.skipIf(g.skip !== undefined)(
+    `qemu ${g.name} guest netboots from picluster in proxy mode beside a router${g.skip ? ` — skipped: ${g.skip}` : ''}`,
+    () => {
+      const lab = new Lab();
+      let server: Proc;
+      let tftp: Proc;
+      let router: Proc;
+      let guest: Proc;
 
-    beforeAll(async () => {
-      const ns = lab.addNs('pcp');
-      const routerNs = lab.addNs('pcr');
-      const br = uniqueName('br');
-      const tap = uniqueName('tp');
-      inNs(ns, 'ip', 'link', 'add', br, 'type', 'bridge');
-      inNs(ns, 'ip', 'addr', 'add', `${PROXY}/24`, 'dev', br);
-      inNs(ns, 'ip', 'link', 'set', br, 'up');
-      inNs(ns, 'ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap');
-      inNs(ns, 'ip', 'link', 'set', tap, 'master', br);
-      inNs(ns, 'ip', 'link', 'set', tap, 'up');
-      const uplink = lab.link({ ns: routerNs, addr: '10.213.6.2/24' }, { ns });
-      inNs(ns, 'ip', 'link', 'set', uplink.b, 'master', br);
+      beforeAll(async () => {
+        const ns = lab.addNs('pcp');
+        const routerNs = lab.addNs('pcr');
+        const br = uniqueName('br');
+        const tap = uniqueName('tp');
+        inNs(ns, 'ip', 'link', 'add', br, 'type', 'bridge');
+        inNs(ns, 'ip', 'addr', 'add', `${PROXY}/24`, 'dev', br);
+        inNs(ns, 'ip', 'link', 'set', br, 'up');
+        inNs(ns, 'ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap');
+        inNs(ns, 'ip', 'link', 'set', tap, 'master', br);
+        inNs(ns, 'ip', 'link', 'set', tap, 'up');
+        const uplink = lab.link({ ns: routerNs, addr: '10.213.6.2/24' }, { ns });
+        inNs(ns, 'ip', 'link', 'set', uplink.b, 'master', br);
 
-      router = lab.spawn(routerNs, 'dnsmasq', [
-        '--keep-in-foreground',
-        '--conf-file=/dev/null',
-        '--port=0',
-        `--interface=${uplink.a}`,
-        '--bind-interfaces',
-        '--dhcp-range=10.213.6.100,10.213.6.120,255.255.255.0,1h',
-        '--log-dhcp',
-        '--log-facility=-',
-        `--pid-file=${lab.tmp(`${routerNs}.pid`)}`,
-        `--dhcp-leasefile=${lab.tmp(`${routerNs}.leases`)}`,
-        '--user=root',
-      ]);
-      await router.waitText(/DHCP, IP range 10\.213\.6\.100/, 20_000);
+        router = lab.spawn(routerNs, 'dnsmasq', [
+          '--keep-in-foreground',
+          '--conf-file=/dev/null',
+          '--port=0',
+          `--interface=${uplink.a}`,
+          '--bind-interfaces',
+          '--dhcp-range=10.213.6.100,10.213.6.120,255.255.255.0,1h',
+          '--log-dhcp',
+          '--log-facility=-',
+          `--pid-file=${lab.tmp(`${routerNs}.pid`)}`,
+          `--dhcp-leasefile=${lab.tmp(`${routerNs}.leases`)}`,
+          '--user=root',
+        ]);
+        await router.waitText(/DHCP, IP range 10\.213\.6\.100/, 20_000);
 
-      server = lab.node(ns, HARNESS, [
-        JSON.stringify({
-          netboot: { serverAddress: PROXY, interface: br, mode: 'proxy', clients: 'known', dhcp: { ipxeScriptUrl: 'tftp://{server}/ipxe/${net0/mac}' } },
-          nodes: [{ name: 'qemu-proxy', mac: g.mac, approved: true }],
-        }),
-      ]);
-      await server.waitJson((j) => 'ready' in j, 30_000, 'picluster dhcp ready');
-      tftp = lab.node(ns, UDP_TOOL, [JSON.stringify({ bind: { address: PROXY, port: 69 } })]);
-      await tftp.waitJson((j) => 'ready' in j, 20_000, 'tftp capture ready');
-      guest = g.start(lab, ns, tap, g.mac);
-    }, 120_000);
+        server = lab.node(ns, HARNESS, [
+          JSON.stringify({
+            netboot: { serverAddress: PROXY, interface: br, mode: 'proxy', clients: 'known', dhcp: { ipxeScriptUrl: 'tftp://{server}/ipxe/${net0/mac}' } },
+            nodes: [{ name: 'qemu-proxy', mac: g.mac, approved: true }],
+          }),
+        ]);
+        await server.waitJson((j) => 'ready' in j, 30_000, 'picluster dhcp ready');
+        tftp = lab.node(ns, UDP_TOOL, [JSON.stringify({ bind: { address: PROXY, port: 69 } })]);
+        await tftp.waitJson((j) => 'ready' in j, 20_000, 'tftp capture ready');
+        guest = g.start(lab, ns, tap, g.mac);
+      }, 120_000);
 
-    afterAll(async () => {
-      await guest?.stop();
-      await lab.destroy();
-    }, 30_000);
+      afterAll(async () => {
+        await guest?.stop();
+        await lab.destroy();
+      }, 30_000);
 
-    it('picluster answers the DISCOVER with a proxy OFFER (no address)', async () => {
-      const offer = await server.waitJson<{ event: Record<string, unknown> }>(
-        (j) => 'event' in j && (j.event as { mac?: string }).mac === g.mac && (j.event as { outcome?: string }).outcome === 'answered',
-        BOOT_TIMEOUT_MS,
-        'proxy OFFER event',
+      it(
+        'picluster answers the DISCOVER with a proxy OFFER (no address)',
+        async () => {
+          const offer = await server.waitJson<{ event: Record<string, unknown> }>(
+            (j) => 'event' in j && (j.event as { mac?: string }).mac === g.mac && (j.event as { outcome?: string }).outcome === 'answered',
+            BOOT_TIMEOUT_MS,
+            'proxy OFFER event',
+          );
+          expect(offer.event).toMatchObject({
+            kind: 'dhcp-discover',
+            node: 'qemu-proxy',
+            detail: { mode: 'proxy', reply: 'OFFER', arch: g.arch, ...(g.userClass ? { userClass: g.userClass } : {}) },
+          });
+          expect(offer.event.ip).toBeUndefined();
+        },
+        BOOT_TIMEOUT_MS + 10_000,
       );
-      expect(offer.event).toMatchObject({ kind: 'dhcp-discover', node: 'qemu-proxy', detail: { mode: 'proxy', reply: 'OFFER', arch: g.arch, ...(g.userClass ? { userClass: g.userClass } : {}) } });
-      expect(offer.event.ip).toBeUndefined();
-    }, BOOT_TIMEOUT_MS + 10_000);
 
-    it('the guest takes its address from the router and its boot file from picluster', async () => {
-      await router.waitText(new RegExp(`DHCPACK\\(\\S+\\) 10\\.213\\.6\\.1\\d\\d ${g.mac}`), BOOT_TIMEOUT_MS);
-      const rrq = await tftp.waitJson<{ rx: { from: string; hex: string } }>(isRrq, BOOT_TIMEOUT_MS, 'TFTP RRQ to picluster');
-      expect(rrqFile(rrq)).toMatch(g.file);
-      expect(rrq.rx.from).toMatch(/^10\.213\.6\.1\d\d$/);
-    }, BOOT_TIMEOUT_MS + 10_000);
-
-    it("the guest's REQUEST to the router was seen and not answered by picluster", async () => {
-      const ignored = await server.waitJson<{ event: Record<string, unknown> }>(
-        (j) => 'event' in j && (j.event as { detail?: { type?: string } }).detail?.type === 'REQUEST',
-        BOOT_TIMEOUT_MS,
-        'REQUEST event',
+      it(
+        'the guest takes its address from the router and its boot file from picluster',
+        async () => {
+          await router.waitText(new RegExp(`DHCPACK\\(\\S+\\) 10\\.213\\.6\\.1\\d\\d ${g.mac}`), BOOT_TIMEOUT_MS);
+          const rrq = await tftp.waitJson<{ rx: { from: string; hex: string } }>(isRrq, BOOT_TIMEOUT_MS, 'TFTP RRQ to picluster');
+          expect(rrqFile(rrq)).toMatch(g.file);
+          expect(rrq.rx.from).toMatch(/^10\.213\.6\.1\d\d$/);
+        },
+        BOOT_TIMEOUT_MS + 10_000,
       );
-      expect(ignored.event).toMatchObject({ kind: 'dhcp-ignored', reason: 'request-for-other-server', mac: g.mac });
-      expect(server.json.some((j) => 'event' in j && (j.event as { detail?: { reply?: string } }).detail?.reply === 'ACK')).toBe(false);
-    }, BOOT_TIMEOUT_MS + 10_000);
-  });
+
+      it(
+        "the guest's REQUEST to the router was seen and not answered by picluster",
+        async () => {
+          const ignored = await server.waitJson<{ event: Record<string, unknown> }>(
+            (j) => 'event' in j && (j.event as { detail?: { type?: string } }).detail?.type === 'REQUEST',
+            BOOT_TIMEOUT_MS,
+            'REQUEST event',
+          );
+          expect(ignored.event).toMatchObject({ kind: 'dhcp-ignored', reason: 'request-for-other-server', mac: g.mac });
+          expect(server.json.some((j) => 'event' in j && (j.event as { detail?: { reply?: string } }).detail?.reply === 'ACK')).toBe(false);
+        },
+        BOOT_TIMEOUT_MS + 10_000,
+      );
+    },
+  );
 }

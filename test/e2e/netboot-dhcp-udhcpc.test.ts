@@ -37,14 +37,22 @@ describe.skipIf(skipReason !== undefined)(`busybox udhcpc gets the proxy OFFER${
       'udhcpc',
       '-f', // foreground
       '-n', // exit when no lease (a proxy never gives one)
-      '-t', '4',
-      '-T', '1',
-      '-i', clientIf,
-      '-s', '/bin/true',
-      '-V', 'PXEClient:Arch:00000:UNDI:002001',
-      '-x', '0x5d:0000', // option 93: arch 0, as every Pi sends
-      '-x', '0x5e:010201', // option 94: UNDI 1.2.1
-      '-x', `0x61:${GUID}`, // option 97: Pi 4 GUID
+      '-t',
+      '4',
+      '-T',
+      '1',
+      '-i',
+      clientIf,
+      '-s',
+      '/bin/true',
+      '-V',
+      'PXEClient:Arch:00000:UNDI:002001',
+      '-x',
+      '0x5d:0000', // option 93: arch 0, as every Pi sends
+      '-x',
+      '0x5e:010201', // option 94: UNDI 1.2.1
+      '-x',
+      `0x61:${GUID}`, // option 97: Pi 4 GUID
     ]);
     const rx = await capture.waitJson<{ rx: { hex: string } }>(
       (j) => {

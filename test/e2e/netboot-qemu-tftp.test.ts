@@ -30,8 +30,7 @@ const ROM = '/usr/lib/ipxe/qemu/efi-e1000.rom';
 const AARCH64_FW = '/usr/share/qemu-efi-aarch64/QEMU_EFI.fd';
 const BOOT_TIMEOUT_MS = 240_000; // firmware + iPXE/EDK2 under TCG on a shared 2-core machine
 
-const baseSkip =
-  netnsUnavailable() ?? (existsSync('/dev/net/tun') ? undefined : '/dev/net/tun is missing (tap devices)');
+const baseSkip = netnsUnavailable() ?? (existsSync('/dev/net/tun') ? undefined : '/dev/net/tun is missing (tap devices)');
 const x86Skip =
   baseSkip ??
   (which('qemu-system-x86_64') ? undefined : 'qemu-system-x86_64 is not installed (Debian package qemu-system-x86)') ??
@@ -46,7 +45,13 @@ const QEMU_COMMON = ['-nodefaults', '-display', 'none', '-serial', 'none', '-mon
 /** One namespace with a tap (addressed `server/24`), picluster netboot on it, a TFTP root. */
 async function setUp(
   lab: Lab,
-  opts: { server: string; range: [string, string]; node: { name: string; mac: string; model?: string }; dhcp?: Record<string, unknown>; files: Record<string, Buffer | string> },
+  opts: {
+    server: string;
+    range: [string, string];
+    node: { name: string; mac: string; model?: string };
+    dhcp?: Record<string, unknown>;
+    files: Record<string, Buffer | string>;
+  },
 ): Promise<{ ns: string; tap: string; netboot: Proc }> {
   const ns = lab.addNs('pct');
   const tap = uniqueName('tt');
@@ -116,13 +121,19 @@ describe.skipIf(x86Skip !== undefined)(`qemu x86 iPXE guest netboots over piclus
     });
     netboot = s.netboot;
     guest = lab.spawn(s.ns, 'qemu-system-x86_64', [
-      '-machine', 'pc',
-      '-accel', 'tcg',
-      '-m', '128',
+      '-machine',
+      'pc',
+      '-accel',
+      'tcg',
+      '-m',
+      '128',
       ...QEMU_COMMON,
-      '-boot', 'order=n',
-      '-netdev', `tap,id=n0,ifname=${s.tap},script=no,downscript=no`,
-      '-device', `e1000,netdev=n0,mac=${X86_MAC},romfile=${ROM}`,
+      '-boot',
+      'order=n',
+      '-netdev',
+      `tap,id=n0,ifname=${s.tap},script=no,downscript=no`,
+      '-device',
+      `e1000,netdev=n0,mac=${X86_MAC},romfile=${ROM}`,
     ]);
   }, 120_000);
 
@@ -131,42 +142,54 @@ describe.skipIf(x86Skip !== undefined)(`qemu x86 iPXE guest netboots over piclus
     await lab.destroy();
   }, 30_000);
 
-  it('picluster OFFERs and ACKs the guest (iPXE) with the tftp:// script URL', async () => {
-    const offer = await waitEvent(netboot, (e) => e.kind === 'dhcp-discover' && e.mac === X86_MAC && e.detail?.reply === 'OFFER', 'OFFER event');
-    expect(offer).toMatchObject({ outcome: 'answered', node: 'qemu-x86', ip: X86_IP, detail: { boot: `tftp://${X86_SERVER}/boot.ipxe`, userClass: 'iPXE' } });
-    const ack = await waitEvent(netboot, (e) => e.kind === 'dhcp-ack', 'ACK event');
-    expect(ack).toMatchObject({ outcome: 'leased', mac: X86_MAC, ip: X86_IP, node: 'qemu-x86' });
-  }, BOOT_TIMEOUT_MS + 10_000);
+  it(
+    'picluster OFFERs and ACKs the guest (iPXE) with the tftp:// script URL',
+    async () => {
+      const offer = await waitEvent(netboot, (e) => e.kind === 'dhcp-discover' && e.mac === X86_MAC && e.detail?.reply === 'OFFER', 'OFFER event');
+      expect(offer).toMatchObject({ outcome: 'answered', node: 'qemu-x86', ip: X86_IP, detail: { boot: `tftp://${X86_SERVER}/boot.ipxe`, userClass: 'iPXE' } });
+      const ack = await waitEvent(netboot, (e) => e.kind === 'dhcp-ack', 'ACK event');
+      expect(ack).toMatchObject({ outcome: 'leased', mac: X86_MAC, ip: X86_IP, node: 'qemu-x86' });
+    },
+    BOOT_TIMEOUT_MS + 10_000,
+  );
 
-  it('the guest fetches boot.ipxe whole over picluster TFTP', async () => {
-    const t = await waitEvent(netboot, tftpOf('boot.ipxe'), 'tftp-transfer of boot.ipxe');
-    expect(t, JSON.stringify(events(netboot))).toMatchObject({
-      outcome: 'complete',
-      ip: X86_IP,
-      detail: { bytes: Buffer.byteLength(BOOT_IPXE), sizeBytes: Buffer.byteLength(BOOT_IPXE), source: 'shared' },
-    });
-  }, BOOT_TIMEOUT_MS + 10_000);
+  it(
+    'the guest fetches boot.ipxe whole over picluster TFTP',
+    async () => {
+      const t = await waitEvent(netboot, tftpOf('boot.ipxe'), 'tftp-transfer of boot.ipxe');
+      expect(t, JSON.stringify(events(netboot))).toMatchObject({
+        outcome: 'complete',
+        ip: X86_IP,
+        detail: { bytes: Buffer.byteLength(BOOT_IPXE), sizeBytes: Buffer.byteLength(BOOT_IPXE), source: 'shared' },
+      });
+    },
+    BOOT_TIMEOUT_MS + 10_000,
+  );
 
-  it('then runs it: fetches the MAC-named second script (multi-block), which fetches a third file', async () => {
-    const second = await waitEvent(netboot, tftpOf(`${X86_HYP}/second.ipxe`), 'tftp-transfer of <mac>/second.ipxe');
-    expect(second, JSON.stringify(events(netboot))).toMatchObject({
-      outcome: 'complete',
-      ip: X86_IP,
-      mac: X86_MAC,
-      node: 'qemu-x86',
-      detail: { bytes: Buffer.byteLength(SECOND_IPXE), sizeBytes: Buffer.byteLength(SECOND_IPXE), source: 'shared' },
-    });
-    expect(Buffer.byteLength(SECOND_IPXE)).toBeGreaterThan(Number(second.detail!.blksize));
-    const done = await waitEvent(netboot, tftpOf(`done-${X86_IP}`), 'tftp-transfer of done-<ip>');
-    expect(done).toMatchObject({ outcome: 'complete', ip: X86_IP, detail: { bytes: DONE.length } });
-    // Each file was fetched once, in order, and nothing failed.
-    const transfers = events(netboot).filter((e) => e.kind === 'tftp-transfer');
-    expect(transfers.map((e) => [e.detail?.file, e.outcome])).toEqual([
-      ['boot.ipxe', 'complete'],
-      [`${X86_HYP}/second.ipxe`, 'complete'],
-      [`done-${X86_IP}`, 'complete'],
-    ]);
-  }, BOOT_TIMEOUT_MS + 10_000);
+  it(
+    'then runs it: fetches the MAC-named second script (multi-block), which fetches a third file',
+    async () => {
+      const second = await waitEvent(netboot, tftpOf(`${X86_HYP}/second.ipxe`), 'tftp-transfer of <mac>/second.ipxe');
+      expect(second, JSON.stringify(events(netboot))).toMatchObject({
+        outcome: 'complete',
+        ip: X86_IP,
+        mac: X86_MAC,
+        node: 'qemu-x86',
+        detail: { bytes: Buffer.byteLength(SECOND_IPXE), sizeBytes: Buffer.byteLength(SECOND_IPXE), source: 'shared' },
+      });
+      expect(Buffer.byteLength(SECOND_IPXE)).toBeGreaterThan(Number(second.detail!.blksize));
+      const done = await waitEvent(netboot, tftpOf(`done-${X86_IP}`), 'tftp-transfer of done-<ip>');
+      expect(done).toMatchObject({ outcome: 'complete', ip: X86_IP, detail: { bytes: DONE.length } });
+      // Each file was fetched once, in order, and nothing failed.
+      const transfers = events(netboot).filter((e) => e.kind === 'tftp-transfer');
+      expect(transfers.map((e) => [e.detail?.file, e.outcome])).toEqual([
+        ['boot.ipxe', 'complete'],
+        [`${X86_HYP}/second.ipxe`, 'complete'],
+        [`done-${X86_IP}`, 'complete'],
+      ]);
+    },
+    BOOT_TIMEOUT_MS + 10_000,
+  );
 });
 
 // ─── arm64 UEFI (EDK2's own PXE) ─────────────────────────────────────────────────────────
@@ -194,14 +217,20 @@ describe.skipIf(armSkip !== undefined)(`qemu arm64 UEFI guest netboots over picl
     writeFileSync(lab.tmp(`tftp/${ARM_FILE}`), ARM_BYTES);
     netboot = s.netboot;
     guest = lab.spawn(s.ns, 'qemu-system-aarch64', [
-      '-machine', 'virt',
-      '-cpu', 'cortex-a57',
-      '-m', '512',
+      '-machine',
+      'virt',
+      '-cpu',
+      'cortex-a57',
+      '-m',
+      '512',
       ...QEMU_COMMON,
-      '-bios', AARCH64_FW,
-      '-netdev', `tap,id=n0,ifname=${s.tap},script=no,downscript=no`,
+      '-bios',
+      AARCH64_FW,
+      '-netdev',
+      `tap,id=n0,ifname=${s.tap},script=no,downscript=no`,
       // romfile= : no iPXE ROM, so EDK2's own PXE client does the boot
-      '-device', `virtio-net-pci,netdev=n0,mac=${ARM_MAC},romfile=`,
+      '-device',
+      `virtio-net-pci,netdev=n0,mac=${ARM_MAC},romfile=`,
     ]);
   }, 120_000);
 
@@ -210,18 +239,29 @@ describe.skipIf(armSkip !== undefined)(`qemu arm64 UEFI guest netboots over picl
     await lab.destroy();
   }, 30_000);
 
-  it('picluster OFFERs and ACKs the guest (arch 11) with bootFiles.arm64Uefi', async () => {
-    const offer = await waitEvent(netboot, (e) => e.kind === 'dhcp-discover' && e.mac === ARM_MAC && e.detail?.reply === 'OFFER', 'OFFER event');
-    expect(offer).toMatchObject({ outcome: 'answered', node: 'qemu-arm64', ip: ARM_IP, detail: { arch: 11, boot: ARM_FILE } });
-    const ack = await waitEvent(netboot, (e) => e.kind === 'dhcp-ack', 'ACK event');
-    expect(ack).toMatchObject({ outcome: 'leased', mac: ARM_MAC, ip: ARM_IP });
-  }, BOOT_TIMEOUT_MS + 10_000);
+  it(
+    'picluster OFFERs and ACKs the guest (arch 11) with bootFiles.arm64Uefi',
+    async () => {
+      const offer = await waitEvent(netboot, (e) => e.kind === 'dhcp-discover' && e.mac === ARM_MAC && e.detail?.reply === 'OFFER', 'OFFER event');
+      expect(offer).toMatchObject({ outcome: 'answered', node: 'qemu-arm64', ip: ARM_IP, detail: { arch: 11, boot: ARM_FILE } });
+      const ack = await waitEvent(netboot, (e) => e.kind === 'dhcp-ack', 'ACK event');
+      expect(ack).toMatchObject({ outcome: 'leased', mac: ARM_MAC, ip: ARM_IP });
+    },
+    BOOT_TIMEOUT_MS + 10_000,
+  );
 
-  it('the firmware downloads the EFI boot file whole over picluster TFTP', async () => {
-    const t = await waitEvent(netboot, (e) => tftpOf(ARM_FILE)(e) && e.outcome === 'complete', `complete tftp-transfer of ${ARM_FILE}`);
-    expect(t).toMatchObject({ ip: ARM_IP, detail: { bytes: ARM_BYTES.length, sizeBytes: ARM_BYTES.length } });
-    // EDK2 asks for the size first (tsize, then aborts); anything else must not have failed.
-    const others = events(netboot).filter((e) => e.kind === 'tftp-transfer' && e.outcome !== 'complete');
-    expect(others.every((e) => e.outcome === 'probe'), JSON.stringify(others)).toBe(true);
-  }, BOOT_TIMEOUT_MS + 10_000);
+  it(
+    'the firmware downloads the EFI boot file whole over picluster TFTP',
+    async () => {
+      const t = await waitEvent(netboot, (e) => tftpOf(ARM_FILE)(e) && e.outcome === 'complete', `complete tftp-transfer of ${ARM_FILE}`);
+      expect(t).toMatchObject({ ip: ARM_IP, detail: { bytes: ARM_BYTES.length, sizeBytes: ARM_BYTES.length } });
+      // EDK2 asks for the size first (tsize, then aborts); anything else must not have failed.
+      const others = events(netboot).filter((e) => e.kind === 'tftp-transfer' && e.outcome !== 'complete');
+      expect(
+        others.every((e) => e.outcome === 'probe'),
+        JSON.stringify(others),
+      ).toBe(true);
+    },
+    BOOT_TIMEOUT_MS + 10_000,
+  );
 });

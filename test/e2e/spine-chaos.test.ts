@@ -63,10 +63,15 @@ describe('spine chaos: kill -9 the master twice and an agent once', () => {
     await harness.master!.exited;
     await harness.startMaster();
 
-    const final = await waitFor('all jobs ended', async () => {
-      const c = await harness.api<Counts>('GET', '/api/jobs/status');
-      return c.queued + c.running === 0 ? c : undefined;
-    }, 180_000, 200);
+    const final = await waitFor(
+      'all jobs ended',
+      async () => {
+        const c = await harness.api<Counts>('GET', '/api/jobs/status');
+        return c.queued + c.running === 0 ? c : undefined;
+      },
+      180_000,
+      200,
+    );
     expect(final).toEqual({ queued: 0, running: 0, succeeded: JOBS, failed: 0, cancelled: 0 });
 
     const overview = await harness.api<{ staleResults: number }>('GET', '/api/cluster/overview');
@@ -74,7 +79,9 @@ describe('spine chaos: kill -9 the master twice and an agent once', () => {
 
     // Look at the committed truth directly.
     const db = new Database(join(harness.dataDir, 'picluster.db'), { readonly: true });
-    const perJob = db.prepare("SELECT j.id, j.state, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = j.id AND a.state = 'succeeded') AS ok FROM jobs j").all() as { id: number; state: string; ok: number }[];
+    const perJob = db
+      .prepare("SELECT j.id, j.state, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = j.id AND a.state = 'succeeded') AS ok FROM jobs j")
+      .all() as { id: number; state: string; ok: number }[];
     expect(perJob).toHaveLength(JOBS);
     expect(perJob.filter((j) => j.state !== 'succeeded' || j.ok !== 1)).toEqual([]);
     // each job's recorded output is its own id

@@ -37,11 +37,15 @@ const alive = (pid: number): boolean => {
 /** Submits a job that forks a sleeping grandchild and prints its pid; returns the job id and that pid. */
 async function treeJob(extra: Record<string, unknown> = {}): Promise<{ id: number; childPid: number }> {
   const job = await harness.api<{ id: number }>('POST', '/api/jobs', { argv: ['sh', '-c', 'sleep 300 & echo $!; wait'], retries: 0, ...extra });
-  const childPid = await waitFor('child pid in live output', async () => {
-    const out = await harness.api<{ stdout: string }>('GET', `/api/jobs/${job.id}/output`);
-    const m = /^(\d+)\s*$/m.exec(out.stdout);
-    return m ? Number(m[1]) : undefined;
-  }, 20_000);
+  const childPid = await waitFor(
+    'child pid in live output',
+    async () => {
+      const out = await harness.api<{ stdout: string }>('GET', `/api/jobs/${job.id}/output`);
+      const m = /^(\d+)\s*$/m.exec(out.stdout);
+      return m ? Number(m[1]) : undefined;
+    },
+    20_000,
+  );
   expect(alive(childPid)).toBe(true);
   return { id: job.id, childPid };
 }
@@ -73,10 +77,15 @@ describe('spine lifecycle with real processes', () => {
     const victim = harness.agents.get(first.node!)!;
     const frozenAt = Date.now();
     process.kill(victim.pid, 'SIGSTOP');
-    const requeuedAt = await waitFor('job requeued', async () => {
-      const j = await harness.api<JobView>('GET', `/api/jobs/${job.id}`);
-      return j.attemptList[0]!.state === 'node-lost' ? Date.now() : undefined;
-    }, 10_000, 20);
+    const requeuedAt = await waitFor(
+      'job requeued',
+      async () => {
+        const j = await harness.api<JobView>('GET', `/api/jobs/${job.id}`);
+        return j.attemptList[0]!.state === 'node-lost' ? Date.now() : undefined;
+      },
+      10_000,
+      20,
+    );
     const tookMs = requeuedAt - frozenAt;
     // Lost = three intervals without a heartbeat, checked every tenth of an interval; the
     // last heartbeat came at or before the freeze, so the bound is 3 intervals + one check + polling.

@@ -26,7 +26,16 @@ async function launch(): Promise<Browser> {
   // in args); each test context below is a separate, clean browser profile on top of it.
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -155,14 +164,20 @@ describe.skipIf(!haveChromium)('web UI in chromium (master + 2 agents as process
     await admin.getByRole('status').getByText('open', { exact: true }).waitFor({ timeout: 20_000 });
     await admin.locator('.xterm-helper-textarea').focus();
     await admin.keyboard.type('echo $((6*7))\n');
-    await admin.waitForFunction(() => /^42\s*$/m.test((document.querySelector('.xterm-rows') as HTMLElement | null)?.innerText ?? ''), null, { timeout: 20_000 });
+    await admin.waitForFunction(() => /^42\s*$/m.test((document.querySelector('.xterm-rows') as HTMLElement | null)?.innerText ?? ''), null, {
+      timeout: 20_000,
+    });
     await admin.getByRole('button', { name: 'Close shell' }).click();
     // The session is recorded as node events (opened, closed) with who did it.
-    await waitFor('shell node events', async () => {
-      const events = await harness.api<{ kind: string; message: string; actor: string }[]>('GET', '/api/nodes/ui-b/events');
-      const shell = events.filter((e) => e.kind === 'shell');
-      return shell.some((e) => /opened by admin/.test(e.message)) && shell.some((e) => /closed/.test(e.message));
-    }, 20_000);
+    await waitFor(
+      'shell node events',
+      async () => {
+        const events = await harness.api<{ kind: string; message: string; actor: string }[]>('GET', '/api/nodes/ui-b/events');
+        const shell = events.filter((e) => e.kind === 'shell');
+        return shell.some((e) => /opened by admin/.test(e.message)) && shell.some((e) => /closed/.test(e.message));
+      },
+      20_000,
+    );
   });
 
   it('renders a job argument containing HTML as text', async () => {
@@ -187,7 +202,8 @@ describe.skipIf(!haveChromium)('web UI in chromium (master + 2 agents as process
     await viewer.getByText('viewer', { exact: true }).waitFor();
     await viewer.goto(`${harness.url}/nodes/ui-a`);
     await viewer.getByRole('heading', { name: 'Identity' }).waitFor();
-    for (const name of ['Reboot', 'Power cycle', 'Drain', 'Identify', 'Open shell', 'Save', 'Kill']) expect(await viewer.getByRole('button', { name, exact: true }).count()).toBe(0);
+    for (const name of ['Reboot', 'Power cycle', 'Drain', 'Identify', 'Open shell', 'Save', 'Kill'])
+      expect(await viewer.getByRole('button', { name, exact: true }).count()).toBe(0);
     await viewer.goto(`${harness.url}/jobs`);
     await viewer.getByRole('table', { name: 'Jobs' }).waitFor();
     expect(await viewer.getByRole('form', { name: 'Submit a job' }).count()).toBe(0);
@@ -195,7 +211,11 @@ describe.skipIf(!haveChromium)('web UI in chromium (master + 2 agents as process
     await viewer.getByRole('heading', { name: 'Summary' }).waitFor();
     for (const name of ['Cancel job', 'Retry']) expect(await viewer.getByRole('button', { name }).count()).toBe(0);
     // And the API refuses them anyway, shell included.
-    const r = await fetch(`${harness.url}/api/jobs`, { method: 'POST', headers: { authorization: `Bearer ${VIEWER_TOKEN}`, 'content-type': 'application/json' }, body: '{"argv":["true"]}' });
+    const r = await fetch(`${harness.url}/api/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${VIEWER_TOKEN}`, 'content-type': 'application/json' },
+      body: '{"argv":["true"]}',
+    });
     expect(r.status).toBe(403);
   });
 

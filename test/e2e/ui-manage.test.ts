@@ -80,11 +80,19 @@ async function discover(mac: string): Promise<string> {
     sock.close();
   }
   const name = `pending-${mac.replace(/:/g, '')}`;
-  await waitFor(`${name} pending`, async () => (await harness.api<{ name: string; state: string }[]>('GET', '/api/nodes')).some((n) => n.name === name && n.state === 'pending-approval'), 15_000);
+  await waitFor(
+    `${name} pending`,
+    async () => (await harness.api<{ name: string; state: string }[]>('GET', '/api/nodes')).some((n) => n.name === name && n.state === 'pending-approval'),
+    15_000,
+  );
   return name;
 }
 
-const confirm = (page: Page, label: string) => page.getByRole('dialog').getByRole('button', { name: `Yes, ${label.toLowerCase()}` }).click();
+const confirm = (page: Page, label: string) =>
+  page
+    .getByRole('dialog')
+    .getByRole('button', { name: `Yes, ${label.toLowerCase()}` })
+    .click();
 
 describe.skipIf(!haveChromium)('Manage page, alerts and node actions in chromium (master with enrollment + 2 agents)', () => {
   let admin: Page;
@@ -96,7 +104,16 @@ describe.skipIf(!haveChromium)('Manage page, alerts and node actions in chromium
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     admin = await signIn(harness.token());
   }, 90_000);
@@ -119,12 +136,25 @@ describe.skipIf(!haveChromium)('Manage page, alerts and node actions in chromium
     await form.getByLabel('Labels (key=value, one per line)').fill('rack=2\nrole=render');
     await form.getByLabel('Power (JSON with a driver; optional)').fill('{"driver": "no-such-driver"}');
     await form.getByRole('button', { name: 'Add node' }).click();
-    await form.getByRole('alert').getByText(/400 .*power/i).waitFor();
+    await form
+      .getByRole('alert')
+      .getByText(/400 .*power/i)
+      .waitFor();
     await form.getByLabel('Power (JSON with a driver; optional)').fill('{"driver": "manual"}');
     await form.getByRole('button', { name: 'Add node' }).click();
     await form.getByRole('status').getByRole('link', { name: 'rack2-07' }).waitFor();
-    const node = await harness.api<{ mac: string; serial: string; model: string; slots: number; labels: Record<string, string>; state: string }>('GET', '/api/nodes/rack2-07');
-    expect(node).toMatchObject({ mac: 'dc:a6:32:00:00:07', serial: '10000007', model: 'pi4', slots: 3, labels: { rack: '2', role: 'render' }, state: 'offline' });
+    const node = await harness.api<{ mac: string; serial: string; model: string; slots: number; labels: Record<string, string>; state: string }>(
+      'GET',
+      '/api/nodes/rack2-07',
+    );
+    expect(node).toMatchObject({
+      mac: 'dc:a6:32:00:00:07',
+      serial: '10000007',
+      model: 'pi4',
+      slots: 3,
+      labels: { rack: '2', role: 'render' },
+      state: 'offline',
+    });
     expect((await harness.api<{ power: { driver: string } | null }>('GET', '/api/nodes/rack2-07/power')).power?.driver).toBe('manual');
     // Live in the manage table, and in the node table.
     await admin.getByRole('table', { name: 'Manage nodes' }).locator('tr[data-node="rack2-07"]').waitFor();
@@ -156,7 +186,10 @@ describe.skipIf(!haveChromium)('Manage page, alerts and node actions in chromium
     await expect(admin.getByRole('dialog').textContent()).resolves.toContain('2 node(s): m-a, m-b');
     await confirm(admin, 'Drain');
     for (const n of AGENTS) await table.locator(`tr[data-node="${n}"] [data-col="state"]`).getByText('drained').waitFor();
-    expect((await harness.api<{ name: string; state: string }[]>('GET', '/api/nodes')).filter((n) => AGENTS.includes(n.name)).map((n) => n.state)).toEqual(['drained', 'drained']);
+    expect((await harness.api<{ name: string; state: string }[]>('GET', '/api/nodes')).filter((n) => AGENTS.includes(n.name)).map((n) => n.state)).toEqual([
+      'drained',
+      'drained',
+    ]);
     await bulk.getByRole('button', { name: 'Undrain', exact: true }).click();
     await confirm(admin, 'Undrain');
     for (const n of AGENTS) await table.locator(`tr[data-node="${n}"] [data-col="state"]`).getByText('online').waitFor();
@@ -209,9 +242,15 @@ describe.skipIf(!haveChromium)('Manage page, alerts and node actions in chromium
       await proc.exited;
       if (i === 0) await expect(progress.locator(`li[data-node="${AGENTS[1]}"] .step`).textContent()).resolves.toBe('waiting');
       startAgent(n, `rebooted-${n}-${Date.now()}`);
-      await progress.locator(`li[data-node="${n}"] .step`).getByText('done', { exact: true }).waitFor({ timeout: 30_000 }).catch(async (e: Error) => {
-        throw new Error(`${e.message}\nprogress: ${await progress.textContent()}\nmaster: ${harness.master!.output().slice(-3000)}\nagent: ${harness.agents.get(n)!.output().slice(-2000)}`);
-      });
+      await progress
+        .locator(`li[data-node="${n}"] .step`)
+        .getByText('done', { exact: true })
+        .waitFor({ timeout: 30_000 })
+        .catch(async (e: Error) => {
+          throw new Error(
+            `${e.message}\nprogress: ${await progress.textContent()}\nmaster: ${harness.master!.output().slice(-3000)}\nagent: ${harness.agents.get(n)!.output().slice(-2000)}`,
+          );
+        });
     }
     await admin.getByRole('status').getByText('Rolling reboot complete: 2 node(s).').waitFor();
     const after = await harness.api<{ name: string; bootId: string; state: string }[]>('GET', '/api/nodes');
@@ -230,7 +269,12 @@ describe.skipIf(!haveChromium)('Manage page, alerts and node actions in chromium
     for (const label of ['Power cycle', 'Power off', 'Power on']) {
       await admin.getByRole('button', { name: label, exact: true }).click();
       await confirm(admin, label);
-      await admin.locator('.confirm').filter({ hasText: label }).getByRole('alert').getByText(/409 CONFLICT: node 'm-a' has no power driver configured/).waitFor();
+      await admin
+        .locator('.confirm')
+        .filter({ hasText: label })
+        .getByRole('alert')
+        .getByText(/409 CONFLICT: node 'm-a' has no power driver configured/)
+        .waitFor();
     }
     // Maintenance from the node page, then its opposite appears.
     await admin.getByRole('button', { name: 'Maintenance', exact: true }).click();
@@ -262,10 +306,15 @@ describe.skipIf(!haveChromium)('Manage page, alerts and node actions in chromium
     await viewer.getByRole('link', { name: 'Manage', exact: true }).click();
     await viewer.getByText('Signed in as a viewer').waitFor();
     await viewer.getByRole('table', { name: 'Pending nodes' }).locator('tr[data-pending="pending-525400aa0003"]').waitFor();
-    for (const name of ['Add node', 'Approve', 'Reject', 'Drain', 'Undrain', 'Reboot', 'Remove', 'Maintenance on', 'Rolling reboot']) expect(await viewer.getByRole('button', { name, exact: true }).count()).toBe(0);
+    for (const name of ['Add node', 'Approve', 'Reject', 'Drain', 'Undrain', 'Reboot', 'Remove', 'Maintenance on', 'Rolling reboot'])
+      expect(await viewer.getByRole('button', { name, exact: true }).count()).toBe(0);
     expect(await viewer.getByRole('form', { name: 'Add a node' }).count()).toBe(0);
     expect(await viewer.getByRole('checkbox').count()).toBe(0);
-    const r = await fetch(`${harness.url}/api/nodes`, { method: 'POST', headers: { authorization: `Bearer ${VIEWER_TOKEN}`, 'content-type': 'application/json' }, body: '{"name":"nope"}' });
+    const r = await fetch(`${harness.url}/api/nodes`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${VIEWER_TOKEN}`, 'content-type': 'application/json' },
+      body: '{"name":"nope"}',
+    });
     expect(r.status).toBe(403);
   });
 });

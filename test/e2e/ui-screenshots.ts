@@ -21,17 +21,42 @@ try {
   await harness.waitForNodes(names);
   await harness.api('PATCH', '/api/nodes/pi-01', { labels: { rack: 'a', model: 'pi4' } });
   const jobs: { id: number }[] = [];
-  for (let i = 0; i < 24; i++) jobs.push(await harness.api<{ id: number }>('POST', '/api/jobs', { name: `render-frame-${i}`, argv: ['sh', '-c', `echo frame ${i}; sleep 0.${i % 5}`], group: i % 2 ? 'render' : 'encode', retries: 0 }));
-  for (let i = 0; i < 3; i++) jobs.push(await harness.api<{ id: number }>('POST', '/api/jobs', { name: `flaky-${i}`, argv: ['sh', '-c', 'echo oops >&2; exit 3'], retries: 0 }));
+  for (let i = 0; i < 24; i++)
+    jobs.push(
+      await harness.api<{ id: number }>('POST', '/api/jobs', {
+        name: `render-frame-${i}`,
+        argv: ['sh', '-c', `echo frame ${i}; sleep 0.${i % 5}`],
+        group: i % 2 ? 'render' : 'encode',
+        retries: 0,
+      }),
+    );
+  for (let i = 0; i < 3; i++)
+    jobs.push(await harness.api<{ id: number }>('POST', '/api/jobs', { name: `flaky-${i}`, argv: ['sh', '-c', 'echo oops >&2; exit 3'], retries: 0 }));
   jobs.push(await harness.api<{ id: number }>('POST', '/api/jobs', { name: 'square', source: 'export default (n) => n * n;', args: [12] }));
-  await waitFor('demo jobs done', async () => {
-    const c = await harness.api<Record<string, number>>('GET', '/api/jobs/status');
-    return (c.succeeded ?? 0) + (c.failed ?? 0) >= jobs.length;
-  }, 60_000);
+  await waitFor(
+    'demo jobs done',
+    async () => {
+      const c = await harness.api<Record<string, number>>('GET', '/api/jobs/status');
+      return (c.succeeded ?? 0) + (c.failed ?? 0) >= jobs.length;
+    },
+    60_000,
+  );
   await harness.api('POST', '/api/jobs', { name: 'long-simulation', argv: ['sleep', '600'], requirements: { node: 'pi-02' } });
   await harness.api('POST', '/api/jobs', { name: 'batch-train', argv: ['sleep', '600'], requirements: { node: 'pi-02' } });
 
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' })).newPage();
   await page.goto(harness.url + '/');
   await page.getByLabel('Token').fill(harness.token());

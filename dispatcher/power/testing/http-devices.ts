@@ -20,7 +20,10 @@ export interface TestDevice {
   close(): Promise<void>;
 }
 
-async function listen(handler: (req: IncomingMessage, body: string, res: ServerResponse) => void, requests: TestDevice['requests']): Promise<{ server: Server; url: string }> {
+async function listen(
+  handler: (req: IncomingMessage, body: string, res: ServerResponse) => void,
+  requests: TestDevice['requests'],
+): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -39,7 +42,11 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 };
-const closer = (server: Server) => () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+const closer = (server: Server) => () =>
+  new Promise<void>((r) => {
+    server.closeAllConnections();
+    server.close(() => r());
+  });
 
 export interface Tasmota extends TestDevice {
   readonly relays: boolean[];
@@ -75,19 +82,31 @@ export interface Shelly extends TestDevice {
   readonly timers: Map<number, number>;
 }
 
-export async function startShelly(clock: ManualClock, options: { switches?: number; password?: string; /** fire toggle_after this much late */ lateMs?: number } = {}): Promise<Shelly> {
+export async function startShelly(
+  clock: ManualClock,
+  options: { switches?: number; password?: string; /** fire toggle_after this much late */ lateMs?: number } = {},
+): Promise<Shelly> {
   const deviceId = 'shellyplus1pm-a8032ab12345';
   const outputs = Array.from({ length: options.switches ?? 1 }, () => true);
   const timers = new Map<number, number>();
   const nonces = new Set<string>();
   const requests: TestDevice['requests'] = [];
   const runTimers = () => {
-    for (const [id, at] of timers) if (clock.now() >= at) (outputs[id] = !outputs[id], timers.delete(id));
+    for (const [id, at] of timers) {
+      if (clock.now() < at) continue;
+      outputs[id] = !outputs[id];
+      timers.delete(id);
+    }
   };
   const challenge = (res: ServerResponse) => {
     const nonce = randomBytes(8).toString('hex');
     nonces.add(nonce);
-    json(res, 401, { code: 401, message: 'Unauthorized' }, { 'www-authenticate': `Digest qop="auth", realm="${deviceId}", nonce="${nonce}", algorithm=SHA-256` });
+    json(
+      res,
+      401,
+      { code: 401, message: 'Unauthorized' },
+      { 'www-authenticate': `Digest qop="auth", realm="${deviceId}", nonce="${nonce}", algorithm=SHA-256` },
+    );
   };
   const authorized = (req: IncomingMessage): boolean => {
     const header = req.headers.authorization;

@@ -10,7 +10,8 @@ const BASE = '.1.3.6.1.2.1.105.1.1.1.3';
 const stateFile = process.argv[2];
 const load = () => JSON.parse(readFileSync(stateFile, 'utf8'));
 const cmp = (a, b) => {
-  const x = a.split('.').map(Number), y = b.split('.').map(Number);
+  const x = a.split('.').map(Number),
+    y = b.split('.').map(Number);
   for (let i = 0; i < Math.max(x.length, y.length); i++) {
     if (x[i] === undefined) return -1;
     if (y[i] === undefined) return 1;
@@ -31,12 +32,16 @@ const next = () => new Promise((r) => (queue.length ? r(queue.shift()) : (waitin
 
 for (;;) {
   const cmd = (await next()).trim();
-  if (cmd === 'PING') { out('PONG'); continue; }
+  if (cmd === 'PING') {
+    out('PONG');
+    continue;
+  }
   if (cmd === 'get') {
     const oid = (await next()).trim();
     const state = load();
     const i = index(oid);
-    if (i !== undefined && i in state) out(oid, 'integer', String(state[i])); else out('NONE');
+    if (i !== undefined && i in state) out(oid, 'integer', String(state[i]));
+    else out('NONE');
     continue;
   }
   if (cmd === 'getnext') {
@@ -44,7 +49,8 @@ for (;;) {
     const state = load();
     const i = index(oid);
     const after = rows(state).find((r) => (i === undefined ? cmp(oid, BASE) <= 0 : cmp(r, i) > 0));
-    if (after !== undefined) out(`${BASE}.${after}`, 'integer', String(state[after])); else out('NONE');
+    if (after !== undefined) out(`${BASE}.${after}`, 'integer', String(state[after]));
+    else out('NONE');
     continue;
   }
   if (cmd === 'set') {
@@ -52,9 +58,18 @@ for (;;) {
     const [type, value] = (await next()).trim().split(/\s+/);
     const state = load();
     const i = index(oid);
-    if (i === undefined || !(i in state)) { out('not-writable'); continue; }
-    if (type !== 'integer') { out('wrong-type'); continue; }
-    if (value !== '1' && value !== '2') { out('wrong-value'); continue; }
+    if (i === undefined || !(i in state)) {
+      out('not-writable');
+      continue;
+    }
+    if (type !== 'integer') {
+      out('wrong-type');
+      continue;
+    }
+    if (value !== '1' && value !== '2') {
+      out('wrong-value');
+      continue;
+    }
     appendFileSync(stateFile + '.log', `set ${i} ${value}\n`);
     if (i !== '1.8') state[i] = Number(value);
     writeFileSync(stateFile, JSON.stringify(state));

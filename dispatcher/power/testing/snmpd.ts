@@ -85,7 +85,13 @@ export async function startSnmpd(table: Record<string, number>): Promise<Snmpd> 
     port,
     pid: child.pid!,
     table: () => JSON.parse(readFileSync(state, 'utf8')) as Record<string, number>,
-    sets: () => (existsSync(state + '.log') ? readFileSync(state + '.log', 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/^set /, '')) : []),
+    sets: () =>
+      existsSync(state + '.log')
+        ? readFileSync(state + '.log', 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.replace(/^set /, ''))
+        : [],
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = once(child, 'exit');

@@ -16,16 +16,47 @@ export function ErrorBox({ error }: { error: unknown }): ComponentChild | null {
 
 export type SortDir = 'asc' | 'desc';
 
-export function SortTh({ label, k, sort, dir, onSort, num }: { label: string; k: string; sort: string; dir: SortDir; onSort: (k: string) => void; num?: boolean }): ComponentChild {
+export function SortTh({
+  label,
+  k,
+  sort,
+  dir,
+  onSort,
+  num,
+}: {
+  label: string;
+  k: string;
+  sort: string;
+  dir: SortDir;
+  onSort: (k: string) => void;
+  num?: boolean;
+}): ComponentChild {
   const active = sort === k;
   return h(
     'th',
     { scope: 'col', class: num ? 'num' : undefined, 'aria-sort': active ? (dir === 'asc' ? 'ascending' : 'descending') : 'none' },
-    h('button', { type: 'button', class: 'sort', onClick: () => onSort(k) }, label, h('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (dir === 'asc' ? ' ▲' : ' ▼') : '')),
+    h(
+      'button',
+      { type: 'button', class: 'sort', onClick: () => onSort(k) },
+      label,
+      h('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (dir === 'asc' ? ' ▲' : ' ▼') : ''),
+    ),
   );
 }
 
-export function Pager({ offset, limit, total, onPage, label }: { offset: number; limit: number; total: number; onPage: (offset: number) => void; label: string }): ComponentChild | null {
+export function Pager({
+  offset,
+  limit,
+  total,
+  onPage,
+  label,
+}: {
+  offset: number;
+  limit: number;
+  total: number;
+  onPage: (offset: number) => void;
+  label: string;
+}): ComponentChild | null {
   if (total <= limit && offset === 0) return h('p', { class: 'muted small' }, `${total} ${label}`);
   const page = Math.floor(offset / limit) + 1;
   const pages = Math.max(1, Math.ceil(total / limit));
@@ -39,7 +70,23 @@ export function Pager({ offset, limit, total, onPage, label }: { offset: number;
 }
 
 /** A button that asks first (native `<dialog>`), then runs `action`; its error is shown inline. */
-export function ConfirmButton({ label, question, action, danger, disabled, title, class: cls }: { label: string; question: string; action: () => Promise<unknown>; danger?: boolean; disabled?: boolean; title?: string; class?: string }): ComponentChild {
+export function ConfirmButton({
+  label,
+  question,
+  action,
+  danger,
+  disabled,
+  title,
+  class: cls,
+}: {
+  label: string;
+  question: string;
+  action: () => Promise<unknown>;
+  danger?: boolean;
+  disabled?: boolean;
+  title?: string;
+  class?: string;
+}): ComponentChild {
   const dialog = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
@@ -91,7 +138,25 @@ export interface Series {
 }
 
 /** A uPlot chart; data updates call `setData` (no re-create), width follows the container. */
-export function Chart({ title, times, series, height = 180, yLabel, y2Label, yRange, emptyText }: { title: string; times: number[]; series: Series[]; height?: number; yLabel?: string; y2Label?: string; yRange?: [number, number]; emptyText?: string }): ComponentChild {
+export function Chart({
+  title,
+  times,
+  series,
+  height = 180,
+  yLabel,
+  y2Label,
+  yRange,
+  emptyText,
+}: {
+  title: string;
+  times: number[];
+  series: Series[];
+  height?: number;
+  yLabel?: string;
+  y2Label?: string;
+  yRange?: [number, number];
+  emptyText?: string;
+}): ComponentChild {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const key = series.map((s) => s.label).join('|');
@@ -103,11 +168,17 @@ export function Chart({ title, times, series, height = 180, yLabel, y2Label, yRa
       height,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, ...(yRange ? { y: { range: yRange } } : {}), ...(series.some((s) => s.scale === 'pct') ? { pct: { range: [0, 100] } } : {}) },
+      scales: {
+        x: { time: true },
+        ...(yRange ? { y: { range: yRange } } : {}),
+        ...(series.some((s) => s.scale === 'pct') ? { pct: { range: [0, 100] } } : {}),
+      },
       axes: [
         { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' } },
         { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' }, ...(yLabel ? { label: yLabel } : {}) },
-        ...(series.some((s) => s.scale === 'pct') ? [{ scale: 'pct', side: 1, stroke: 'currentColor', grid: { show: false }, ...(y2Label ? { label: y2Label } : {}) }] : []),
+        ...(series.some((s) => s.scale === 'pct')
+          ? [{ scale: 'pct', side: 1, stroke: 'currentColor', grid: { show: false }, ...(y2Label ? { label: y2Label } : {}) }]
+          : []),
       ],
       series: [
         {},
@@ -134,7 +205,13 @@ export function Chart({ title, times, series, height = 180, yLabel, y2Label, yRa
     plot.current?.setData([times, ...series.map((s) => s.values)] as uPlot.AlignedData);
   });
   const empty = emptyText !== undefined && series.every((s) => s.values.every((v) => v === null || v === undefined));
-  return h('figure', { class: 'chart' }, h('figcaption', null, title), empty ? h('p', { class: 'empty' }, emptyText) : null, h('div', { ref: el, role: 'img', 'aria-label': title, hidden: empty }));
+  return h(
+    'figure',
+    { class: 'chart' },
+    h('figcaption', null, title),
+    empty ? h('p', { class: 'empty' }, emptyText) : null,
+    h('div', { ref: el, role: 'img', 'aria-label': title, hidden: empty }),
+  );
 }
 
 export function Empty({ children }: { children?: ComponentChildren }): ComponentChild {

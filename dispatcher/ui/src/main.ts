@@ -47,8 +47,22 @@ function Shell({ children, path }: { children?: ComponentChild; path: string }):
       'header',
       null,
       h('a', { href: '/', class: 'brand', 'aria-label': 'picluster home' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), 'picluster'),
-      h('nav', { 'aria-label': 'Main' }, h('ul', null, NAV.map(([href, label]) => h('li', { key: href }, h('a', { href, 'aria-current': section === href ? 'page' : undefined }, label))))),
-      h('div', { class: 'who' }, h(LinkStatus, null), h('span', { class: `badge role-${session.role}` }, session.role), h('button', { type: 'button', onClick: () => signOut() }, 'Sign out')),
+      h(
+        'nav',
+        { 'aria-label': 'Main' },
+        h(
+          'ul',
+          null,
+          NAV.map(([href, label]) => h('li', { key: href }, h('a', { href, 'aria-current': section === href ? 'page' : undefined }, label))),
+        ),
+      ),
+      h(
+        'div',
+        { class: 'who' },
+        h(LinkStatus, null),
+        h('span', { class: `badge role-${session.role}` }, session.role),
+        h('button', { type: 'button', onClick: () => signOut() }, 'Sign out'),
+      ),
     ),
     h('div', { id: 'content' }, h(BreakerBanner, null), children),
   );

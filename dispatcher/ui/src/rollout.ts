@@ -85,7 +85,8 @@ export async function rollingReboot(names: readonly string[], o: RolloutOptions,
         current = n;
         const old = before.get(n);
         const back = await until(n, (x) => !!x && x.connected && x.bootId !== undefined && x.bootId !== old, o.bootTimeoutMs, `${n} to come back`, o.signal);
-        if (o.imageVersion && back.imageVersion !== o.imageVersion) throw new Error(`came back with image ${back.imageVersion ?? '(none)'}, expected ${o.imageVersion}`);
+        if (o.imageVersion && back.imageVersion !== o.imageVersion)
+          throw new Error(`came back with image ${back.imageVersion ?? '(none)'}, expected ${o.imageVersion}`);
         progress(n, 'undraining');
         await deps.action(n, 'undrain');
         progress(n, 'done', `back with boot ${back.bootId!.slice(0, 8)}${back.imageVersion ? ` on image ${back.imageVersion}` : ''}`);

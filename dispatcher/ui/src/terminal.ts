@@ -14,7 +14,9 @@ export function openTerminal(host: HTMLElement, node: string, token: string, on:
     /* not laid out yet */
   }
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${proto}//${location.host}/shell?node=${encodeURIComponent(node)}&token=${encodeURIComponent(token)}&cols=${term.cols}&rows=${term.rows}`);
+  const ws = new WebSocket(
+    `${proto}//${location.host}/shell?node=${encodeURIComponent(node)}&token=${encodeURIComponent(token)}&cols=${term.cols}&rows=${term.rows}`,
+  );
   let ended = false;
   const end = (why: string) => {
     if (ended) return;

@@ -29,7 +29,12 @@ export function tempDir(prefix: string): string {
 }
 
 /** Polls `fn` until it returns a truthy value, every `intervalMs`, at most `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -39,7 +44,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     } catch (e) {
       lastError = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -105,11 +111,15 @@ export class ClusterHarness {
     });
     const master = { ...p, url: this.url };
     this.master = master;
-    await waitFor('master /health', async () => {
-      if (p.child.exitCode !== null) throw new Error(`master exited: ${p.output().slice(-2000)}`);
-      const r = await fetch(`${this.url}/health`).catch(() => undefined);
-      return r?.ok;
-    }, 30_000);
+    await waitFor(
+      'master /health',
+      async () => {
+        if (p.child.exitCode !== null) throw new Error(`master exited: ${p.output().slice(-2000)}`);
+        const r = await fetch(`${this.url}/health`).catch(() => undefined);
+        return r?.ok;
+      },
+      30_000,
+    );
     return master;
   }
 
@@ -122,9 +132,23 @@ export class ClusterHarness {
   }
 
   startAgent(name: string, extra: string[] = []): Proc {
-    const p = startProc(['agent', '--dispatcher', `ws://127.0.0.1:${this.port}/agent`, '--name', name, '--work-dir', join(this.dataDir, 'agents', name), '--log-level', 'warn', ...extra], {
-      PICLUSTER_AGENT_TOKEN: deriveNodeToken(this.secret(), name),
-    });
+    const p = startProc(
+      [
+        'agent',
+        '--dispatcher',
+        `ws://127.0.0.1:${this.port}/agent`,
+        '--name',
+        name,
+        '--work-dir',
+        join(this.dataDir, 'agents', name),
+        '--log-level',
+        'warn',
+        ...extra,
+      ],
+      {
+        PICLUSTER_AGENT_TOKEN: deriveNodeToken(this.secret(), name),
+      },
+    );
     this.agents.set(name, p);
     return p;
   }
@@ -141,10 +165,14 @@ export class ClusterHarness {
   }
 
   async waitForNodes(names: string[], state: string | RegExp = /online|busy/, timeoutMs = 30_000): Promise<void> {
-    await waitFor(`nodes ${names.join(',')} ${state}`, async () => {
-      const nodes = await this.api<{ name: string; state: string; connected: boolean }[]>('GET', '/api/nodes');
-      return names.every((n) => nodes.some((x) => x.name === n && x.connected && (typeof state === 'string' ? x.state === state : state.test(x.state))));
-    }, timeoutMs);
+    await waitFor(
+      `nodes ${names.join(',')} ${state}`,
+      async () => {
+        const nodes = await this.api<{ name: string; state: string; connected: boolean }[]>('GET', '/api/nodes');
+        return names.every((n) => nodes.some((x) => x.name === n && x.connected && (typeof state === 'string' ? x.state === state : state.test(x.state))));
+      },
+      timeoutMs,
+    );
   }
 
   /** Stops every process this harness started (by PID), agents first. */

@@ -23,7 +23,12 @@ export function AlertsPage(): ComponentChild {
       h(
         'div',
         { class: 'toolbar' },
-        h('label', { class: 'check' }, h('input', { type: 'checkbox', checked: showResolved, onChange: (e: Event) => setShowResolved((e.target as HTMLInputElement).checked) }), ` Show resolved (${all.length - open.length})`),
+        h(
+          'label',
+          { class: 'check' },
+          h('input', { type: 'checkbox', checked: showResolved, onChange: (e: Event) => setShowResolved((e.target as HTMLInputElement).checked) }),
+          ` Show resolved (${all.length - open.length})`,
+        ),
         data ? h('span', { class: 'muted small' }, `Circuit breaker: ${data.breakerOpen ? 'open — automatic power cycling paused' : 'closed'}`) : null,
       ),
       data === undefined
@@ -36,7 +41,15 @@ export function AlertsPage(): ComponentChild {
               h(
                 'table',
                 { 'aria-label': 'Alerts' },
-                h('thead', null, h('tr', null, ['Severity', 'Alert', 'Node', 'Message', 'Raised', 'Resolved'].map((c) => h('th', { scope: 'col', key: c }, c)))),
+                h(
+                  'thead',
+                  null,
+                  h(
+                    'tr',
+                    null,
+                    ['Severity', 'Alert', 'Node', 'Message', 'Raised', 'Resolved'].map((c) => h('th', { scope: 'col', key: c }, c)),
+                  ),
+                ),
                 h(
                   'tbody',
                   null,

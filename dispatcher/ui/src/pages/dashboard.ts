@@ -6,7 +6,21 @@ import { time } from '../format.ts';
 import { useLive } from '../state.ts';
 import type { FeedItem } from '../types.ts';
 
-const NODE_ORDER = ['online', 'busy', 'draining', 'drained', 'booting', 'suspect', 'lost', 'rebooting', 'power-cycling', 'maintenance', 'quarantined', 'offline', 'pending-approval'];
+const NODE_ORDER = [
+  'online',
+  'busy',
+  'draining',
+  'drained',
+  'booting',
+  'suspect',
+  'lost',
+  'rebooting',
+  'power-cycling',
+  'maintenance',
+  'quarantined',
+  'offline',
+  'pending-approval',
+];
 const JOB_ORDER = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
 export function FeedList({ items, showNode = true }: { items: FeedItem[]; showNode?: boolean }): ComponentChild {
@@ -73,25 +87,41 @@ export function DashboardPage(): ComponentChild {
         Card,
         { title: 'Nodes' },
         h('p', { class: 'big' }, String(nodes.length), h('span', { class: 'muted' }, ` · ${nodes.filter((n) => n.connected).length} connected`)),
-        h('ul', { class: 'chips', 'aria-label': 'Nodes by state' }, states.map((s) => h('li', { key: s, class: `badge s-${s}` }, `${s} ${byState.get(s)}`))),
+        h(
+          'ul',
+          { class: 'chips', 'aria-label': 'Nodes by state' },
+          states.map((s) => h('li', { key: s, class: `badge s-${s}` }, `${s} ${byState.get(s)}`)),
+        ),
       ),
       h(
         Card,
         { title: 'Slots' },
         h('p', { class: 'big' }, `${busy} / ${slots}`, h('span', { class: 'muted' }, ' busy')),
-        h('div', { class: 'meter', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': slots, 'aria-valuenow': busy, 'aria-label': 'Slots busy' }, h('span', { class: 'fill', style: { width: `${pct}%` } })),
+        h(
+          'div',
+          { class: 'meter', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': slots, 'aria-valuenow': busy, 'aria-label': 'Slots busy' },
+          h('span', { class: 'fill', style: { width: `${pct}%` } }),
+        ),
       ),
       h(
         Card,
         { title: 'Queue' },
-        h('dl', { class: 'counts' }, JOB_ORDER.flatMap((s) => [h('dt', { key: `t${s}`, class: `badge s-${s}` }, s), h('dd', { key: `d${s}` }, String(live.counts[s] ?? 0))])),
+        h(
+          'dl',
+          { class: 'counts' },
+          JOB_ORDER.flatMap((s) => [h('dt', { key: `t${s}`, class: `badge s-${s}` }, s), h('dd', { key: `d${s}` }, String(live.counts[s] ?? 0))]),
+        ),
         h('p', { class: 'muted small' }, `ready ${live.queue.ready} · delayed (retry backoff) ${live.queue.delayed}`),
       ),
       h(
         Card,
         { title: 'Last hour' },
         h('p', { class: 'big' }, String(lastHour.ok), h('span', { class: 'muted' }, ' succeeded')),
-        h('p', null, `${lastHour.failed} failed · failure rate ${lastHour.ok + lastHour.failed ? ((100 * lastHour.failed) / (lastHour.ok + lastHour.failed)).toFixed(1) : '0.0'}%`),
+        h(
+          'p',
+          null,
+          `${lastHour.failed} failed · failure rate ${lastHour.ok + lastHour.failed ? ((100 * lastHour.failed) / (lastHour.ok + lastHour.failed)).toFixed(1) : '0.0'}%`,
+        ),
       ),
     ),
     h(
@@ -124,9 +154,22 @@ export function DashboardPage(): ComponentChild {
             : h(
                 'ul',
                 { class: 'alerts', 'aria-label': 'Active alerts' },
-                alerts.slice(0, 10).map((a) =>
-                  h('li', { key: a.id }, h(SeverityBadge, { severity: a.severity }), ' ', h('strong', null, a.kind), a.node ? [' ', h('a', { href: `/nodes/${encodeURIComponent(a.node)}` }, a.node)] : null, ' ', h('span', { class: 'msg' }, a.message), ' ', h('time', { class: 'muted', dateTime: new Date(a.raisedAt).toISOString() }, time(a.raisedAt))),
-                ),
+                alerts
+                  .slice(0, 10)
+                  .map((a) =>
+                    h(
+                      'li',
+                      { key: a.id },
+                      h(SeverityBadge, { severity: a.severity }),
+                      ' ',
+                      h('strong', null, a.kind),
+                      a.node ? [' ', h('a', { href: `/nodes/${encodeURIComponent(a.node)}` }, a.node)] : null,
+                      ' ',
+                      h('span', { class: 'msg' }, a.message),
+                      ' ',
+                      h('time', { class: 'muted', dateTime: new Date(a.raisedAt).toISOString() }, time(a.raisedAt)),
+                    ),
+                  ),
               ),
         h('p', null, h('a', { href: '/alerts' }, 'All alerts')),
       ),

@@ -68,7 +68,9 @@ export function JobPage({ id }: { id: number }): ComponentChild {
     const s = j.spec;
     const body: Record<string, unknown> = {
       kind: s.kind,
-      ...(s.kind === 'exec' ? { argv: s.argv, ...(s.stdin !== undefined ? { stdin: s.stdin } : {}) } : { source: s.source, ...(s.args ? { args: s.args } : {}) }),
+      ...(s.kind === 'exec'
+        ? { argv: s.argv, ...(s.stdin !== undefined ? { stdin: s.stdin } : {}) }
+        : { source: s.source, ...(s.args ? { args: s.args } : {}) }),
       ...(s.env ? { env: s.env } : {}),
       ...(j.name ? { name: j.name } : {}),
       priority: j.priority,
@@ -90,7 +92,10 @@ export function JobPage({ id }: { id: number }): ComponentChild {
     ['Submitted', time(j.submittedAt)],
     ['Started', time(j.startedAt)],
     ['Finished', time(j.finishedAt)],
-    ['Waited / ran', `${j.startedAt ? duration(j.startedAt - j.submittedAt) : '—'} / ${j.startedAt && j.finishedAt ? duration(j.finishedAt - j.startedAt) : '—'}`],
+    [
+      'Waited / ran',
+      `${j.startedAt ? duration(j.startedAt - j.submittedAt) : '—'} / ${j.startedAt && j.finishedAt ? duration(j.finishedAt - j.startedAt) : '—'}`,
+    ],
     ['Requirements', Object.keys(j.requirements ?? {}).length ? JSON.stringify(j.requirements) : 'none'],
   ];
   if (j.reason) facts.push(['Reason', j.reason]);
@@ -103,7 +108,14 @@ export function JobPage({ id }: { id: number }): ComponentChild {
       ? h(
           'div',
           { class: 'actions' },
-          active && !j.cancelRequested ? h(ConfirmButton, { label: 'Cancel job', danger: true, question: `Cancel job #${j.id}? A running job is killed on its node.`, action: () => api('DELETE', `/api/jobs/${j.id}`) }) : null,
+          active && !j.cancelRequested
+            ? h(ConfirmButton, {
+                label: 'Cancel job',
+                danger: true,
+                question: `Cancel job #${j.id}? A running job is killed on its node.`,
+                action: () => api('DELETE', `/api/jobs/${j.id}`),
+              })
+            : null,
           j.cancelRequested && active ? h('span', { class: 'muted' }, 'cancelling…') : null,
           h(ConfirmButton, { label: 'Retry', question: `Submit job #${j.id}'s spec again as a new job?`, action: retry }),
         )
@@ -111,14 +123,43 @@ export function JobPage({ id }: { id: number }): ComponentChild {
     h(
       'div',
       { class: 'grid two' },
-      h(Card, { title: 'Summary' }, h('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [h('dt', { key: `t${k}` }, k), h('dd', { key: `d${k}` }, v)]))),
+      h(
+        Card,
+        { title: 'Summary' },
+        h(
+          'dl',
+          { class: 'facts' },
+          facts.flatMap(([k, v]) => [h('dt', { key: `t${k}` }, k), h('dd', { key: `d${k}` }, v)]),
+        ),
+      ),
       h(
         Card,
         { title: 'Spec' },
         j.spec.kind === 'exec'
-          ? [h('h3', { key: 'a' }, 'Arguments'), h('ol', { key: 'b', class: 'argv' }, j.spec.argv.map((a, i) => h('li', { key: i }, h('code', null, a)))), j.spec.stdin ? h('pre', { key: 'c' }, j.spec.stdin) : null]
-          : [h('h3', { key: 'a' }, 'Source'), h('pre', { key: 'b', class: 'code' }, j.spec.source), h('h3', { key: 'c' }, 'Arguments'), h('pre', { key: 'd' }, JSON.stringify(j.spec.args ?? [], null, 2))],
-        j.spec.env ? h('pre', null, Object.entries(j.spec.env).map(([k, v]) => `${k}=${v}`).join('\n')) : null,
+          ? [
+              h('h3', { key: 'a' }, 'Arguments'),
+              h(
+                'ol',
+                { key: 'b', class: 'argv' },
+                j.spec.argv.map((a, i) => h('li', { key: i }, h('code', null, a))),
+              ),
+              j.spec.stdin ? h('pre', { key: 'c' }, j.spec.stdin) : null,
+            ]
+          : [
+              h('h3', { key: 'a' }, 'Source'),
+              h('pre', { key: 'b', class: 'code' }, j.spec.source),
+              h('h3', { key: 'c' }, 'Arguments'),
+              h('pre', { key: 'd' }, JSON.stringify(j.spec.args ?? [], null, 2)),
+            ],
+        j.spec.env
+          ? h(
+              'pre',
+              null,
+              Object.entries(j.spec.env)
+                .map(([k, v]) => `${k}=${v}`)
+                .join('\n'),
+            )
+          : null,
       ),
     ),
     h(
@@ -129,12 +170,30 @@ export function JobPage({ id }: { id: number }): ComponentChild {
         : h(
             'table',
             { 'aria-label': 'Attempts' },
-            h('thead', null, h('tr', null, ['Attempt', 'Node', 'State', 'Started', 'Took', 'Exit', 'Reason'].map((c) => h('th', { scope: 'col', key: c }, c)))),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                ['Attempt', 'Node', 'State', 'Started', 'Took', 'Exit', 'Reason'].map((c) => h('th', { scope: 'col', key: c }, c)),
+              ),
+            ),
             h(
               'tbody',
               null,
               j.attemptList.map((a) =>
-                h('tr', { key: a.id }, h('td', null, `#${a.id}`), h('td', null, h('a', { href: `/nodes/${encodeURIComponent(a.node)}` }, a.node)), h('td', null, h(StateBadge, { state: a.state })), h('td', null, time(a.startedAt)), h('td', null, duration(a.durationMs ?? (a.endedAt ? a.endedAt - a.startedAt : undefined))), h('td', null, a.signal ?? (a.exitCode !== undefined ? String(a.exitCode) : '—')), h('td', null, a.reason ?? '')),
+                h(
+                  'tr',
+                  { key: a.id },
+                  h('td', null, `#${a.id}`),
+                  h('td', null, h('a', { href: `/nodes/${encodeURIComponent(a.node)}` }, a.node)),
+                  h('td', null, h(StateBadge, { state: a.state })),
+                  h('td', null, time(a.startedAt)),
+                  h('td', null, duration(a.durationMs ?? (a.endedAt ? a.endedAt - a.startedAt : undefined))),
+                  h('td', null, a.signal ?? (a.exitCode !== undefined ? String(a.exitCode) : '—')),
+                  h('td', null, a.reason ?? ''),
+                ),
               ),
             ),
           ),
@@ -143,7 +202,16 @@ export function JobPage({ id }: { id: number }): ComponentChild {
       ? h(
           Card,
           { title: 'Result' },
-          h('dl', { class: 'facts' }, h('dt', null, 'Outcome'), h('dd', null, j.result.outcome), h('dt', null, 'Exit'), h('dd', null, j.result.signal ?? (j.result.exitCode !== undefined ? String(j.result.exitCode) : '—')), h('dt', null, 'Duration'), h('dd', null, duration(j.result.durationMs))),
+          h(
+            'dl',
+            { class: 'facts' },
+            h('dt', null, 'Outcome'),
+            h('dd', null, j.result.outcome),
+            h('dt', null, 'Exit'),
+            h('dd', null, j.result.signal ?? (j.result.exitCode !== undefined ? String(j.result.exitCode) : '—')),
+            h('dt', null, 'Duration'),
+            h('dd', null, duration(j.result.durationMs)),
+          ),
           j.result.error ? h('pre', { class: 'stderr' }, j.result.error) : null,
           'value' in j.result ? [h('h3', { key: 'v' }, 'Value'), h('pre', { key: 'p' }, JSON.stringify(j.result.value, null, 2))] : null,
         )

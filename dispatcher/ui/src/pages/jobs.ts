@@ -67,7 +67,12 @@ export function JobsPage({ query }: { query: URLSearchParams }): ComponentChild 
         'div',
         { class: 'toolbar' },
         h('label', { for: 'job-state' }, 'State'),
-        h('select', { id: 'job-state', value: state, onChange: (e: Event) => setQuery({ state: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, 'any'), STATES.map((s) => h('option', { key: s, value: s }, s))),
+        h(
+          'select',
+          { id: 'job-state', value: state, onChange: (e: Event) => setQuery({ state: (e.target as HTMLSelectElement).value }) },
+          h('option', { value: '' }, 'any'),
+          STATES.map((s) => h('option', { key: s, value: s }, s)),
+        ),
         h('label', { for: 'job-group' }, 'Group'),
         h('input', { id: 'job-group', type: 'search', value: group, onChange: (e: Event) => setQuery({ group: (e.target as HTMLInputElement).value.trim() }) }),
         h('label', { for: 'job-node' }, 'Node'),
@@ -84,7 +89,17 @@ export function JobsPage({ query }: { query: URLSearchParams }): ComponentChild 
               h(
                 'table',
                 { class: 'jobs', 'aria-label': 'Jobs' },
-                h('thead', null, h('tr', null, ['Job', 'State', 'Name / command', 'Group', 'Prio', 'Node', 'Attempts', 'Submitted', 'Took'].map((c) => h('th', { scope: 'col', key: c }, c)))),
+                h(
+                  'thead',
+                  null,
+                  h(
+                    'tr',
+                    null,
+                    ['Job', 'State', 'Name / command', 'Group', 'Prio', 'Node', 'Attempts', 'Submitted', 'Took'].map((c) =>
+                      h('th', { scope: 'col', key: c }, c),
+                    ),
+                  ),
+                ),
                 h(
                   'tbody',
                   null,
@@ -112,7 +127,10 @@ export function JobsPage({ query }: { query: URLSearchParams }): ComponentChild 
 }
 
 function lines(s: string): string[] {
-  return s.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  return s
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
 }
 
 function keyValues(s: string, what: string): Record<string, string> | undefined {
@@ -127,7 +145,23 @@ function keyValues(s: string, what: string): Record<string, string> | undefined 
 
 function SubmitForm({ onSubmitted }: { onSubmitted: () => void }): ComponentChild {
   const [kind, setKind] = useState<'exec' | 'function'>('exec');
-  const [f, setF] = useState({ name: '', argv: '', env: '', stdin: '', source: 'export default async function (n) {\n  return n * 2;\n}\n', args: '[21]', priority: '0', group: '', retries: '', timeoutS: '', labels: '', cpus: '', memoryMb: '', arch: '', node: '' });
+  const [f, setF] = useState({
+    name: '',
+    argv: '',
+    env: '',
+    stdin: '',
+    source: 'export default async function (n) {\n  return n * 2;\n}\n',
+    args: '[21]',
+    priority: '0',
+    group: '',
+    retries: '',
+    timeoutS: '',
+    labels: '',
+    cpus: '',
+    memoryMb: '',
+    arch: '',
+    node: '',
+  });
   const [error, setError] = useState<unknown>(undefined);
   const [submitted, setSubmitted] = useState<number | undefined>(undefined);
   const [busy, setBusy] = useState(false);
@@ -135,7 +169,12 @@ function SubmitForm({ onSubmitted }: { onSubmitted: () => void }): ComponentChil
   const input = (k: keyof typeof f, label: string, attrs: Record<string, unknown> = {}) =>
     h('div', { class: 'field' }, h('label', { for: `f-${k}` }, label), h('input', { id: `f-${k}`, value: f[k], onInput: set(k), ...attrs }));
   const area = (k: keyof typeof f, label: string, rows = 3, attrs: Record<string, unknown> = {}) =>
-    h('div', { class: 'field wide' }, h('label', { for: `f-${k}` }, label), h('textarea', { id: `f-${k}`, rows, value: f[k], onInput: set(k), spellcheck: false, ...attrs }));
+    h(
+      'div',
+      { class: 'field wide' },
+      h('label', { for: `f-${k}` }, label),
+      h('textarea', { id: `f-${k}`, rows, value: f[k], onInput: set(k), spellcheck: false, ...attrs }),
+    );
   const submit = async (e: Event) => {
     e.preventDefault();
     setError(undefined);
@@ -191,15 +230,28 @@ function SubmitForm({ onSubmitted }: { onSubmitted: () => void }): ComponentChil
         'fieldset',
         { class: 'kind' },
         h('legend', null, 'Kind'),
-        h('label', null, h('input', { type: 'radio', name: 'kind', value: 'exec', checked: kind === 'exec', onChange: () => setKind('exec') }), ' exec (a program)'),
-        h('label', null, h('input', { type: 'radio', name: 'kind', value: 'function', checked: kind === 'function', onChange: () => setKind('function') }), ' function (a JS module)'),
+        h(
+          'label',
+          null,
+          h('input', { type: 'radio', name: 'kind', value: 'exec', checked: kind === 'exec', onChange: () => setKind('exec') }),
+          ' exec (a program)',
+        ),
+        h(
+          'label',
+          null,
+          h('input', { type: 'radio', name: 'kind', value: 'function', checked: kind === 'function', onChange: () => setKind('function') }),
+          ' function (a JS module)',
+        ),
       ),
       h(
         'div',
         { class: 'fields' },
         input('name', 'Name (optional)'),
         kind === 'exec'
-          ? [area('argv', 'Command: program and arguments, one per line', 4, { required: true, placeholder: 'sh\n-c\necho hello from $(hostname)' }), area('stdin', 'Standard input (optional)', 2)]
+          ? [
+              area('argv', 'Command: program and arguments, one per line', 4, { required: true, placeholder: 'sh\n-c\necho hello from $(hostname)' }),
+              area('stdin', 'Standard input (optional)', 2),
+            ]
           : [area('source', 'Module source (default export is called)', 6, { required: true }), input('args', 'Arguments (JSON array)')],
         area('env', 'Environment (KEY=value, one per line)', 2),
         input('priority', 'Priority', { type: 'number', min: -1000, max: 1000 }),
@@ -216,7 +268,9 @@ function SubmitForm({ onSubmitted }: { onSubmitted: () => void }): ComponentChil
         'div',
         { class: 'row' },
         h('button', { type: 'submit', class: 'primary', disabled: busy }, busy ? 'Submitting…' : 'Submit'),
-        submitted !== undefined ? h('span', { class: 'ok inline', role: 'status' }, 'Submitted ', h('a', { href: `/jobs/${submitted}` }, `job #${submitted}`)) : null,
+        submitted !== undefined
+          ? h('span', { class: 'ok inline', role: 'status' }, 'Submitted ', h('a', { href: `/jobs/${submitted}` }, `job #${submitted}`))
+          : null,
       ),
       h(ErrorBox, { error }),
     ),

@@ -18,7 +18,10 @@ const enc = encodeURIComponent;
 /** `key=value` lines → labels; throws on a malformed line. */
 export function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
-  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const i = line.indexOf('=');
     if (i <= 0) throw new Error(`label “${line}” is not key=value`);
     labels[line.slice(0, i).trim()] = line.slice(i + 1).trim();
@@ -69,9 +72,10 @@ function AddNodeForm(): ComponentChild {
         try {
           p = JSON.parse(power);
         } catch (err) {
-          throw new Error(`power is not JSON: ${(err as Error).message}`);
+          throw new Error(`power is not JSON: ${(err as Error).message}`, { cause: err });
         }
-        if (!p || typeof p !== 'object' || Array.isArray(p) || typeof (p as { driver?: unknown }).driver !== 'string') throw new Error('power must be a JSON object with a "driver", e.g. {"driver": "command", "cycle": "…"}');
+        if (!p || typeof p !== 'object' || Array.isArray(p) || typeof (p as { driver?: unknown }).driver !== 'string')
+          throw new Error('power must be a JSON object with a "driver", e.g. {"driver": "command", "cycle": "…"}');
         body.power = p;
       }
       setBusy(true);
@@ -96,19 +100,38 @@ function AddNodeForm(): ComponentChild {
     h(
       'div',
       { class: 'fields' },
-      h(Field, { id: 'add-name', label: 'Name' }, input('add-name', name, setName, { required: true, pattern: '[A-Za-z0-9][A-Za-z0-9.\\-_]{0,62}', placeholder: 'pi-05', autocomplete: 'off' })),
+      h(
+        Field,
+        { id: 'add-name', label: 'Name' },
+        input('add-name', name, setName, { required: true, pattern: '[A-Za-z0-9][A-Za-z0-9.\\-_]{0,62}', placeholder: 'pi-05', autocomplete: 'off' }),
+      ),
       h(Field, { id: 'add-mac', label: 'MAC' }, input('add-mac', mac, setMac, { placeholder: 'dc:a6:32:01:02:03', autocomplete: 'off' })),
       h(Field, { id: 'add-serial', label: 'Serial' }, input('add-serial', serial, setSerial, { placeholder: '1a2b3c4d', autocomplete: 'off' })),
       h(Field, { id: 'add-model', label: 'Model' }, input('add-model', model, setModel, { placeholder: 'pi4', maxLength: 32 })),
       h(Field, { id: 'add-slots', label: 'Slots (empty: its CPUs)' }, input('add-slots', slots, setSlots, { type: 'number', min: 0, max: 1024 })),
-      h(Field, { id: 'add-labels', label: 'Labels (key=value, one per line)', wide: true }, h('textarea', { id: 'add-labels', rows: 2, value: labels, onInput: (e: Event) => setLabels((e.target as HTMLTextAreaElement).value) })),
+      h(
+        Field,
+        { id: 'add-labels', label: 'Labels (key=value, one per line)', wide: true },
+        h('textarea', { id: 'add-labels', rows: 2, value: labels, onInput: (e: Event) => setLabels((e.target as HTMLTextAreaElement).value) }),
+      ),
       h(
         Field,
         { id: 'add-power', label: 'Power (JSON with a driver; optional)', wide: true },
-        h('textarea', { id: 'add-power', rows: 3, value: power, placeholder: '{"driver": "poe-snmp", "host": "10.0.0.2", "port": 5, "community": "private"}', onInput: (e: Event) => setPower((e.target as HTMLTextAreaElement).value) }),
+        h('textarea', {
+          id: 'add-power',
+          rows: 3,
+          value: power,
+          placeholder: '{"driver": "poe-snmp", "host": "10.0.0.2", "port": 5, "community": "private"}',
+          onInput: (e: Event) => setPower((e.target as HTMLTextAreaElement).value),
+        }),
       ),
     ),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', disabled: busy }, 'Add node'), added ? h('span', { class: 'ok inline', role: 'status' }, 'Added ', h('a', { href: `/nodes/${enc(added)}` }, added)) : null),
+    h(
+      'div',
+      { class: 'row' },
+      h('button', { type: 'submit', class: 'primary', disabled: busy }, 'Add node'),
+      added ? h('span', { class: 'ok inline', role: 'status' }, 'Added ', h('a', { href: `/nodes/${enc(added)}` }, added)) : null,
+    ),
     h(ErrorBox, { error }),
   );
 }
@@ -141,15 +164,40 @@ function ApproveForm({ pending, onDone }: { pending: NodeView; onDone: () => voi
   return h(
     'form',
     { onSubmit: submit, class: 'approve', 'aria-label': `Approve ${pending.name}` },
-    h('p', null, `Approve ${pending.name}${pending.mac ? ` (MAC ${pending.mac}${pending.serial ? `, serial ${pending.serial}` : ''})` : ''}: netboot will boot it under this name.`),
+    h(
+      'p',
+      null,
+      `Approve ${pending.name}${pending.mac ? ` (MAC ${pending.mac}${pending.serial ? `, serial ${pending.serial}` : ''})` : ''}: netboot will boot it under this name.`,
+    ),
     h(
       'div',
       { class: 'fields' },
-      h(Field, { id: 'approve-name', label: 'Node name' }, h('input', { id: 'approve-name', ref: first, value: name, required: true, pattern: '[A-Za-z0-9][A-Za-z0-9.\\-_]{0,62}', autocomplete: 'off', onInput: (e: Event) => setName((e.target as HTMLInputElement).value) })),
+      h(
+        Field,
+        { id: 'approve-name', label: 'Node name' },
+        h('input', {
+          id: 'approve-name',
+          ref: first,
+          value: name,
+          required: true,
+          pattern: '[A-Za-z0-9][A-Za-z0-9.\\-_]{0,62}',
+          autocomplete: 'off',
+          onInput: (e: Event) => setName((e.target as HTMLInputElement).value),
+        }),
+      ),
       h(Field, { id: 'approve-slots', label: 'Slots (empty: its CPUs)' }, input('approve-slots', slots, setSlots, { type: 'number', min: 0, max: 1024 })),
-      h(Field, { id: 'approve-labels', label: 'Labels (key=value, one per line)', wide: true }, h('textarea', { id: 'approve-labels', rows: 2, value: labels, onInput: (e: Event) => setLabels((e.target as HTMLTextAreaElement).value) })),
+      h(
+        Field,
+        { id: 'approve-labels', label: 'Labels (key=value, one per line)', wide: true },
+        h('textarea', { id: 'approve-labels', rows: 2, value: labels, onInput: (e: Event) => setLabels((e.target as HTMLTextAreaElement).value) }),
+      ),
     ),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', disabled: busy }, 'Approve node'), h('button', { type: 'button', onClick: onDone }, 'Cancel')),
+    h(
+      'div',
+      { class: 'row' },
+      h('button', { type: 'submit', class: 'primary', disabled: busy }, 'Approve node'),
+      h('button', { type: 'button', onClick: onDone }, 'Cancel'),
+    ),
     h(ErrorBox, { error }),
   );
 }
@@ -168,7 +216,16 @@ function PendingNodes({ pending, admin }: { pending: NodeView[]; admin: boolean 
           h(
             'table',
             { 'aria-label': 'Pending nodes' },
-            h('thead', null, h('tr', null, ['Pending name', 'MAC', 'Serial', 'Seen', 'What netboot saw'].map((c) => h('th', { scope: 'col', key: c }, c)), admin ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')) : null)),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                ['Pending name', 'MAC', 'Serial', 'Seen', 'What netboot saw'].map((c) => h('th', { scope: 'col', key: c }, c)),
+                admin ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')) : null,
+              ),
+            ),
             h(
               'tbody',
               null,
@@ -186,7 +243,12 @@ function PendingNodes({ pending, admin }: { pending: NodeView[]; admin: boolean 
                         'td',
                         { class: 'row' },
                         h('button', { type: 'button', class: 'primary', onClick: () => setApproving(p.name), 'aria-label': `Approve ${p.name}` }, 'Approve'),
-                        h(ConfirmButton, { label: 'Reject', danger: true, question: `Reject ${p.name}? It is forgotten; netboot records it again if it keeps asking.`, action: () => api('DELETE', `/api/nodes/${enc(p.name)}`) }),
+                        h(ConfirmButton, {
+                          label: 'Reject',
+                          danger: true,
+                          question: `Reject ${p.name}? It is forgotten; netboot records it again if it keeps asking.`,
+                          action: () => api('DELETE', `/api/nodes/${enc(p.name)}`),
+                        }),
                       )
                     : null,
                 ),
@@ -255,7 +317,13 @@ function RollingReboot({ selected, onRunning }: { selected: string[]; onRunning:
     try {
       const r = await rollingReboot(
         names,
-        { batch: Number(batch) || 1, drainTimeoutMs: Number(drainS) * 1000, bootTimeoutMs: Number(bootS) * 1000, ...(image.trim() ? { imageVersion: image.trim() } : {}), signal: ctl.signal },
+        {
+          batch: Number(batch) || 1,
+          drainTimeoutMs: Number(drainS) * 1000,
+          bootTimeoutMs: Number(bootS) * 1000,
+          ...(image.trim() ? { imageVersion: image.trim() } : {}),
+          signal: ctl.signal,
+        },
         {
           action: (n, a) => api('POST', `/api/nodes/${enc(n)}/${a}`, {}),
           node: (n) => store.nodes.get(n),
@@ -287,7 +355,11 @@ function RollingReboot({ selected, onRunning }: { selected: string[]; onRunning:
           setRows([...state.values()]);
         },
       );
-      setResult(r.ok ? { ok: true, text: `Rolling reboot complete: ${names.length} node(s).` } : { ok: false, text: `Rolling reboot stopped at ${r.failedAt}: ${r.error}` });
+      setResult(
+        r.ok
+          ? { ok: true, text: `Rolling reboot complete: ${names.length} node(s).` }
+          : { ok: false, text: `Rolling reboot stopped at ${r.failedAt}: ${r.error}` },
+      );
     } catch (e) {
       setResult({ ok: false, text: `Rolling reboot failed: ${errorText(e)}` });
     } finally {
@@ -325,7 +397,16 @@ function RollingReboot({ selected, onRunning }: { selected: string[]; onRunning:
       ? h(
           'ol',
           { class: 'progress', 'aria-label': 'Rolling reboot progress' },
-          rows.map((r) => h('li', { key: r.name, 'data-node': r.name, class: `p-${r.state.replace(/\s/g, '-')}` }, h('strong', null, r.name), ' ', h('span', { class: 'step' }, r.state), r.detail ? h('span', { class: 'muted' }, ` — ${r.detail}`) : null)),
+          rows.map((r) =>
+            h(
+              'li',
+              { key: r.name, 'data-node': r.name, class: `p-${r.state.replace(/\s/g, '-')}` },
+              h('strong', null, r.name),
+              ' ',
+              h('span', { class: 'step' }, r.state),
+              r.detail ? h('span', { class: 'muted' }, ` — ${r.detail}`) : null,
+            ),
+          ),
         )
       : null,
     result ? h('p', { class: result.ok ? 'ok' : 'error', role: result.ok ? 'status' : 'alert' }, result.text) : null,
@@ -340,7 +421,15 @@ function BulkActions({ nodes }: { nodes: NodeView[] }): ComponentChild {
   const names = new Set(nodes.map((n) => n.name));
   // Nodes that left the cluster leave the selection.
   const sel = [...selected].filter((n) => names.has(n)).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-  const shown = nodes.filter((n) => !filter || `${n.name} ${n.state} ${Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`.toLowerCase().includes(filter.toLowerCase()));
+  const shown = nodes.filter(
+    (n) =>
+      !filter ||
+      `${n.name} ${n.state} ${Object.entries(n.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`
+        .toLowerCase()
+        .includes(filter.toLowerCase()),
+  );
   const toggle = (name: string, on: boolean) => {
     const next = new Set(selected);
     if (on) next.add(name);
@@ -363,7 +452,13 @@ function BulkActions({ nodes }: { nodes: NodeView[] }): ComponentChild {
       'div',
       { class: 'toolbar' },
       h('label', { for: 'manage-filter', class: 'sr-only' }, 'Filter nodes to select'),
-      h('input', { id: 'manage-filter', type: 'search', placeholder: 'Filter: name, state, label…', value: filter, onInput: (e: Event) => setFilter((e.target as HTMLInputElement).value) }),
+      h('input', {
+        id: 'manage-filter',
+        type: 'search',
+        placeholder: 'Filter: name, state, label…',
+        value: filter,
+        onInput: (e: Event) => setFilter((e.target as HTMLInputElement).value),
+      }),
       h('button', { type: 'button', onClick: () => setSelected(new Set()), disabled: sel.length === 0 }, 'Clear selection'),
     ),
     nodes.length === 0
@@ -380,12 +475,24 @@ function BulkActions({ nodes }: { nodes: NodeView[] }): ComponentChild {
               h(
                 'tr',
                 null,
-                h('th', { scope: 'col' }, h('input', { type: 'checkbox', 'aria-label': 'Select all shown', checked: allShown, onChange: (e: Event) => {
-                  const on = (e.target as HTMLInputElement).checked;
-                  const next = new Set(selected);
-                  for (const n of shown) on ? next.add(n.name) : next.delete(n.name);
-                  setSelected(next);
-                } })),
+                h(
+                  'th',
+                  { scope: 'col' },
+                  h('input', {
+                    type: 'checkbox',
+                    'aria-label': 'Select all shown',
+                    checked: allShown,
+                    onChange: (e: Event) => {
+                      const on = (e.target as HTMLInputElement).checked;
+                      const next = new Set(selected);
+                      for (const n of shown) {
+                        if (on) next.add(n.name);
+                        else next.delete(n.name);
+                      }
+                      setSelected(next);
+                    },
+                  }),
+                ),
                 ['Name', 'State', 'Agent', 'Busy / slots', 'Boot id', 'Image'].map((c) => h('th', { scope: 'col', key: c }, c)),
               ),
             ),
@@ -396,7 +503,16 @@ function BulkActions({ nodes }: { nodes: NodeView[] }): ComponentChild {
                 h(
                   'tr',
                   { key: n.name, 'data-node': n.name },
-                  h('td', null, h('input', { type: 'checkbox', 'aria-label': `Select ${n.name}`, checked: selected.has(n.name), onChange: (e: Event) => toggle(n.name, (e.target as HTMLInputElement).checked) })),
+                  h(
+                    'td',
+                    null,
+                    h('input', {
+                      type: 'checkbox',
+                      'aria-label': `Select ${n.name}`,
+                      checked: selected.has(n.name),
+                      onChange: (e: Event) => toggle(n.name, (e.target as HTMLInputElement).checked),
+                    }),
+                  ),
                   h('th', { scope: 'row' }, h('a', { href: `/nodes/${enc(n.name)}` }, n.name)),
                   h('td', { 'data-col': 'state' }, h(StateBadge, { state: n.state })),
                   h('td', null, n.connected ? 'connected' : 'not connected'),

@@ -16,7 +16,12 @@ import { ShellPanel } from './shell.ts';
 
 const POWER_ACTIONS = new Set(['power-cycle', 'power-off', 'power-on']);
 const ACTIONS: { action: string; label: string; question: string; danger?: boolean; body?: Record<string, unknown> }[] = [
-  { action: 'reboot', label: 'Reboot', question: 'Reboot this node through its agent? Running jobs are stopped and requeued as the agent shuts down.', danger: true },
+  {
+    action: 'reboot',
+    label: 'Reboot',
+    question: 'Reboot this node through its agent? Running jobs are stopped and requeued as the agent shuts down.',
+    danger: true,
+  },
   { action: 'power-cycle', label: 'Power cycle', question: 'Cut and restore power to this node? Running jobs are lost and requeued.', danger: true },
   { action: 'power-off', label: 'Power off', question: 'Turn this node off? Running jobs are requeued.', danger: true },
   { action: 'power-on', label: 'Power on', question: 'Turn this node on?' },
@@ -78,7 +83,11 @@ export function NodePage({ name }: { name: string }): ComponentChild {
 
   useEffect(() => {
     let gone = false;
-    Promise.all([api<NodeEvent[]>('GET', `/api/nodes/${enc}/events?limit=100`), api<BootEvent[]>('GET', `/api/boot-events?node=${enc}&limit=200`), api<HealthSample[]>('GET', `/api/ui/nodes/${enc}/health`)])
+    Promise.all([
+      api<NodeEvent[]>('GET', `/api/nodes/${enc}/events?limit=100`),
+      api<BootEvent[]>('GET', `/api/boot-events?node=${enc}&limit=200`),
+      api<HealthSample[]>('GET', `/api/ui/nodes/${enc}/health`),
+    ])
       .then(([e, b, s]) => {
         if (gone) return;
         setEvents(e);
@@ -105,10 +114,19 @@ export function NodePage({ name }: { name: string }): ComponentChild {
     if (last && node.lastSeenAt - last.t < 5000) return;
     const hl = node.health;
     const mem = hl.memTotalMb && hl.memAvailableMb !== undefined ? Math.round((1000 * (hl.memTotalMb - hl.memAvailableMb)) / hl.memTotalMb) / 10 : undefined;
-    setSamples((prev) => [...prev.slice(-359), { t: node.lastSeenAt!, cpuPercent: hl.cpuPercent, load1: hl.load1, memUsedPercent: mem, temperatureC: hl.temperatureC }]);
+    setSamples((prev) => [
+      ...prev.slice(-359),
+      { t: node.lastSeenAt!, cpuPercent: hl.cpuPercent, load1: hl.load1, memUsedPercent: mem, temperatureC: hl.temperatureC },
+    ]);
   }, [node?.lastSeenAt]);
 
-  if (!node) return h('main', null, h('h1', null, name), error ? h(ErrorBox, { error }) : h(Empty, null, live.link === 'live' ? `No node named “${name}”.` : 'Loading…'));
+  if (!node)
+    return h(
+      'main',
+      null,
+      h('h1', null, name),
+      error ? h(ErrorBox, { error }) : h(Empty, null, live.link === 'live' ? `No node named “${name}”.` : 'Loading…'),
+    );
 
   const running = [...live.jobs.values()].filter((j) => j.node === name && j.state === 'running').sort((a, b) => a.id - b.id);
   const times = samples.map((s) => s.t / 1000);
@@ -118,7 +136,12 @@ export function NodePage({ name }: { name: string }): ComponentChild {
     h('h1', null, name, ' ', h(StateBadge, { state: node.state })),
     node.stateReason ? h('p', { class: 'muted' }, `${node.stateReason} · since ${time(node.stateSince)}`) : null,
     h(ErrorBox, { error }),
-    h('div', { class: 'grid two' }, h(Card, { title: 'Identity' }, h(NodeFacts, { node })), admin ? h(Card, { title: 'Actions' }, h(NodeActions, { node, power: powerInfo.data })) : null),
+    h(
+      'div',
+      { class: 'grid two' },
+      h(Card, { title: 'Identity' }, h(NodeFacts, { node })),
+      admin ? h(Card, { title: 'Actions' }, h(NodeActions, { node, power: powerInfo.data })) : null,
+    ),
     admin ? h(ShellPanel, { node: name, connected: node.connected }) : null,
     h(
       Card,
@@ -128,7 +151,18 @@ export function NodePage({ name }: { name: string }): ComponentChild {
         : h(
             'table',
             { 'aria-label': 'Running jobs' },
-            h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Job'), h('th', { scope: 'col' }, 'Command'), h('th', { scope: 'col' }, 'Started'), admin ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')) : null)),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                h('th', { scope: 'col' }, 'Job'),
+                h('th', { scope: 'col' }, 'Command'),
+                h('th', { scope: 'col' }, 'Started'),
+                admin ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')) : null,
+              ),
+            ),
             h(
               'tbody',
               null,
@@ -140,7 +174,18 @@ export function NodePage({ name }: { name: string }): ComponentChild {
                   h('td', { class: 'cmd' }, jobTitle(j)),
                   h('td', null, ago(j.startedAt)),
                   admin
-                    ? h('td', null, j.cancelRequested ? h('span', { class: 'muted' }, 'killing…') : h(ConfirmButton, { label: 'Kill', danger: true, question: `Kill job #${j.id} (${jobTitle(j).slice(0, 80)})? It ends cancelled.`, action: () => api('DELETE', `/api/jobs/${j.id}`) }))
+                    ? h(
+                        'td',
+                        null,
+                        j.cancelRequested
+                          ? h('span', { class: 'muted' }, 'killing…')
+                          : h(ConfirmButton, {
+                              label: 'Kill',
+                              danger: true,
+                              question: `Kill job #${j.id} (${jobTitle(j).slice(0, 80)})? It ends cancelled.`,
+                              action: () => api('DELETE', `/api/jobs/${j.id}`),
+                            }),
+                      )
                     : null,
                 ),
               ),
@@ -150,9 +195,29 @@ export function NodePage({ name }: { name: string }): ComponentChild {
     h(
       'div',
       { class: 'grid three' },
-      h(Chart, { title: 'CPU %', times, yRange: [0, 100], emptyText: 'No CPU readings yet.', series: [{ label: 'cpu %', color: '#1c7ed6', values: samples.map((s) => s.cpuPercent ?? null) }], height: 150 }),
-      h(Chart, { title: 'Memory used %', times, yRange: [0, 100], emptyText: 'No memory readings yet.', series: [{ label: 'mem %', color: '#7048e8', values: samples.map((s) => s.memUsedPercent ?? null) }], height: 150 }),
-      h(Chart, { title: 'Temperature °C', times, emptyText: 'This node reports no temperature.', series: [{ label: '°C', color: '#e8590c', values: samples.map((s) => s.temperatureC ?? null) }], height: 150 }),
+      h(Chart, {
+        title: 'CPU %',
+        times,
+        yRange: [0, 100],
+        emptyText: 'No CPU readings yet.',
+        series: [{ label: 'cpu %', color: '#1c7ed6', values: samples.map((s) => s.cpuPercent ?? null) }],
+        height: 150,
+      }),
+      h(Chart, {
+        title: 'Memory used %',
+        times,
+        yRange: [0, 100],
+        emptyText: 'No memory readings yet.',
+        series: [{ label: 'mem %', color: '#7048e8', values: samples.map((s) => s.memUsedPercent ?? null) }],
+        height: 150,
+      }),
+      h(Chart, {
+        title: 'Temperature °C',
+        times,
+        emptyText: 'This node reports no temperature.',
+        series: [{ label: '°C', color: '#e8590c', values: samples.map((s) => s.temperatureC ?? null) }],
+        height: 150,
+      }),
     ),
     h(
       Card,
@@ -163,29 +228,67 @@ export function NodePage({ name }: { name: string }): ComponentChild {
         : h(
             'table',
             { 'aria-label': 'Recent jobs' },
-            h('thead', null, h('tr', null, ['Job', 'State', 'Command', 'Finished', 'Took'].map((c) => h('th', { scope: 'col', key: c }, c)))),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                ['Job', 'State', 'Command', 'Finished', 'Took'].map((c) => h('th', { scope: 'col', key: c }, c)),
+              ),
+            ),
             h(
               'tbody',
               null,
               recent.data.jobs.map((j) =>
-                h('tr', { key: j.id }, h('td', null, h('a', { href: `/jobs/${j.id}` }, `#${j.id}`)), h('td', null, h(StateBadge, { state: j.state })), h('td', { class: 'cmd' }, jobTitle(j)), h('td', null, time(j.finishedAt)), h('td', null, j.finishedAt && j.startedAt ? duration(j.finishedAt - j.startedAt) : '—')),
+                h(
+                  'tr',
+                  { key: j.id },
+                  h('td', null, h('a', { href: `/jobs/${j.id}` }, `#${j.id}`)),
+                  h('td', null, h(StateBadge, { state: j.state })),
+                  h('td', { class: 'cmd' }, jobTitle(j)),
+                  h('td', null, time(j.finishedAt)),
+                  h('td', null, j.finishedAt && j.startedAt ? duration(j.finishedAt - j.startedAt) : '—'),
+                ),
               ),
             ),
           ),
     ),
-    h('div', { class: 'grid two' }, h(Card, { title: 'Boot timeline' }, h(BootTimeline, { events: boots })), h(Card, { title: 'Node events' }, h(NodeEvents, { events }))),
-    h(Card, { title: 'Power journal' }, h(PowerSummary, { info: powerInfo.data }), h(ErrorBox, { error: journal.error }), h(PowerJournal, { ops: journal.data })),
+    h(
+      'div',
+      { class: 'grid two' },
+      h(Card, { title: 'Boot timeline' }, h(BootTimeline, { events: boots })),
+      h(Card, { title: 'Node events' }, h(NodeEvents, { events })),
+    ),
+    h(
+      Card,
+      { title: 'Power journal' },
+      h(PowerSummary, { info: powerInfo.data }),
+      h(ErrorBox, { error: journal.error }),
+      h(PowerJournal, { ops: journal.data }),
+    ),
   );
 }
 
 function PowerSummary({ info }: { info: PowerInfo | undefined }): ComponentChild {
   if (!info) return null;
-  if (!info.power) return h('p', { class: 'muted' }, 'No power driver configured: power on/off/cycle are refused, and automatic recovery can only ask the agent to reboot. Add power: { driver: … } to the node in the inventory.');
+  if (!info.power)
+    return h(
+      'p',
+      { class: 'muted' },
+      'No power driver configured: power on/off/cycle are refused, and automatic recovery can only ask the agent to reboot. Add power: { driver: … } to the node in the inventory.',
+    );
   const settings = Object.entries(info.power)
     .filter(([k]) => k !== 'driver')
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(', ');
-  return h('p', null, h('strong', null, `Driver: ${info.power.driver}`), settings ? h('span', { class: 'muted' }, ` (${settings})`) : null, info.canPowerCycle ? '' : h('span', { class: 'muted' }, ' · automatic recovery cannot power-cycle it'));
+  return h(
+    'p',
+    null,
+    h('strong', null, `Driver: ${info.power.driver}`),
+    settings ? h('span', { class: 'muted' }, ` (${settings})`) : null,
+    info.canPowerCycle ? '' : h('span', { class: 'muted' }, ' · automatic recovery cannot power-cycle it'),
+  );
 }
 
 function PowerJournal({ ops }: { ops: PowerOp[] | undefined }): ComponentChild {
@@ -197,7 +300,15 @@ function PowerJournal({ ops }: { ops: PowerOp[] | undefined }): ComponentChild {
     h(
       'table',
       { 'aria-label': 'Power journal' },
-      h('thead', null, h('tr', null, ['Requested', 'Action', 'Driver', 'State', 'Verified', 'By', 'Took', 'Detail'].map((c) => h('th', { scope: 'col', key: c }, c)))),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          ['Requested', 'Action', 'Driver', 'State', 'Verified', 'By', 'Took', 'Detail'].map((c) => h('th', { scope: 'col', key: c }, c)),
+        ),
+      ),
       h(
         'tbody',
         null,
@@ -239,16 +350,29 @@ function NodeFacts({ node: n }: { node: NodeView }): ComponentChild {
     ['Uptime', n.health?.uptimeS !== undefined ? duration(n.health.uptimeS * 1000) : '—'],
     ['Boots', String(n.boots)],
     ['Last heartbeat', `${time(n.lastSeenAt)} (${ago(n.lastSeenAt)})`],
-    ['Labels', Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '—'],
+    [
+      'Labels',
+      Object.entries(n.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || '—',
+    ],
     ['Source', n.source],
   ];
-  return h('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [h('dt', { key: `t${k}` }, k), h('dd', { key: `d${k}` }, v)]));
+  return h(
+    'dl',
+    { class: 'facts' },
+    facts.flatMap(([k, v]) => [h('dt', { key: `t${k}` }, k), h('dd', { key: `d${k}` }, v)]),
+  );
 }
 
 function NodeActions({ node, power }: { node: NodeView; power: PowerInfo | undefined }): ComponentChild {
   const enc = encodeURIComponent(node.name);
   const [slots, setSlots] = useState(String(node.slots));
-  const [labels, setLabels] = useState(Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join('\n'));
+  const [labels, setLabels] = useState(
+    Object.entries(node.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+  );
   const [saveError, setSaveError] = useState<unknown>(undefined);
   const [saved, setSaved] = useState(false);
   const save = async (e: Event) => {
@@ -257,7 +381,10 @@ function NodeActions({ node, power }: { node: NodeView; power: PowerInfo | undef
     setSaved(false);
     try {
       const parsed: Record<string, string> = {};
-      for (const line of labels.split('\n').map((l) => l.trim()).filter(Boolean)) {
+      for (const line of labels
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)) {
         const i = line.indexOf('=');
         if (i <= 0) throw new Error(`label “${line}” is not key=value`);
         parsed[line.slice(0, i).trim()] = line.slice(i + 1).trim();
@@ -276,7 +403,12 @@ function NodeActions({ node, power }: { node: NodeView; power: PowerInfo | undef
       { class: 'actions' },
       ACTIONS.map((a) => {
         if (a.action === 'maintenance' && node.state === 'maintenance')
-          return h(ConfirmButton, { key: 'maintenance-off', label: 'End maintenance', question: `${node.name}: end maintenance and let it take jobs again?`, action: () => api('POST', `/api/nodes/${enc}/maintenance`, { on: false }) });
+          return h(ConfirmButton, {
+            key: 'maintenance-off',
+            label: 'End maintenance',
+            question: `${node.name}: end maintenance and let it take jobs again?`,
+            action: () => api('POST', `/api/nodes/${enc}/maintenance`, { on: false }),
+          });
         const noDriver = POWER_ACTIONS.has(a.action) && power !== undefined && power.power === null;
         return h(ConfirmButton, {
           key: a.action,
@@ -310,15 +442,17 @@ function BootTimeline({ events }: { events: BootEvent[] }): ComponentChild {
   return h(
     'ol',
     { class: 'timeline' },
-    sorted.slice(-60).map((e, i) =>
-      h(
-        'li',
-        { key: `${e.at}-${i}`, class: `o-${e.outcome === 'error' || e.outcome === 'timeout' || e.kind === 'dhcp-ignored' ? 'bad' : 'good'}` },
-        h('time', { dateTime: new Date(e.at).toISOString() }, time(e.at)),
-        h('strong', null, e.kind),
-        h('span', null, bootText(e)),
+    sorted
+      .slice(-60)
+      .map((e, i) =>
+        h(
+          'li',
+          { key: `${e.at}-${i}`, class: `o-${e.outcome === 'error' || e.outcome === 'timeout' || e.kind === 'dhcp-ignored' ? 'bad' : 'good'}` },
+          h('time', { dateTime: new Date(e.at).toISOString() }, time(e.at)),
+          h('strong', null, e.kind),
+          h('span', null, bootText(e)),
+        ),
       ),
-    ),
   );
 }
 
@@ -327,6 +461,17 @@ function NodeEvents({ events }: { events: NodeEvent[] }): ComponentChild {
   return h(
     'ol',
     { class: 'feed' },
-    events.slice(0, 100).map((e, i) => h('li', { key: `${e.at}-${i}` }, h('time', { dateTime: new Date(e.at).toISOString() }, time(e.at)), h('span', { class: 'kind' }, e.kind), h('span', { class: 'msg' }, `${e.from && e.to ? `${e.from} → ${e.to}: ` : ''}${e.message}`), h('span', { class: 'muted' }, ` (${e.actor})`))),
+    events
+      .slice(0, 100)
+      .map((e, i) =>
+        h(
+          'li',
+          { key: `${e.at}-${i}` },
+          h('time', { dateTime: new Date(e.at).toISOString() }, time(e.at)),
+          h('span', { class: 'kind' }, e.kind),
+          h('span', { class: 'msg' }, `${e.from && e.to ? `${e.from} → ${e.to}: ` : ''}${e.message}`),
+          h('span', { class: 'muted' }, ` (${e.actor})`),
+        ),
+      ),
   );
 }

@@ -39,10 +39,19 @@ export const NODE_COLUMNS: readonly Column[] = [
     cell: (n) => {
       const f = throttledFlags(n.health?.throttled);
       if (!f.now.length && !f.past.length) return n.health?.throttled === undefined ? '—' : 'no';
-      return h('span', { class: f.now.length ? 'warn' : 'muted', title: f.past.length ? `since boot: ${f.past.join(', ')}` : undefined }, f.now.length ? f.now.join(', ') : `earlier: ${f.past.join(', ')}`);
+      return h(
+        'span',
+        { class: f.now.length ? 'warn' : 'muted', title: f.past.length ? `since boot: ${f.past.join(', ')}` : undefined },
+        f.now.length ? f.now.join(', ') : `earlier: ${f.past.join(', ')}`,
+      );
     },
   },
-  { k: 'image', label: 'Image', value: (n) => n.imageVersion ?? n.agentVersion, cell: (n) => n.imageVersion ?? (n.agentVersion ? `agent ${n.agentVersion}` : '—') },
+  {
+    k: 'image',
+    label: 'Image',
+    value: (n) => n.imageVersion ?? n.agentVersion,
+    cell: (n) => n.imageVersion ?? (n.agentVersion ? `agent ${n.agentVersion}` : '—'),
+  },
   { k: 'uptime', label: 'Uptime', num: true, value: uptimeS, cell: (n) => (uptimeS(n) === undefined ? '—' : duration(uptimeS(n)! * 1000)) },
   { k: 'lastSeen', label: 'Last heartbeat', num: true, value: (n) => n.lastSeenAt, cell: (n) => ago(n.lastSeenAt) },
 ];
@@ -51,7 +60,10 @@ const PAGE = 50;
 
 function matches(n: NodeView, q: string): boolean {
   if (!q) return true;
-  const hay = [n.name, n.state, n.ip, n.mac, n.serial, n.model, n.imageVersion, n.arch, ...Object.entries(n.labels).map(([k, v]) => `${k}=${v}`)].filter(Boolean).join(' ').toLowerCase();
+  const hay = [n.name, n.state, n.ip, n.mac, n.serial, n.model, n.imageVersion, n.arch, ...Object.entries(n.labels).map(([k, v]) => `${k}=${v}`)]
+    .filter(Boolean)
+    .join(' ')
+    .toLowerCase();
   return q
     .toLowerCase()
     .split(/\s+/)
@@ -99,7 +111,13 @@ export function NodesPage(): ComponentChild {
       'div',
       { class: 'toolbar' },
       h('label', { for: 'node-filter', class: 'sr-only' }, 'Filter nodes'),
-      h('input', { id: 'node-filter', type: 'search', placeholder: 'Filter: name, IP, MAC, model, label…', value: filter, onInput: (e: Event) => (setFilter((e.target as HTMLInputElement).value), setOffset(0)) }),
+      h('input', {
+        id: 'node-filter',
+        type: 'search',
+        placeholder: 'Filter: name, IP, MAC, model, label…',
+        value: filter,
+        onInput: (e: Event) => (setFilter((e.target as HTMLInputElement).value), setOffset(0)),
+      }),
       h('label', { for: 'node-state' }, 'State'),
       h(
         'select',
@@ -109,14 +127,26 @@ export function NodesPage(): ComponentChild {
       ),
     ),
     rows.length === 0
-      ? h(Empty, null, all.length === 0 ? 'No nodes yet. Start an agent (npm start runs two local ones) or add nodes to the inventory.' : 'No node matches the filter.')
+      ? h(
+          Empty,
+          null,
+          all.length === 0 ? 'No nodes yet. Start an agent (npm start runs two local ones) or add nodes to the inventory.' : 'No node matches the filter.',
+        )
       : h(
           'div',
           { class: 'table-wrap' },
           h(
             'table',
             { class: 'nodes', 'aria-label': 'Nodes' },
-            h('thead', null, h('tr', null, NODE_COLUMNS.map((c) => h(SortTh, { key: c.k, label: c.label, k: c.k, sort, dir, onSort, num: c.num })))),
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                NODE_COLUMNS.map((c) => h(SortTh, { key: c.k, label: c.label, k: c.k, sort, dir, onSort, num: c.num })),
+              ),
+            ),
             h(
               'tbody',
               null,
@@ -124,7 +154,13 @@ export function NodesPage(): ComponentChild {
                 h(
                   'tr',
                   { key: n.name, 'data-node': n.name },
-                  NODE_COLUMNS.map((c) => h(c.k === 'name' ? 'th' : 'td', { key: c.k, class: c.num ? 'num' : undefined, scope: c.k === 'name' ? 'row' : undefined, 'data-col': c.k }, c.cell ? c.cell(n) : String(c.value(n) ?? '—'))),
+                  NODE_COLUMNS.map((c) =>
+                    h(
+                      c.k === 'name' ? 'th' : 'td',
+                      { key: c.k, class: c.num ? 'num' : undefined, scope: c.k === 'name' ? 'row' : undefined, 'data-col': c.k },
+                      c.cell ? c.cell(n) : String(c.value(n) ?? '—'),
+                    ),
+                  ),
                 ),
               ),
             ),

@@ -42,7 +42,17 @@ export function ShellPanel({ node, connected }: { node: string; connected: boole
       open
         ? h('button', { type: 'button', onClick: () => (setOpen(false), setStatus('closed')) }, 'Close shell')
         : h('button', { type: 'button', class: 'primary', disabled: !connected, onClick: () => setOpen(true) }, 'Open shell'),
-      h('span', { class: 'muted small', role: 'status' }, !connected ? 'The agent is not connected.' : status === 'closed' ? 'A terminal on the node through its agent; every session is recorded as a node event.' : status === 'ended' ? `Session ended: ${message}` : status),
+      h(
+        'span',
+        { class: 'muted small', role: 'status' },
+        !connected
+          ? 'The agent is not connected.'
+          : status === 'closed'
+            ? 'A terminal on the node through its agent; every session is recorded as a node event.'
+            : status === 'ended'
+              ? `Session ended: ${message}`
+              : status,
+      ),
     ),
     open ? h('div', { ref: host, class: 'terminal', 'aria-label': `Shell on ${node}` }) : null,
   );
