@@ -13,9 +13,13 @@ export interface CommonJobOptions {
   readonly priority?: number;
   readonly group?: string;
   readonly retries?: number;
+  /** Which attempt ends are retried within `retries`; default node-lost and rejected (a job that fails by itself is not). */
+  readonly retryOn?: readonly ('failure' | 'timeout' | 'node-lost' | 'rejected')[];
   readonly timeoutMs?: number;
   readonly env?: Record<string, string>;
   readonly requirements?: { labels?: Record<string, string>; cpus?: number; memoryMb?: number; arch?: string; node?: string };
+  /** Enforced on nodes with cgroup v2 controllers (memory.max, cpu.max, pids.max). */
+  readonly limits?: { memoryMb?: number; cpus?: number; pids?: number };
 }
 
 export type JobInput =
@@ -27,7 +31,7 @@ export type JobInput =
 export interface JobInfo {
   readonly id: number;
   readonly state: JobState;
-  readonly kind: 'exec' | 'function';
+  readonly kind: 'exec' | 'function' | 'python';
   readonly name?: string;
   readonly node?: string;
   readonly attempts: number;
@@ -37,7 +41,16 @@ export interface JobInfo {
   readonly finishedAt?: number;
   readonly group: string;
   readonly priority: number;
-  readonly result?: { outcome: string; exitCode?: number | null; signal?: string; value?: unknown; error?: string; durationMs?: number };
+  readonly result?: {
+    outcome: string;
+    exitCode?: number | null;
+    signal?: string;
+    value?: unknown;
+    error?: string;
+    durationMs?: number;
+    cpuMs?: number;
+    peakMemoryBytes?: number;
+  };
 }
 
 export interface JobResult {

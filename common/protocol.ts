@@ -44,12 +44,29 @@ export const Requirements = Type.Object(
 );
 export type Requirements = Static<typeof Requirements>;
 
+/**
+ * Enforced per-job limits (cgroup v2 `memory.max`, `cpu.max`, `pids.max`) on agents that have the
+ * controllers; elsewhere the job runs unlimited and the result's `accounting.unenforced` says so.
+ * The REST layer fills `memoryMb` from `requirements.memoryMb` when `limits` does not set it.
+ */
+export const Limits = Type.Object(
+  {
+    memoryMb: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** CPU bandwidth in CPUs (0.5 = half of one CPU). */
+    cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 4096 })),
+    pids: Type.Optional(Type.Integer({ minimum: 1, maximum: 4_194_304 })),
+  },
+  { additionalProperties: false },
+);
+export type Limits = Static<typeof Limits>;
+
 export const ExecSpec = Type.Object(
   {
     kind: Type.Literal('exec'),
     argv: Type.Array(Str(64 * 1024), { minItems: 1, maxItems: 4096 }),
     env: Type.Optional(Type.Record(Str(256), Str(64 * 1024))),
     stdin: Type.Optional(Type.String({ maxLength: 4 * 1024 * 1024 })),
+    limits: Type.Optional(Limits),
   },
   { additionalProperties: false },
 );
@@ -63,12 +80,43 @@ export const FunctionSpec = Type.Object(
     /** JSON arguments. */
     args: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1024 })),
     env: Type.Optional(Type.Record(Str(256), Str(64 * 1024))),
+    limits: Type.Optional(Limits),
   },
   { additionalProperties: false },
 );
 export type FunctionSpec = Static<typeof FunctionSpec>;
 
-export const JobSpec = Type.Union([ExecSpec, FunctionSpec]);
+/** A Python identifier (the function's name) and a module file name beside the job (`helpers.py`). */
+export const PY_IDENTIFIER = '^[A-Za-z_][A-Za-z0-9_]{0,127}$';
+export const PY_MODULE_FILE = '^[A-Za-z_][A-Za-z0-9_]{0,127}\\.py$';
+
+/**
+ * The dispy "computation": `source` is a Python module, `function` names the callable in it, run
+ * by the node's python3 in the job's scratch dir as `function(*args, **kwargs)`; its JSON return
+ * value is the result, an exception fails the attempt with the traceback. `depends` are modules
+ * written beside it (importable by name), shipped inline as source.
+ */
+export const PythonSpec = Type.Object(
+  {
+    kind: Type.Literal('python'),
+    source: Type.String({ minLength: 1, maxLength: 4 * 1024 * 1024 }),
+    function: Type.String({ pattern: PY_IDENTIFIER }),
+    args: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1024 })),
+    kwargs: Type.Optional(Type.Record(Type.String({ pattern: PY_IDENTIFIER }), Type.Unknown())),
+    depends: Type.Optional(
+      Type.Array(
+        Type.Object({ name: Type.String({ pattern: PY_MODULE_FILE }), source: Type.String({ maxLength: 4 * 1024 * 1024 }) }, { additionalProperties: false }),
+        { maxItems: 64 },
+      ),
+    ),
+    env: Type.Optional(Type.Record(Str(256), Str(64 * 1024))),
+    limits: Type.Optional(Limits),
+  },
+  { additionalProperties: false },
+);
+export type PythonSpec = Static<typeof PythonSpec>;
+
+export const JobSpec = Type.Union([ExecSpec, FunctionSpec, PythonSpec]);
 export type JobSpec = Static<typeof JobSpec>;
 
 export const Health = Type.Object(
@@ -107,6 +155,20 @@ export const NodeIdentity = Type.Object(
     imageVersion: Type.Optional(Str(64)),
     /** Changes on every boot (Linux: /proc/sys/kernel/random/boot_id); same id = same boot. */
     bootId: Str(64),
+    /** How jobs are contained: a cgroup v2 per job (with the controllers that enforce limits), or process groups only. */
+    isolation: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Union([Type.Literal('cgroup'), Type.Literal('process-group')]),
+          controllers: Type.Optional(Type.Array(Str(16), { maxItems: 16 })),
+          /** Why it is not (fully) cgroup: no cgroup2 mount, not writable, controllers not delegated. */
+          note: Type.Optional(Str(512)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Job runtimes this node has, with versions (`{ "python3": "3.11.2", "node": "20.19.0" }`). */
+    runtimes: Type.Optional(Type.Record(Str(32), Str(64))),
   },
   { additionalProperties: false },
 );
@@ -121,6 +183,9 @@ export const AttemptOutcome = Type.Union([
   Type.Literal('rejected'),
 ]);
 export type AttemptOutcome = Static<typeof AttemptOutcome>;
+
+/** `cgroup`: the job's cgroup counters (exact, the whole tree); `rusage`: the runner's getrusage (its process and waited children); `sampled`: /proc of the leader, polled. */
+const UsageSource = Type.Union([Type.Literal('cgroup'), Type.Literal('rusage'), Type.Literal('sampled')]);
 
 export const ResultBody = Type.Object(
   {
@@ -140,6 +205,20 @@ export const ResultBody = Type.Object(
     startedAt: Type.Number(),
     durationMs: Type.Number({ minimum: 0 }),
     cpuMs: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Peak resident memory of the job (its cgroup's memory.peak, else the runner's getrusage, else sampled). */
+    peakMemoryBytes: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Where cpuMs and peakMemoryBytes came from, and the asked limits this node could not enforce. */
+    accounting: Type.Optional(
+      Type.Object(
+        {
+          isolation: Type.Union([Type.Literal('cgroup'), Type.Literal('process-group')]),
+          cpu: Type.Optional(UsageSource),
+          memory: Type.Optional(UsageSource),
+          unenforced: Type.Optional(Type.Array(Str(16), { maxItems: 8 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

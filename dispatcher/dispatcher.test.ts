@@ -98,9 +98,9 @@ describe('Dispatcher: the task path', () => {
     expect(d.getNode('n1').state).toBe('busy');
   });
 
-  it('retries failures with backoff, then fails the job with the reason', () => {
+  it('retries failures with backoff when asked (retryOn), then fails the job with the reason', () => {
     const { d, connect, result, clock } = setup(undefined, undefined, { defaultRetries: 1 });
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['false'] } }]);
+    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['false'] }, retryOn: ['failure', 'timeout'] }]);
     const link = connect('n1');
     const first = link.of('assign')[0]!;
     result('n1', link, first.attemptId, job!.id, { outcome: 'failed', exitCode: 1 });
@@ -113,6 +113,19 @@ describe('Dispatcher: the task path', () => {
     expect(second.attemptId).toBeGreaterThan(first.attemptId);
     result('n1', link, second.attemptId, job!.id, { outcome: 'timed-out', exitCode: null, signal: 'SIGKILL' });
     expect(d.getJob(job!.id)).toMatchObject({ state: 'failed', reason: 'timed out (after 2 attempts)' });
+  });
+
+  it('by default fails a job that exits non-zero at once, and requeues one whose node was lost', () => {
+    const { d, connect, result, clock } = setup(undefined, undefined, { defaultRetries: 3 });
+    const [exit3, lost] = d.submit([{ spec: { kind: 'exec', argv: ['sh', '-c', 'exit 3'] } }, { spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
+    const link = connect('n1', { pull: 2 });
+    const [a] = link.of('assign');
+    result('n1', link, a!.attemptId, exit3!.id, { outcome: 'failed', exitCode: 3 });
+    expect(d.getJob(exit3!.id)).toMatchObject({ state: 'failed', reason: 'exit code 3', attempts: 1 });
+    clock.advance(60_000); // no heartbeats: the node is lost under the second job
+    d.tick();
+    expect(d.getJob(lost!.id)).toMatchObject({ state: 'queued', attempts: 1 });
+    expect(d.getJob(lost!.id).reason).toMatch(/lost/);
   });
 
   it('cancels a queued job at once and a running one through its agent', () => {

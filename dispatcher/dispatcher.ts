@@ -28,6 +28,7 @@ import type { BootEvent } from '../netboot/boot-event.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import { IllegalTransitionError, JobFinishedError, JobNotFoundError, NodeExistsError, NodeNotFoundError } from './domain/errors.ts';
 import { JobQueue } from './domain/job-queue.ts';
+import type { RetryCause } from './domain/jobs.ts';
 import { jobAfterAttempt, type AttemptResult, type AttemptState, type Job, type JobState, type NewJob, type RetryPolicy } from './domain/jobs.ts';
 import { acceptsWork, assertNodeTransition, canTransitionNode, isConnectedState, type NodeEvent, type NodeRecord, type NodeState } from './domain/nodes.ts';
 import { createStrategy, updatePerf, type Candidate, type Strategy } from './domain/strategies.ts';
@@ -80,6 +81,7 @@ export interface JobSubmission {
   readonly priority?: number;
   readonly group?: string;
   readonly retries?: number;
+  readonly retryOn?: readonly RetryCause[];
   readonly timeoutMs?: number;
   readonly requirements?: Requirements;
 }
@@ -242,6 +244,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       priority: s.priority ?? 0,
       group: s.group ?? 'default',
       retries: s.retries ?? this.settings.defaultRetries,
+      ...(s.retryOn !== undefined ? { retryOn: s.retryOn } : {}),
       ...(s.timeoutMs !== undefined ? { timeoutMs: s.timeoutMs } : {}),
       requirements: s.requirements ?? {},
     }));
@@ -644,6 +647,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       ...(body.stderrTruncated ? { stderrTruncated: body.stderrTruncated } : {}),
       durationMs: body.durationMs,
       ...(body.cpuMs !== undefined ? { cpuMs: body.cpuMs } : {}),
+      ...(body.peakMemoryBytes !== undefined ? { peakMemoryBytes: body.peakMemoryBytes } : {}),
     };
     if (
       !this.store.endAttempt({ attemptId: run.attemptId, jobId: run.jobId, state, at: now, ...(reason !== undefined ? { reason } : {}), result, job: next })

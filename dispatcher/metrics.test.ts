@@ -158,7 +158,11 @@ describe('/metrics', () => {
     const link = links.get('pi-1')!;
     dispatcher.agentMessage('pi-1', link, { type: 'pull', slots: 4 });
     const jobs = dispatcher.submit(
-      Array.from({ length: 3 }, (_, i) => ({ spec: { kind: 'exec' as const, argv: ['echo', String(i)] }, group: i === 0 ? 'a' : 'b' })),
+      Array.from({ length: 3 }, (_, i) => ({
+        spec: { kind: 'exec' as const, argv: ['echo', String(i)] },
+        group: i === 0 ? 'a' : 'b',
+        retryOn: ['failure' as const],
+      })),
     );
     for (const m of link.sent) {
       if (m.type === 'assign')

@@ -4,7 +4,7 @@
  * $PICLUSTER_URL (default http://127.0.0.1:8080); the token from --token, $PICLUSTER_TOKEN
  * or `<dataDir>/admin-token` when run on the master.
  */
-import { Cluster, ClusterApiError, type JobInfo } from '../../client/cluster.ts';
+import { Cluster, ClusterApiError, type CommonJobOptions, type JobInfo } from '../../client/cluster.ts';
 import type { CommandModule } from '../main.ts';
 import { parseFlags, UsageError } from '../args.ts';
 
@@ -137,10 +137,12 @@ export const cancelCommand = wrap('usage: picluster cancel <id>', async (argv) =
 });
 
 export const submitCommand = wrap(
-  `usage: picluster submit [--group g] [--priority n] [--retries n] [--timeout ms] [--label k=v]... [--name s] [--detach] -- cmd args...
+  `usage: picluster submit [--group g] [--priority n] [--retries n] [--retry-on causes] [--timeout ms] [--label k=v]... [--name s] [--detach] -- cmd args...
 
 Submits an exec job and, unless --detach, waits for it and prints its stdout/stderr;
-the exit code is the job's (1 if it failed without one).`,
+the exit code is the job's (1 if it failed without one). --retry-on takes a comma list of
+failure,timeout,node-lost,rejected (default node-lost,rejected: a job that fails by itself
+is not retried).`,
   async (argv) => {
     const dash = argv.indexOf('--');
     const flags = dash === -1 ? argv : argv.slice(0, dash);
@@ -152,6 +154,7 @@ the exit code is the job's (1 if it failed without one).`,
         group: { type: 'string' },
         priority: { type: 'string' },
         retries: { type: 'string' },
+        'retry-on': { type: 'string' },
         timeout: { type: 'string' },
         name: { type: 'string' },
         label: { type: 'string', multiple: true },
@@ -177,6 +180,10 @@ the exit code is the job's (1 if it failed without one).`,
     const priority = num(values.priority, 'priority');
     const retries = num(values.retries, 'retries');
     const timeoutMs = num(values.timeout, 'timeout');
+    const retryOn = values['retry-on']?.split(',').filter(Boolean);
+    const causes = ['failure', 'timeout', 'node-lost', 'rejected'];
+    const badCause = retryOn?.find((c) => !causes.includes(c));
+    if (badCause !== undefined) throw new UsageError(`--retry-on takes ${causes.join(',')}; got '${badCause}'`);
     const c = cluster(values);
     const job = await c.submit({
       argv: argvToRun,
@@ -184,6 +191,7 @@ the exit code is the job's (1 if it failed without one).`,
       ...(values.name ? { name: values.name } : {}),
       ...(priority !== undefined ? { priority } : {}),
       ...(retries !== undefined ? { retries } : {}),
+      ...(retryOn !== undefined ? { retryOn: retryOn as NonNullable<CommonJobOptions['retryOn']> } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(Object.keys(labels).length ? { requirements: { labels } } : {}),
     });

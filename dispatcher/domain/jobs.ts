@@ -41,13 +41,37 @@ export function assertAttemptTransition(from: AttemptState, to: AttemptState): v
   if (!ATTEMPT_TRANSITIONS[from].includes(to)) throw new IllegalTransitionError('attempt', from, to);
 }
 
+/**
+ * What may send a job back to the queue, within its `retries` cap. `failure`: the job ran and
+ * failed (non-zero exit, a function that threw); `timeout`: it ran past its timeout; `node-lost`:
+ * its node died under it (also bounded by the poison-job guard); `rejected`: the agent could not
+ * run it (no runtime for its kind, no free slot). Attempts an operator or the master took away
+ * (`abandoned`: drain, reboot) are always requeued and never count.
+ */
+export const RETRY_CAUSES = ['failure', 'timeout', 'node-lost', 'rejected'] as const;
+export type RetryCause = (typeof RETRY_CAUSES)[number];
+/**
+ * Like Slurm's requeue and dispy's resubmission of a dead node's jobs: the node's fault is
+ * retried, the job's own (a deterministic `exit 3`) is not, unless the submitter asks.
+ */
+export const DEFAULT_RETRY_ON: readonly RetryCause[] = ['node-lost', 'rejected'];
+
+const RETRY_CAUSE_OF: Partial<Record<AttemptState, RetryCause>> = {
+  failed: 'failure',
+  'timed-out': 'timeout',
+  'node-lost': 'node-lost',
+  rejected: 'rejected',
+};
+
 export interface NewJob {
   readonly name?: string;
   readonly spec: JobSpec;
   readonly priority: number;
   readonly group: string;
-  /** How many times the job may be retried after a failed attempt. */
+  /** How many times the job may be retried after an attempt whose end is in `retryOn`. */
   readonly retries: number;
+  /** Which attempt ends are retried; absent = DEFAULT_RETRY_ON. */
+  readonly retryOn?: readonly RetryCause[];
   readonly timeoutMs?: number;
   readonly requirements: Requirements;
 }
@@ -88,6 +112,7 @@ export interface AttemptResult {
   readonly stderrTruncated?: number;
   readonly durationMs?: number;
   readonly cpuMs?: number;
+  readonly peakMemoryBytes?: number;
 }
 
 export interface Attempt {
@@ -123,11 +148,12 @@ export type JobAfterAttempt =
   | { readonly state: 'queued'; readonly availableAt: number; readonly reason: string };
 
 /**
- * What the job becomes when its current attempt ends in `attemptState`.
- * Failures of any kind (non-zero exit, timeout, lost node, rejection) retry within the cap.
+ * What the job becomes when its current attempt ends in `attemptState`: an end whose cause is in
+ * the job's `retryOn` (default: node lost, rejected) is retried within the `retries` cap; any other
+ * end is final.
  */
 export function jobAfterAttempt(
-  job: Pick<Job, 'attempts' | 'retries'> & { readonly nodeLosses?: number; readonly abandons?: number },
+  job: Pick<Job, 'attempts' | 'retries'> & { readonly nodeLosses?: number; readonly abandons?: number; readonly retryOn?: readonly RetryCause[] },
   attemptState: Exclude<AttemptState, 'running'>,
   now: number,
   policy: RetryPolicy,
@@ -142,6 +168,9 @@ export function jobAfterAttempt(
   const why = reason ?? attemptState;
   if (attemptState === 'abandoned') return { state: 'queued', availableAt: now, reason: why };
   const tries = job.attempts - (job.abandons ?? 0);
+  const cause = RETRY_CAUSE_OF[attemptState];
+  const retryable = cause !== undefined && (job.retryOn ?? DEFAULT_RETRY_ON).includes(cause);
+  if (!retryable) return { state: 'failed', reason: tries > 1 ? `${why} (after ${tries} attempts)` : why };
   if (tries <= job.retries) {
     return { state: 'queued', availableAt: now + backoffMs(tries, policy), reason: why };
   }

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValidationError, type Problem } from '../../common/errors.ts';
 import { toDotted } from '../../common/config.ts';
+import type { JobSpec } from '../../common/protocol.ts';
 import type { Dispatcher, JobSubmission } from '../dispatcher.ts';
 import { isTerminalJob, type Job, type JobState } from '../domain/jobs.ts';
 import { requireRole, type AuthSettings } from './auth.ts';
@@ -24,27 +25,61 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSu
   const b = body as Submission;
   const at = (f: string) => (prefix ? `${prefix}.${f}` : f);
   const kind = b.kind ?? (b.source !== undefined ? 'function' : 'exec');
+  const misplaced = (fields: readonly (keyof Submission)[], message: string) => {
+    const f = fields.find((k) => b[k] !== undefined);
+    if (f) problems.push({ path: at(f), message });
+  };
   if (kind === 'exec') {
     if (!b.argv) problems.push({ path: at('argv'), message: 'an exec job needs argv (an array of strings, the program first)' });
-    if (b.source !== undefined || b.args !== undefined)
-      problems.push({ path: at(b.source !== undefined ? 'source' : 'args'), message: 'source/args belong to function jobs; exec jobs take argv' });
+    misplaced(
+      ['source', 'args', 'function', 'kwargs', 'depends'],
+      'source/args/function/kwargs/depends belong to function and python jobs; exec jobs take argv',
+    );
     if (!b.argv) return undefined;
   } else {
-    if (!b.source) problems.push({ path: at('source'), message: 'a function job needs source (an ES module with a default export)' });
-    if (b.argv !== undefined || b.stdin !== undefined)
-      problems.push({ path: at(b.argv !== undefined ? 'argv' : 'stdin'), message: 'argv/stdin belong to exec jobs' });
-    if (!b.source) return undefined;
+    const python = kind === 'python';
+    if (!b.source)
+      problems.push({
+        path: at('source'),
+        message: python
+          ? 'a python job needs source (a Python module defining the function)'
+          : 'a function job needs source (an ES module with a default export)',
+      });
+    if (python && !b.function) problems.push({ path: at('function'), message: 'a python job needs function (the name of the callable in source)' });
+    misplaced(['argv', 'stdin'], 'argv/stdin belong to exec jobs');
+    if (!python) misplaced(['function', 'kwargs', 'depends'], 'function/kwargs/depends belong to python jobs (kind: "python")');
+    const seen = new Set<string>();
+    (b.depends ?? []).forEach((d, i) => {
+      if (seen.has(d.name)) problems.push({ path: at(`depends[${i}].name`), message: `two modules named ${d.name}` });
+      seen.add(d.name);
+    });
+    if (!b.source || (python && !b.function)) return undefined;
   }
-  const spec =
+  // requirements.memoryMb is also the job's enforced memory limit unless limits says otherwise.
+  const memoryMb = b.limits?.memoryMb ?? b.requirements?.memoryMb;
+  const limits = { ...(b.limits ?? {}), ...(memoryMb !== undefined ? { memoryMb } : {}) };
+  const common = { ...(b.env ? { env: b.env } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
+  const spec: JobSpec =
     kind === 'exec'
-      ? { kind: 'exec' as const, argv: b.argv!, ...(b.env ? { env: b.env } : {}), ...(b.stdin !== undefined ? { stdin: b.stdin } : {}) }
-      : { kind: 'function' as const, source: b.source!, ...(b.args ? { args: b.args } : {}), ...(b.env ? { env: b.env } : {}) };
+      ? { kind: 'exec', argv: b.argv!, ...(b.stdin !== undefined ? { stdin: b.stdin } : {}), ...common }
+      : kind === 'function'
+        ? { kind: 'function', source: b.source!, ...(b.args ? { args: b.args } : {}), ...common }
+        : {
+            kind: 'python',
+            source: b.source!,
+            function: b.function!,
+            ...(b.args ? { args: b.args } : {}),
+            ...(b.kwargs ? { kwargs: b.kwargs } : {}),
+            ...(b.depends ? { depends: b.depends } : {}),
+            ...common,
+          };
   return {
     spec,
     ...(b.name !== undefined ? { name: b.name } : {}),
     ...(b.priority !== undefined ? { priority: b.priority } : {}),
     ...(b.group !== undefined ? { group: b.group } : {}),
     ...(b.retries !== undefined ? { retries: b.retries } : {}),
+    ...(b.retryOn !== undefined ? { retryOn: b.retryOn } : {}),
     ...(b.timeoutMs !== undefined ? { timeoutMs: b.timeoutMs } : {}),
     ...(b.requirements !== undefined ? { requirements: b.requirements } : {}),
   };

@@ -2,8 +2,8 @@
  * REST schemas (TypeBox): validators and types at once, and the OpenAPI document at /docs.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Requirements } from '../../common/protocol.ts';
-import { JOB_STATES } from '../domain/jobs.ts';
+import { Limits, PythonSpec, Requirements } from '../../common/protocol.ts';
+import { JOB_STATES, RETRY_CAUSES } from '../domain/jobs.ts';
 
 export const ErrorBody = Type.Object(
   {
@@ -17,10 +17,10 @@ export const ErrorBody = Type.Object(
   { $id: 'Error' },
 );
 
-/** A job as submitted over REST: flat, `kind` inferred from `argv` or `source`. */
+/** A job as submitted over REST: flat, `kind` inferred from `argv` or `source` (`python` is always explicit). */
 export const JobSubmissionBody = Type.Object(
   {
-    kind: Type.Optional(Type.Union([Type.Literal('exec'), Type.Literal('function')])),
+    kind: Type.Optional(Type.Union([Type.Literal('exec'), Type.Literal('function'), Type.Literal('python')])),
     name: Type.Optional(Type.String({ maxLength: 200 })),
     argv: Type.Optional(Type.Array(Type.String({ maxLength: 65536 }), { minItems: 1, maxItems: 4096 })),
     env: Type.Optional(Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 65536 }))),
@@ -29,7 +29,14 @@ export const JobSubmissionBody = Type.Object(
     args: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1024 })),
     priority: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000 })),
     group: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    /** python jobs: the callable in `source`, keyword arguments, and modules shipped beside it. */
+    function: Type.Optional(PythonSpec.properties.function),
+    kwargs: PythonSpec.properties.kwargs,
+    depends: PythonSpec.properties.depends,
     retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    /** Which attempt ends are retried (within `retries`); default `["node-lost", "rejected"]`: a job that fails or times out by itself is not. */
+    retryOn: Type.Optional(Type.Array(Type.Union(RETRY_CAUSES.map((c) => Type.Literal(c))), { maxItems: RETRY_CAUSES.length, uniqueItems: true })),
+    limits: Type.Optional(Limits),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 * 1000 })),
     requirements: Type.Optional(Requirements),
   },

@@ -53,6 +53,8 @@ export function resultView(job: Job, attempts: readonly Attempt[]) {
     ...(r && 'value' in r ? { value: r.value } : {}),
     ...(r?.error ? { error: r.error } : {}),
     ...(r?.durationMs !== undefined ? { durationMs: r.durationMs } : {}),
+    ...(r?.cpuMs !== undefined ? { cpuMs: r.cpuMs } : {}),
+    ...(r?.peakMemoryBytes !== undefined ? { peakMemoryBytes: r.peakMemoryBytes } : {}),
     ...(r?.stdoutTruncated ? { stdoutTruncated: r.stdoutTruncated } : {}),
     ...(r?.stderrTruncated ? { stderrTruncated: r.stderrTruncated } : {}),
   };

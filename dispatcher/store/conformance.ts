@@ -64,6 +64,14 @@ export function storeConformance(name: string, factory: () => Store): void {
       expect(store.getJob(999_999)).toBeUndefined();
     });
 
+    it('round-trips retryOn, and leaves it absent (the default) when not given', () => {
+      const [a, b] = store.insertJobs([newJob({ retryOn: ['failure', 'timeout'] }), newJob()], 1);
+      expect(store.getJob(a!.id)!.retryOn).toEqual(['failure', 'timeout']);
+      expect(store.getJob(b!.id)).not.toHaveProperty('retryOn');
+      store.startAttempts([{ jobId: a!.id, node: 'n1' }], 2);
+      expect(store.getJob(a!.id)).toMatchObject({ state: 'running', retryOn: ['failure', 'timeout'] });
+    });
+
     it('starts attempts with monotonically increasing ids and skips jobs not queued', () => {
       const [a, b] = store.insertJobs([newJob(), newJob()], 1);
       const started = store.startAttempts(

@@ -129,4 +129,9 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
     name: 'abandoned attempts do not count toward retries',
     sql: `ALTER TABLE jobs ADD COLUMN abandons INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 4,
+    name: 'which attempt ends a job retries (retryOn; NULL = the default)',
+    sql: `ALTER TABLE jobs ADD COLUMN retry_on TEXT;`,
+  },
 ];

@@ -51,6 +51,7 @@ interface JobRow {
   cancel_requested: number;
   node_losses: number;
   abandons: number;
+  retry_on: string | null;
 }
 
 interface AttemptRow {
@@ -72,6 +73,7 @@ function toJob(r: JobRow): Job {
     priority: r.priority,
     group: r.grp,
     retries: r.retries,
+    ...(r.retry_on !== null ? { retryOn: JSON.parse(r.retry_on) } : {}),
     ...(r.timeout_ms !== null ? { timeoutMs: r.timeout_ms } : {}),
     requirements: JSON.parse(r.requirements),
     state: r.state,
@@ -174,8 +176,8 @@ export class SqliteStore implements Store {
     this.migrate();
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {
-      insertJob: p(`INSERT INTO jobs (name, spec, priority, grp, retries, timeout_ms, requirements, state, submitted_at, available_at)
-                    VALUES (@name, @spec, @priority, @grp, @retries, @timeout_ms, @requirements, 'queued', @now, @now)`),
+      insertJob: p(`INSERT INTO jobs (name, spec, priority, grp, retries, retry_on, timeout_ms, requirements, state, submitted_at, available_at)
+                    VALUES (@name, @spec, @priority, @grp, @retries, @retry_on, @timeout_ms, @requirements, 'queued', @now, @now)`),
       getJob: p('SELECT * FROM jobs WHERE id = ?'),
       countByState: p('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
       queued: p("SELECT * FROM jobs WHERE state = 'queued' ORDER BY id"),
@@ -247,6 +249,7 @@ export class SqliteStore implements Store {
           priority: j.priority,
           grp: j.group,
           retries: j.retries,
+          retry_on: j.retryOn ? JSON.stringify(j.retryOn) : null,
           timeout_ms: j.timeoutMs ?? null,
           requirements: JSON.stringify(j.requirements),
           now,
