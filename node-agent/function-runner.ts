@@ -4,7 +4,7 @@
  *
  * argv: <job.mjs> <args.json> <result.json>. It imports the job module, awaits
  * `default(...args)`, writes `{"ok":true,"value":…}` or `{"ok":false,"error":"<stack>"}` to the
- * result file, flushes stdout/stderr and exits (a function that leaves timers or sockets open
+ * result file (with `usage`: its own CPU time and peak RSS from process.resourceUsage()), flushes stdout/stderr and exits (a function that leaves timers or sockets open
  * does not hold the attempt open). A result file is used rather than an IPC channel or fd 3 so
  * large values cannot block on a pipe and the job's own stdout stays its own.
  */
@@ -20,6 +20,10 @@ const describe = (e) => {
   }
   try { return 'thrown value (not an Error): ' + JSON.stringify(e); } catch { return 'thrown value (not an Error): ' + String(e); }
 };
+const usage = () => {
+  const u = process.resourceUsage();
+  return JSON.stringify({ cpuMs: Math.round((u.userCPUTime + u.systemCPUTime) / 1000), peakMemoryBytes: u.maxRSS * 1024 });
+};
 let code = 0;
 try {
   const args = JSON.parse(readFileSync(argsPath, 'utf8'));
@@ -32,10 +36,10 @@ try {
   } catch (e) {
     throw new TypeError('the return value is not JSON-serializable: ' + (e && e.message));
   }
-  writeFileSync(resultPath, json === undefined ? '{"ok":true}' : '{"ok":true,"value":' + json + '}');
+  writeFileSync(resultPath, '{"ok":true' + (json === undefined ? '' : ',"value":' + json) + ',"usage":' + usage() + '}');
 } catch (e) {
   code = 1;
-  writeFileSync(resultPath, JSON.stringify({ ok: false, error: describe(e) }));
+  writeFileSync(resultPath, JSON.stringify({ ok: false, error: describe(e), usage: JSON.parse(usage()) }));
 }
 process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 `;

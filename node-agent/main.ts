@@ -11,11 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { isPiclusterError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { Agent } from './agent.ts';
+import { JobCgroups, type IsolationInfo } from './cgroup.ts';
 import { HealthCollector } from './health.ts';
 import { collectIdentity } from './identity.ts';
 import { resolveAgentOptions, USAGE } from './options.ts';
 import { reapOrphanJobs } from './process-tree.ts';
 import { Runner } from './runner.ts';
+import { detectRuntimes } from './runtimes.ts';
 import { systemFiles } from './sources.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -48,14 +50,39 @@ export async function run(argv: string[]): Promise<number | undefined> {
   const orphans = reapOrphanJobs(opts.name);
   if (orphans.length > 0) log.warn({ pids: orphans }, 'killed job processes left behind by a previous agent for this node');
 
+  let cgroups: JobCgroups | undefined;
+  let isolation: IsolationInfo = { kind: 'process-group', note: 'cgroups off (--cgroups off)' };
+  if (opts.cgroups === 'auto') {
+    const made = await JobCgroups.create({ nodeName: opts.name, log });
+    if (made instanceof JobCgroups) {
+      cgroups = made;
+      const stale = await made.reapStale(opts.name);
+      if (stale.length > 0) log.warn({ cgroups: stale }, 'killed job cgroups left behind by a previous agent for this node');
+    }
+    isolation = made.info;
+  }
+  log.info({ isolation }, 'job isolation');
+  const runner = new Runner({
+    workDir,
+    nodeName: opts.name,
+    log: log.child({ component: 'runner' }),
+    ...(opts.python ? { pythonPath: opts.python } : {}),
+    ...(cgroups ? { cgroups } : {}),
+  });
+  const runtimes = await detectRuntimes(runner.python());
+
   const health = new HealthCollector({ files: systemFiles });
   const agent = new Agent({
     url: opts.dispatcher,
     token: opts.token,
     log,
-    identity: () => collectIdentity({ name: opts.name, imageVersion: opts.imageVersion, files: systemFiles, bootId: process.env.PICLUSTER_AGENT_BOOT_ID }),
+    identity: async () => ({
+      ...(await collectIdentity({ name: opts.name, imageVersion: opts.imageVersion, files: systemFiles, bootId: process.env.PICLUSTER_AGENT_BOOT_ID })),
+      isolation: { ...isolation, ...(isolation.note ? { note: isolation.note.slice(0, 512) } : {}) },
+      runtimes,
+    }),
     health: () => health.collect(),
-    runner: new Runner({ workDir, nodeName: opts.name, log: log.child({ component: 'runner' }) }),
+    runner,
     slotsCap: opts.slots,
     rebootCommand: opts.rebootCommand,
     shutdownCommand: opts.shutdownCommand,
@@ -79,6 +106,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
   });
   log.info({ signal }, 'agent stopping');
   await agent.stop();
+  await cgroups?.close();
   if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
   log.info('agent stopped');
   return 0;

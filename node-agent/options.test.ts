@@ -133,3 +133,22 @@ describe('resolveAgentOptions', () => {
     expect(() => resolveAgentOptions(src({ argv }))).toThrow(msg);
   });
 });
+
+describe('python and cgroup options', () => {
+  const base = { env: {}, kernelCmdline: undefined, imageVersionFile: undefined, hostname: 'h1' };
+  const need = ['--dispatcher', 'ws://m:8080/agent', '--token', 't'];
+  it('defaults: python3 from PATH, cgroups auto', () => {
+    expect(resolveAgentOptions({ ...base, argv: need })).toMatchObject({ python: undefined, cgroups: 'auto' });
+  });
+  it('flags win over env', () => {
+    const o = resolveAgentOptions({
+      ...base,
+      argv: [...need, '--python', '/opt/py/bin/python3'],
+      env: { PICLUSTER_AGENT_PYTHON: '/usr/bin/python3', PICLUSTER_AGENT_CGROUPS: 'off' },
+    });
+    expect(o).toMatchObject({ python: '/opt/py/bin/python3', cgroups: 'off' });
+  });
+  it('a bad --cgroups value is a usage error', () => {
+    expect(() => resolveAgentOptions({ ...base, argv: [...need, '--cgroups', 'maybe'] })).toThrow(/--cgroups must be auto or off/);
+  });
+});

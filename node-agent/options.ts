@@ -22,6 +22,10 @@ export interface AgentCliOptions {
   readonly rebootCommand: readonly string[];
   readonly shutdownCommand: readonly string[];
   readonly imageVersion: string | undefined;
+  /** python3 for python jobs; undefined = the first python3 on PATH. */
+  readonly python: string | undefined;
+  /** `auto`: a cgroup v2 per job where available; `off`: process groups only. */
+  readonly cgroups: 'auto' | 'off';
   /** Where each of dispatcher/name/token came from (for the start-up log; never the values of secrets). */
   readonly sources: Readonly<Record<'dispatcher' | 'name' | 'token', 'flag' | 'env' | 'cmdline' | 'default'>>;
 }
@@ -38,6 +42,8 @@ export const USAGE = `usage: picluster agent [options]
   --reboot-command CMD  command run for a 'reboot' node command (default: reboot)
   --shutdown-command CMD  command run for a 'shutdown' node command (default: poweroff)
   --image-version V     image version to report (env PICLUSTER_IMAGE_VERSION, file /etc/picluster/image-version)
+  --python PATH         python3 for python jobs (env PICLUSTER_AGENT_PYTHON; default: python3 on PATH)
+  --cgroups auto|off    a cgroup v2 per job where available (env PICLUSTER_AGENT_CGROUPS; default: auto)
   -h, --help            show this help
 `;
 
@@ -100,6 +106,8 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
         'reboot-command': { type: 'string' },
         'shutdown-command': { type: 'string' },
         'image-version': { type: 'string' },
+        python: { type: 'string' },
+        cgroups: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -161,6 +169,9 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
   if (rebootCommand.length === 0) problems.push('--reboot-command is empty');
   if (shutdownCommand.length === 0) problems.push('--shutdown-command is empty');
 
+  const cgroups = str('cgroups') ?? env('PICLUSTER_AGENT_CGROUPS') ?? 'auto';
+  if (cgroups !== 'auto' && cgroups !== 'off') problems.push(`--cgroups must be auto or off (got ${JSON.stringify(cgroups)})`);
+
   if (problems.length > 0) throw new AgentUsageError(problems.join('\n'), { details: { problems } });
   const imageVersion = str('image-version') ?? env('PICLUSTER_IMAGE_VERSION') ?? (src.imageVersionFile?.trim() || undefined);
   return {
@@ -174,6 +185,8 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
     rebootCommand,
     shutdownCommand,
     imageVersion: imageVersion?.slice(0, 64),
+    python: str('python') ?? env('PICLUSTER_AGENT_PYTHON'),
+    cgroups: cgroups as 'auto' | 'off',
     sources: { dispatcher: dispatcherSrc, name: nameSrc, token: tokenSrc },
   };
 }

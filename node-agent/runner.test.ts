@@ -267,3 +267,25 @@ describe('timeout and cancel kill the whole process tree', () => {
     await expect.poll(() => isAlive(leader), { timeout: 5000, interval: 20 }).toBe(false);
   });
 });
+
+describe('usage accounting without cgroups', () => {
+  it("a function job reports its runtime's CPU time and peak RSS (resourceUsage)", async () => {
+    const r = await run({ kind: 'function', source: 'export default () => { let s = 0; for (let i = 0; i < 1e6; i++) s += i; return s; }' }).attempt.done;
+    expect(r.outcome).toBe('succeeded');
+    expect(r.accounting).toEqual({ isolation: 'process-group', cpu: 'rusage', memory: 'rusage' });
+    expect(r.cpuMs).toBeGreaterThan(0);
+    expect(r.peakMemoryBytes).toBeGreaterThan(1024 * 1024);
+  });
+
+  it.skipIf(!existsSync('/proc/self/stat'))('an exec job is sampled from /proc while it runs (no /proc: skipped)', async () => {
+    const r = await run(sh('i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done')).attempt.done;
+    expect(r.outcome).toBe('succeeded');
+    expect(r.accounting).toMatchObject({ isolation: 'process-group', memory: 'sampled' });
+    expect(r.peakMemoryBytes).toBeGreaterThan(0);
+  });
+
+  it('asked limits are reported as not enforced in a process group', async () => {
+    const r = await run({ kind: 'exec', argv: ['true'], limits: { memoryMb: 64, cpus: 1 } }).attempt.done;
+    expect(r.accounting?.unenforced).toEqual(['memoryMb', 'cpus']);
+  });
+});

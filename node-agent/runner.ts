@@ -1,24 +1,29 @@
 /**
  * Runs one attempt as a child process — never in the agent's own process — in a fresh scratch
- * dir, in its own process group (so timeout and cancel kill everything it forked), streaming
- * coalesced output and keeping the tail of each stream for the result.
+ * dir, in its own process group and, where the agent has cgroup v2 (`cgroup.ts`), in a cgroup of
+ * its own (so timeout and cancel kill everything it started, even what left the group with
+ * setsid), streaming coalesced output and keeping the tail of each stream for the result, with
+ * its CPU time and peak memory (`accounting` says where each number came from).
  *
  * Outcomes: exit 0 → `succeeded`; non-zero exit or signal → `failed`; the timeout → `timed-out`;
  * `cancel()` → `cancelled`; a spec the agent cannot use (bad argv/env, no Node for a function
- * job, unknown kind) → `rejected`. An exec whose program does not exist is `failed` (the spec
- * was fine; the node lacks the program), with the spawn error in `error`.
+ * job, no python3 for a python job, unknown kind) → `rejected`. An exec whose program does not
+ * exist is `failed` (the spec was fine; the node lacks the program), with the spawn error in `error`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
 import type { JobSpec, ResultBody } from '../common/protocol.ts';
-import { JobRejectedError } from './errors.ts';
-import { FUNCTION_RUNNER_SOURCE } from './function-runner.ts';
+import type { JobCgroup, JobCgroups } from './cgroup.ts';
+import { checkSpec, prepareLaunch, readRunnerResult, resolveExecutable } from './job-kinds.ts';
+
+export { checkSpec };
 import { OutputCoalescer, TailBuffer } from './output.ts';
 import { killGroup } from './process-tree.ts';
+import { accounting, LeaderSampler } from './usage.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -34,6 +39,10 @@ export interface RunnerOptions {
   readonly flushBytes?: number;
   /** Node.js for function jobs; default `process.execPath`; `null` = this node has none. */
   readonly nodePath?: string | null;
+  /** python3 for python jobs; default the first `python3` on the base PATH (looked up per job until found); `null` = none. */
+  readonly pythonPath?: string | null;
+  /** Per-job cgroups; absent = process groups only. */
+  readonly cgroups?: JobCgroups;
   /** The base environment of every job; default PATH, HOME, LANG from the agent's env. */
   readonly baseEnv?: Readonly<Record<string, string>>;
   readonly clock?: Clock;
@@ -52,6 +61,8 @@ export interface RunningAttempt {
   readonly jobId: number;
   /** The job's process (its group leader) once spawned. */
   readonly pid: () => number | undefined;
+  /** The job's cgroup directory, when it has one. */
+  readonly cgroup: () => string | undefined;
   /** Always resolves (never rejects) once the process group is gone and the scratch dir removed. */
   readonly done: Promise<ResultBody>;
   /** Kills the whole process group; the attempt ends `cancelled`. No-op once it has ended. */
@@ -70,21 +81,6 @@ export function defaultBaseEnv(env: Readonly<Record<string, string | undefined>>
   };
 }
 
-/** Throws `JobRejectedError` for specs that cannot be spawned as given. */
-export function checkSpec(spec: JobSpec): void {
-  const kind = (spec as { kind?: unknown }).kind;
-  if (kind !== 'exec' && kind !== 'function')
-    throw new JobRejectedError(`unsupported job kind ${JSON.stringify(kind)}; this agent runs exec and function jobs`);
-  if (spec.kind === 'exec') {
-    if (spec.argv.length === 0 || spec.argv[0] === '') throw new JobRejectedError('exec job has an empty argv[0]');
-    if (spec.argv.some((a) => a.includes('\0'))) throw new JobRejectedError('exec job argv contains a NUL byte');
-  }
-  for (const [k, v] of Object.entries(spec.env ?? {})) {
-    if (k === '' || k.includes('=') || k.includes('\0')) throw new JobRejectedError(`job env name ${JSON.stringify(k)} is invalid`);
-    if (v.includes('\0')) throw new JobRejectedError(`job env ${k} contains a NUL byte`);
-  }
-}
-
 type EndReason = { kind: 'timeout' } | { kind: 'cancel'; reason: string };
 
 export class Runner {
@@ -92,6 +88,7 @@ export class Runner {
   private readonly flushMs: number;
   private readonly flushBytes: number;
   private readonly nodePath: string | null;
+  private pythonPath: string | null | undefined;
   private readonly baseEnv: Readonly<Record<string, string>>;
   private readonly clock: Clock;
 
@@ -102,10 +99,23 @@ export class Runner {
     this.nodePath = o.nodePath === undefined ? (process.versions.node ? process.execPath : null) : o.nodePath;
     this.baseEnv = o.baseEnv ?? defaultBaseEnv();
     this.clock = o.clock ?? systemClock;
+    this.pythonPath = o.pythonPath;
+  }
+
+  /** The python3 python jobs run with (null: none on this node). */
+  python(): string | null {
+    if (this.pythonPath === undefined || this.pythonPath === null) {
+      if (this.o.pythonPath === null) return null;
+      const found = resolveExecutable('python3', this.baseEnv.PATH) ?? null;
+      if (found) this.pythonPath = found; // cache once found; keep looking while absent
+      return found;
+    }
+    return this.pythonPath;
   }
 
   start(req: AttemptRequest, onOutput: (stream: OutputStream, data: string) => void): RunningAttempt {
     let child: ChildProcess | undefined;
+    let cgroup: JobCgroup | undefined;
     let endReason: EndReason | undefined;
     let exited = false;
     let graceTimer: NodeJS.Timeout | undefined;
@@ -116,14 +126,19 @@ export class Runner {
       endReason = why;
       const pid = child?.pid;
       if (pid === undefined) return; // not spawned yet: execute() checks endReason after spawning
-      log.info({ pid, why: why.kind }, 'killing job process group');
+      log.info({ pid, why: why.kind, cgroup: cgroup?.path }, 'killing job process group');
       killGroup(pid, 'SIGTERM');
-      graceTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), this.killGraceMs);
+      void cgroup?.signalAll('SIGTERM');
+      graceTimer = setTimeout(() => {
+        killGroup(pid, 'SIGKILL');
+        void cgroup?.kill();
+      }, this.killGraceMs);
     };
 
     const done = this.execute(req, onOutput, log, {
-      setChild: (c) => {
+      setChild: (c, cg) => {
         child = c;
+        cgroup = cg;
       },
       endReason: () => endReason,
       terminate,
@@ -136,6 +151,7 @@ export class Runner {
       attemptId: req.attemptId,
       jobId: req.jobId,
       pid: () => child?.pid,
+      cgroup: () => cgroup?.path,
       done,
       cancel: (reason) => terminate({ kind: 'cancel', reason }),
     };
@@ -146,7 +162,7 @@ export class Runner {
     onOutput: (stream: OutputStream, data: string) => void,
     log: Logger,
     ctl: {
-      setChild(c: ChildProcess): void;
+      setChild(c: ChildProcess, cgroup: JobCgroup | undefined): void;
       endReason(): EndReason | undefined;
       terminate(why: EndReason): void;
       markExited(): void;
@@ -174,6 +190,9 @@ export class Runner {
     }
     if (req.spec.kind === 'function' && (this.nodePath === null || !existsSync(this.nodePath))) {
       return reject(`function jobs need a Node.js runtime on the node; none found${this.nodePath ? ` at ${this.nodePath}` : ''}`);
+    }
+    if (req.spec.kind === 'python' && this.python() === null) {
+      return reject('python jobs need python3 on the node; none found on its PATH (add it to the image, or start the agent with --python)');
     }
     const early = ctl.endReason();
     if (early?.kind === 'cancel') return finish({ outcome: 'cancelled', error: `cancelled: ${early.reason}` });
@@ -211,37 +230,66 @@ export class Runner {
       PICLUSTER_NODE: this.o.nodeName,
       PICLUSTER_AGENT_PID: String(process.pid),
     };
-    let file: string;
-    let args: string[];
-    const resultPath = join(scratch, '.picluster-result.json');
-    if (spec.kind === 'exec') {
-      [file, ...args] = spec.argv as [string, ...string[]];
-    } else {
-      const jobPath = join(scratch, 'job.mjs');
-      const runnerPath = join(scratch, '.picluster-runner.mjs');
-      const argsPath = join(scratch, '.picluster-args.json');
-      try {
-        await Promise.all([
-          writeFile(jobPath, spec.source),
-          writeFile(runnerPath, FUNCTION_RUNNER_SOURCE),
-          writeFile(argsPath, JSON.stringify(spec.args ?? [])),
-        ]);
-      } catch (e) {
-        return reject(`cannot write the function module: ${(e as Error).message}`);
-      }
-      file = this.nodePath!;
-      args = [runnerPath, jobPath, argsPath, resultPath];
-    }
+    const launch = await prepareLaunch(spec, scratch, { node: this.nodePath, python: () => this.python() });
+    if ('reject' in launch) return reject(launch.reject);
+    const { file, args } = launch;
 
     const cancelled = ctl.endReason();
     if (cancelled?.kind === 'cancel') return finish({ outcome: 'cancelled', error: `cancelled: ${cancelled.reason}` });
+    const cgroup = await this.jobCgroup(req, log);
+    try {
+      return await this.spawnAndWait(scratch, req, env, file, args, launch.resultPath, cgroup, onOutput, log, ctl, finish, reject);
+    } finally {
+      await cgroup?.remove(log);
+    }
+  }
+
+  private async jobCgroup(req: AttemptRequest, log: Logger): Promise<JobCgroup | undefined> {
+    if (!this.o.cgroups) return undefined;
+    try {
+      return await this.o.cgroups.forAttempt(req.attemptId, req.spec.limits);
+    } catch (e) {
+      log.warn({ err: e }, 'cannot create the job cgroup; running it in its process group only');
+      return undefined;
+    }
+  }
+
+  private async spawnAndWait(
+    scratch: string,
+    req: AttemptRequest,
+    env: Record<string, string>,
+    file: string,
+    args: string[],
+    resultPath: string | undefined,
+    cgroup: JobCgroup | undefined,
+    onOutput: (stream: OutputStream, data: string) => void,
+    log: Logger,
+    ctl: Parameters<Runner['execute']>[3],
+    finish: (rest: Omit<ResultBody, 'attemptId' | 'jobId' | 'startedAt' | 'durationMs'>) => ResultBody,
+    reject: (error: string) => ResultBody,
+  ): Promise<ResultBody> {
+    const spec = req.spec;
+    // In a cgroup, a shell puts itself into it and then execs the job, so not even the job's
+    // first fork can happen outside. The program is resolved first, so a missing one fails as
+    // it does without the shell.
+    let program = file;
+    let argv = args;
+    if (cgroup) {
+      const resolved = resolveExecutable(file, env.PATH);
+      if (resolved === undefined)
+        return finish({ outcome: 'failed', exitCode: null, signal: null, error: `cannot start ${JSON.stringify(file)}: spawn ${file} ENOENT` });
+      program = '/bin/sh';
+      argv = ['-c', 'echo $$ > "$0" || exit 125; exec "$@"', cgroup.procsFile, resolved, ...args];
+    }
     let child: ChildProcess;
     try {
-      child = spawn(file, args, { cwd: scratch, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+      child = spawn(program, argv, { cwd: scratch, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
     } catch (e) {
       return reject(`cannot start the job: ${(e as Error).message}`);
     }
-    ctl.setChild(child);
+    ctl.setChild(child, cgroup);
+    const sampler =
+      child.pid !== undefined && spec.kind === 'exec' && !cgroup?.controllers.includes('memory') ? new LeaderSampler(child.pid).start() : undefined;
 
     const limit = req.outputLimitBytes;
     const tails = { stdout: new TailBuffer(limit), stderr: new TailBuffer(limit) };
@@ -265,11 +313,12 @@ export class Runner {
         else log.warn({ err: error }, 'child process error');
       });
       if (child.pid !== undefined) {
-        log.debug({ pid: child.pid, kind: spec.kind }, 'job started');
+        log.debug({ pid: child.pid, kind: spec.kind, cgroup: cgroup?.path }, 'job started');
         const pending = ctl.endReason();
         if (pending) {
           // cancelled while spawning: terminate() could not signal yet
           killGroup(child.pid, 'SIGKILL');
+          void cgroup?.kill();
         } else if (req.timeoutMs !== undefined) {
           const timer = setTimeout(() => ctl.terminate({ kind: 'timeout' }), req.timeoutMs);
           child.once('exit', () => clearTimeout(timer));
@@ -277,15 +326,20 @@ export class Runner {
       }
     });
     ctl.markExited();
+    const sampled = sampler?.stop();
 
     const pid = child.pid;
     if (pid !== undefined) {
-      // The leader is gone; make sure nothing it forked outlives the attempt.
-      if (!ctl.endReason()) killGroup(pid, 'SIGTERM');
+      // The leader is gone; make sure nothing it started outlives the attempt.
+      if (!ctl.endReason()) {
+        killGroup(pid, 'SIGTERM');
+        await cgroup?.signalAll('SIGTERM');
+      }
       const allClosed = Promise.all(streams.map((s) => s.closed));
       const bounded = (ms: number) => Promise.race([allClosed.then(() => true), new Promise<false>((r) => setTimeout(r, ms, false).unref())]);
       if (!(await bounded(this.killGraceMs))) log.debug({ pid }, 'job group still holds its output after the grace; killing');
       killGroup(pid, 'SIGKILL');
+      await cgroup?.kill();
       if (!(await bounded(500))) {
         log.warn({ pid }, 'a job process escaped its group and holds the output pipes; detaching');
         for (const s of streams) s.s.destroy();
@@ -303,30 +357,25 @@ export class Runner {
     const codes = { exitCode: exit.code, signal: exit.signal };
     const reason = ctl.endReason();
     if (exit.error) {
-      if (spec.kind === 'function') return reject(`cannot start the Node.js runtime ${file}: ${exit.error.message}`);
+      if (spec.kind !== 'exec') return reject(`cannot start the ${spec.kind === 'python' ? 'python3' : 'Node.js'} runtime ${file}: ${exit.error.message}`);
       return finish({ outcome: 'failed', ...codes, error: `cannot start ${JSON.stringify(file)}: ${exit.error.message}`, ...output });
     }
-    if (reason?.kind === 'timeout') return finish({ outcome: 'timed-out', ...codes, error: `timed out after ${req.timeoutMs} ms`, ...output });
-    if (reason?.kind === 'cancel') return finish({ outcome: 'cancelled', ...codes, error: `cancelled: ${reason.reason}`, ...output });
-
-    if (spec.kind === 'function') {
-      let parsed: { ok: boolean; value?: unknown; error?: string } | undefined;
-      try {
-        parsed = JSON.parse(await readFile(resultPath, 'utf8')) as typeof parsed;
-      } catch {
-        parsed = undefined;
-      }
-      if (parsed?.ok && exit.code === 0) return finish({ outcome: 'succeeded', ...codes, ...('value' in parsed ? { value: parsed.value } : {}), ...output });
-      if (parsed && !parsed.ok) return finish({ outcome: 'failed', ...codes, error: String(parsed.error ?? 'the function threw'), ...output });
+    const ran = spec.kind !== 'exec' && resultPath !== undefined ? await readRunnerResult(spec.kind, resultPath, exit.code, exit.signal) : undefined;
+    const measured = await accounting(cgroup, ran?.usage, sampled, spec.limits);
+    if (reason?.kind === 'timeout') return finish({ outcome: 'timed-out', ...codes, error: `timed out after ${req.timeoutMs} ms`, ...output, ...measured });
+    if (reason?.kind === 'cancel') return finish({ outcome: 'cancelled', ...codes, error: `cancelled: ${reason.reason}`, ...output, ...measured });
+    if (ran) {
       return finish({
-        outcome: 'failed',
+        outcome: ran.outcome,
         ...codes,
-        error: `the function's process exited (${describeExit(exit.code, exit.signal)}) without returning`,
+        ...(ran.hasValue ? { value: ran.value } : {}),
+        ...(ran.error !== undefined ? { error: ran.error } : {}),
         ...output,
+        ...measured,
       });
     }
-    if (exit.code === 0) return finish({ outcome: 'succeeded', ...codes, ...output });
-    return finish({ outcome: 'failed', ...codes, error: describeExit(exit.code, exit.signal), ...output });
+    if (exit.code === 0) return finish({ outcome: 'succeeded', ...codes, ...output, ...measured });
+    return finish({ outcome: 'failed', ...codes, error: describeExit(exit.code, exit.signal), ...output, ...measured });
   }
 }
 
