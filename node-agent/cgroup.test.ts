@@ -24,15 +24,23 @@ describe('cgroup parsers (pure)', () => {
     '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
   ].join('\n');
   it('finds the cgroup2 mount among v1 ones (a hybrid hierarchy)', () => {
-    expect(findCgroup2Mount(hybrid)).toEqual({ root: '/', mountPoint: '/sys/fs/cgroup/unified' });
+    expect(findCgroup2Mount(hybrid)).toEqual({ root: '/', mountPoint: '/sys/fs/cgroup/unified', superOptions: ['rw'] });
     expect(findCgroup2Mount('35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory')).toBeUndefined();
-    expect(findCgroup2Mount('41 31 0:38 / /mnt/with\\040space rw - cgroup2 none rw')).toEqual({ root: '/', mountPoint: '/mnt/with space' });
+    expect(findCgroup2Mount('41 31 0:38 / /mnt/with\\040space rw - cgroup2 none rw,nsdelegate,favordynmods')).toEqual({
+      root: '/',
+      mountPoint: '/mnt/with space',
+      superOptions: ['rw', 'nsdelegate', 'favordynmods'],
+    });
   });
 
   it.each([
-    ['0::/\n', hybrid, { dir: '/sys/fs/cgroup/unified', isRoot: true }],
-    ['0::/agent.slice/a\n', '7 1 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw', { dir: '/sys/fs/cgroup/agent.slice/a', isRoot: false }],
-    ['0::/ns/a\n', '7 1 0:1 /ns /sys/fs/cgroup rw - cgroup2 cgroup2 rw', { dir: '/sys/fs/cgroup/a', isRoot: false }],
+    ['0::/\n', hybrid, { dir: '/sys/fs/cgroup/unified', isRoot: true, favordynmods: false }],
+    [
+      '0::/agent.slice/a\n',
+      '7 1 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,favordynmods',
+      { dir: '/sys/fs/cgroup/agent.slice/a', isRoot: false, favordynmods: true },
+    ],
+    ['0::/ns/a\n', '7 1 0:1 /ns /sys/fs/cgroup rw - cgroup2 cgroup2 rw', { dir: '/sys/fs/cgroup/a', isRoot: false, favordynmods: false }],
     ['0::/other\n', '7 1 0:1 /ns /sys/fs/cgroup rw - cgroup2 cgroup2 rw', { note: expect.stringContaining('outside') }],
     ['1:cpu:/\n', hybrid, { note: expect.stringContaining('no cgroup v2 entry') }],
     ['0::/\n', '35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory', { note: expect.stringContaining('not mounted') }],

@@ -80,6 +80,15 @@ class Examples(unittest.TestCase):
         self.assertTrue(all(float(r[4]) > 0 for r in rows), "CPU time measured on every node")
         self.assertIn("12/12 jobs done", p.stderr)
 
+    def test_the_readme_dispy_example_runs(self):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), PICLUSTER_URL=URL, PICLUSTER_TOKEN=TOKEN)
+        p = subprocess.run([sys.executable, os.path.join(EXAMPLES, "from_dispy.py")], capture_output=True, text=True, timeout=120, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), 3)
+        self.assertEqual(sorted(line.split(" ", 1)[1].rsplit(" ", 1)[0] for line in lines), ["{'slept': 0.1}", "{'slept': 0.2}", "{'slept': 0.3}"])
+        self.assertTrue(all(line.rsplit(" ", 1)[1].startswith("local-") for line in lines))
+
     def test_monte_carlo_pi(self):
         import pi_monte_carlo
 
