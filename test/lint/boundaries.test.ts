@@ -22,7 +22,11 @@ describe('import boundaries', () => {
     ['dispatcher/domain/x.ts', "import fastify from 'fastify';\nexport const d = fastify;\n", 'domain is pure'],
     ['dispatcher/master.ts', "import Database from 'better-sqlite3';\nexport const d = Database;\n", 'only dispatcher/store/'],
     ['cli/commands/x.ts', "import pg from 'pg';\nexport const d = pg;\n", 'only dispatcher/store/'],
-    ['dispatcher/http/routes-x.ts', "import { SqliteStore } from '../store/sqlite-store.ts';\nexport const d = SqliteStore;\n", 'transports call the Dispatcher facade'],
+    [
+      'dispatcher/http/routes-x.ts',
+      "import { SqliteStore } from '../store/sqlite-store.ts';\nexport const d = SqliteStore;\n",
+      'transports call the Dispatcher facade',
+    ],
     ['netboot/tftp/codec.ts', "import { createSocket } from 'node:dgram';\nexport const d = createSocket;\n", 'codecs and decisions are pure'],
     ['netboot/dhcp/decide.ts', "import { createSocket } from 'node:dgram';\nexport const d = createSocket;\n", 'codecs and decisions are pure'],
   ])('%s: %s is refused', async (file, code, reason) => {
