@@ -24,6 +24,7 @@ import { bundleAgent, defaultAgentEntry, REPO_ROOT } from './agent-bundle.ts';
 import { extractDeb, PrivateApt, type DownloadedDeb } from './apt.ts';
 import { amd64IpxeTemplate, PI_INITRAMFS, PI_KERNEL, PI_RUNTIME_INITRAMFS, piCmdlineTemplate, piConfigTxt } from './boot-files.ts';
 import { checkPiBootDir } from './check.ts';
+import { piBootLayout } from './pi-boot-layout.ts';
 import { encodeCpio } from './cpio.ts';
 import { BuildStepError, DiskFullError, isDiskFull, PackageMissingError } from './errors.ts';
 import { sha256, sha256File } from './hash.ts';
@@ -247,7 +248,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
         );
         await writeFile(join(pi, 'config.txt'), piConfigTxt(imageVersion));
         await writeFile(join(pi, 'cmdline.txt'), piCmdlineTemplate());
-        const problems = await checkPiBootDir(pi);
+        const problems = await checkPiBootDir(pi, { files: piBootLayout().map((f) => f.name) });
         if (problems.length) throw new BuildStepError('Pi boot directory', problems.map((p) => `${p.file}: ${p.message}`).join('; '));
         const rt = join(staging, 'arm64');
         await mkdir(rt, { recursive: true });

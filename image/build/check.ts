@@ -43,11 +43,31 @@ export function filesNamedInConfig(configTxt: string): { kernel: string[]; initr
   return { kernel, initramfs, dtbs, settings };
 }
 
-export async function checkPiBootDir(dir: string): Promise<BootDirProblem[]> {
+/** What a directory is checked against; the defaults are a build-image Pi 3 + Pi 4 directory. */
+export interface PiBootDirExpectation {
+  /** The exact file list (a layout, see pi-boot-layout.ts): missing and unexpected files are problems. */
+  readonly files?: readonly string[];
+  /** Settings config.txt must have (default arm_64bit=1, upstream_kernel=1, enable_uart=1). */
+  readonly settings?: ReadonlyArray<readonly [string, string]>;
+  /** Whether config.txt must name a device tree (default true; the Pi 5 firmware picks its own). */
+  readonly deviceTree?: boolean;
+}
+
+const DEFAULT_SETTINGS = [
+  ['arm_64bit', '1'],
+  ['upstream_kernel', '1'],
+  ['enable_uart', '1'],
+] as const;
+
+export async function checkPiBootDir(dir: string, expect: PiBootDirExpectation = {}): Promise<BootDirProblem[]> {
   const problems: BootDirProblem[] = [];
   const files = await readdir(dir);
-  for (const required of ['bootcode.bin', 'start.elf', 'fixup.dat', 'start4.elf', 'fixup4.dat', 'config.txt', 'cmdline.txt']) {
-    if (!files.includes(required)) problems.push({ file: required, message: 'missing' });
+  const required = expect.files ?? ['bootcode.bin', 'start.elf', 'fixup.dat', 'start4.elf', 'fixup4.dat', 'config.txt', 'cmdline.txt'];
+  for (const f of required) {
+    if (!files.includes(f)) problems.push({ file: f, message: 'missing' });
+  }
+  if (expect.files) {
+    for (const f of files) if (!expect.files.includes(f)) problems.push({ file: f, message: 'not in the Pi boot layout (image/build/pi-boot-layout.ts)' });
   }
   for (const f of files.filter((n) => /^start.*\.elf$/.test(n))) {
     if (!files.includes(fixupFor(f))) problems.push({ file: f, message: `no matching ${fixupFor(f)} (the ARM would see 128 MB)` });
@@ -62,16 +82,12 @@ export async function checkPiBootDir(dir: string): Promise<BootDirProblem[]> {
   }
   if (existsSync(join(dir, 'config.txt'))) {
     const named = filesNamedInConfig(await readFile(join(dir, 'config.txt'), 'utf8'));
-    for (const [key, want] of [
-      ['arm_64bit', '1'],
-      ['upstream_kernel', '1'],
-      ['enable_uart', '1'],
-    ] as const) {
+    for (const [key, want] of expect.settings ?? DEFAULT_SETTINGS) {
       if (named.settings.get(key) !== want) problems.push({ file: 'config.txt', message: `${key}=${want} missing` });
     }
     if (named.kernel.length === 0) problems.push({ file: 'config.txt', message: 'no kernel=' });
     if (named.initramfs.length === 0) problems.push({ file: 'config.txt', message: 'no "initramfs <file> followkernel"' });
-    if (named.dtbs.length === 0) problems.push({ file: 'config.txt', message: 'no device_tree= for any model' });
+    if (named.dtbs.length === 0 && (expect.deviceTree ?? true)) problems.push({ file: 'config.txt', message: 'no device_tree= for any model' });
     for (const f of [...named.kernel, ...named.initramfs, ...named.dtbs]) {
       if (!files.includes(f)) problems.push({ file: 'config.txt', message: `names ${f}, which is not in the directory` });
     }

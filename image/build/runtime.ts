@@ -74,9 +74,16 @@ export async function buildRuntime(
       String(sourceDateEpoch),
       '-reproducible',
     ],
-    { step: 'mksquashfs', writes: tmp },
+    // mksquashfs >= 4.6 refuses -all-time while SOURCE_DATE_EPOCH is exported (as Buildroot and
+    // `SOURCE_DATE_EPOCH=… build-image` do); the epoch already reaches it as -all-time/-mkfs-time.
+    { step: 'mksquashfs', writes: tmp, env: withoutSourceDateEpoch(process.env) },
   );
   await rename(tmp, cached);
   await rm(stage, { recursive: true, force: true });
   return { path: cached, cached: false };
+}
+
+function withoutSourceDateEpoch(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { SOURCE_DATE_EPOCH: _epoch, ...rest } = env;
+  return rest;
 }
