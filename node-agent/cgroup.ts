@@ -244,15 +244,19 @@ export class JobCgroups {
     return new JobCgroup(path, this.controllers, unenforced);
   }
 
-  /** Kills and removes job cgroups left by agents of this node that are no longer alive (crashed, SIGKILLed). */
-  async reapStale(nodeName: string): Promise<string[]> {
+  /**
+   * Kills and removes job cgroups left by agents that are no longer alive (crashed, SIGKILLed),
+   * whatever node they ran for: `picluster-<node>-<pid>` with that pid gone. A live agent's are
+   * left alone (a reused pid only delays the cleanup).
+   */
+  async reapStale(): Promise<string[]> {
     const parent = join(this.root, '..');
-    const prefix = `picluster-${safeName(nodeName)}-`;
     const reaped: string[] = [];
     const entries = await readdir(parent).catch(() => [] as string[]);
     for (const entry of entries) {
-      if (!entry.startsWith(prefix)) continue;
-      const pid = Number(entry.slice(prefix.length));
+      const m = /^picluster-.+-(\d+)$/.exec(entry);
+      if (!m) continue;
+      const pid = Number(m[1]);
       if (!Number.isSafeInteger(pid) || pid === process.pid || isAlive(pid)) continue;
       const dir = join(parent, entry);
       for (const child of await readdir(dir).catch(() => [] as string[])) {

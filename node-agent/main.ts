@@ -56,8 +56,8 @@ export async function run(argv: string[]): Promise<number | undefined> {
     const made = await JobCgroups.create({ nodeName: opts.name, log });
     if (made instanceof JobCgroups) {
       cgroups = made;
-      const stale = await made.reapStale(opts.name);
-      if (stale.length > 0) log.warn({ cgroups: stale }, 'killed job cgroups left behind by a previous agent for this node');
+      const stale = await made.reapStale();
+      if (stale.length > 0) log.warn({ cgroups: stale }, 'removed job cgroups left behind by agents that died');
     }
     isolation = made.info;
   }
