@@ -46,6 +46,7 @@ import { RuntimeNode, type AgentLink } from './node-runtime.ts';
 import { OutputBuffer } from './output-buffer.ts';
 import type { JobQuery, Store } from './store/store.ts';
 import type { NodeView } from './views.ts';
+import { diagnoseBoot, type BootDiagnosis } from '../doctor/boot/diagnose.ts';
 
 export interface SchedulerSettings {
   readonly strategy: StrategyName;
@@ -114,6 +115,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private readonly strategy: Strategy;
   private readonly defer: (fn: () => void) => void;
   private readonly nodes = new Map<string, RuntimeNode>();
+  private readonly refusals = new Map<string, { at: number; code: string; message: string }>();
   private queue = new JobQueue<Job>();
   private readonly running = new Map<number, RunningAttempt>();
   private readonly groupDuration = new Map<string, number>();
@@ -456,6 +458,33 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /** Authenticates and registers an agent; on success the agent has been sent `welcome`. */
   agentHello(hello: MessageOf<AgentMessage, 'hello'>, link: AgentLink): HelloOutcome {
+    const outcome = this.admitAgent(hello, link);
+    // The boot doctor names a refused agent; kept for known nodes only (bounded by the inventory).
+    if (!outcome.ok && this.nodes.has(hello.node.name)) {
+      this.refusals.set(hello.node.name, { at: this.clock.now(), code: outcome.code, message: outcome.message });
+    } else if (outcome.ok) this.refusals.delete(outcome.node);
+    return outcome;
+  }
+
+  /** The last refused hello of a known node since its last accepted one. */
+  lastRefusal(name: string): { at: number; code: string; message: string } | undefined {
+    return this.refusals.get(name);
+  }
+
+  /** What the boot doctor says about a node's latest boot (doctor/boot). */
+  bootDiagnosis(name: string): BootDiagnosis {
+    const node = this.getNode(name);
+    const refusal = this.refusals.get(name);
+    return diagnoseBoot({
+      node,
+      bootEvents: this.store.listBootEvents({ node: name, limit: 500 }),
+      nodeEvents: this.store.listNodeEvents(name, 500),
+      ...(refusal ? { refusal } : {}),
+      now: this.clock.now(),
+    });
+  }
+
+  private admitAgent(hello: MessageOf<AgentMessage, 'hello'>, link: AgentLink): HelloOutcome {
     const now = this.clock.now();
     const name = hello.node.name;
     if (hello.protocol !== PROTOCOL_VERSION) {
