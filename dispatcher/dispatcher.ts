@@ -44,6 +44,7 @@ import {
 import type { DispatcherEvents } from './events.ts';
 import { RuntimeNode, type AgentLink } from './node-runtime.ts';
 import { OutputBuffer } from './output-buffer.ts';
+import { StoreRetry } from './store-retry.ts';
 import type { JobQuery, Store } from './store/store.ts';
 import type { NodeView } from './views.ts';
 
@@ -121,10 +122,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Frames to send once the current pump's transaction has committed. */
   private outbox: [AgentLink, DispatcherMessage][] = [];
   private pumpRequested = false;
+  private retryPump = false;
   private started = false;
   private staleCount = 0;
   /** Last health-aware placement decision per node (events only when it changes). */
   private readonly placements = new Map<string, HealthPlacement>();
+  /** Handler-side store writes that failed (disk full, busy) are kept here and retried from tick(). */
+  private readonly storeRetry: StoreRetry;
 
   constructor(private readonly deps: DispatcherDeps) {
     super();
@@ -139,6 +143,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     };
     this.strategy = createStrategy(deps.scheduler.strategy, deps.random);
     this.defer = deps.defer ?? ((fn) => setImmediate(fn));
+    this.storeRetry = new StoreRetry(deps.log, {
+      failed: (pending, e) => this.emit('storeHealth', { ok: false, pending, message: e instanceof Error ? e.message : String(e) }),
+      recovered: () => this.emit('storeHealth', { ok: true, pending: 0 }),
+    });
+  }
+
+  /** Store writes kept for a retry because the store refused them. */
+  get pendingStoreWrites(): number {
+    return this.storeRetry.size;
   }
 
   private get lostAfterMs(): number {
@@ -171,7 +184,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       } else {
         this.nodes.set(inv.name, new RuntimeNode(this.newRecord(inv.name, 'inventory', now, { ...fromInventory, labels: inv.labels, slots: inv.slots })));
       }
-      this.store.saveNode(this.nodes.get(inv.name)!.record);
+      this.persistNode(this.nodes.get(inv.name)!, now);
     }
     this.loadRuntime(now);
     const grace = Math.max(this.settings.restartGraceMs, this.lostAfterMs);
@@ -228,7 +241,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (!node) {
       node = new RuntimeNode(this.newRecord(name, source, now));
       this.nodes.set(name, node);
-      this.store.saveNode(node.record);
+      this.persistNode(node, now);
     }
     return node;
   }
@@ -340,7 +353,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.pumpRequested = true;
     this.defer(() => {
       this.pumpRequested = false;
-      this.pump();
+      try {
+        this.pump();
+      } catch (e) {
+        // pump() handles a failed commit itself; this is the resync's read failing too.
+        this.log.error({ err: e }, 'scheduling pass failed; retried on the next tick');
+        this.retryPump = true;
+      }
     });
   }
 
@@ -715,11 +734,26 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Ends running attempts of a node (lost, rebooted) and requeues their jobs within the retry cap. */
   private failAttempts(node: RuntimeNode, attemptIds: number[], state: 'node-lost' | 'abandoned', reason: string, now: number): void {
     if (attemptIds.length === 0) return;
+    let first = true;
+    // If the store refuses the commit, the in-memory view is rebuilt from it and the same
+    // attempts are ended again from tick() until it accepts (nothing is lost, nothing doubled).
+    this.storeRetry.run(
+      `fail:${node.name}:${attemptIds.join(',')}`,
+      () => {
+        const at = first ? now : this.clock.now();
+        first = false;
+        this.failAttemptsNow(node, attemptIds, state, reason, at);
+      },
+      () => this.loadRuntime(this.clock.now()),
+    );
+  }
+
+  private failAttemptsNow(node: RuntimeNode, attemptIds: number[], state: 'node-lost' | 'abandoned', reason: string, now: number): void {
     let ended = 0;
     this.store.transaction(() => {
       for (const id of attemptIds) {
         const run = this.running.get(id);
-        if (!run) continue;
+        if (!run || run.node !== node.name) continue;
         const next = run.job.cancelRequested
           ? ({ state: 'cancelled', reason: 'cancelled' } as const)
           : jobAfterAttempt(run.job, state, now, this.retryPolicy, reason);
@@ -738,6 +772,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   /** Called periodically by the host (every ~heartbeatMs/4): lost nodes, orphans, due retries. */
   tick(): void {
     const now = this.clock.now();
+    this.storeRetry.retry();
+    if (this.retryPump) {
+      this.retryPump = false;
+      this.requestSchedule();
+    }
     for (const node of this.nodes.values()) {
       if (node.orphanDeadline !== undefined && now >= node.orphanDeadline) {
         node.orphanDeadline = undefined;
@@ -1015,6 +1054,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (node.running.size) this.abandonRunning(name, 'node removed');
     node.link?.close(CloseCode.refused, 'node removed');
     this.setRemoved(name, true);
+    this.storeRetry.forget(`node:${name}`);
     this.nodes.delete(name);
     this.store.deleteNode(name);
     this.store.addNodeEvent({ node: name, at: now, kind: 'removed', message: node.state === 'pending-approval' ? 'rejected' : 'removed', actor });
@@ -1032,13 +1072,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   private nodeEvent(node: RuntimeNode, kind: string, message: string, actor: string, at: number, from?: NodeState, to?: NodeState): void {
     const event: NodeEvent = { node: node.name, at, kind, message, actor, ...(from ? { from } : {}), ...(to ? { to } : {}) };
-    this.store.addNodeEvent(event);
+    this.storeRetry.run(undefined, () => this.store.addNodeEvent(event));
     this.emit('nodeEvent', event);
   }
 
   private persistNode(node: RuntimeNode, now: number): void {
     node.persistedAt = now;
-    this.store.saveNode(node.record);
+    this.storeRetry.run(`node:${node.name}`, () => this.store.saveNode(node.record));
   }
 
   // ── boot events ──────────────────────────────────────────────────────────────────────
@@ -1055,7 +1095,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       }
     }
     const stored = node ? { ...event, node } : event;
-    this.store.addBootEvent(stored);
+    this.storeRetry.run(undefined, () => this.store.addBootEvent(stored));
     this.emit('bootEvent', stored);
   }
 
