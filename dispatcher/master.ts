@@ -11,6 +11,7 @@ import { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../common/clock.ts';
 import type { Config } from '../common/config.ts';
 import { redactConfig } from '../common/config.ts';
+import { configSummary } from '../common/config-summary.ts';
 import type { Logger } from '../common/logger.ts';
 import { deriveNodeToken } from '../common/tokens.ts';
 import { loadInventory } from '../inventory/inventory.ts';
@@ -71,7 +72,8 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const admin = loadOrCreateSecret(dataDir, ADMIN_TOKEN_FILE, config.auth.adminToken);
   const secret = loadOrCreateSecret(dataDir, CLUSTER_SECRET_FILE, config.cluster.secret);
   if (admin.created && admin.path) options.onAdminTokenCreated?.(admin.value, admin.path);
-  log.info({ config: redactConfig(config) }, 'effective configuration');
+  log.debug({ config: redactConfig(config) }, 'effective configuration');
+  log.info(configSummary(config), 'configuration');
 
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
   const store = new SqliteStore(join(dataDir, 'picluster.db'), { synchronous: config.store.synchronous });
