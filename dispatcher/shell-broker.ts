@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.ts';
 import type { Dispatcher } from './dispatcher.ts';
-import { PiclusterError } from '../common/errors.ts';
+import { ShellUnavailableError } from './errors.ts';
 import { guarded } from './guard.ts';
 import type { DispatcherEvents } from './events.ts';
 import type { NodeView } from './views.ts';
@@ -21,10 +21,6 @@ export interface ShellPeer {
   send(frame: ShellToBrowser): void;
   /** The session is over; the peer should close its transport. */
   end(): void;
-}
-
-export class ShellUnavailableError extends PiclusterError {
-  readonly code = 'CONFLICT';
 }
 
 export interface ShellBrokerOptions {
