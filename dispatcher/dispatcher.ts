@@ -130,6 +130,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   agentDisconnected(name: string, link: AgentLink, clean: boolean): void {
     this.sessions.disconnected(name, link, clean);
   }
+  /** Store writes kept for a retry because the store refused them (dispatcher/store-retry.ts). */
+  get pendingStoreWrites(): number {
+    return this.ctx.storeRetry.size;
+  }
+
   get staleResults(): number {
     return this.results.staleResults;
   }

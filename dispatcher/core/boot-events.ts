@@ -21,7 +21,7 @@ export class BootEvents {
       }
     }
     const stored = node ? { ...event, node } : event;
-    this.ctx.store.addBootEvent(stored);
+    this.ctx.storeRetry.run(undefined, () => this.ctx.store.addBootEvent(stored));
     this.ctx.emit('bootEvent', stored);
   }
 

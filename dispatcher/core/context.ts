@@ -16,6 +16,7 @@ import type { DispatcherEvents } from '../events.ts';
 import type { AgentLink } from '../node-runtime.ts';
 import type { TextTailBuffer } from '../../common/tail-buffers.ts';
 import type { Store } from '../store/store.ts';
+import { StoreRetry } from '../store-retry.ts';
 
 export interface SchedulerSettings {
   readonly strategy: StrategyName;
@@ -88,6 +89,10 @@ export class DispatcherContext {
   /** Frames to send once the current pump's transaction has committed. */
   outbox: [AgentLink, DispatcherMessage][] = [];
   private pumpRequested = false;
+  /** A scheduling pass that failed outside its own commit handling: tick() asks again. */
+  retryPump = false;
+  /** Handler-side store writes that failed (disk full, busy) are kept here and retried from tick(). */
+  readonly storeRetry: StoreRetry;
 
   constructor(
     readonly deps: DispatcherDeps,
@@ -107,6 +112,10 @@ export class DispatcherContext {
     };
     this.strategy = createStrategy(deps.scheduler.strategy, deps.random);
     this.defer = deps.defer ?? ((fn) => setImmediate(fn));
+    this.storeRetry = new StoreRetry(deps.log, {
+      failed: (pending, e) => emit('storeHealth', { ok: false, pending, message: e instanceof Error ? e.message : String(e) }),
+      recovered: () => emit('storeHealth', { ok: true, pending: 0 }),
+    });
   }
 
   get lostAfterMs(): number {
@@ -123,7 +132,13 @@ export class DispatcherContext {
     this.pumpRequested = true;
     this.defer(() => {
       this.pumpRequested = false;
-      this.runPump();
+      try {
+        this.runPump();
+      } catch (e) {
+        // The pump handles a failed commit itself; this is its resync's read failing too.
+        this.log.error({ err: e }, 'scheduling pass failed; retried on the next tick');
+        this.retryPump = true;
+      }
     });
   }
 }

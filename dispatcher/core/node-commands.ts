@@ -181,6 +181,7 @@ export class NodeCommands {
     if (node.running.size) this.abandonRunning(name, 'node removed');
     node.link?.close(CloseCode.refused, 'node removed');
     registry.setRemoved(name, true);
+    ctx.storeRetry.forget(`node:${name}`);
     registry.nodes.delete(name);
     ctx.store.deleteNode(name);
     ctx.store.addNodeEvent({ node: name, at: now, kind: 'removed', message: node.state === 'pending-approval' ? 'rejected' : 'removed', actor });

@@ -23,7 +23,7 @@ export class NodeRegistry {
     if (!node) {
       node = new RuntimeNode(this.newRecord(name, source, now));
       this.nodes.set(name, node);
-      this.ctx.store.saveNode(node.record);
+      this.persistNode(node, now);
     }
     return node;
   }
@@ -87,13 +87,14 @@ export class NodeRegistry {
 
   nodeEvent(node: RuntimeNode, kind: string, message: string, actor: string, at: number, from?: NodeState, to?: NodeState): void {
     const event: NodeEvent = { node: node.name, at, kind, message, actor, ...(from ? { from } : {}), ...(to ? { to } : {}) };
-    this.ctx.store.addNodeEvent(event);
+    this.ctx.storeRetry.run(undefined, () => this.ctx.store.addNodeEvent(event));
     this.ctx.emit('nodeEvent', event);
   }
 
   persistNode(node: RuntimeNode, now: number): void {
     node.persistedAt = now;
-    this.ctx.store.saveNode(node.record);
+    // A refused write (disk full) is kept and retried from tick() with the record as it is then.
+    this.ctx.storeRetry.run(`node:${node.name}`, () => this.ctx.store.saveNode(node.record));
   }
 
   removedNodes(): Set<string> {
