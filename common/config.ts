@@ -157,6 +157,8 @@ export const ConfigSchema = Type.Object(
           ],
           { default: 'info' },
         ),
+        /** `auto`: pretty one-line output on a terminal, JSON otherwise (journald, pipes); `--log-format` overrides. */
+        format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], { default: 'auto' }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -192,6 +194,7 @@ const ENV_ALIASES: Readonly<Record<string, string>> = {
   PICLUSTER_METRICS_TOKEN: 'auth.metricsToken',
   PICLUSTER_CLUSTER_SECRET: 'cluster.secret',
   PICLUSTER_LOG_LEVEL: 'log.level',
+  PICLUSTER_LOG_FORMAT: 'log.format',
   PICLUSTER_STRATEGY: 'scheduler.strategy',
   PICLUSTER_INVENTORY: 'inventory.path',
 };

@@ -11,6 +11,7 @@ import { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../common/clock.ts';
 import type { Config } from '../common/config.ts';
 import { redactConfig } from '../common/config.ts';
+import { configSummary } from '../common/config-summary.ts';
 import type { Logger } from '../common/logger.ts';
 import { deriveNodeToken } from '../common/tokens.ts';
 import { loadInventory } from '../inventory/inventory.ts';
@@ -29,6 +30,10 @@ import { validatePowerConfig } from './power/driver.ts';
 import { registerLifecycleRoutes } from './http/routes-lifecycle.ts';
 import { registerBootRoutes } from './http/routes-boot.ts';
 import { networkInterfaces } from 'node:os';
+import type { Counter } from 'prom-client';
+import type { BootEvent } from '../netboot/boot-event.ts';
+import { guarded } from './guard.ts';
+import { installProcessGuard } from './process-guard.ts';
 
 export interface MasterOptions {
   readonly log: Logger;
@@ -37,6 +42,8 @@ export interface MasterOptions {
   readonly localAgents?: number;
   /** Called with the admin token when it was generated on this start. */
   readonly onAdminTokenCreated?: (token: string, path: string) => void;
+  /** Catch and count what escapes every handler (uncaughtException/unhandledRejection); `picluster master` sets it. */
+  readonly processGuard?: boolean;
 }
 
 export interface Master {
@@ -71,7 +78,8 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const admin = loadOrCreateSecret(dataDir, ADMIN_TOKEN_FILE, config.auth.adminToken);
   const secret = loadOrCreateSecret(dataDir, CLUSTER_SECRET_FILE, config.cluster.secret);
   if (admin.created && admin.path) options.onAdminTokenCreated?.(admin.value, admin.path);
-  log.info({ config: redactConfig(config) }, 'effective configuration');
+  log.debug({ config: redactConfig(config) }, 'effective configuration');
+  log.info(configSummary(config), 'configuration');
 
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
   const store = new SqliteStore(join(dataDir, 'picluster.db'), { synchronous: config.store.synchronous });
@@ -100,6 +108,10 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   // netboot (when it starts here) must register its counters on this same registry.
   const registry = createMetrics(dispatcher, new Registry(), { clock, version: VERSION });
   const power = powerMetrics(registry);
+  const processGuard = options.processGuard
+    ? installProcessGuard(log, (kind) => (registry.getSingleMetric('picluster_uncaught_errors_total') as Counter<'kind'> | undefined)?.inc({ kind }))
+    : undefined;
+  watchStoreHealth(dispatcher, lifecycle, (kind) => store.resolveAlert(kind, undefined, clock.now()), log);
   lifecycle.on('powerOp', (op) => {
     if (op.state === 'pending') return;
     const outcome = op.state === 'succeeded' ? (op.verified ? 'ok' : 'unverified') : op.state;
@@ -186,7 +198,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       log: log.child({ component: 'netboot' }),
       clock,
       directory,
-      sink: (e) => dispatcher.recordBootEvent(e),
+      sink: guarded(dispatcher, log, 'netboot', 'boot event', (e: BootEvent) => dispatcher.recordBootEvent(e)),
       registry,
     });
     log.info({ ports: netboot.ports, mode: config.netboot.mode, clients: config.netboot.clients }, 'netboot started');
@@ -218,6 +230,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       dispatcher.shutdown();
       await app.close();
       store.close();
+      processGuard?.uninstall();
     },
   };
 }
@@ -279,6 +292,21 @@ class LocalAgents {
       ),
     );
   }
+}
+
+/** Store writes refused from handlers raise an alert (when the store can take one) and resolve it when they went through. */
+function watchStoreHealth(dispatcher: Dispatcher, lifecycle: NodeLifecycle, resolveAlert: (kind: string) => void, log: Logger): void {
+  let failing = false;
+  dispatcher.on('storeHealth', (h) => {
+    if (h.ok === !failing) return;
+    failing = !h.ok;
+    try {
+      if (h.ok) resolveAlert('store-failing');
+      else lifecycle.alert('store-failing', 'critical', `the store refuses writes (${h.message ?? 'unknown error'}); ${h.pending} kept for a retry`);
+    } catch (e) {
+      log.error({ err: e, pending: h.pending }, 'could not record the store alert (the store refuses writes)');
+    }
+  });
 }
 
 /** First IPv4 address of an interface, if it exists on this machine. */

@@ -12,7 +12,7 @@
  *   (`powerMetrics(registry).operations.inc({ driver, action, outcome })`); quarantines are
  *   counted from node state events (`to: quarantined`) in metrics.ts.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BootEvent } from '../netboot/boot-event.ts';
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
@@ -33,6 +33,10 @@ export function declareNetbootMetrics(registry: Registry): void {
   counter(registry, 'picluster_tftp_bytes_total', 'TFTP DATA payload bytes sent, retransmits included');
   counter(registry, 'picluster_tftp_retransmits_total', 'TFTP OACK/DATA packets retransmitted');
   counter(registry, 'picluster_tftp_ignored_total', 'TFTP datagrams ignored, by reason', ['reason']);
+  counter(registry, 'picluster_tftp_admission_refused_total', 'TFTP requests refused by the transfer caps, by reason', ['reason']);
+  if (!registry.getSingleMetric('picluster_tftp_active_transfers')) {
+    new Gauge({ name: 'picluster_tftp_active_transfers', help: 'TFTP transfers in progress', registers: [registry] });
+  }
 }
 
 export interface PowerMetrics {

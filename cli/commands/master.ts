@@ -4,11 +4,12 @@ import { createLogger } from '../../common/logger.ts';
 import { startMaster } from '../../dispatcher/master.ts';
 import { parseFlags } from '../args.ts';
 
-export const USAGE = `usage: picluster master [--config FILE] [--local-agents N] [--port N] [--data-dir DIR]
+export const USAGE = `usage: picluster master [--config FILE] [--local-agents N] [--port N] [--data-dir DIR] [--log-format auto|json|pretty]
 
 Runs the dispatcher (REST API, web UI, agent gateway, /metrics) and, when netboot.enabled,
 the netboot servers. Config: FILE (or $PICLUSTER_CONFIG, or ./picluster.yaml if present),
-then PICLUSTER_* environment overrides.
+then PICLUSTER_* environment overrides. Logs: one pretty line per event on a terminal, JSON
+otherwise (journald); --log-format (or log.format, PICLUSTER_LOG_FORMAT) chooses.
 `;
 
 export async function run(argv: string[]): Promise<number | undefined> {
@@ -17,6 +18,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
     'local-agents': { type: 'string' },
     port: { type: 'string' },
     'data-dir': { type: 'string' },
+    'log-format': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -31,6 +33,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
     overrides: {
       ...(values.port !== undefined ? { 'http.port': Number(values.port) } : {}),
       ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}),
+      ...(values['log-format'] !== undefined ? { 'log.format': values['log-format'] } : {}),
     },
   });
   const log = createLogger(config.log);
@@ -40,7 +43,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
     return 2;
   }
   let createdToken: { token: string; path: string } | undefined;
-  const master = await startMaster(config, { log, localAgents, onAdminTokenCreated: (token, path) => (createdToken = { token, path }) });
+  const master = await startMaster(config, { log, localAgents, processGuard: true, onAdminTokenCreated: (token, path) => (createdToken = { token, path }) });
   const lines = [
     '',
     `picluster master is up: ${master.url}/  (API ${master.url}/api, docs ${master.url}/docs, metrics ${master.url}/metrics)`,

@@ -17,7 +17,7 @@ import { startNetboot } from '../../netboot/netboot.ts';
 import type { NetbootNode, NodeDirectory } from '../../netboot/node-directory.ts';
 import { parseFlags } from '../args.ts';
 
-export const USAGE = `usage: picluster netboot [--config FILE]
+export const USAGE = `usage: picluster netboot [--config FILE] [--log-format auto|json|pretty]
 
 Runs proxyDHCP (or full DHCP) and TFTP for netbooting Raspberry Pis and PXE machines,
 from the \`netboot\` section of FILE (or $PICLUSTER_CONFIG, or ./picluster.yaml). Minimal:
@@ -48,6 +48,7 @@ export function inventoryDirectory(inventory: Inventory): NodeDirectory {
 export async function run(argv: string[]): Promise<number | undefined> {
   const { values } = parseFlags(argv, {
     config: { type: 'string', short: 'c' },
+    'log-format': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -55,7 +56,12 @@ export async function run(argv: string[]): Promise<number | undefined> {
     return 0;
   }
   const file = values.config ?? process.env.PICLUSTER_CONFIG ?? 'picluster.yaml';
-  const config = loadConfig({ file, required: values.config !== undefined || process.env.PICLUSTER_CONFIG !== undefined, env: process.env });
+  const config = loadConfig({
+    file,
+    required: values.config !== undefined || process.env.PICLUSTER_CONFIG !== undefined,
+    env: process.env,
+    overrides: values['log-format'] !== undefined ? { 'log.format': values['log-format'] } : {},
+  });
   const log = createLogger(config.log);
   const inventory = loadInventory(config.inventory.path);
   const registry = new Registry();

@@ -1,7 +1,8 @@
 /**
  * `ws /agent`: one WebSocket per agent. The first frame must be `hello` (within
  * `helloTimeoutMs`); then every frame is validated and handed to the Dispatcher.
- * Malformed frames get an `error` frame and a counter, never a crash.
+ * Malformed frames get an `error` frame and a counter, never a crash; every socket callback and
+ * the hello timer run guarded (dispatcher/guard.ts), so nothing an agent sends ends the master.
  */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -9,6 +10,8 @@ import type { Logger } from '../../common/logger.ts';
 import { CloseCode, parseAgentMessage, type DispatcherMessage } from '../../common/protocol.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import type { AgentLink } from '../node-runtime.ts';
+import { guarded, reportHandlerError } from '../guard.ts';
+import { frameBytes } from './ws-frames.ts';
 
 export interface AgentGatewayOptions {
   readonly helloTimeoutMs?: number;
@@ -41,12 +44,16 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
     const link = new WsLink(socket);
     let node: string | undefined;
     const remote = req.socket.remoteAddress;
-    const helloTimer = setTimeout(() => {
-      if (!node) link.close(CloseCode.refused, 'no hello received');
-    }, helloTimeoutMs);
+    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => guarded(dispatcher, log, 'agent', what, fn);
+    const helloTimer = setTimeout(
+      guard('hello timeout', () => {
+        if (!node) link.close(CloseCode.refused, 'no hello received');
+      }),
+      helloTimeoutMs,
+    );
 
-    socket.on('message', (data, isBinary) => {
-      const parsed = parseAgentMessage(isBinary ? (data as Buffer) : (data as Buffer).toString('utf8'));
+    const onMessage = (data: unknown): void => {
+      const parsed = parseAgentMessage(frameBytes(data));
       if (!parsed.ok) {
         dispatcher.emit('protocolError', { ...(node ? { node } : {}), code: parsed.code });
         log.debug({ node, remote, error: parsed.error }, 'malformed agent frame dropped');
@@ -64,7 +71,7 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
         try {
           outcome = dispatcher.agentHello(msg, link);
         } catch (e) {
-          log.error({ err: e, node: msg.node.name }, 'agent hello failed');
+          reportHandlerError(dispatcher, log, 'agent', 'hello', e);
           link.send({ type: 'error', code: 'INTERNAL', message: 'the dispatcher could not register this agent; retry' });
           link.close(CloseCode.lost, 'hello failed');
           return;
@@ -83,14 +90,21 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
       try {
         dispatcher.agentMessage(node, link, msg);
       } catch (e) {
-        log.error({ err: e, node, type: msg.type }, 'agent frame handling failed');
+        reportHandlerError(dispatcher, log, 'agent', msg.type, e);
         link.send({ type: 'error', code: 'INTERNAL', message: 'the dispatcher could not handle this frame' });
       }
-    });
-    socket.on('close', (code) => {
-      clearTimeout(helloTimer);
-      if (node) dispatcher.agentDisconnected(node, link, code === 1000 || code === 1001);
-    });
-    socket.on('error', (err) => log.debug({ err, node }, 'agent socket error'));
+    };
+    socket.on('message', guard('message', onMessage));
+    socket.on(
+      'close',
+      guard('close', (code: number) => {
+        clearTimeout(helloTimer);
+        if (node) dispatcher.agentDisconnected(node, link, code === 1000 || code === 1001);
+      }),
+    );
+    socket.on(
+      'error',
+      guard('error', (err: Error) => log.debug({ err, node }, 'agent socket error')),
+    );
   });
 }

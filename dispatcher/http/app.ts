@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../common/logger.ts';
 import { safeEqual } from '../../common/tokens.ts';
 import type { Dispatcher } from '../dispatcher.ts';
-import { UnauthorizedError } from '../domain/errors.ts';
+import { UnauthorizedError } from './errors.ts';
 import { registerAgentGateway } from './agent-gateway.ts';
 import type { AuthSettings } from './auth.ts';
 import { bearer } from './auth.ts';

@@ -4,7 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { safeEqual } from '../../common/tokens.ts';
-import { ForbiddenError, UnauthorizedError } from '../domain/errors.ts';
+import { ForbiddenError, UnauthorizedError } from './errors.ts';
 
 export type Role = 'admin' | 'viewer';
 

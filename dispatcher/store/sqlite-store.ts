@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { PiclusterError } from '../../common/errors.ts';
+import { StoreError } from './errors.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { Attempt, AttemptState, Job, JobState, NewJob } from '../domain/jobs.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
@@ -24,10 +24,6 @@ import {
   type StaleResult,
   type Store,
 } from './store.ts';
-
-export class StoreError extends PiclusterError {
-  readonly code = 'STORE';
-}
 
 interface JobRow {
   id: number;

@@ -101,7 +101,7 @@ export function uiPlugin(deps: UiPluginDeps): (app: FastifyInstance) => Promise<
       }
     });
     const broker = new ShellBroker(deps.dispatcher, log.child({ component: 'shell' }), deps.shell);
-    registerShellGateway(app, broker, deps.auth, log);
+    registerShellGateway(app, broker, deps.auth, log, deps.dispatcher);
     app.addHook('onClose', async () => {
       broker.closeAll('master shutting down');
       history.detach();

@@ -21,8 +21,16 @@ export const TftpConfigSchema = Type.Object(
     retransmitMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 1000 }),
     /** Consecutive timeouts without progress before a transfer is abandoned. */
     maxRetries: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
+    /**
+     * Retransmits of the first packet (OACK or DATA 1) to a client that has not yet
+     * acknowledged anything; then the transfer ends silently (outcome `no-ack`). A forged
+     * RRQ thus makes us send at most 1 + this many packets to the forged source.
+     */
+    maxRetriesBeforeAck: Type.Integer({ minimum: 0, maximum: 100, default: 2 }),
     /** Concurrent transfers; requests beyond this get ERROR 0 "server busy". */
     maxTransfers: Type.Integer({ minimum: 1, maximum: 10_000, default: 512 }),
+    /** Concurrent transfers per client IP address; beyond: ERROR 0 "too many transfers from this client". */
+    maxTransfersPerClient: Type.Integer({ minimum: 1, maximum: 10_000, default: 8 }),
     /** Bytes of file content kept in the shared read cache (least recently used evicted). */
     cacheMaxBytes: Type.Integer({ minimum: 0, default: 1024 * 1024 * 1024 }),
   },

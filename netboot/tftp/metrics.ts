@@ -5,7 +5,7 @@
  * dnsmasq's speed, its windowed mode fails under 0.2 % loss, and an unhandled client
  * ERROR crashes the process.
  */
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface TftpMetrics {
   /** RRQ/WRQ datagrams received on the listen port. */
@@ -18,12 +18,22 @@ export interface TftpMetrics {
   readonly retransmits: Counter;
   /** Datagrams dropped without effect, by reason (malformed, duplicate-request, …). */
   readonly ignored: Counter<'reason'>;
+  /** Requests refused by admission control (busy: total cap, client-busy: per-client cap). */
+  readonly refused: Counter<'reason'>;
+  /** Transfers in progress (starting ones included). */
+  readonly active: Gauge;
 }
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Counter<L>;
   return new Counter<L>({ name, help, labelNames, registers: [registry] });
+}
+
+function gauge(registry: Registry, name: string, help: string): Gauge {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Gauge;
+  return new Gauge({ name, help, registers: [registry] });
 }
 
 export function tftpMetrics(registry: Registry): TftpMetrics {
@@ -33,5 +43,7 @@ export function tftpMetrics(registry: Registry): TftpMetrics {
     bytes: counter(registry, 'picluster_tftp_bytes_total', 'TFTP DATA payload bytes sent, retransmits included'),
     retransmits: counter(registry, 'picluster_tftp_retransmits_total', 'TFTP OACK/DATA packets retransmitted'),
     ignored: counter(registry, 'picluster_tftp_ignored_total', 'TFTP datagrams ignored, by reason', ['reason']),
+    refused: counter(registry, 'picluster_tftp_admission_refused_total', 'TFTP requests refused by the transfer caps, by reason', ['reason']),
+    active: gauge(registry, 'picluster_tftp_active_transfers', 'TFTP transfers in progress'),
   };
 }

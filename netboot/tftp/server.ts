@@ -1,6 +1,7 @@
 /**
- * The TFTP server: I/O only. Decode (codec), decide (options), resolve (virtual root),
- * drive a `ReadTransfer` state machine with sockets and one timer per transfer.
+ * The TFTP server: I/O only. Decode (codec), decide (options, admission), resolve
+ * (virtual root), run a `Session` (session.ts: socket, timer, `ReadTransfer`) per
+ * transfer, and turn its end into metrics and a boot event.
  *
  * Hand-written rather than the npm `tftp` package (0.1.2): that runs at about half
  * dnsmasq's speed, its windowed mode fails under 0.2 % loss, and an unhandled client
@@ -8,23 +9,23 @@
  *
  * - One listen socket on `netboot.tftp.port`. Every transfer gets its own socket (a new
  *   TID, RFC 1350 §4) bound to the boot interface's address, because the Pi 3 boot ROM
- *   only accepts packets from the server it got DHCP from (pi-netboot.md §1.2), and
- *   `connect()`ed to the client, so the kernel drops datagrams from any other TID and
- *   sends skip the per-packet address lookup.
+ *   only accepts packets from the server it got DHCP from (pi-netboot.md §1.2).
+ * - Admission (admission.ts): at most `maxTransfers` in total and `maxTransfersPerClient`
+ *   per client address; beyond, one ERROR 0 and `picluster_tftp_admission_refused_total`.
  * - Malformed or unexpected datagrams are counted (`picluster_tftp_ignored_total{reason}`)
  *   and dropped; no error escapes a handler, so the loop never dies.
  * - A retransmitted RRQ from a client that already has a transfer (same address and
  *   port) is ignored, as dnsmasq does, rather than starting a second transfer.
- * - DATA is sent as [shared header, slice of the cached file]: no per-packet copies.
  */
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { NetbootConfig } from '../config.ts';
 import type { NetbootDeps, RunningServer } from '../deps.ts';
 import type { BootEvent } from '../boot-event.ts';
-import { dataHeader, decodePacket, encodePacket, peekAckBlock, TFTP_ERROR } from './codec.ts';
+import { decodePacket, encodePacket, TFTP_ERROR } from './codec.ts';
 import { decideRequest, oackOptions, type Negotiated } from './options.ts';
-import { ReadTransfer, type TransferStep } from './transfer.ts';
+import { decideAdmission } from './admission.ts';
+import { realTimers, Session, type SessionEnd, type StartTimer } from './session.ts';
 import { VirtualRoot, type ResolvedFile } from './virtual-root.ts';
 import { TftpFileError } from './errors.ts';
 import { tftpMetrics, type TftpMetrics } from './metrics.ts';
@@ -33,6 +34,8 @@ import type { Logger } from '../../common/logger.ts';
 export interface TftpServerOptions {
   /** Wraps every socket the server creates: fault injection in tests (a lossy sender). */
   readonly wrapSocket?: (socket: dgram.Socket, role: 'listen' | 'transfer') => dgram.Socket;
+  /** Retransmit timers (tests pass a manual clock). */
+  readonly timers?: StartTimer;
 }
 
 export interface TftpServer extends RunningServer {
@@ -79,7 +82,11 @@ interface Context {
   readonly root: VirtualRoot;
   readonly bindAddress: string;
   readonly wrap: (socket: dgram.Socket, role: 'listen' | 'transfer') => dgram.Socket;
+  /** Transfers by client `address:port`; `starting` while the file and socket are set up. */
   readonly active: Map<string, Session | 'starting'>;
+  /** Transfers (starting included) per client IP address, for the per-client cap. */
+  readonly perClient: Map<string, number>;
+  readonly timers: StartTimer;
 }
 
 /** Everything a finished request reports: one boot event and one outcome count. */
@@ -113,142 +120,47 @@ function report(
   }
 }
 
-/** One running transfer: its socket, timer and state machine. */
-class Session {
-  private readonly transfer: ReadTransfer;
-  private readonly timer: NodeJS.Timeout;
-  private readonly startedAt: number;
-  private readonly oack: Buffer | undefined;
-  private ended = false;
-
-  constructor(
-    private readonly ctx: Context,
-    private readonly key: string,
-    private readonly socket: dgram.Socket,
-    private readonly ip: string,
-    private readonly file: string,
-    private readonly resolved: ResolvedFile,
-    private readonly negotiated: Negotiated,
-  ) {
-    const data = resolved.data;
-    this.oack = negotiated.accepted.length > 0 ? encodePacket({ op: 'oack', options: oackOptions(negotiated, data.length) }) : undefined;
-    this.transfer = new ReadTransfer({
-      sizeBytes: data.length,
-      blksize: negotiated.blksize,
-      windowsize: negotiated.windowsize,
-      oack: this.oack !== undefined,
-      maxRetries: ctx.config.tftp.maxRetries,
-    });
-    this.startedAt = ctx.deps.clock.now();
-    const retransmitMs = Math.min(ctx.config.tftp.retransmitMs, (negotiated.timeoutS ?? Infinity) * 1000);
-    this.timer = setTimeout(() => this.guard(() => this.apply(this.transfer.onTimeout())), retransmitMs);
-    socket.on('message', (msg: Buffer) => this.guard(() => this.onMessage(msg)));
-    socket.on('error', (e: Error) => this.guard(() => this.end('error', `socket: ${e.message}`)));
+/** Maps a session's end to the log, metrics and one boot event. */
+function sessionEnded(
+  ctx: Context,
+  key: string,
+  ip: string,
+  file: string,
+  resolved: ResolvedFile,
+  negotiated: Negotiated,
+  startedAt: number,
+  end: SessionEnd,
+): void {
+  release(ctx, key, ip);
+  ctx.metrics.bytes.inc(end.bytesSent);
+  if (end.retransmits > 0) ctx.metrics.retransmits.inc(end.retransmits);
+  const durationMs = ctx.deps.clock.now() - startedAt;
+  const detail = {
+    bytes: end.bytesAcked,
+    bytesSent: end.bytesSent,
+    sizeBytes: resolved.data.length,
+    durationMs,
+    blksize: negotiated.blksize,
+    windowsize: negotiated.windowsize,
+    retransmits: end.retransmits,
+    source: resolved.source,
+  };
+  const { outcome, reason } = end;
+  if (outcome === 'complete' || outcome === 'probe') {
+    ctx.log.info({ ip, mac: resolved.mac, file, outcome, bytes: detail.bytes, durationMs }, 'tftp transfer ended');
+  } else {
+    ctx.log.warn({ ip, mac: resolved.mac, file, outcome, reason, bytes: detail.bytes }, 'tftp transfer failed');
   }
+  report(ctx, { ip, file, outcome, who: resolved, detail, ...(reason !== undefined ? { reason } : {}) });
+}
 
-  begin(): void {
-    this.guard(() => this.apply(this.transfer.start()));
-  }
-
-  /** No exception from a handler may escape into the event loop. */
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      this.ctx.log.error({ err: e, file: this.file }, 'tftp transfer handler failed');
-      if (!this.ended) this.end('error', e instanceof Error ? e.message : String(e));
-    }
-  }
-
-  private onMessage(msg: Buffer): void {
-    const block = peekAckBlock(msg);
-    if (block !== undefined) {
-      this.apply(this.transfer.onAck(block));
-      return;
-    }
-    let p;
-    try {
-      p = decodePacket(msg);
-    } catch {
-      this.ctx.metrics.ignored.inc({ reason: 'malformed' });
-      return;
-    }
-    if (p.op === 'error') {
-      this.apply(this.transfer.onError(p.code, p.message));
-    } else {
-      this.ctx.metrics.ignored.inc({ reason: 'unexpected-opcode' });
-    }
-  }
-
-  private apply(step: TransferStep): void {
-    if (this.ended) return;
-    switch (step.kind) {
-      case 'send': {
-        const sock = this.socket;
-        if (step.oack) sock.send(this.oack!);
-        const data = this.resolved.data;
-        const blksize = this.negotiated.blksize;
-        const size = data.length;
-        for (let n = step.first, last = step.first + step.count; n < last; n++) {
-          const start = (n - 1) * blksize;
-          const end = start + blksize < size ? start + blksize : size;
-          sock.send([dataHeader(n), data.subarray(start, end)]);
-        }
-        this.timer.refresh();
-        return;
-      }
-      case 'ignore':
-        return;
-      case 'done':
-        if (step.error) this.socket.send(encodePacket({ op: 'error', code: step.error.code, message: step.error.message }));
-        this.end(step.outcome, step.reason);
-        return;
-    }
-  }
-
-  /** Ends the transfer once: timer, socket, metrics, boot event. */
-  end(outcome: string, reason?: string): void {
-    if (this.ended) return;
-    this.ended = true;
-    clearTimeout(this.timer);
-    // Close after pending sends (the final ERROR) have been handed to the kernel.
-    setImmediate(() => {
-      try {
-        this.socket.close();
-      } catch {
-        // already closed
-      }
-    });
-    this.ctx.active.delete(this.key);
-    const t = this.transfer;
-    this.ctx.metrics.bytes.inc(t.payloadBytesSent);
-    if (t.retransmits > 0) this.ctx.metrics.retransmits.inc(t.retransmits);
-    const durationMs = this.ctx.deps.clock.now() - this.startedAt;
-    const detail = {
-      bytes: t.bytesAcked,
-      bytesSent: t.payloadBytesSent,
-      sizeBytes: this.resolved.data.length,
-      durationMs,
-      blksize: this.negotiated.blksize,
-      windowsize: this.negotiated.windowsize,
-      retransmits: t.retransmits,
-      source: this.resolved.source,
-    };
-    const log = this.ctx.log;
-    if (outcome === 'complete' || outcome === 'probe') {
-      log.info({ ip: this.ip, mac: this.resolved.mac, file: this.file, outcome, bytes: detail.bytes, durationMs }, 'tftp transfer ended');
-    } else {
-      log.warn({ ip: this.ip, mac: this.resolved.mac, file: this.file, outcome, reason, bytes: detail.bytes }, 'tftp transfer failed');
-    }
-    report(this.ctx, {
-      ip: this.ip,
-      file: this.file,
-      outcome,
-      who: this.resolved,
-      detail,
-      ...(reason !== undefined ? { reason } : {}),
-    });
-  }
+/** Frees a transfer's slot in the total and per-client counts. */
+function release(ctx: Context, key: string, ip: string): void {
+  if (!ctx.active.delete(key)) return;
+  const n = (ctx.perClient.get(ip) ?? 1) - 1;
+  if (n <= 0) ctx.perClient.delete(ip);
+  else ctx.perClient.set(ip, n);
+  ctx.metrics.active.set(ctx.active.size);
 }
 
 function sendError(socket: dgram.Socket, code: number, message: string, port: number, address: string): void {
@@ -268,7 +180,7 @@ async function startSession(
   try {
     resolved = await ctx.root.resolve(file, { netascii });
   } catch (e) {
-    ctx.active.delete(key);
+    release(ctx, key, rinfo.address);
     const fileError = e instanceof TftpFileError ? e : undefined;
     if (!fileError) ctx.log.error({ err: e, file }, 'tftp file lookup failed');
     const problem = fileError?.problem ?? 'error';
@@ -285,7 +197,7 @@ async function startSession(
     await bindSocket(socket, 0, ctx.bindAddress);
     await connectSocket(socket, rinfo.port, rinfo.address);
   } catch (e) {
-    ctx.active.delete(key);
+    release(ctx, key, rinfo.address);
     try {
       socket?.close();
     } catch {
@@ -299,7 +211,27 @@ async function startSession(
     socket.close(); // the server was closed meanwhile
     return;
   }
-  const session = new Session(ctx, key, socket, rinfo.address, file, resolved, negotiated);
+  const data = resolved.data;
+  const startedAt = ctx.deps.clock.now();
+  const tftp = ctx.config.tftp;
+  const session = new Session(
+    socket,
+    {
+      data,
+      blksize: negotiated.blksize,
+      windowsize: negotiated.windowsize,
+      oack: negotiated.accepted.length > 0 ? encodePacket({ op: 'oack', options: oackOptions(negotiated, data.length) }) : undefined,
+      maxRetries: tftp.maxRetries,
+      maxRetriesBeforeAck: tftp.maxRetriesBeforeAck,
+      retransmitMs: Math.min(tftp.retransmitMs, (negotiated.timeoutS ?? Infinity) * 1000),
+    },
+    ctx.timers,
+    {
+      onEnd: (end) => sessionEnded(ctx, key, rinfo.address, file, resolved, negotiated, startedAt, end),
+      onIgnored: (reason) => ctx.metrics.ignored.inc({ reason }),
+      onFault: (err) => ctx.log.error({ err, file }, 'tftp transfer handler failed'),
+    },
+  );
   ctx.active.set(key, session);
   session.begin();
 }
@@ -316,6 +248,8 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
     bindAddress: address,
     wrap: options.wrapSocket ?? ((s) => s),
     active: new Map(),
+    perClient: new Map(),
+    timers: options.timers ?? realTimers,
   };
   const limits = { blksizeMax: config.tftp.blksizeMax, windowsizeMax: config.tftp.windowsizeMax };
   const listen = ctx.wrap(dgram.createSocket({ type: 'udp4' }), 'listen');
@@ -347,14 +281,20 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
       report(ctx, { ip: rinfo.address, file: p.filename, outcome: 'refused', reason: decision.reason, who: ctx.root.identify(p.filename) });
       return;
     }
-    if (ctx.active.size >= config.tftp.maxTransfers) {
-      ctx.metrics.ignored.inc({ reason: 'busy' });
-      sendError(listen, TFTP_ERROR.notDefined, 'server busy', rinfo.port, rinfo.address);
+    const admission = decideAdmission({ total: ctx.active.size, client: ctx.perClient.get(rinfo.address) ?? 0 }, config.tftp);
+    if (admission.kind === 'refuse') {
+      // One small ERROR per request (never larger than the RRQ): no amplification. No
+      // boot event either: a flood of refused requests must not write to the store.
+      ctx.metrics.refused.inc({ reason: admission.reason });
+      log.debug({ ip: rinfo.address, file: p.filename, reason: admission.reason }, 'tftp request refused by admission');
+      sendError(listen, TFTP_ERROR.notDefined, admission.message, rinfo.port, rinfo.address);
       return;
     }
     ctx.active.set(key, 'starting');
+    ctx.perClient.set(rinfo.address, (ctx.perClient.get(rinfo.address) ?? 0) + 1);
+    ctx.metrics.active.set(ctx.active.size);
     startSession(ctx, listen, key, rinfo, decision.filename, decision.netascii, decision.negotiated).catch((e: unknown) => {
-      ctx.active.delete(key);
+      release(ctx, key, rinfo.address);
       log.error({ err: e }, 'tftp session start failed');
     });
   };
@@ -380,7 +320,7 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
       if (closed) return;
       closed = true;
       for (const [key, s] of [...ctx.active]) {
-        if (s === 'starting') ctx.active.delete(key);
+        if (s === 'starting') release(ctx, key, key.slice(0, key.lastIndexOf(':')));
         else s.end('aborted', 'server closed');
       }
       await new Promise<void>((resolve) => listen.close(() => resolve()));

@@ -63,21 +63,22 @@ describe('ReadTransfer', () => {
     ],
     [
       'windowed: partial ACK restarts from the acked block + 1, duplicates of it are ignored',
-      { windowsize: 4, sizeBytes: 20 * 512 },
-      [['start'], ['ack', 2], ['ack', 2], ['ack', 2], ['ack', 6]],
-      [send(1, 4), send(3, 4), { kind: 'ignore', reason: 'duplicate-ack' }, { kind: 'ignore', reason: 'duplicate-ack' }, send(7, 4)],
+      { windowsize: 4, sizeBytes: 20 * 512, oack: true },
+      [['start'], ['ack', 0], ['ack', 2], ['ack', 2], ['ack', 2], ['ack', 6]],
+      [send(1, 0, true), send(1, 4), send(3, 4), { kind: 'ignore', reason: 'duplicate-ack' }, { kind: 'ignore', reason: 'duplicate-ack' }, send(7, 4)],
     ],
     [
       'windowed: an ACK for an earlier window is stale',
-      { windowsize: 4, sizeBytes: 20 * 512 },
-      [['start'], ['ack', 4], ['ack', 3]],
-      [send(1, 4), send(5, 4), { kind: 'ignore', reason: 'stale-ack' }],
+      { windowsize: 4, sizeBytes: 20 * 512, oack: true },
+      [['start'], ['ack', 0], ['ack', 4], ['ack', 3]],
+      [send(1, 0, true), send(1, 4), send(5, 4), { kind: 'ignore', reason: 'stale-ack' }],
     ],
     [
       'timeout resends the unacknowledged window, then gives up after maxRetries',
-      { windowsize: 4, sizeBytes: 20 * 512, maxRetries: 2 },
-      [['start'], ['ack', 4], ['timeout'], ['ack', 6], ['timeout'], ['timeout'], ['timeout'], ['ack', 10]],
+      { windowsize: 4, sizeBytes: 20 * 512, maxRetries: 2, oack: true },
+      [['start'], ['ack', 0], ['ack', 4], ['timeout'], ['ack', 6], ['timeout'], ['timeout'], ['timeout'], ['ack', 10]],
       [
+        send(1, 0, true),
         send(1, 4),
         send(5, 4),
         send(5, 4),
@@ -89,10 +90,47 @@ describe('ReadTransfer', () => {
       ],
     ],
     [
-      'OACK is retransmitted on timeout',
+      'OACK is retransmitted on timeout, then the unanswered source is dropped silently',
       { oack: true, maxRetries: 1 },
       [['start'], ['timeout'], ['timeout']],
-      [send(1, 0, true), send(1, 0, true), { kind: 'done', outcome: 'timeout', reason: 'no ACK after 1 retransmits', error: { code: 0, message: 'timeout' } }],
+      [send(1, 0, true), send(1, 0, true), { kind: 'done', outcome: 'no-ack', reason: 'no ACK from the source after 1 retransmits' }],
+    ],
+    [
+      'before the first ACK only one packet is outstanding, resent at most maxRetriesBeforeAck times',
+      { oack: true, windowsize: 8, sizeBytes: 20 * 512, maxRetries: 5, maxRetriesBeforeAck: 2 },
+      [['start'], ['timeout'], ['timeout'], ['timeout'], ['ack', 0]],
+      [
+        send(1, 0, true),
+        send(1, 0, true),
+        send(1, 0, true),
+        { kind: 'done', outcome: 'no-ack', reason: 'no ACK from the source after 2 retransmits' },
+        { kind: 'ignore', reason: 'finished' },
+      ],
+    ],
+    [
+      'without options DATA 1 alone goes out until the first ACK; then maxRetries applies',
+      { maxRetries: 2, maxRetriesBeforeAck: 1 },
+      [['start'], ['timeout'], ['ack', 1], ['timeout'], ['timeout'], ['timeout']],
+      [
+        send(1, 1),
+        send(1, 1),
+        send(2, 1),
+        send(2, 1),
+        send(2, 1),
+        { kind: 'done', outcome: 'timeout', reason: 'no ACK after 2 retransmits', error: { code: 0, message: 'timeout' } },
+      ],
+    ],
+    [
+      'a window is never sent to a source that has not acknowledged (defence in depth)',
+      { windowsize: 4, sizeBytes: 20 * 512 },
+      [['start'], ['timeout'], ['ack', 1]],
+      [send(1, 1), send(1, 1), send(2, 4)],
+    ],
+    [
+      'a window never goes out before ACK 0, even if windowsize was granted',
+      { oack: true, windowsize: 8, sizeBytes: 20 * 512, maxRetriesBeforeAck: 0 },
+      [['start'], ['ack', 0], ['ack', 8]],
+      [send(1, 0, true), send(1, 8), send(9, 8)],
     ],
     [
       'Pi probe: ERROR "Early terminate" after block 1 is a probe',
@@ -140,8 +178,9 @@ describe('ReadTransfer', () => {
   });
 
   it('windows straddle the rollover and partial ACKs map across it', () => {
-    const t = new ReadTransfer({ ...base, blksize: 8, windowsize: 8, sizeBytes: 8 * 70000 });
+    const t = new ReadTransfer({ ...base, blksize: 8, windowsize: 8, sizeBytes: 8 * 70000, oack: true });
     t.start();
+    t.onAck(0);
     let acked = 0;
     while (acked + 8 <= 65530) {
       acked += 8;
@@ -156,12 +195,13 @@ describe('ReadTransfer', () => {
   });
 
   it('counts retransmitted packets and bytes sent', () => {
-    const t = new ReadTransfer({ ...base, windowsize: 4, sizeBytes: 10 * 512 });
-    t.start(); // 1-4
+    const t = new ReadTransfer({ ...base, windowsize: 4, sizeBytes: 10 * 512, oack: true });
+    t.start(); // OACK
+    t.onAck(0); // 1-4
     t.onAck(2); // 3-6: 3,4 again
     t.onTimeout(); // 3-6 again
     expect(t.retransmits).toBe(2 + 4);
-    expect(t.packetsSent).toBe(12);
+    expect(t.packetsSent).toBe(13);
     expect(t.payloadBytesSent).toBe(12 * 512);
   });
 

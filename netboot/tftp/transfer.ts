@@ -28,9 +28,16 @@
  * A client ERROR while the client has acknowledged at most block 1 is a **probe**, not a
  * failure: Pi firmware checks whether a file exists by reading its first block (or just
  * the OACK/tsize) and then sending ERROR 0 "Early terminate" (fw#1129, rpi-eeprom#74).
+ *
+ * No amplification towards a source that never acknowledged (issue 10): an RRQ's source
+ * address can be forged, so until the first valid ACK only **one** packet is outstanding
+ * (the OACK, or DATA 1 — never a window), it is retransmitted at most
+ * `maxRetriesBeforeAck` times, and the transfer then ends silently with outcome `no-ack`
+ * (no ERROR either). A forged RRQ thus costs the victim at most 1 + maxRetriesBeforeAck
+ * packets of at most one block; the server caps transfers per client address on top.
  */
 
-export type TransferOutcome = 'complete' | 'probe' | 'client-error' | 'timeout';
+export type TransferOutcome = 'complete' | 'probe' | 'client-error' | 'timeout' | 'no-ack';
 
 export interface TransferParams {
   /** Bytes to send (after netascii conversion). */
@@ -42,6 +49,8 @@ export interface TransferParams {
   readonly oack: boolean;
   /** Consecutive timeouts without progress before giving up. */
   readonly maxRetries: number;
+  /** Retransmits of the first packet before the client's first ACK (default: maxRetries). */
+  readonly maxRetriesBeforeAck?: number;
 }
 
 export type TransferStep =
@@ -69,6 +78,8 @@ export class ReadTransfer {
   /** Highest block ever sent. */
   private sentUpTo = 0;
   private retries = 0;
+  /** Whether the client has acknowledged anything (ACK 0 of the OACK or a DATA block). */
+  private heard = false;
   private outcomeValue: TransferOutcome | undefined;
   /** Statistics for the boot event and metrics. */
   retransmits = 0;
@@ -87,6 +98,10 @@ export class ReadTransfer {
   }
   get outcome(): TransferOutcome | undefined {
     return this.outcomeValue;
+  }
+  /** Whether the client ever acknowledged (its source address is then not a forgery). */
+  get acknowledged(): boolean {
+    return this.heard;
   }
   /** Highest block the client acknowledged. */
   get ackedBlock(): number {
@@ -125,6 +140,7 @@ export class ReadTransfer {
       if (wireBlock !== 0) return { kind: 'ignore', reason: 'not-oack-ack' };
       this.phase = 'sending';
       this.retries = 0;
+      this.heard = true;
       return this.sendWindow(1);
     }
     const distance = (wireBlock - this.acked) & 0xffff;
@@ -132,6 +148,7 @@ export class ReadTransfer {
     if (distance > this.sentUpTo - this.acked) return { kind: 'ignore', reason: 'stale-ack' };
     this.acked += distance;
     this.retries = 0;
+    this.heard = true;
     if (this.acked >= this.lastBlock) return this.finish('complete');
     // Slide on a full-window ACK; restart from acked + 1 on a partial one. Both are the
     // same computation: the next window starts right after the acknowledged block.
@@ -147,7 +164,10 @@ export class ReadTransfer {
 
   onTimeout(): TransferStep {
     if (this.phase === 'done' || this.phase === 'new') return { kind: 'ignore', reason: 'finished' };
-    if (this.retries >= this.params.maxRetries) {
+    if (!this.heard) {
+      const limit = this.params.maxRetriesBeforeAck ?? this.params.maxRetries;
+      if (this.retries >= limit) return this.finish('no-ack', `no ACK from the source after ${this.retries} retransmits`);
+    } else if (this.retries >= this.params.maxRetries) {
       return this.finish('timeout', `no ACK after ${this.retries} retransmits`, { code: 0, message: 'timeout' });
     }
     this.retries++;
@@ -160,7 +180,9 @@ export class ReadTransfer {
   }
 
   private sendWindow(first: number): TransferStep {
-    const last = Math.min(first + this.params.windowsize - 1, this.lastBlock);
+    // One packet outstanding until the source has proved it is real (see the header).
+    const window = this.heard ? this.params.windowsize : 1;
+    const last = Math.min(first + window - 1, this.lastBlock);
     const count = last - first + 1;
     // Blocks at or below sentUpTo were sent before: retransmits.
     if (this.sentUpTo >= first) this.retransmits += Math.min(this.sentUpTo, last) - first + 1;

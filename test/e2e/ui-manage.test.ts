@@ -275,7 +275,7 @@ describe.skipIf(!haveChromium)('Manage page, alerts and node actions in chromium
         .locator('.confirm')
         .filter({ hasText: label })
         .getByRole('alert')
-        .getByText(/409 CONFLICT: node 'm-a' has no power driver configured/)
+        .getByText(/409 POWER_NOT_CONFIGURED: node 'm-a' has no power driver configured/)
         .waitFor();
     }
     // Maintenance from the node page, then its opposite appears.

@@ -61,7 +61,7 @@ export async function startHarness(
         }
       },
     },
-    opts.wrapSocket ? { wrapSocket: opts.wrapSocket } : {},
+    { ...(opts.wrapSocket ? { wrapSocket: opts.wrapSocket } : {}), ...(opts.timers ? { timers: opts.timers } : {}) },
   );
   return {
     server,

@@ -1,0 +1,144 @@
+/**
+ * What every collaborator of the Dispatcher shares: its dependencies, the scheduling settings,
+ * the in-memory queue and running attempts, the outbox of frames to send after the pump's
+ * commit, and the (guarded) event emitter. State only — behaviour lives in the collaborators.
+ */
+import type { Clock } from '../../common/clock.ts';
+import type { StrategyName } from '../../common/config.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { DispatcherMessage, JobSpec, Requirements, ResultBody } from '../../common/protocol.ts';
+import type { Inventory } from '../../inventory/inventory.ts';
+import type { HealthPolicy } from '../domain/health.ts';
+import { JobQueue } from '../domain/job-queue.ts';
+import type { Job, RetryCause, RetryPolicy } from '../domain/jobs.ts';
+import { createStrategy, type Strategy } from '../domain/strategies.ts';
+import type { DispatcherEvents } from '../events.ts';
+import type { AgentLink } from '../node-runtime.ts';
+import type { OutputBuffer } from '../output-buffer.ts';
+import type { Store } from '../store/store.ts';
+import { StoreRetry } from '../store-retry.ts';
+
+export interface SchedulerSettings {
+  readonly strategy: StrategyName;
+  readonly heartbeatMs: number;
+  readonly missedHeartbeats: number;
+  readonly restartGraceMs: number;
+  readonly defaultRetries: number;
+  readonly retryBackoffMs: number;
+  readonly retryBackoffMaxMs: number;
+  readonly outputLimitBytes: number;
+  /** Health-aware placement (derate/skip hot, throttled, undervolted nodes); defaults to DEFAULT_HEALTH_POLICY. */
+  readonly health?: HealthPolicy;
+}
+
+export interface DispatcherDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly scheduler: SchedulerSettings;
+  /** Node tokens are derived from it. */
+  readonly clusterSecret: string;
+  readonly inventory?: Inventory;
+  readonly random?: () => number;
+  /** Poison-job guard: fail (not retry) a job after this many attempts died with their node (0/absent = off). */
+  readonly poisonAfterNodeLosses?: number;
+  /** Coalesces scheduling and result commits; defaults to `setImmediate`. */
+  readonly defer?: (fn: () => void) => void;
+}
+
+export interface JobSubmission {
+  readonly name?: string;
+  readonly spec: JobSpec;
+  readonly priority?: number;
+  readonly group?: string;
+  readonly retries?: number;
+  readonly retryOn?: readonly RetryCause[];
+  readonly timeoutMs?: number;
+  readonly requirements?: Requirements;
+}
+
+/** What the Dispatcher keeps in memory about each running attempt. */
+export interface RunningAttempt {
+  readonly attemptId: number;
+  readonly jobId: number;
+  readonly node: string;
+  readonly startedAt: number;
+  /** The job as it is while this attempt runs (kept so ending it needs no read). */
+  job: Job;
+  output?: { stdout: OutputBuffer; stderr: OutputBuffer };
+}
+
+export interface PendingResult {
+  readonly node: string;
+  readonly link: AgentLink;
+  readonly body: ResultBody;
+}
+
+export type Emit = <K extends keyof DispatcherEvents>(event: K, ...args: DispatcherEvents[K]) => boolean;
+
+export class DispatcherContext {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly settings: SchedulerSettings;
+  readonly retryPolicy: RetryPolicy;
+  readonly strategy: Strategy;
+  private readonly defer: (fn: () => void) => void;
+  queue = new JobQueue<Job>();
+  readonly running = new Map<number, RunningAttempt>();
+  /** Frames to send once the current pump's transaction has committed. */
+  outbox: [AgentLink, DispatcherMessage][] = [];
+  private pumpRequested = false;
+  /** A scheduling pass that failed outside its own commit handling: tick() asks again. */
+  retryPump = false;
+  /** Handler-side store writes that failed (disk full, busy) are kept here and retried from tick(). */
+  readonly storeRetry: StoreRetry;
+
+  constructor(
+    readonly deps: DispatcherDeps,
+    /** The facade's guarded emit (a throwing listener is logged, never breaks a commit). */
+    readonly emit: Emit,
+    /** Runs one pump (pump.ts); called at most once per event-loop turn by requestSchedule. */
+    private readonly runPump: () => void,
+  ) {
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.log = deps.log;
+    this.settings = deps.scheduler;
+    this.retryPolicy = {
+      backoffMs: deps.scheduler.retryBackoffMs,
+      backoffMaxMs: deps.scheduler.retryBackoffMaxMs,
+      ...(deps.poisonAfterNodeLosses ? { poisonAfterNodeLosses: deps.poisonAfterNodeLosses } : {}),
+    };
+    this.strategy = createStrategy(deps.scheduler.strategy, deps.random);
+    this.defer = deps.defer ?? ((fn) => setImmediate(fn));
+    this.storeRetry = new StoreRetry(deps.log, {
+      failed: (pending, e) => emit('storeHealth', { ok: false, pending, message: e instanceof Error ? e.message : String(e) }),
+      recovered: () => emit('storeHealth', { ok: true, pending: 0 }),
+    });
+  }
+
+  get lostAfterMs(): number {
+    return this.settings.heartbeatMs * this.settings.missedHeartbeats;
+  }
+
+  /**
+   * Everything that writes on the hot path happens in one "pump" per event-loop turn: the
+   * pending results are committed, then queued jobs are handed out, all in one transaction;
+   * acks and assignments go out only after it has committed.
+   */
+  requestSchedule(): void {
+    if (this.pumpRequested) return;
+    this.pumpRequested = true;
+    this.defer(() => {
+      this.pumpRequested = false;
+      try {
+        this.runPump();
+      } catch (e) {
+        // The pump handles a failed commit itself; this is its resync's read failing too.
+        this.log.error({ err: e }, 'scheduling pass failed; retried on the next tick');
+        this.retryPump = true;
+      }
+    });
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The node registry: every node the master knows (its RuntimeNode), lookups by name, MAC or
+ * serial, state changes checked against the transition table, node events, persistence, and
+ * the operator's list of removed nodes.
+ */
+import { NodeNotFoundError } from '../domain/errors.ts';
+import { assertNodeTransition, type NodeEvent, type NodeRecord, type NodeState } from '../domain/nodes.ts';
+import { RuntimeNode } from '../node-runtime.ts';
+import type { NodeView } from '../views.ts';
+import type { DispatcherContext, RunningAttempt } from './context.ts';
+
+export class NodeRegistry {
+  readonly nodes = new Map<string, RuntimeNode>();
+
+  constructor(private readonly ctx: DispatcherContext) {}
+
+  newRecord(name: string, source: NodeRecord['source'], now: number, extra: Partial<NodeRecord> = {}): NodeRecord {
+    return { name, labels: {}, source, state: 'offline', stateSince: now, boots: 0, jobsDone: 0, jobsFailed: 0, cpuMs: 0, ...extra };
+  }
+
+  nodeOrCreate(name: string, now: number, source: NodeRecord['source'] = 'agent'): RuntimeNode {
+    let node = this.nodes.get(name);
+    if (!node) {
+      node = new RuntimeNode(this.newRecord(name, source, now));
+      this.nodes.set(name, node);
+      this.persistNode(node, now);
+    }
+    return node;
+  }
+
+  runtime(name: string): RuntimeNode {
+    const node = this.nodes.get(name);
+    if (!node) throw new NodeNotFoundError(name);
+    return node;
+  }
+
+  listNodes(): NodeView[] {
+    return [...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })).map((n) => n.view());
+  }
+
+  getNode(name: string): NodeView {
+    return this.runtime(name).view();
+  }
+
+  /** A node's view, or undefined (netboot asks about arbitrary names). */
+  findNode(name: string): (NodeView & { ipv4?: string }) | undefined {
+    const n = this.nodes.get(name);
+    return n ? { ...n.view(), ...(n.record.ipv4 ? { ipv4: n.record.ipv4 } : {}) } : undefined;
+  }
+
+  /** The name of the node with this MAC or Pi serial, if any. */
+  nodeNameBy(key: { mac?: string; serial?: string }): string | undefined {
+    for (const n of this.nodes.values()) {
+      if (key.mac !== undefined && (n.record.mac === key.mac || n.record.identity?.mac === key.mac)) return n.name;
+      if (key.serial !== undefined && (n.record.serial === key.serial || n.record.identity?.serial === key.serial)) return n.name;
+    }
+    return undefined;
+  }
+
+  runningOn(name: string): { attemptId: number; jobId: number; startedAt: number }[] {
+    const node = this.runtime(name);
+    return [...node.running]
+      .map((id) => this.ctx.running.get(id))
+      .filter((r): r is RunningAttempt => !!r)
+      .map((r) => ({ attemptId: r.attemptId, jobId: r.jobId, startedAt: r.startedAt }));
+  }
+
+  nodeEvents(name: string, limit?: number): NodeEvent[] {
+    this.runtime(name);
+    return this.ctx.store.listNodeEvents(name, limit);
+  }
+
+  /** Records an operator-side node event (e.g. a browser shell session: who, when). */
+  recordNodeEvent(name: string, kind: string, message: string, actor: string): void {
+    this.nodeEvent(this.runtime(name), kind, message, actor, this.ctx.clock.now());
+  }
+
+  setState(node: RuntimeNode, to: NodeState, reason: string, actor: string): void {
+    const from = node.state;
+    if (from === to) return;
+    assertNodeTransition(from, to);
+    const now = this.ctx.clock.now();
+    node.update({ state: to, stateSince: now, stateReason: reason });
+    this.nodeEvent(node, 'state', reason, actor, now, from, to);
+    this.ctx.log.info({ node: node.name, from, to, reason }, 'node state changed');
+  }
+
+  nodeEvent(node: RuntimeNode, kind: string, message: string, actor: string, at: number, from?: NodeState, to?: NodeState): void {
+    const event: NodeEvent = { node: node.name, at, kind, message, actor, ...(from ? { from } : {}), ...(to ? { to } : {}) };
+    this.ctx.storeRetry.run(undefined, () => this.ctx.store.addNodeEvent(event));
+    this.ctx.emit('nodeEvent', event);
+  }
+
+  persistNode(node: RuntimeNode, now: number): void {
+    node.persistedAt = now;
+    // A refused write (disk full) is kept and retried from tick() with the record as it is then.
+    this.ctx.storeRetry.run(`node:${node.name}`, () => this.ctx.store.saveNode(node.record));
+  }
+
+  removedNodes(): Set<string> {
+    return new Set(JSON.parse(this.ctx.store.getMeta('removed-nodes') ?? '[]') as string[]);
+  }
+
+  setRemoved(name: string, removed: boolean): void {
+    const set = this.removedNodes();
+    if (removed === set.has(name)) return;
+    if (removed) set.add(name);
+    else set.delete(name);
+    this.ctx.store.setMeta('removed-nodes', JSON.stringify([...set]));
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Start-up: nodes from the store merged with the inventory (operator patches win), the queue
+ * and running attempts rebuilt from the store, and the grace period for agents to reconnect.
+ */
+import { JobQueue } from '../domain/job-queue.ts';
+import type { Job } from '../domain/jobs.ts';
+import { canTransitionNode, isConnectedState } from '../domain/nodes.ts';
+import { RuntimeNode } from '../node-runtime.ts';
+import type { DispatcherContext } from './context.ts';
+import type { NodeRegistry } from './node-registry.ts';
+
+/** Loads nodes from the store and the inventory, then the runtime; nodes that were connected turn suspect. */
+export function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: number): void {
+  const { nodes } = registry;
+  for (const record of ctx.store.listNodes()) nodes.set(record.name, new RuntimeNode(record));
+  for (const inv of ctx.deps.inventory?.nodes ?? []) {
+    const existing = nodes.get(inv.name);
+    const fromInventory = {
+      mac: inv.mac,
+      model: inv.model,
+      power: inv.power,
+      ...(inv.serial ? { serial: inv.serial } : {}),
+      ...(inv.ipv4 ? { ipv4: inv.ipv4 } : {}),
+    };
+    if (existing) {
+      existing.update({
+        ...fromInventory,
+        labels: existing.record.labelsPatched ? existing.record.labels : inv.labels,
+        ...(existing.record.slotsPatched ? {} : { slots: inv.slots }),
+      });
+    } else {
+      nodes.set(inv.name, new RuntimeNode(registry.newRecord(inv.name, 'inventory', now, { ...fromInventory, labels: inv.labels, slots: inv.slots })));
+    }
+    registry.persistNode(nodes.get(inv.name)!, now);
+  }
+  loadRuntime(ctx, registry, now);
+  const grace = Math.max(ctx.settings.restartGraceMs, ctx.lostAfterMs);
+  for (const node of nodes.values()) {
+    // Attempts that were running when the master stopped wait for their agents to reconnect;
+    // nodes that were connected wait too. Nodes held elsewhere (maintenance, rebooting) keep
+    // their state, but their attempts are failed if nothing is heard by the deadline.
+    if (isConnectedState(node.state) || node.state === 'suspect' || node.running.size > 0) {
+      if (node.state !== 'suspect' && canTransitionNode(node.state, 'suspect'))
+        registry.setState(node, 'suspect', 'master restarted; waiting for the agent to reconnect', 'system');
+      node.deadline = now + grace;
+    }
+  }
+}
+
+/** (Re)builds the in-memory queue and running attempts from the store. */
+export function loadRuntime(ctx: DispatcherContext, registry: NodeRegistry, now: number): void {
+  ctx.running.clear();
+  for (const node of registry.nodes.values()) {
+    node.running.clear();
+    node.orphans.clear();
+  }
+  for (const a of ctx.store.runningAttempts()) {
+    const job = ctx.store.getJob(a.jobId);
+    if (!job) continue;
+    const node = registry.nodeOrCreate(a.node, now);
+    node.running.add(a.id);
+    ctx.running.set(a.id, { attemptId: a.id, jobId: a.jobId, node: a.node, startedAt: a.startedAt, job });
+  }
+  ctx.queue = new JobQueue<Job>();
+  for (const job of ctx.store.queuedJobs()) ctx.queue.enqueue(job, now);
+}
