@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { deriveNodeToken } from '../common/tokens.ts';
 import type { NetbootNode, NodeDirectory } from '../netboot/node-directory.ts';
 import type { Dispatcher } from './dispatcher.ts';
-// The image defines the templates' `{{placeholders}}`; one filler serves both sides.
-import { fillTemplate } from '../image/build/boot-files.ts';
+// The image defines the templates' `{{placeholders}}`; one filler (common/) serves both sides.
+import { fillTemplate } from '../common/template.ts';
 
 export interface DirectoryOptions {
   readonly dispatcher: Dispatcher;
