@@ -20,6 +20,7 @@ import type { DispatcherEvents } from './events.ts';
 import type { AgentLink } from './node-runtime.ts';
 import type { JobQuery } from './store/store.ts';
 import type { NodeView } from './views.ts';
+import type { BootDiagnosis } from '../doctor/boot/schema.ts';
 import { AgentSessions, type HelloOutcome } from './core/agent-sessions.ts';
 import { Assignment } from './core/assignment.ts';
 import { BootEvents } from './core/boot-events.ts';
@@ -123,7 +124,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   // ── agents (core/agent-sessions.ts) ──────────────────────────────────────────────────
   agentHello(hello: MessageOf<AgentMessage, 'hello'>, link: AgentLink): HelloOutcome {
-    return this.sessions.hello(hello, link);
+    const outcome = this.sessions.hello(hello, link);
+    this.boots.helloOutcome(hello.node.name, outcome);
+    return outcome;
   }
   agentMessage(name: string, link: AgentLink, msg: AgentMessage): void {
     this.sessions.message(name, link, msg);
@@ -211,6 +214,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
   bootEvents(query: { node?: string; mac?: string; serial?: string; limit?: number }) {
     return this.boots.list(query);
+  }
+  /** The boot doctor: the node's latest boot attempt against the catalogue in doctor/boot. */
+  bootDiagnosis(name: string): BootDiagnosis {
+    return this.boots.diagnose(name);
   }
 
   // ── overview and placement (core/overview.ts, core/placement.ts) ─────────────────────

@@ -4,8 +4,11 @@
  * same client, kind, file, outcome and reason within `bootEventCoalesceMs` are stored once (the
  * rest counted as `inputDropped{channel="netboot",reason="BOOT_EVENT_COALESCED"}`), the coalescing
  * table is itself bounded, and the boot/node event tables are capped to `maxBootEvents` /
- * `maxNodeEvents` rows (checked every CAP_EVERY writes).
+ * `maxNodeEvents` rows (checked every CAP_EVERY writes). Also: the last refused agent hello of each
+ * known node, and the boot doctor's diagnosis (doctor/boot) over both.
  */
+import { diagnoseBoot } from '../../doctor/boot/diagnose.ts';
+import type { BootDiagnosis } from '../../doctor/boot/schema.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { DispatcherContext } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
@@ -20,7 +23,15 @@ export function coalesceKey(e: BootEvent): string {
   return [e.kind, e.mac ?? e.serial ?? e.ip ?? '?', typeof file === 'string' ? file : '', e.outcome, e.reason ?? ''].join('|');
 }
 
+interface Refusal {
+  readonly at: number;
+  readonly code: string;
+  readonly message: string;
+}
+
 export class BootEvents {
+  /** Known nodes only (bounded by the registry); cleared by the node's next accepted hello. */
+  private readonly refusals = new Map<string, Refusal>();
   private readonly lastStored = new Map<string, number>();
   private writes = 0;
 
@@ -80,5 +91,23 @@ export class BootEvents {
 
   list(query: { node?: string; mac?: string; serial?: string; limit?: number }) {
     return this.ctx.store.listBootEvents(query);
+  }
+
+  /** An agent hello's outcome: a refusal of a known node is kept for the boot doctor. */
+  helloOutcome(name: string, outcome: { ok: true } | { ok: false; code: string; message: string }): void {
+    if (outcome.ok) this.refusals.delete(name);
+    else if (this.registry.nodes.has(name)) this.refusals.set(name, { at: this.ctx.clock.now(), code: outcome.code, message: outcome.message });
+  }
+
+  diagnose(name: string): BootDiagnosis {
+    const node = this.registry.getNode(name);
+    const refusal = this.refusals.get(name);
+    return diagnoseBoot({
+      node,
+      bootEvents: this.ctx.store.listBootEvents({ node: name, limit: 500 }),
+      nodeEvents: this.ctx.store.listNodeEvents(name, 500),
+      ...(refusal ? { refusal } : {}),
+      now: this.ctx.clock.now(),
+    });
   }
 }

@@ -14,7 +14,7 @@ import type { Job, RetryCause, RetryPolicy } from '../domain/jobs.ts';
 import { createStrategy, type Strategy } from '../domain/strategies.ts';
 import type { DispatcherEvents } from '../events.ts';
 import type { AgentLink } from '../node-runtime.ts';
-import type { OutputBuffer } from '../output-buffer.ts';
+import type { TextTailBuffer } from '../../common/tail-buffers.ts';
 import type { Store } from '../store/store.ts';
 import { StoreRetry } from '../store-retry.ts';
 
@@ -73,7 +73,7 @@ export interface RunningAttempt {
   readonly startedAt: number;
   /** The job as it is while this attempt runs (kept so ending it needs no read). */
   job: Job;
-  output?: { stdout: OutputBuffer; stderr: OutputBuffer };
+  output?: { stdout: TextTailBuffer; stderr: TextTailBuffer };
 }
 
 export interface PendingResult {

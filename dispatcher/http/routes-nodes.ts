@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Dispatcher } from '../dispatcher.ts';
 import { requireRole, type AuthSettings } from './auth.ts';
+import { BootDiagnosisSchema } from '../../doctor/boot/schema.ts';
 import { BootEventQuery, LimitQuery, NodeNameParams, NodePatchBody } from './schemas.ts';
 
 export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings): void {
@@ -37,6 +38,20 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
       const { limit } = req.query as { limit?: number };
       return dispatcher.nodeEvents(name, limit);
     },
+  );
+
+  app.get(
+    '/api/nodes/:name/boot-doctor',
+    {
+      preHandler: viewer,
+      schema: {
+        tags: ['netboot'],
+        summary: "The boot doctor: the node's latest boot attempt matched against known netboot failures, each with a fix",
+        params: NodeNameParams,
+        response: { 200: BootDiagnosisSchema },
+      },
+    },
+    async (req) => dispatcher.bootDiagnosis((req.params as { name: string }).name),
   );
 
   app.get(
