@@ -91,6 +91,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     clusterSecret: secret.value,
     inventory,
     poisonAfterNodeLosses: config.recovery.poisonAfterNodeLosses,
+    limits: config.limits,
   });
   dispatcher.start();
   const lifecycle = new NodeLifecycle({
@@ -155,6 +156,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     version: VERSION,
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    rateLimit: { perSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst, maxClients: config.limits.rateLimitClients },
   });
 
   // Lost-node detection is checked every tenth of a heartbeat: a node is declared lost at most
