@@ -23,6 +23,12 @@ export interface DispatcherEvents {
   /** A malformed or refused frame from an agent. */
   protocolError: [info: { node?: string; code: string }];
   bootEvent: [event: BootEvent];
+  /** A ws/timer/socket handler threw and was caught (dispatcher/guard.ts); `store` = a store write failed. */
+  handlerError: [info: { channel: string; what: string; store: boolean; message: string }];
+  /** A frame or input was dropped without an exception (bad shape, unknown type, over a cap). */
+  inputDropped: [info: { channel: string; reason: string }];
+  /** A store write failed and was kept for a retry (`pending` writes waiting), or all kept writes went through again. */
+  storeHealth: [info: { ok: boolean; pending: number; message?: string }];
   /** A browser-shell frame (pty output or exit) from a node's agent; the ShellBroker relays it. */
   agentShellFrame: [frame: { node: string; message: MessageOf<AgentMessage, 'shell-output' | 'shell-exit'> }];
 }

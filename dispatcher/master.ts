@@ -23,12 +23,17 @@ import { SqliteStore } from './store/sqlite-store.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { VERSION } from './version.ts';
 import { DispatcherNodeDirectory } from './netboot-directory.ts';
+import { BootFilesMissingError, missingBootFiles } from './boot-files-check.ts';
 import { startNetboot, type RunningNetboot } from '../netboot/netboot.ts';
 import { NodeLifecycle } from './lifecycle.ts';
 import { validatePowerConfig } from './power/driver.ts';
 import { registerLifecycleRoutes } from './http/routes-lifecycle.ts';
 import { registerBootRoutes } from './http/routes-boot.ts';
 import { networkInterfaces } from 'node:os';
+import type { Counter } from 'prom-client';
+import type { BootEvent } from '../netboot/boot-event.ts';
+import { guarded } from './guard.ts';
+import { installProcessGuard } from './process-guard.ts';
 
 export interface MasterOptions {
   readonly log: Logger;
@@ -37,6 +42,8 @@ export interface MasterOptions {
   readonly localAgents?: number;
   /** Called with the admin token when it was generated on this start. */
   readonly onAdminTokenCreated?: (token: string, path: string) => void;
+  /** Catch and count what escapes every handler (uncaughtException/unhandledRejection); `picluster master` sets it. */
+  readonly processGuard?: boolean;
 }
 
 export interface Master {
@@ -61,6 +68,11 @@ const BIN = fileURLToPath(new URL('../bin/picluster.js', import.meta.url));
 export async function startMaster(config: Config, options: MasterOptions): Promise<Master> {
   const log = options.log;
   const clock = options.clock ?? systemClock;
+  // Netboot may only advertise files that exist (a PXE client sent to a missing one just loops).
+  if (config.netboot.enabled) {
+    const missing = missingBootFiles(config.netboot);
+    if (missing.length) throw new BootFilesMissingError(missing);
+  }
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const admin = loadOrCreateSecret(dataDir, ADMIN_TOKEN_FILE, config.auth.adminToken);
@@ -79,6 +91,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     clusterSecret: secret.value,
     inventory,
     poisonAfterNodeLosses: config.recovery.poisonAfterNodeLosses,
+    limits: config.limits,
   });
   dispatcher.start();
   const lifecycle = new NodeLifecycle({
@@ -96,6 +109,10 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   // netboot (when it starts here) must register its counters on this same registry.
   const registry = createMetrics(dispatcher, new Registry(), { clock, version: VERSION });
   const power = powerMetrics(registry);
+  const processGuard = options.processGuard
+    ? installProcessGuard(log, (kind) => (registry.getSingleMetric('picluster_uncaught_errors_total') as Counter<'kind'> | undefined)?.inc({ kind }))
+    : undefined;
+  watchStoreHealth(dispatcher, lifecycle, (kind) => store.resolveAlert(kind, undefined, clock.now()), log);
   lifecycle.on('powerOp', (op) => {
     if (op.state === 'pending') return;
     const outcome = op.state === 'succeeded' ? (op.verified ? 'ok' : 'unverified') : op.state;
@@ -139,6 +156,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     version: VERSION,
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    rateLimit: { perSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst, maxClients: config.limits.rateLimitClients },
   });
 
   // Lost-node detection is checked every tenth of a heartbeat: a node is declared lost at most
@@ -182,7 +200,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       log: log.child({ component: 'netboot' }),
       clock,
       directory,
-      sink: (e) => dispatcher.recordBootEvent(e),
+      sink: guarded(dispatcher, log, 'netboot', 'boot event', (e: BootEvent) => dispatcher.recordBootEvent(e)),
       registry,
     });
     log.info({ ports: netboot.ports, mode: config.netboot.mode, clients: config.netboot.clients }, 'netboot started');
@@ -214,6 +232,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       dispatcher.shutdown();
       await app.close();
       store.close();
+      processGuard?.uninstall();
     },
   };
 }
@@ -275,6 +294,21 @@ class LocalAgents {
       ),
     );
   }
+}
+
+/** Store writes refused from handlers raise an alert (when the store can take one) and resolve it when they went through. */
+function watchStoreHealth(dispatcher: Dispatcher, lifecycle: NodeLifecycle, resolveAlert: (kind: string) => void, log: Logger): void {
+  let failing = false;
+  dispatcher.on('storeHealth', (h) => {
+    if (h.ok === !failing) return;
+    failing = !h.ok;
+    try {
+      if (h.ok) resolveAlert('store-failing');
+      else lifecycle.alert('store-failing', 'critical', `the store refuses writes (${h.message ?? 'unknown error'}); ${h.pending} kept for a retry`);
+    } catch (e) {
+      log.error({ err: e, pending: h.pending }, 'could not record the store alert (the store refuses writes)');
+    }
+  });
 }
 
 /** First IPv4 address of an interface, if it exists on this machine. */

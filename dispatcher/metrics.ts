@@ -8,6 +8,7 @@
  * prefixed). monitoring/README.md lists them all with what the alert rules do with them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerGuardMetrics } from './metrics-guard.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { ATTEMPT_STATES, JOB_STATES } from './domain/jobs.ts';
@@ -154,6 +155,7 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
   for (const s of NODE_STATES) stateChanges.inc({ to: s }, 0);
 
   registerNodeMetrics(dispatcher, registry, clock);
+  registerGuardMetrics(dispatcher, registry);
   declareNetbootMetrics(registry);
   powerMetrics(registry);
   const boots = new BootMetrics(registry);

@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.ts';
 import type { Dispatcher } from './dispatcher.ts';
-import { PiclusterError } from '../common/errors.ts';
+import { ShellUnavailableError } from './errors.ts';
+import { guarded } from './guard.ts';
 import type { DispatcherEvents } from './events.ts';
 import type { NodeView } from './views.ts';
 
@@ -20,10 +21,6 @@ export interface ShellPeer {
   send(frame: ShellToBrowser): void;
   /** The session is over; the peer should close its transport. */
   end(): void;
-}
-
-export class ShellUnavailableError extends PiclusterError {
-  readonly code = 'CONFLICT';
 }
 
 export interface ShellBrokerOptions {
@@ -123,10 +120,13 @@ export class ShellBroker {
   }
 
   private idleTimer(id: string): NodeJS.Timeout {
-    const t = setTimeout(() => {
-      const s = this.sessions.get(id);
-      if (s) this.finish(s, -1, `idle for ${Math.round(this.idleTimeoutMs / 1000)} s`, true);
-    }, this.idleTimeoutMs);
+    const t = setTimeout(
+      guarded(this.dispatcher, this.log, 'timer', 'shell idle', () => {
+        const s = this.sessions.get(id);
+        if (s) this.finish(s, -1, `idle for ${Math.round(this.idleTimeoutMs / 1000)} s`, true);
+      }),
+      this.idleTimeoutMs,
+    );
     t.unref();
     return t;
   }

@@ -1,59 +1,12 @@
 /**
- * Bounded job output. `TailBuffer` keeps the last N bytes of a stream for the result (counting what
+ * Bounded job output. `TailBuffer` (common/tail-buffers.ts) keeps the last N bytes of a stream for the result (counting what
  * it dropped); `OutputCoalescer` turns many small chunks into few `output` frames (one per
  * `flushMs` or `flushBytes`), decoding UTF-8 across chunk boundaries, and stops streaming once
  * `streamLimitBytes` have gone out — the result still carries the tail.
  */
 import { StringDecoder } from 'node:string_decoder';
 
-export class TailBuffer {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  /** Bytes dropped from the head. */
-  truncated = 0;
-
-  constructor(private readonly limitBytes: number) {}
-
-  push(chunk: Buffer): void {
-    if (chunk.length >= this.limitBytes) {
-      this.truncated += this.size + chunk.length - this.limitBytes;
-      this.chunks = [chunk.subarray(chunk.length - this.limitBytes)];
-      this.size = this.limitBytes;
-      return;
-    }
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.size > this.limitBytes) {
-      const head = this.chunks[0]!;
-      const excess = this.size - this.limitBytes;
-      if (head.length <= excess) {
-        this.chunks.shift();
-        this.size -= head.length;
-        this.truncated += head.length;
-      } else {
-        this.chunks[0] = head.subarray(excess);
-        this.size -= excess;
-        this.truncated += excess;
-      }
-    }
-  }
-
-  /** The kept bytes as text. After a cut, a partial UTF-8 sequence at the head is dropped (and counted). */
-  text(): string {
-    let buf = Buffer.concat(this.chunks, this.size);
-    if (this.truncated > 0) {
-      let skip = 0;
-      while (skip < buf.length && skip < 3 && (buf[skip]! & 0xc0) === 0x80) skip++;
-      if (skip > 0) {
-        buf = buf.subarray(skip);
-        this.truncated += skip;
-        this.size -= skip;
-        this.chunks = [buf];
-      }
-    }
-    return buf.toString('utf8');
-  }
-}
+export { TailBuffer } from '../common/tail-buffers.ts';
 
 export interface CoalescerOptions {
   readonly flushMs: number;

@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
     return 2;
   }
   let createdToken: { token: string; path: string } | undefined;
-  const master = await startMaster(config, { log, localAgents, onAdminTokenCreated: (token, path) => (createdToken = { token, path }) });
+  const master = await startMaster(config, { log, localAgents, processGuard: true, onAdminTokenCreated: (token, path) => (createdToken = { token, path }) });
   const lines = [
     '',
     `picluster master is up: ${master.url}/  (API ${master.url}/api, docs ${master.url}/docs, metrics ${master.url}/metrics)`,

@@ -7,7 +7,7 @@ import { CloseCode, PROTOCOL_VERSION, type AgentMessage, type MessageOf } from '
 import { verifyNodeToken } from '../../common/tokens.ts';
 import { canTransitionNode, isConnectedState, type NodeState } from '../domain/nodes.ts';
 import type { AgentLink } from '../node-runtime.ts';
-import { OutputBuffer } from '../output-buffer.ts';
+import { TextTailBuffer } from '../../common/tail-buffers.ts';
 import type { BootEvents } from './boot-events.ts';
 import type { DispatcherContext } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
@@ -136,7 +136,7 @@ export class AgentSessions {
       case 'output': {
         const run = ctx.running.get(msg.attemptId);
         if (!run || run.node !== name) return;
-        run.output ??= { stdout: new OutputBuffer(ctx.settings.outputLimitBytes), stderr: new OutputBuffer(ctx.settings.outputLimitBytes) };
+        run.output ??= { stdout: new TextTailBuffer(ctx.settings.outputLimitBytes), stderr: new TextTailBuffer(ctx.settings.outputLimitBytes) };
         run.output[msg.stream].append(msg.data);
         ctx.emit('output', { attemptId: msg.attemptId, jobId: run.jobId, stream: msg.stream, data: msg.data });
         break;

@@ -14,8 +14,9 @@ import type { Job, RetryCause, RetryPolicy } from '../domain/jobs.ts';
 import { createStrategy, type Strategy } from '../domain/strategies.ts';
 import type { DispatcherEvents } from '../events.ts';
 import type { AgentLink } from '../node-runtime.ts';
-import type { OutputBuffer } from '../output-buffer.ts';
+import type { TextTailBuffer } from '../../common/tail-buffers.ts';
 import type { Store } from '../store/store.ts';
+import { StoreRetry } from '../store-retry.ts';
 
 export interface SchedulerSettings {
   readonly strategy: StrategyName;
@@ -41,8 +42,16 @@ export interface DispatcherDeps {
   readonly random?: () => number;
   /** Poison-job guard: fail (not retry) a job after this many attempts died with their node (0/absent = off). */
   readonly poisonAfterNodeLosses?: number;
+  /** Bounds on what unauthenticated or agent-driven input may write (`limits:` in the config; defaults in core/boot-events.ts and core/node-commands.ts). */
+  readonly limits?: Partial<HistoryLimits & { maxPendingNodes: number }>;
   /** Coalesces scheduling and result commits; defaults to `setImmediate`. */
   readonly defer?: (fn: () => void) => void;
+}
+
+export interface HistoryLimits {
+  readonly bootEventCoalesceMs: number;
+  readonly maxBootEvents: number;
+  readonly maxNodeEvents: number;
 }
 
 export interface JobSubmission {
@@ -64,7 +73,7 @@ export interface RunningAttempt {
   readonly startedAt: number;
   /** The job as it is while this attempt runs (kept so ending it needs no read). */
   job: Job;
-  output?: { stdout: OutputBuffer; stderr: OutputBuffer };
+  output?: { stdout: TextTailBuffer; stderr: TextTailBuffer };
 }
 
 export interface PendingResult {
@@ -88,6 +97,10 @@ export class DispatcherContext {
   /** Frames to send once the current pump's transaction has committed. */
   outbox: [AgentLink, DispatcherMessage][] = [];
   private pumpRequested = false;
+  /** A scheduling pass that failed outside its own commit handling: tick() asks again. */
+  retryPump = false;
+  /** Handler-side store writes that failed (disk full, busy) are kept here and retried from tick(). */
+  readonly storeRetry: StoreRetry;
 
   constructor(
     readonly deps: DispatcherDeps,
@@ -107,6 +120,10 @@ export class DispatcherContext {
     };
     this.strategy = createStrategy(deps.scheduler.strategy, deps.random);
     this.defer = deps.defer ?? ((fn) => setImmediate(fn));
+    this.storeRetry = new StoreRetry(deps.log, {
+      failed: (pending, e) => emit('storeHealth', { ok: false, pending, message: e instanceof Error ? e.message : String(e) }),
+      recovered: () => emit('storeHealth', { ok: true, pending: 0 }),
+    });
   }
 
   get lostAfterMs(): number {
@@ -123,7 +140,13 @@ export class DispatcherContext {
     this.pumpRequested = true;
     this.defer(() => {
       this.pumpRequested = false;
-      this.runPump();
+      try {
+        this.runPump();
+      } catch (e) {
+        // The pump handles a failed commit itself; this is its resync's read failing too.
+        this.log.error({ err: e }, 'scheduling pass failed; retried on the next tick');
+        this.retryPump = true;
+      }
     });
   }
 }

@@ -20,6 +20,11 @@ export class Liveness {
   /** Called periodically by the host (every ~heartbeatMs/4): lost nodes, orphans, due retries. */
   tick(): void {
     const now = this.ctx.clock.now();
+    this.ctx.storeRetry.retry();
+    if (this.ctx.retryPump) {
+      this.ctx.retryPump = false;
+      this.ctx.requestSchedule();
+    }
     for (const node of this.registry.nodes.values()) {
       if (node.orphanDeadline !== undefined && now >= node.orphanDeadline) {
         node.orphanDeadline = undefined;

@@ -12,6 +12,9 @@ import type { DispatcherContext, RunningAttempt } from './context.ts';
 export class NodeRegistry {
   readonly nodes = new Map<string, RuntimeNode>();
 
+  /** Called after every node-event write (the facade points it at the history cap in boot-events.ts). */
+  onHistoryWrite: () => void = () => {};
+
   constructor(private readonly ctx: DispatcherContext) {}
 
   newRecord(name: string, source: NodeRecord['source'], now: number, extra: Partial<NodeRecord> = {}): NodeRecord {
@@ -23,7 +26,7 @@ export class NodeRegistry {
     if (!node) {
       node = new RuntimeNode(this.newRecord(name, source, now));
       this.nodes.set(name, node);
-      this.ctx.store.saveNode(node.record);
+      this.persistNode(node, now);
     }
     return node;
   }
@@ -87,13 +90,15 @@ export class NodeRegistry {
 
   nodeEvent(node: RuntimeNode, kind: string, message: string, actor: string, at: number, from?: NodeState, to?: NodeState): void {
     const event: NodeEvent = { node: node.name, at, kind, message, actor, ...(from ? { from } : {}), ...(to ? { to } : {}) };
-    this.ctx.store.addNodeEvent(event);
+    this.ctx.storeRetry.run(undefined, () => this.ctx.store.addNodeEvent(event));
     this.ctx.emit('nodeEvent', event);
+    this.onHistoryWrite();
   }
 
   persistNode(node: RuntimeNode, now: number): void {
     node.persistedAt = now;
-    this.ctx.store.saveNode(node.record);
+    // A refused write (disk full) is kept and retried from tick() with the record as it is then.
+    this.ctx.storeRetry.run(`node:${node.name}`, () => this.ctx.store.saveNode(node.record));
   }
 
   removedNodes(): Set<string> {

@@ -10,6 +10,7 @@ import type { AgentLink, RuntimeNode } from '../node-runtime.ts';
 import type { DispatcherContext, PendingResult, RunningAttempt } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
 import type { PerformanceLearning } from './performance.ts';
+import { loadRuntime } from './startup.ts';
 
 export class Results {
   private pending: PendingResult[] = [];
@@ -146,12 +147,27 @@ export class Results {
   /** Ends running attempts of a node (lost, rebooted) and requeues their jobs within the retry cap. */
   failAttempts(node: RuntimeNode, attemptIds: number[], state: 'node-lost' | 'abandoned', reason: string, now: number): void {
     if (attemptIds.length === 0) return;
+    let first = true;
+    // If the store refuses the commit, the in-memory view is rebuilt from it and the same
+    // attempts are ended again from tick() until it accepts (nothing lost, nothing doubled).
+    this.ctx.storeRetry.run(
+      `fail:${node.name}:${attemptIds.join(',')}`,
+      () => {
+        const at = first ? now : this.ctx.clock.now();
+        first = false;
+        this.failAttemptsNow(node, attemptIds, state, reason, at);
+      },
+      () => loadRuntime(this.ctx, this.registry, this.ctx.clock.now()),
+    );
+  }
+
+  private failAttemptsNow(node: RuntimeNode, attemptIds: number[], state: 'node-lost' | 'abandoned', reason: string, now: number): void {
     const ctx = this.ctx;
     let ended = 0;
     ctx.store.transaction(() => {
       for (const id of attemptIds) {
         const run = ctx.running.get(id);
-        if (!run) continue;
+        if (!run || run.node !== node.name) continue;
         const next = run.job.cancelRequested
           ? ({ state: 'cancelled', reason: 'cancelled' } as const)
           : jobAfterAttempt(run.job, state, now, ctx.retryPolicy, reason);

@@ -31,7 +31,7 @@ export function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: num
     } else {
       nodes.set(inv.name, new RuntimeNode(registry.newRecord(inv.name, 'inventory', now, { ...fromInventory, labels: inv.labels, slots: inv.slots })));
     }
-    ctx.store.saveNode(nodes.get(inv.name)!.record);
+    registry.persistNode(nodes.get(inv.name)!, now);
   }
   loadRuntime(ctx, registry, now);
   const grace = Math.max(ctx.settings.restartGraceMs, ctx.lostAfterMs);

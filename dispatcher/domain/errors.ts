@@ -1,3 +1,4 @@
+/** Errors of the domain rules (jobs, nodes, transitions). Each has its own stable code. */
 import { PiclusterError } from '../../common/errors.ts';
 
 export class JobNotFoundError extends PiclusterError {
@@ -28,17 +29,12 @@ export class JobFinishedError extends PiclusterError {
   }
 }
 
-export class UnauthorizedError extends PiclusterError {
-  readonly code = 'UNAUTHORIZED';
-}
-
-export class ForbiddenError extends PiclusterError {
-  readonly code = 'FORBIDDEN';
-}
-
 export class NodeExistsError extends PiclusterError {
-  readonly code = 'CONFLICT';
+  readonly code = 'NODE_EXISTS';
   constructor(name: string, what = 'name') {
     super(what === 'name' ? `node '${name}' already exists` : `node '${name}' already has this ${what}`);
   }
 }
+
+export const DOMAIN_ERROR_CODES = ['JOB_NOT_FOUND', 'NODE_NOT_FOUND', 'ILLEGAL_TRANSITION', 'JOB_FINISHED', 'NODE_EXISTS'] as const;
+export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];

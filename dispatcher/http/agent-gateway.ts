@@ -1,7 +1,8 @@
 /**
  * `ws /agent`: one WebSocket per agent. The first frame must be `hello` (within
  * `helloTimeoutMs`); then every frame is validated and handed to the Dispatcher.
- * Malformed frames get an `error` frame and a counter, never a crash.
+ * Malformed frames get an `error` frame and a counter, never a crash; every socket callback and
+ * the hello timer run guarded (dispatcher/guard.ts), so nothing an agent sends ends the master.
  */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -9,6 +10,22 @@ import type { Logger } from '../../common/logger.ts';
 import { CloseCode, parseAgentMessage, type DispatcherMessage } from '../../common/protocol.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import type { AgentLink } from '../node-runtime.ts';
+import { guarded, reportHandlerError } from '../guard.ts';
+import { frameBytes } from './ws-frames.ts';
+
+/**
+ * Until hello is accepted, nobody is authenticated: frames are capped this small (a hello with
+ * 1024 running attempt ids is ~10 KiB). ws enforces it while receiving (close 1009, nothing
+ * buffered past the cap) through its receiver's `_maxPayload`, raised to the app's limit after
+ * hello; the gateway also checks the size itself in case a ws version renames that field.
+ */
+export const PRE_HELLO_MAX_BYTES = 16 * 1024;
+
+type Receiver = { _maxPayload?: number };
+function receiverOf(socket: WebSocket): Receiver | undefined {
+  const r = (socket as unknown as { _receiver?: Receiver })._receiver;
+  return r && typeof r._maxPayload === 'number' ? r : undefined;
+}
 
 export interface AgentGatewayOptions {
   readonly helloTimeoutMs?: number;
@@ -40,13 +57,26 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
   app.get('/agent', { websocket: true, schema: { hide: true } }, (socket: WebSocket, req) => {
     const link = new WsLink(socket);
     let node: string | undefined;
+    const receiver = receiverOf(socket);
+    const fullMaxPayload = receiver?._maxPayload;
+    if (receiver) receiver._maxPayload = PRE_HELLO_MAX_BYTES;
     const remote = req.socket.remoteAddress;
-    const helloTimer = setTimeout(() => {
-      if (!node) link.close(CloseCode.refused, 'no hello received');
-    }, helloTimeoutMs);
+    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => guarded(dispatcher, log, 'agent', what, fn);
+    const helloTimer = setTimeout(
+      guard('hello timeout', () => {
+        if (!node) link.close(CloseCode.refused, 'no hello received');
+      }),
+      helloTimeoutMs,
+    );
 
-    socket.on('message', (data, isBinary) => {
-      const parsed = parseAgentMessage(isBinary ? (data as Buffer) : (data as Buffer).toString('utf8'));
+    const onMessage = (data: unknown): void => {
+      const bytes = frameBytes(data);
+      if (!node && bytes.length > PRE_HELLO_MAX_BYTES) {
+        dispatcher.emit('protocolError', { code: 'TOO_LARGE' });
+        link.close(1009, 'frame too large before hello');
+        return;
+      }
+      const parsed = parseAgentMessage(bytes);
       if (!parsed.ok) {
         dispatcher.emit('protocolError', { ...(node ? { node } : {}), code: parsed.code });
         log.debug({ node, remote, error: parsed.error }, 'malformed agent frame dropped');
@@ -64,7 +94,7 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
         try {
           outcome = dispatcher.agentHello(msg, link);
         } catch (e) {
-          log.error({ err: e, node: msg.node.name }, 'agent hello failed');
+          reportHandlerError(dispatcher, log, 'agent', 'hello', e);
           link.send({ type: 'error', code: 'INTERNAL', message: 'the dispatcher could not register this agent; retry' });
           link.close(CloseCode.lost, 'hello failed');
           return;
@@ -77,20 +107,28 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
           return;
         }
         node = outcome.node;
+        if (receiver && fullMaxPayload !== undefined) receiver._maxPayload = fullMaxPayload;
         clearTimeout(helloTimer);
         return;
       }
       try {
         dispatcher.agentMessage(node, link, msg);
       } catch (e) {
-        log.error({ err: e, node, type: msg.type }, 'agent frame handling failed');
+        reportHandlerError(dispatcher, log, 'agent', msg.type, e);
         link.send({ type: 'error', code: 'INTERNAL', message: 'the dispatcher could not handle this frame' });
       }
-    });
-    socket.on('close', (code) => {
-      clearTimeout(helloTimer);
-      if (node) dispatcher.agentDisconnected(node, link, code === 1000 || code === 1001);
-    });
-    socket.on('error', (err) => log.debug({ err, node }, 'agent socket error'));
+    };
+    socket.on('message', guard('message', onMessage));
+    socket.on(
+      'close',
+      guard('close', (code: number) => {
+        clearTimeout(helloTimer);
+        if (node) dispatcher.agentDisconnected(node, link, code === 1000 || code === 1001);
+      }),
+    );
+    socket.on(
+      'error',
+      guard('error', (err: Error) => log.debug({ err, node }, 'agent socket error')),
+    );
   });
 }

@@ -1,18 +1,7 @@
 /** One error handler: stable codes → HTTP status; validation errors name the field. */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isPiclusterError, ValidationError } from '../../common/errors.ts';
-
-const STATUS: Record<string, number> = {
-  VALIDATION_FAILED: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  JOB_NOT_FOUND: 404,
-  NODE_NOT_FOUND: 404,
-  NOT_FOUND: 404,
-  JOB_FINISHED: 409,
-  ILLEGAL_TRANSITION: 409,
-  CONFLICT: 409,
-};
+import { statusOf } from '../error-status.ts';
 
 const REASON: Record<number, string> = {
   400: 'Bad Request',
@@ -22,7 +11,11 @@ const REASON: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  507: 'Insufficient Storage',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  504: 'Gateway Timeout',
 };
 
 /** `/body/requirements/cpus` → `requirements.cpus`; `/body/3/argv` → `[3].argv`. */
@@ -52,7 +45,8 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(400).send({ statusCode: 400, code: error.code, error: REASON[400], message: error.message, ...(first ? { field: first.path } : {}) });
     }
     if (isPiclusterError(error)) {
-      const status = STATUS[error.code] ?? 500;
+      const status = statusOf(error.code) ?? 500;
+      if (status >= 500) req.log.error({ err: error }, 'request failed');
       return reply.status(status).send({ statusCode: status, code: error.code, error: REASON[status] ?? 'Error', message: error.message });
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;

@@ -1,19 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import type { Dispatcher } from '../dispatcher.ts';
 import { requireRole, type AuthSettings } from './auth.ts';
+import { BootDiagnosisSchema } from '../../doctor/boot/schema.ts';
 import { BootEventQuery, LimitQuery, NodeNameParams, NodePatchBody } from './schemas.ts';
 
 export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings): void {
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
 
-  app.get('/api/nodes', { preHandler: viewer, schema: { tags: ['nodes'], summary: 'Every node with state, slots, health and counters' } }, async () =>
+  app.get('/api/nodes', { onRequest: viewer, schema: { tags: ['nodes'], summary: 'Every node with state, slots, health and counters' } }, async () =>
     dispatcher.listNodes(),
   );
 
   app.get(
     '/api/nodes/:name',
-    { preHandler: viewer, schema: { tags: ['nodes'], summary: 'One node and the attempts running on it', params: NodeNameParams } },
+    { onRequest: viewer, schema: { tags: ['nodes'], summary: 'One node and the attempts running on it', params: NodeNameParams } },
     async (req) => {
       const { name } = req.params as { name: string };
       return { ...dispatcher.getNode(name), runningAttempts: dispatcher.runningOn(name) };
@@ -22,7 +23,7 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
 
   app.patch(
     '/api/nodes/:name',
-    { preHandler: admin, schema: { tags: ['nodes'], summary: 'Change slots and labels', params: NodeNameParams, body: NodePatchBody } },
+    { onRequest: admin, schema: { tags: ['nodes'], summary: 'Change slots and labels', params: NodeNameParams, body: NodePatchBody } },
     async (req) => {
       const { name } = req.params as { name: string };
       return dispatcher.patchNode(name, req.body as { slots?: number; labels?: Record<string, string> }, 'admin');
@@ -31,7 +32,7 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
 
   app.get(
     '/api/nodes/:name/events',
-    { preHandler: viewer, schema: { tags: ['nodes'], summary: 'Node events, newest first', params: NodeNameParams, querystring: LimitQuery } },
+    { onRequest: viewer, schema: { tags: ['nodes'], summary: 'Node events, newest first', params: NodeNameParams, querystring: LimitQuery } },
     async (req) => {
       const { name } = req.params as { name: string };
       const { limit } = req.query as { limit?: number };
@@ -40,8 +41,22 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
   );
 
   app.get(
+    '/api/nodes/:name/boot-doctor',
+    {
+      preHandler: viewer,
+      schema: {
+        tags: ['netboot'],
+        summary: "The boot doctor: the node's latest boot attempt matched against known netboot failures, each with a fix",
+        params: NodeNameParams,
+        response: { 200: BootDiagnosisSchema },
+      },
+    },
+    async (req) => dispatcher.bootDiagnosis((req.params as { name: string }).name),
+  );
+
+  app.get(
     '/api/boot-events',
-    { preHandler: viewer, schema: { tags: ['netboot'], summary: 'Boot timeline events (DHCP, TFTP, agent hello), newest first', querystring: BootEventQuery } },
+    { onRequest: viewer, schema: { tags: ['netboot'], summary: 'Boot timeline events (DHCP, TFTP, agent hello), newest first', querystring: BootEventQuery } },
     async (req) => {
       return dispatcher.bootEvents(req.query as { node?: string; mac?: string; serial?: string; limit?: number });
     },

@@ -2,6 +2,8 @@
  * `ws /shell?node=NAME&token=…&cols=80&rows=24`: the browser end of a node shell (admin only).
  * Browser → server: `{type:'input', data}`, `{type:'resize', cols, rows}`; server → browser:
  * the broker's `opened`, `output`, `exit` frames, or `{type:'error', message}` then a close.
+ * A browser frame that is not one of those two (dispatcher/http/ws-frames.ts) gets
+ * `{type:'error', code, message}` and is counted; the session stays open.
  */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -10,6 +12,8 @@ import type { Logger } from '../../common/logger.ts';
 import type { ShellBroker } from '../shell-broker.ts';
 import { bearer, roleOf, type AuthSettings } from './auth.ts';
 import { UiCloseCode } from './ui-gateway.ts';
+import { dropInput, guarded, type GuardSink } from '../guard.ts';
+import { frameBytes, parseShellFrame } from './ws-frames.ts';
 
 const FORBIDDEN = 4403;
 const REFUSED = 4409;
@@ -19,8 +23,9 @@ function size(v: unknown, dflt: number): number {
   return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : dflt;
 }
 
-export function registerShellGateway(app: FastifyInstance, broker: ShellBroker, auth: AuthSettings, log: Logger): void {
+export function registerShellGateway(app: FastifyInstance, broker: ShellBroker, auth: AuthSettings, log: Logger, sink: GuardSink): void {
   app.get('/shell', { websocket: true, schema: { hide: true } }, (socket: WebSocket, req) => {
+    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => guarded(sink, log, 'shell', what, fn);
     const send = (frame: unknown) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
     };
@@ -53,20 +58,30 @@ export function registerShellGateway(app: FastifyInstance, broker: ShellBroker, 
       socket.close(REFUSED, 'refused');
       return;
     }
-    socket.on('message', (raw) => {
-      if (!sessionId) return;
-      let m: { type?: unknown; data?: unknown; cols?: unknown; rows?: unknown };
-      try {
-        m = JSON.parse(raw.toString()) as typeof m;
-      } catch {
-        return;
-      }
-      if (m.type === 'input' && typeof m.data === 'string') broker.input(sessionId, m.data);
-      else if (m.type === 'resize') broker.resize(sessionId, size(String(m.cols), 80), size(String(m.rows), 24));
-    });
-    socket.on('close', () => {
-      if (sessionId) broker.close(sessionId, 'the browser closed the terminal');
-    });
-    socket.on('error', (err) => log.debug({ err, node }, 'shell socket error'));
+    socket.on(
+      'message',
+      guard('message', (raw: unknown) => {
+        if (!sessionId) return;
+        const parsed = parseShellFrame(frameBytes(raw));
+        if (!parsed.ok) {
+          dropInput(sink, 'shell', parsed.code);
+          send({ type: 'error', code: parsed.code, message: parsed.message });
+          return;
+        }
+        const m = parsed.frame;
+        if (m.type === 'input') broker.input(sessionId, m.data);
+        else broker.resize(sessionId, m.cols, m.rows);
+      }),
+    );
+    socket.on(
+      'close',
+      guard('close', () => {
+        if (sessionId) broker.close(sessionId, 'the browser closed the terminal');
+      }),
+    );
+    socket.on(
+      'error',
+      guard('error', (err: Error) => log.debug({ err, node }, 'shell socket error')),
+    );
   });
 }

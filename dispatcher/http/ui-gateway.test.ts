@@ -102,3 +102,37 @@ describe('UiGateway', () => {
     gw.close();
   });
 });
+
+describe('UiGateway resync throttle', () => {
+  it('sends at most one snapshot per resyncMinMs; resyncs asked sooner collapse into one sent when the time is up', () => {
+    vi.useFakeTimers();
+    const d = new FakeDispatcher();
+    const gw = new UiGateway(d as unknown as Dispatcher, new UiHistory({ now: () => 0 }), pino({ level: 'silent' }), { flushMs: 50, resyncMinMs: 1000 });
+    const s = new FakeSocket();
+    gw.connect(s as unknown as WebSocket, 'viewer');
+    for (let i = 0; i < 50; i++) s.emit('message', Buffer.from('{"type":"resync"}'));
+    expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(1);
+    vi.advanceTimersByTime(1000);
+    expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(2);
+    vi.advanceTimersByTime(5000);
+    expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(2);
+    gw.close();
+  });
+});
+
+describe('UiGateway snapshot backpressure', () => {
+  it('does not pile a snapshot on a socket that is not reading; resyncs it once drained', () => {
+    vi.useFakeTimers();
+    const { gw, connect } = setup();
+    const s = connect();
+    s.bufferedAmount = 100 * 1024 * 1024;
+    vi.advanceTimersByTime(2000);
+    s.emit('message', Buffer.from('{"type":"resync"}'));
+    vi.advanceTimersByTime(2000);
+    expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(1);
+    s.bufferedAmount = 0;
+    vi.advanceTimersByTime(1000);
+    expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(2);
+    gw.close();
+  });
+});

@@ -7,8 +7,10 @@
  * skipped and, once it has drained, resynchronised with a fresh snapshot instead of an
  * ever-growing backlog. Job output is sent only to browsers watching that job.
  *
- * Browser → server frames: `{type:'watch', jobId}` (stream this job's output; `null` stops),
- * `{type:'resync'}` (send a snapshot now).
+ * Browser → server frames (dispatcher/http/ws-frames.ts): `{type:'watch', jobId}` (stream this
+ * job's output; `null` stops), `{type:'resync'}` (send a snapshot; at most one per `resyncMinMs`,
+ * a resync asked sooner is sent when that time is up). Any other frame gets
+ * `{type:'error', code, message}` and is counted; no frame ends the master (dispatcher/guard.ts).
  *
  * Besides nodes, jobs, events and output, a delta may carry `removed: [name…]` (nodes that left
  * the registry: removed, rejected, or renamed by an approval; see `nodeRemoved`) and
@@ -24,7 +26,9 @@ import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { FeedItem, UiHistory } from '../ui/history.ts';
 import type { NodeView } from '../views.ts';
 import { bearer, roleOf, type AuthSettings, type Role } from './auth.ts';
-import { jobView } from './serialize.ts';
+import { jobSummaryView } from './serialize.ts';
+import { dropInput, guarded } from '../guard.ts';
+import { frameBytes, parseUiFrame } from './ws-frames.ts';
 
 /** Close codes the UI client understands. */
 export const UiCloseCode = { unauthorized: 4401, shutdown: 4503 } as const;
@@ -38,6 +42,8 @@ export interface UiGatewayOptions {
   readonly recentJobs?: number;
   /** Where alerts are raised (the master's NodeLifecycle): each one is pushed as `alerts: true`. */
   readonly alertSource?: AlertSource;
+  /** Snapshots a browser may ask for (`resync`) at most this often; default 1 s. */
+  readonly resyncMinMs?: number;
 }
 
 /** The part of NodeLifecycle the gateway listens to. */
@@ -54,6 +60,8 @@ interface Client {
   behind: boolean;
   watching: number | undefined;
   alive: boolean;
+  lastSnapshotAt: number;
+  resyncTimer: NodeJS.Timeout | undefined;
 }
 
 interface Batch {
@@ -152,28 +160,60 @@ export class UiGateway {
   }
 
   connect(socket: WebSocket, role: Role): void {
-    const client: Client = { socket, role, cursor: 0, behind: false, watching: undefined, alive: true };
+    const client: Client = { socket, role, cursor: 0, behind: false, watching: undefined, alive: true, lastSnapshotAt: 0, resyncTimer: undefined };
     this.clients.add(client);
     this.ensurePing();
-    socket.on('pong', () => (client.alive = true));
-    socket.on('message', (raw) => this.onMessage(client, raw.toString()));
-    socket.on('close', () => this.clients.delete(client));
-    socket.on('error', (err) => this.log.debug({ err }, 'ui socket error'));
-    this.sendSnapshot(client);
+    const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => guarded(this.dispatcher, this.log, 'ui', what, fn);
+    socket.on(
+      'pong',
+      guard('pong', () => (client.alive = true)),
+    );
+    socket.on(
+      'message',
+      guard('message', (raw: unknown) => this.onMessage(client, raw)),
+    );
+    socket.on(
+      'close',
+      guard('close', () => {
+        clearTimeout(client.resyncTimer);
+        this.clients.delete(client);
+      }),
+    );
+    socket.on(
+      'error',
+      guard('error', (err: Error) => this.log.debug({ err }, 'ui socket error')),
+    );
+    guard('snapshot', () => this.sendSnapshot(client))();
   }
 
-  private onMessage(client: Client, raw: string): void {
-    let m: { type?: unknown; jobId?: unknown };
-    try {
-      m = JSON.parse(raw) as typeof m;
-    } catch {
+  private onMessage(client: Client, raw: unknown): void {
+    const parsed = parseUiFrame(frameBytes(raw));
+    if (!parsed.ok) {
+      dropInput(this.dispatcher, 'ui', parsed.code);
+      this.log.debug({ code: parsed.code, message: parsed.message }, 'ui frame dropped');
+      if (client.socket.readyState === client.socket.OPEN) client.socket.send(JSON.stringify({ type: 'error', code: parsed.code, message: parsed.message }));
       return;
     }
+    const m = parsed.frame;
     if (m.type === 'watch') {
-      client.watching = typeof m.jobId === 'number' && Number.isInteger(m.jobId) ? m.jobId : undefined;
-    } else if (m.type === 'resync') {
-      this.sendSnapshot(client);
+      client.watching = m.jobId ?? undefined;
+      return;
     }
+    // resync: throttled per browser; one asked too soon is sent when the interval is up.
+    const minMs = this.options.resyncMinMs ?? 1000;
+    const waitMs = client.lastSnapshotAt + minMs - Date.now();
+    if (waitMs <= 0) return this.sendSnapshot(client);
+    if (client.resyncTimer) {
+      dropInput(this.dispatcher, 'ui', 'RESYNC_THROTTLED');
+      return;
+    }
+    client.resyncTimer = setTimeout(
+      guarded(this.dispatcher, this.log, 'timer', 'ui resync', () => {
+        client.resyncTimer = undefined;
+        this.sendSnapshot(client);
+      }),
+      waitMs,
+    );
   }
 
   snapshot(role: Role): Record<string, unknown> {
@@ -188,7 +228,7 @@ export class UiGateway {
       role,
       serverTime: Date.now(),
       nodes: this.dispatcher.listNodes(),
-      jobs: [...jobs.values()].map(jobView),
+      jobs: [...jobs.values()].map(jobSummaryView),
       counts: o.jobs,
       queue: o.queue,
       staleResults: o.staleResults,
@@ -200,15 +240,23 @@ export class UiGateway {
 
   private sendSnapshot(client: Client): void {
     if (client.socket.readyState !== client.socket.OPEN) return;
+    if (client.socket.bufferedAmount > this.maxBuffered) {
+      // Not reading: no snapshot piles up on top; flush() resyncs it once it has drained.
+      client.behind = true;
+      dropInput(this.dispatcher, 'ui', 'BACKPRESSURE');
+      this.flushTimer ??= setTimeout(this.guardedFlush, Math.max(this.flushMs, 500));
+      return;
+    }
     client.behind = false;
     client.cursor = this.seq;
+    client.lastSnapshotAt = Date.now();
     client.socket.send(JSON.stringify(this.snapshot(client.role)));
   }
 
   private add(fn: (b: Batch) => void): void {
     if (this.clients.size === 0) return;
     fn(this.batch);
-    this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
+    this.flushTimer ??= setTimeout(this.guardedFlush, this.flushMs);
   }
 
   /** Sends the coalesced batch to every browser that keeps up; resyncs the ones that caught up. */
@@ -223,7 +271,7 @@ export class UiGateway {
     if (b.removed.size) base.removed = [...b.removed];
     if (b.alerts) base.alerts = true;
     if (b.jobs.size) {
-      base.jobs = [...b.jobs.values()].map(jobView);
+      base.jobs = [...b.jobs.values()].map(jobSummaryView);
       const o = this.dispatcher.overview();
       base.counts = o.jobs;
       base.queue = o.queue;
@@ -248,26 +296,35 @@ export class UiGateway {
       c.cursor = this.seq;
     }
     // Someone is behind: look again soon even if nothing else happens, to resync them.
-    if (behind) this.flushTimer ??= setTimeout(() => this.flush(), Math.max(this.flushMs, 500));
+    if (behind) this.flushTimer ??= setTimeout(this.guardedFlush, Math.max(this.flushMs, 500));
   }
+
+  private readonly guardedFlush = (): void =>
+    guarded(this.dispatcher, this.log, 'timer', 'ui flush', () => {
+      this.flushTimer = undefined;
+      this.flush();
+    })();
 
   private ensurePing(): void {
     if (this.pingTimer) return;
-    this.pingTimer = setInterval(() => {
-      for (const c of this.clients) {
-        if (!c.alive) {
-          c.socket.terminate();
-          this.clients.delete(c);
-          continue;
+    this.pingTimer = setInterval(
+      guarded(this.dispatcher, this.log, 'timer', 'ui ping', () => {
+        for (const c of this.clients) {
+          if (!c.alive) {
+            c.socket.terminate();
+            this.clients.delete(c);
+            continue;
+          }
+          c.alive = false;
+          if (c.socket.readyState === c.socket.OPEN) c.socket.ping();
         }
-        c.alive = false;
-        if (c.socket.readyState === c.socket.OPEN) c.socket.ping();
-      }
-      if (this.clients.size === 0) {
-        clearInterval(this.pingTimer);
-        this.pingTimer = undefined;
-      }
-    }, this.options.pingMs ?? 30_000);
+        if (this.clients.size === 0) {
+          clearInterval(this.pingTimer);
+          this.pingTimer = undefined;
+        }
+      }),
+      this.options.pingMs ?? 30_000,
+    );
     this.pingTimer.unref();
   }
 
@@ -275,7 +332,10 @@ export class UiGateway {
     this.detach();
     clearTimeout(this.flushTimer);
     clearInterval(this.pingTimer);
-    for (const c of this.clients) if (c.socket.readyState === c.socket.OPEN) c.socket.close(UiCloseCode.shutdown, 'master shutting down');
+    for (const c of this.clients) {
+      clearTimeout(c.resyncTimer);
+      if (c.socket.readyState === c.socket.OPEN) c.socket.close(UiCloseCode.shutdown, 'master shutting down');
+    }
     this.clients.clear();
   }
 }

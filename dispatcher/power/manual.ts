@@ -30,7 +30,7 @@ export const manualDriver = defineDriver({
           await ctx.raiseAlert({ node: ctx.node.name, driver: 'manual', action, message });
           raised = true;
         } catch (e) {
-          ctx.log.error({ action, err: (e as Error).message }, 'raising the manual power alert failed');
+          ctx.log.error({ action, err: e }, 'raising the manual power alert failed');
         }
       }
       if (!raised) ctx.log.error({ action, message }, 'manual power: a human is needed');

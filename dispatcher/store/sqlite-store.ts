@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { PiclusterError } from '../../common/errors.ts';
+import { StoreError } from './errors.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { Attempt, AttemptState, Job, JobState, NewJob } from '../domain/jobs.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
@@ -24,10 +24,6 @@ import {
   type StaleResult,
   type Store,
 } from './store.ts';
-
-export class StoreError extends PiclusterError {
-  readonly code = 'STORE';
-}
 
 interface JobRow {
   id: number;
@@ -476,6 +472,12 @@ export class SqliteStore implements Store {
         this.db.prepare('DELETE FROM stale_results WHERE received_at < ?').run(before).changes +
         this.db.prepare('DELETE FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ?').run(before).changes,
     );
+  }
+
+  capHistory(caps: { bootEvents: number; nodeEvents: number }): number {
+    const cap = (table: string, keep: number) =>
+      this.db.prepare(`DELETE FROM ${table} WHERE id <= (SELECT id FROM ${table} ORDER BY id DESC LIMIT 1 OFFSET ?)`).run(Math.max(0, keep)).changes;
+    return this.transaction(() => cap('boot_events', caps.bootEvents) + cap('node_events', caps.nodeEvents));
   }
 
   getMeta(key: string): string | undefined {

@@ -77,7 +77,5 @@ export function amd64IpxeTemplate(imageVersion: string): string {
   ].join('\n');
 }
 
-/** Fills a template; unknown placeholders are left alone (tests and netboot use this). */
-export function fillTemplate(template: string, values: Readonly<Record<string, string>>): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (m, k: string) => values[k] ?? m);
-}
+/** Fills a template; unknown placeholders are left alone (lives in common/ so the master need not import the builder). */
+export { fillTemplate } from '../../common/template.ts';

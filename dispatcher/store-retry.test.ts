@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../common/logger.ts';
+import { StoreRetry } from './store-retry.ts';
+
+function setup(max?: number) {
+  const events: string[] = [];
+  const r = new StoreRetry(silentLogger(), { failed: (n) => events.push(`failed:${n}`), recovered: () => events.push('ok') }, max);
+  return { r, events };
+}
+
+describe('StoreRetry', () => {
+  it('keeps a failed write, undoes its half-done effect, retries it in order, and reports recovery', () => {
+    const { r, events } = setup();
+    let full = true;
+    const rows: string[] = [];
+    const write = (v: string) => () => {
+      if (full) throw new Error('SQLITE_FULL');
+      rows.push(v);
+    };
+    let undone = 0;
+    expect(r.run('node:a', write('a1'), () => undone++)).toBe(false);
+    expect(r.run(undefined, write('e1'))).toBe(false);
+    // The newest write of a kept key replaces the old one (without trying the store again).
+    expect(r.run('node:a', write('a2'))).toBe(false);
+    expect(undone).toBe(1);
+    r.retry();
+    expect(r.size).toBe(2);
+    full = false;
+    r.retry();
+    expect(rows).toEqual(['a2', 'e1']);
+    expect(r.size).toBe(0);
+    expect(events).toEqual(['failed:1', 'failed:2', 'failed:2', 'ok']);
+  });
+
+  it('is bounded: past maxPending the oldest droppable rows are given up, keyed writes never', () => {
+    const { r } = setup(3);
+    const fail = () => {
+      throw new Error('SQLITE_FULL');
+    };
+    r.run('node:a', fail);
+    for (let i = 0; i < 10; i++) r.run(undefined, fail);
+    expect(r.size).toBe(3);
+    expect(r.droppedWrites).toBe(8);
+    r.forget('node:a');
+    expect(r.size).toBe(2);
+  });
+});
