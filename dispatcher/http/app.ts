@@ -18,6 +18,7 @@ import { registerClusterRoutes } from './routes-cluster.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerMonitoringRoutes, type MonitoringOptions } from './routes-monitoring.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
+import { RESPONSE_SCHEMAS } from './api-schemas.ts';
 import { ErrorBody, JobSubmissionBody } from './schemas.ts';
 
 export interface AppDeps {
@@ -46,7 +47,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandler(app);
   app.addSchema(ErrorBody);
   app.addSchema(JobSubmissionBody);
+  for (const schema of RESPONSE_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
+    // Shared schemas appear under components.schemas by their `$id` (what client/ and the UI name them).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       info: {
         title: 'picluster',
