@@ -49,6 +49,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'remove (or reject) a node: picluster remove <node>',
     load: () => import('./commands/lifecycle-commands.ts').then((m) => m.removeCommand),
   },
+  doctor: {
+    summary: 'check what breaks netboot; picluster doctor <node>: why a node does not boot',
+    load: () => import('./commands/doctor.ts').then((m) => m.doctorCommand),
+  },
   alerts: { summary: 'open alerts (--all for history)', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.alertsCommand) },
   rollout: {
     summary: 'rolling image upgrade: picluster rollout [--batch n]',

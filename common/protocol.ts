@@ -34,7 +34,7 @@ export const Requirements = Type.Object(
     /** Every label must be present on the node with this value (`"*"` = any value). */
     labels: Type.Optional(Type.Record(Str(63), Str(253))),
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
-    memoryMb: Type.Optional(Type.Integer({ minimum: 1 })),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 30 })),
     /** Node.js `process.arch`: `arm64`, `x64`, `arm`, … */
     arch: Type.Optional(Str(16)),
     /** Pin to one node by name. */
@@ -51,7 +51,7 @@ export type Requirements = Static<typeof Requirements>;
  */
 export const Limits = Type.Object(
   {
-    memoryMb: Type.Optional(Type.Integer({ minimum: 1 })),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 30 })),
     /** CPU bandwidth in CPUs (0.5 = half of one CPU). */
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 4096 })),
     pids: Type.Optional(Type.Integer({ minimum: 1, maximum: 4_194_304 })),
@@ -232,8 +232,8 @@ export const HelloMsg = msg('hello', {
   protocol: Type.Integer(),
   token: Str(512),
   node: NodeIdentity,
-  /** Attempts still running on the agent (reconnect without reboot). */
-  running: Type.Array(Id, { maxItems: 4096 }),
+  /** Attempts still running on the agent (reconnect without reboot); slots are at most 1024. */
+  running: Type.Array(Id, { maxItems: 1024 }),
 });
 export const HeartbeatMsg = msg('heartbeat', {
   health: Health,

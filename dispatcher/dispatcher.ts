@@ -20,6 +20,7 @@ import type { DispatcherEvents } from './events.ts';
 import type { AgentLink } from './node-runtime.ts';
 import type { JobQuery } from './store/store.ts';
 import type { NodeView } from './views.ts';
+import type { BootDiagnosis } from '../doctor/boot/schema.ts';
 import { AgentSessions, type HelloOutcome } from './core/agent-sessions.ts';
 import { Assignment } from './core/assignment.ts';
 import { BootEvents } from './core/boot-events.ts';
@@ -64,6 +65,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.results = new Results(ctx, this.registry, new PerformanceLearning());
     this.pumper = new Pump(ctx, this.registry, this.results, new Assignment(ctx, this.registry, this.placement));
     this.boots = new BootEvents(ctx, this.registry);
+    this.registry.onHistoryWrite = () => this.boots.wrote();
     this.sessions = new AgentSessions(ctx, this.registry, this.results, this.placement, this.boots);
     this.jobs = new JobCommands(ctx, this.registry);
     this.nodeCommands = new NodeCommands(ctx, this.registry, this.results);
@@ -122,7 +124,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   // ── agents (core/agent-sessions.ts) ──────────────────────────────────────────────────
   agentHello(hello: MessageOf<AgentMessage, 'hello'>, link: AgentLink): HelloOutcome {
-    return this.sessions.hello(hello, link);
+    const outcome = this.sessions.hello(hello, link);
+    this.boots.helloOutcome(hello.node.name, outcome);
+    return outcome;
   }
   agentMessage(name: string, link: AgentLink, msg: AgentMessage): void {
     this.sessions.message(name, link, msg);
@@ -167,7 +171,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   recordNodeEvent(name: string, kind: string, message: string, actor: string): void {
     this.registry.recordNodeEvent(name, kind, message, actor);
   }
-  enrollPending(client: { mac: string; serial?: string; vendorClass?: string; arch?: number }): string {
+  enrollPending(client: { mac: string; serial?: string; vendorClass?: string; arch?: number }): string | undefined {
     return this.nodeCommands.enrollPending(client);
   }
   patchNode(name: string, patch: { slots?: number; labels?: Record<string, string> }, actor = 'admin'): NodeView {
@@ -210,6 +214,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
   bootEvents(query: { node?: string; mac?: string; serial?: string; limit?: number }) {
     return this.boots.list(query);
+  }
+  /** The boot doctor: the node's latest boot attempt against the catalogue in doctor/boot. */
+  bootDiagnosis(name: string): BootDiagnosis {
+    return this.boots.diagnose(name);
   }
 
   // ── overview and placement (core/overview.ts, core/placement.ts) ─────────────────────

@@ -23,6 +23,7 @@ import { SqliteStore } from './store/sqlite-store.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { VERSION } from './version.ts';
 import { DispatcherNodeDirectory } from './netboot-directory.ts';
+import { BootFilesMissingError, missingBootFiles } from './boot-files-check.ts';
 import { startNetboot, type RunningNetboot } from '../netboot/netboot.ts';
 import { NodeLifecycle } from './lifecycle.ts';
 import { validatePowerConfig } from './power/driver.ts';
@@ -67,6 +68,11 @@ const BIN = fileURLToPath(new URL('../bin/picluster.js', import.meta.url));
 export async function startMaster(config: Config, options: MasterOptions): Promise<Master> {
   const log = options.log;
   const clock = options.clock ?? systemClock;
+  // Netboot may only advertise files that exist (a PXE client sent to a missing one just loops).
+  if (config.netboot.enabled) {
+    const missing = missingBootFiles(config.netboot);
+    if (missing.length) throw new BootFilesMissingError(missing);
+  }
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const admin = loadOrCreateSecret(dataDir, ADMIN_TOKEN_FILE, config.auth.adminToken);
@@ -85,6 +91,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     clusterSecret: secret.value,
     inventory,
     poisonAfterNodeLosses: config.recovery.poisonAfterNodeLosses,
+    limits: config.limits,
   });
   dispatcher.start();
   const lifecycle = new NodeLifecycle({
@@ -149,6 +156,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     version: VERSION,
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    rateLimit: { perSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst, maxClients: config.limits.rateLimitClients },
   });
 
   // Lost-node detection is checked every tenth of a heartbeat: a node is declared lost at most

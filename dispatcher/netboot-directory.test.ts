@@ -11,6 +11,7 @@ import { Dispatcher } from './dispatcher.ts';
 import { confinedPath, registerBootRoutes } from './http/routes-boot.ts';
 import { DispatcherNodeDirectory } from './netboot-directory.ts';
 import { MemoryStore } from './store/memory-store.ts';
+import { grubNodeConfigTemplate } from '../image/build/pxe-loaders.ts';
 
 const SECRET = 'secret-0123456789abcdef0123';
 let dir: string;
@@ -71,6 +72,17 @@ describe('netboot directory', () => {
     const token = /picluster\.token=(\S+)/.exec(text)![1]!;
     expect(verifyNodeToken(SECRET, 'node6.lan', token)).toBe(true);
     expect(directory.renderNodeFile(directory.findByMac('b8:27:eb:10:00:06')!, 'config.txt')).toBeUndefined();
+  });
+
+  it("renders an arm64 UEFI node's grub.cfg from the image's template, and nothing without one", () => {
+    const node = directory.findByMac('52:54:00:00:00:01')!;
+    expect(directory.renderNodeFile(node, 'grub.cfg')).toBeUndefined();
+    writeFileSync(join(dir, 'pi', 'grub.cfg'), grubNodeConfigTemplate('v1'));
+    const text = directory.renderNodeFile(node, 'grub.cfg')!.toString();
+    expect(text).toMatch(/^linux \(tftp\)\/kernel8\.img .*picluster\.dispatcher=ws:\/\/10\.0\.0\.1:8080\/agent picluster\.name=x1 picluster\.token=\S+$/m);
+    expect(verifyNodeToken(SECRET, 'x1', /picluster\.token=(\S+)/.exec(text)![1]!)).toBe(true);
+    expect(text).toContain('initrd (tftp)/initramfs8');
+    expect(text).not.toContain('{{');
   });
 
   it('records unknown PXE clients as pending approval and serves them nothing', () => {

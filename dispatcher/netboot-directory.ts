@@ -1,8 +1,8 @@
 /**
  * What netboot asks of the cluster, answered from the Dispatcher's nodes: who is known (by
  * MAC or Pi serial), who is approved, and the per-node boot files. A node's `cmdline.txt`
- * (Pi) and iPXE script (x86) are the image's templates filled with the node's name, its
- * token and the dispatcher URL — the LAN-trust model documented in docs/security.md.
+ * (Pi), `grub.cfg` (arm64 UEFI, fetched by GRUB as `<aa-bb-…>/grub.cfg`) and iPXE script (x86)
+ * are the image's templates filled with the node's name, its token and the dispatcher URL — the LAN-trust model documented in docs/security.md.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,10 +44,12 @@ class TemplateFile {
 export class DispatcherNodeDirectory implements NodeDirectory {
   private readonly cmdline: TemplateFile;
   private readonly ipxe: TemplateFile;
+  private readonly grub: TemplateFile;
 
   constructor(private readonly o: DirectoryOptions) {
     this.cmdline = new TemplateFile(join(o.tftpRoot, 'cmdline.txt'));
     this.ipxe = new TemplateFile(join(o.httpRoot, 'amd64', 'boot.ipxe'));
+    this.grub = new TemplateFile(join(o.tftpRoot, 'grub.cfg'));
   }
 
   private toNetbootNode(name: string): NetbootNode | undefined {
@@ -88,6 +90,10 @@ export class DispatcherNodeDirectory implements NodeDirectory {
         this.cmdline.text() ??
         'console=tty1 console=ttyS1,115200 picluster.dispatcher={{dispatcherUrl}} picluster.name={{nodeName}} picluster.token={{token}}\n';
       return Buffer.from(fillTemplate(template, this.values(node)));
+    }
+    if (file === 'grub.cfg') {
+      const template = this.grub.text();
+      return template === undefined ? undefined : Buffer.from(fillTemplate(template, this.values(node)));
     }
     return undefined;
   }

@@ -11,7 +11,8 @@ import { streamProgress } from '../../image/build/progress.ts';
 
 const HELP = `usage: picluster build-image [options]
 
-  --arch <arm64|amd64|all>   what to build (default arm64: Raspberry Pi 3/4)
+  --arch <arm64|amd64|all>   what to build (default all: arm64 for Pis, arm64 UEFI and the
+                             TFTP root with every PXE loader; amd64 for x86 PXE machines)
   --out <dir>                output directory (default image/dist)
   --cache <dir>              download/build cache (default image/.cache)
   --agent-entry <file>       agent entry to bundle (default node-agent/main.ts)
@@ -23,7 +24,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      arch: { type: 'string', default: 'arm64' },
+      arch: { type: 'string', default: 'all' },
       out: { type: 'string', default: DEFAULT_OUT_DIR },
       cache: { type: 'string', default: DEFAULT_CACHE_DIR },
       'agent-entry': { type: 'string' },

@@ -8,7 +8,7 @@ import { Cluster, ClusterApiError, type CommonJobOptions, type JobInfo } from '.
 import type { CommandModule } from '../main.ts';
 import { parseFlags, UsageError } from '../args.ts';
 
-const common = {
+export const common = {
   url: { type: 'string' },
   token: { type: 'string' },
   'data-dir': { type: 'string' },
@@ -16,7 +16,7 @@ const common = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function cluster(values: { url?: string; token?: string; 'data-dir'?: string }): Cluster {
+export function cluster(values: { url?: string; token?: string; 'data-dir'?: string }): Cluster {
   return new Cluster({
     ...(values.url ? { url: values.url } : {}),
     ...(values.token ? { token: values.token } : {}),
@@ -35,7 +35,7 @@ export function table(headers: string[], rows: (string | number | undefined)[][]
 
 const ago = (t: number | undefined) => (t === undefined ? undefined : `${Math.max(0, Math.round((Date.now() - t) / 1000))}s ago`);
 
-function wrap(usage: string, fn: (argv: string[]) => Promise<number | undefined>): CommandModule {
+export function wrap(usage: string, fn: (argv: string[]) => Promise<number | undefined>): CommandModule {
   return {
     async run(argv) {
       if (argv.includes('--help') || argv.includes('-h')) {

@@ -12,6 +12,9 @@ import type { DispatcherContext, RunningAttempt } from './context.ts';
 export class NodeRegistry {
   readonly nodes = new Map<string, RuntimeNode>();
 
+  /** Called after every node-event write (the facade points it at the history cap in boot-events.ts). */
+  onHistoryWrite: () => void = () => {};
+
   constructor(private readonly ctx: DispatcherContext) {}
 
   newRecord(name: string, source: NodeRecord['source'], now: number, extra: Partial<NodeRecord> = {}): NodeRecord {
@@ -89,6 +92,7 @@ export class NodeRegistry {
     const event: NodeEvent = { node: node.name, at, kind, message, actor, ...(from ? { from } : {}), ...(to ? { to } : {}) };
     this.ctx.storeRetry.run(undefined, () => this.ctx.store.addNodeEvent(event));
     this.ctx.emit('nodeEvent', event);
+    this.onHistoryWrite();
   }
 
   persistNode(node: RuntimeNode, now: number): void {

@@ -27,7 +27,7 @@ export function registerClusterRoutes(
   app.get(
     '/api/cluster/overview',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: { tags: ['cluster'], summary: 'Nodes by state, slots, jobs by state, queue depth', response: { 200: ref(Overview), ...ErrorResponses } },
     },
     async () => ({
@@ -40,7 +40,7 @@ export function registerClusterRoutes(
   app.get(
     '/api/cluster/health',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: { tags: ['cluster'], summary: 'Is the cluster able to run work, and if not why', response: { 200: ref(ClusterHealth), ...ErrorResponses } },
     },
     async () => {

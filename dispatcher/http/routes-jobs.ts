@@ -106,7 +106,7 @@ export function parseSubmissions(body: unknown): { submissions: JobSubmission[];
   return { submissions, batch };
 }
 
-export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings): void {
+export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings, options: { bodyLimitBytes?: number } = {}): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
@@ -114,7 +114,9 @@ export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatch
   app.post(
     '/api/jobs',
     {
-      preHandler: admin,
+      onRequest: admin,
+      // The only route with big bodies (job specs carry sources and stdin); the rest keep the app's small limit.
+      bodyLimit: options.bodyLimitBytes ?? 8 * 1024 * 1024,
       schema: {
         tags: ['jobs'],
         summary: 'Submit one job or an array of jobs; answered after they are committed',
@@ -135,7 +137,7 @@ export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatch
   app.get(
     '/api/jobs',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: JobListQuery, response: { 200: ref(JobList), ...ErrorResponses } },
     },
     async (req) => {
@@ -153,14 +155,14 @@ export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatch
 
   app.get(
     '/api/jobs/status',
-    { preHandler: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state', response: { 200: ref(JobCounts), ...ErrorResponses } } },
+    { onRequest: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state', response: { 200: ref(JobCounts), ...ErrorResponses } } },
     async () => dispatcher.jobCounts(),
   );
 
   app.get(
     '/api/jobs/:id',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams, response: { 200: ref(FullJob), ...ErrorResponses } },
     },
     async (req) => fullJob(dispatcher, dispatcher.getJob(req.params.id)),
@@ -169,7 +171,7 @@ export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatch
   app.get(
     '/api/jobs/:id/output',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['jobs'],
         summary: 'stdout/stderr of the current or last attempt',
@@ -183,7 +185,7 @@ export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatch
   app.get(
     '/api/jobs/:id/wait',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['jobs'],
         summary: 'Long-poll: answers when the job has ended or after timeoutMs',
@@ -220,7 +222,7 @@ export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatch
   app.delete(
     '/api/jobs/:id',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['jobs'],
         summary: 'Cancel a job (a running one is killed on its node)',

@@ -54,7 +54,7 @@ export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Di
   app.post(
     post('reboot'),
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         ...schema('Graceful reboot via the agent (mode: drain lets jobs be requeued as they are stopped, kill stops them at once)', ref(RebootResult)),
         body: RebootBody,
@@ -65,35 +65,35 @@ export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Di
       node: dispatcher.getNode(req.params.name),
     }),
   );
-  app.post(post('power-on'), { preHandler: admin, schema: schema("Power on through the node's driver (journaled, verified)", ref(PowerOpView)) }, async (req) =>
+  app.post(post('power-on'), { onRequest: admin, schema: schema("Power on through the node's driver (journaled, verified)", ref(PowerOpView)) }, async (req) =>
     lifecycle.power(req.params.name, 'on', 'admin'),
   );
   app.post(
     post('power-off'),
-    { preHandler: admin, schema: schema("Power off through the node's driver (running jobs are requeued)", ref(PowerOpView)) },
+    { onRequest: admin, schema: schema("Power off through the node's driver (running jobs are requeued)", ref(PowerOpView)) },
     async (req) => lifecycle.power(req.params.name, 'off', 'admin'),
   );
   app.post(
     post('power-cycle'),
-    { preHandler: admin, schema: schema("Power-cycle through the node's driver (running jobs are requeued)", ref(PowerOpView)) },
+    { onRequest: admin, schema: schema("Power-cycle through the node's driver (running jobs are requeued)", ref(PowerOpView)) },
     async (req) => lifecycle.power(req.params.name, 'cycle', 'admin'),
   );
   app.post(
     post('drain'),
-    { preHandler: admin, schema: { ...schema('Take no new jobs; immediate: stop and requeue the running ones', ref(NodeView)), body: DrainBody } },
+    { onRequest: admin, schema: { ...schema('Take no new jobs; immediate: stop and requeue the running ones', ref(NodeView)), body: DrainBody } },
     async (req) => dispatcher.drain(req.params.name, { immediate: req.body?.immediate === true }, 'admin'),
   );
-  app.post(post('undrain'), { preHandler: admin, schema: schema('Take jobs again', ref(NodeView)) }, async (req) =>
+  app.post(post('undrain'), { onRequest: admin, schema: schema('Take jobs again', ref(NodeView)) }, async (req) =>
     dispatcher.undrain(req.params.name, 'admin'),
   );
   app.post(
     post('maintenance'),
-    { preHandler: admin, schema: { ...schema('Maintenance on (default) or off: no jobs, no automatic recovery', ref(NodeView)), body: MaintenanceBody } },
+    { onRequest: admin, schema: { ...schema('Maintenance on (default) or off: no jobs, no automatic recovery', ref(NodeView)), body: MaintenanceBody } },
     async (req) => dispatcher.setMaintenance(req.params.name, req.body?.on !== false, 'admin'),
   );
   app.post(
     post('identify'),
-    { preHandler: admin, schema: { ...schema("Blink the node's activity LED", ref(IdentifyResult)), body: IdentifyBody } },
+    { onRequest: admin, schema: { ...schema("Blink the node's activity LED", ref(IdentifyResult)), body: IdentifyBody } },
     async (req) => {
       const name = req.params.name;
       const seconds = req.body?.seconds ?? 30;
@@ -106,7 +106,7 @@ export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Di
   app.post(
     '/api/nodes',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['lifecycle'],
         summary: 'Add a node, or approve a pending one (approve: its pending name)',
@@ -144,7 +144,7 @@ export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Di
   app.delete(
     '/api/nodes/:name',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['lifecycle'],
         summary: 'Remove a node (rejects a pending one); its running jobs are requeued',
@@ -161,7 +161,7 @@ export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Di
   app.get(
     '/api/nodes/:name/power',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['lifecycle'],
         summary: "The node's power settings (secrets redacted) and whether recovery can cycle it",
@@ -184,7 +184,7 @@ export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Di
   app.get(
     '/api/power/operations',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['lifecycle'],
         summary: 'The power journal, newest first',
@@ -198,7 +198,7 @@ export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Di
   app.get(
     '/api/alerts',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['lifecycle'],
         summary: 'Alerts, newest first (open=true: only unresolved)',

@@ -27,7 +27,7 @@ const ExportQuery = Type.Object(
     format: Type.Union([Type.Literal('json'), Type.Literal('csv')], { default: 'json' }),
     scope: Type.Union([Type.Literal('cluster'), Type.Literal('nodes')], { default: 'cluster' }),
     /** Only samples taken at or after this time (ms since the epoch). */
-    since: Type.Optional(Type.Integer({ minimum: 0 })),
+    since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     /** scope=nodes: only this node. */
     node: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
   },
@@ -90,7 +90,7 @@ export function registerMonitoringRoutes(
   app.get(
     '/api/metrics',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: { tags: ['monitoring'], summary: 'Cluster and node metrics as JSON (for the UI)', response: { 200: MetricsSummary, ...ErrorResponses } },
     },
     async () => {
@@ -116,7 +116,7 @@ export function registerMonitoringRoutes(
   app.get(
     '/api/monitoring/export',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['monitoring'],
         summary: 'Recent history (per-minute samples) as CSV or JSON',

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Dispatcher } from '../dispatcher.ts';
 import { BootEventList, NodeDetail, NodeEventList, NodeList, NodeView, ref } from './api-schemas.ts';
 import { requireRole, type AuthSettings } from './auth.ts';
+import { BootDiagnosisSchema } from '../../doctor/boot/schema.ts';
 import { BootEventQuery, ErrorResponses, LimitQuery, NodeNameParams, NodePatchBody } from './schemas.ts';
 
 export function registerNodeRoutes(fastify: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings): void {
@@ -13,7 +14,7 @@ export function registerNodeRoutes(fastify: FastifyInstance, dispatcher: Dispatc
   app.get(
     '/api/nodes',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: { tags: ['nodes'], summary: 'Every node with state, slots, health and counters', response: { 200: ref(NodeList), ...ErrorResponses } },
     },
     async () => dispatcher.listNodes(),
@@ -22,7 +23,7 @@ export function registerNodeRoutes(fastify: FastifyInstance, dispatcher: Dispatc
   app.get(
     '/api/nodes/:name',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['nodes'],
         summary: 'One node and the attempts running on it',
@@ -39,7 +40,7 @@ export function registerNodeRoutes(fastify: FastifyInstance, dispatcher: Dispatc
   app.patch(
     '/api/nodes/:name',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['nodes'],
         summary: 'Change slots and labels',
@@ -54,7 +55,7 @@ export function registerNodeRoutes(fastify: FastifyInstance, dispatcher: Dispatc
   app.get(
     '/api/nodes/:name/events',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['nodes'],
         summary: 'Node events, newest first',
@@ -67,9 +68,23 @@ export function registerNodeRoutes(fastify: FastifyInstance, dispatcher: Dispatc
   );
 
   app.get(
-    '/api/boot-events',
+    '/api/nodes/:name/boot-doctor',
     {
       preHandler: viewer,
+      schema: {
+        tags: ['netboot'],
+        summary: "The boot doctor: the node's latest boot attempt matched against known netboot failures, each with a fix",
+        params: NodeNameParams,
+        response: { 200: BootDiagnosisSchema, ...ErrorResponses },
+      },
+    },
+    async (req) => dispatcher.bootDiagnosis(req.params.name),
+  );
+
+  app.get(
+    '/api/boot-events',
+    {
+      onRequest: viewer,
       schema: {
         tags: ['netboot'],
         summary: 'Boot timeline events (DHCP, TFTP, agent hello), newest first',

@@ -8,11 +8,12 @@
  *   5 kernel modules    depmod -b, dependency closure of the wanted groups
  *   6 runtime           squashfs (zstd): node + agent + node-pty
  *   7 initramfs         pure cpio newc + lz4: busybox, /init, glibc, modules, identity
- *   8 boot files        pi/ (firmware, DTBs, config.txt, cmdline.txt, kernel, initramfs) or amd64/
+ *   8 boot files        pi/ (firmware, DTBs, config.txt, cmdline.txt, gzip'd kernel, initramfs, and the
+ *                       PXE loaders: iPXE for x86, GRUB for arm64 UEFI, grub.cfg template) or amd64/
  *   9 manifest          inputs (version + hash), outputs (size + sha256)
  *
  * Layout of outDir (image/dist by default):
- *   pi/                 TFTP root for Pis (netboot.tftpRoot); every file <= 32 MiB
+ *   pi/                 the TFTP root (netboot.tftpRoot): Pi files + PXE loaders; every file <= 32 MiB
  *   arm64/runtime.squashfs   fetched by /init over HTTP: http://<master>/boot/arm64/runtime.squashfs
  *   amd64/              vmlinuz, initramfs.img, runtime.squashfs, boot.ipxe
  *   manifest.json
@@ -20,11 +21,13 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { bundleAgent, defaultAgentEntry, REPO_ROOT } from './agent-bundle.ts';
 import { extractDeb, PrivateApt, type DownloadedDeb } from './apt.ts';
 import { amd64IpxeTemplate, PI_INITRAMFS, PI_KERNEL, PI_RUNTIME_INITRAMFS, piCmdlineTemplate, piConfigTxt } from './boot-files.ts';
 import { checkPiBootDir } from './check.ts';
 import { piBootLayout } from './pi-boot-layout.ts';
+import { layPxeLoaders, pxeBootLayout } from './pxe-loaders.ts';
 import { encodeCpio } from './cpio.ts';
 import { BuildStepError, DiskFullError, isDiskFull, PackageMissingError } from './errors.ts';
 import { sha256, sha256File } from './hash.ts';
@@ -238,7 +241,9 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
         for (const f of PI_FIRMWARE_FILES) await copyFile(join(fw, f), join(pi, f));
         const dtbDir = join(kernel.tree, 'usr', 'lib', `linux-image-${kernel.kver}`, 'broadcom');
         for (const f of PI_DTBS) await copyFile(join(dtbDir, f), join(pi, f));
-        await copyFile(kernelImage, join(pi, PI_KERNEL));
+        // gzip'd: a third of the bytes over lock-step TFTP; the Pi firmware unpacks gzip'd arm64
+        // kernels since its 2020-09 releases (raspi-firmware here: 1.20220830), GRUB with gzio
+        await writeFile(join(pi, PI_KERNEL), gzipSync(await readFile(kernelImage), { level: 9 }));
         await copyFile(initramfsPath, join(pi, PI_INITRAMFS));
         // Optional single-stage runtime: a second initramfs holding /runtime.squashfs, for
         // `initramfs runtime8,initramfs8 followkernel` (no HTTP needed; used by the raspi3b e2e).
@@ -248,7 +253,13 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
         );
         await writeFile(join(pi, 'config.txt'), piConfigTxt(imageVersion));
         await writeFile(join(pi, 'cmdline.txt'), piCmdlineTemplate());
-        const problems = await checkPiBootDir(pi, { files: piBootLayout().map((f) => f.name) });
+        await layPxeLoaders(pi, {
+          ipxeRoot: await unpacked('ipxe'),
+          grubRoot: await unpacked('grub-efi-arm64-bin'),
+          workDir: join(workDir, 'grub'),
+          imageVersion,
+        });
+        const problems = await checkPiBootDir(pi, { files: [...piBootLayout(), ...pxeBootLayout()].map((f) => f.name) });
         if (problems.length) throw new BuildStepError('Pi boot directory', problems.map((p) => `${p.file}: ${p.message}`).join('; '));
         const rt = join(staging, 'arm64');
         await mkdir(rt, { recursive: true });

@@ -101,7 +101,8 @@ export const PROFILES: Record<Arch, ArchProfile> = {
     debArch: 'arm64',
     kernelMeta: 'linux-image-arm64',
     kernelPrefix: 'linux-image-',
-    debs: ['busybox-static', 'libc6', 'libgcc-s1', 'libstdc++6', 'raspi-firmware'],
+    // ipxe (arch all) and grub-efi-arm64-bin: the PXE loaders of the TFTP root (pxe-loaders.ts)
+    debs: ['busybox-static', 'libc6', 'libgcc-s1', 'libstdc++6', 'raspi-firmware', 'ipxe', 'grub-efi-arm64-bin'],
     node: NODE_PACKAGES.arm64,
     gypArch: 'arm64',
     strip: 'aarch64-linux-gnu-strip',

@@ -18,6 +18,7 @@ const TOOL_PACKAGES: Record<string, string> = {
   'aarch64-linux-gnu-g++': 'g++-aarch64-linux-gnu',
   strip: 'binutils',
   tar: 'tar',
+  'grub-mkimage': 'grub-common',
   npm: 'npm (Node.js)',
 };
 

@@ -38,12 +38,16 @@ export const DhcpConfigSchema = Type.Object(
      * Configured entries are merged over the default; `'b8:27:eb': 0` turns it off.
      */
     replyDelayMs: Type.Record(Oui, Type.Integer({ minimum: 0, maximum: 10_000 }), { default: { 'b8:27:eb': 1000 } }),
-    /** TFTP boot file names for non-Pi PXE firmware, by RFC 4578 architecture. */
+    /**
+     * TFTP boot file names for non-Pi PXE firmware, by RFC 4578 architecture. The defaults are
+     * what `npm run build-image` puts in the TFTP root (image/build/pxe-loaders.ts): Debian's
+     * iPXE for x86, a GRUB netboot image for arm64 UEFI (Debian packages no arm64 iPXE).
+     */
     bootFiles: Type.Object(
       {
         bios: Type.String({ minLength: 1, maxLength: 127, default: 'undionly.kpxe' }),
         x64Uefi: Type.String({ minLength: 1, maxLength: 127, default: 'ipxe.efi' }),
-        arm64Uefi: Type.String({ minLength: 1, maxLength: 127, default: 'ipxe-arm64.efi' }),
+        arm64Uefi: Type.String({ minLength: 1, maxLength: 127, default: 'grubnetaa64.efi' }),
       },
       { default: {} },
     ),

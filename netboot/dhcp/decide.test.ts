@@ -95,7 +95,7 @@ describe('proxy mode: who is answered', () => {
       { kind: 'reply', file: 'ipxe.efi', siaddr: SERVER, o43: '060108ff' },
     ],
     ['x86-64 UEFI (arch 9)', pxeRequest({ mac: x86, arch: 9 }), { kind: 'reply', file: 'ipxe.efi', siaddr: SERVER, o43: '060108ff' }],
-    ['arm64 UEFI (arch 11)', pxeRequest({ mac: x86, arch: 11 }), { kind: 'reply', file: 'ipxe-arm64.efi', siaddr: SERVER, o43: '060108ff' }],
+    ['arm64 UEFI (arch 11)', pxeRequest({ mac: x86, arch: 11 }), { kind: 'reply', file: 'grubnetaa64.efi', siaddr: SERVER, o43: '060108ff' }],
     ['x86 UEFI 32-bit (arch 6)', pxeRequest({ mac: x86, arch: 6 }), { kind: 'ignore', reason: 'unsupported-arch', event: true }],
     [
       'PXE client without option 93',

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { deriveNodeToken } from '../../common/tokens.ts';
+import { writePlaceholderBootFiles } from './helpers/boot-files.ts';
 import { ClusterHarness, freePort, tempDir, waitFor } from './helpers/cluster-processes.ts';
 
 const run = promisify(execFile);
@@ -20,6 +21,7 @@ const root = tempDir('picluster-netboot-root-');
 mkdirSync(join(root, 'pi'));
 writeFileSync(join(root, 'pi', 'cmdline.txt'), 'console=ttyS1 picluster.dispatcher={{dispatcherUrl}} picluster.name={{nodeName}} picluster.token={{token}}\n');
 writeFileSync(join(root, 'pi', 'start.elf'), Buffer.alloc(100_000, 7));
+writePlaceholderBootFiles(root);
 const tftpPort = await freePort();
 const dhcpPort = await freePort();
 const harness = new ClusterHarness({

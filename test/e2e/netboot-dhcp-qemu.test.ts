@@ -239,7 +239,7 @@ const PROXY_GUESTS: readonly ProxyGuest[] = [
       routerSkip ??
       (which('qemu-system-aarch64') ? undefined : 'qemu-system-aarch64 is not installed (Debian package qemu-system-arm)') ??
       (existsSync(AARCH64_FW) ? undefined : `${AARCH64_FW} is missing (Debian package qemu-efi-aarch64)`),
-    file: /^ipxe-arm64\.efi$/,
+    file: /^grubnetaa64\.efi$/,
     arch: 11,
     start: (lab, ns, tap, mac) =>
       lab.spawn(ns, 'qemu-system-aarch64', [

@@ -149,6 +149,13 @@ describe.skipIf(!haveChromium)('web UI in chromium (master + 2 agents as process
     expect(done).toMatchObject({ done: true, state: 'cancelled' });
   });
 
+  it("shows the boot doctor's verdict on the node page", async () => {
+    await admin.goto(`${harness.url}/nodes/ui-a`);
+    const panel = admin.getByRole('region', { name: 'Boot doctor' });
+    await panel.locator('.badge', { hasText: 'booted' }).waitFor({ timeout: 20_000 });
+    await panel.getByText('No known failure matches the latest boot.').waitFor();
+  });
+
   it('shows an action route that is not there yet as an error', async () => {
     await admin.goto(`${harness.url}/nodes/ui-b`);
     await admin.getByRole('button', { name: 'Identify' }).click();

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { encodeDhcp } from '../../netboot/dhcp/codec.ts';
 import { pxeRequest } from '../../netboot/dhcp/testing.ts';
+import { writePlaceholderBootFiles } from './helpers/boot-files.ts';
 import { ClusterHarness, freePort, tempDir, waitFor } from './helpers/cluster-processes.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -21,6 +22,7 @@ const VIEWER_TOKEN = 'viewer-token-for-ui-manage-0123456789';
 
 const root = tempDir('picluster-ui-manage-root-');
 mkdirSync(join(root, 'pi'));
+writePlaceholderBootFiles(root);
 const dhcpPort = await freePort();
 const harness = new ClusterHarness({
   PICLUSTER_VIEWER_TOKEN: VIEWER_TOKEN,

@@ -11,6 +11,7 @@ import { Card, Chart, ConfirmButton, Empty, ErrorBox, StateBadge } from '../comp
 import { ago, bytes, duration, jobTitle, num, throttledFlags, time } from '../format.ts';
 import { isAdmin, useLive } from '../state.ts';
 import type { BootEvent, HealthSample, JobView, NodeEvent, NodeView } from '../types.ts';
+import { BootDoctorPanel } from '../boot-doctor-panel.ts';
 import { bootText } from './dashboard.ts';
 import { ShellPanel } from './shell.ts';
 
@@ -260,6 +261,7 @@ export function NodePage({ name }: { name: string }): ComponentChild {
       h(Card, { title: 'Boot timeline' }, h(BootTimeline, { events: boots })),
       h(Card, { title: 'Node events' }, h(NodeEvents, { events })),
     ),
+    h(BootDoctorPanel, { name, refresh: boots.length }),
     h(
       Card,
       { title: 'Power journal' },
