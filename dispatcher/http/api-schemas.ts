@@ -232,6 +232,21 @@ export const RebootResult = Type.Object({ sent: Type.Boolean(), node: ref(NodeVi
 export const IdentifyResult = Type.Object({ sent: Type.Boolean(), seconds: Int() }, { $id: 'IdentifyResult' });
 export const RemovedNode = Type.Object({ removed: Str() }, { $id: 'RemovedNode' });
 
+// ── the UI's own reads (/api/ui/*, dispatcher/ui/plugin.ts) ──
+export const UiSession = Type.Object({ role: Opt(Type.Union([Type.Literal('admin'), Type.Literal('viewer')])), version: Str() }, { $id: 'UiSession' });
+export const MinuteCount = Type.Object({ t: Num(), succeeded: Int(), failed: Int(), cancelled: Int() }, { $id: 'MinuteCount' });
+export const Throughput = Type.Array(ref(MinuteCount), { $id: 'Throughput' });
+export const HealthSample = Type.Object(
+  { t: Num(), cpuPercent: Opt(Num()), load1: Opt(Num()), memUsedPercent: Opt(Num()), temperatureC: Opt(Num()), throttled: Opt(Int()) },
+  { $id: 'HealthSample' },
+);
+export const HealthHistory = Type.Array(ref(HealthSample), { $id: 'HealthHistory' });
+export const FeedItem = Type.Union(
+  [Type.Object({ type: Type.Literal('node'), ...NodeEventView.properties }), Type.Object({ type: Type.Literal('boot'), ...BootEventView.properties })],
+  { $id: 'FeedItem' },
+);
+export const Feed = Type.Array(ref(FeedItem), { $id: 'Feed' });
+
 /** Every response schema, registered with `app.addSchema` so routes can `Type.Ref` them. */
 export const RESPONSE_SCHEMAS: readonly TSchema[] = [
   JobView,
@@ -260,6 +275,13 @@ export const RESPONSE_SCHEMAS: readonly TSchema[] = [
   RebootResult,
   IdentifyResult,
   RemovedNode,
+  UiSession,
+  MinuteCount,
+  Throughput,
+  HealthSample,
+  HealthHistory,
+  FeedItem,
+  Feed,
 ];
 
 /** The types clients and the UI use, by schema `$id`. */
@@ -290,6 +312,10 @@ export interface ApiShapes {
   RebootResult: Static<typeof RebootResult>;
   IdentifyResult: Static<typeof IdentifyResult>;
   RemovedNode: Static<typeof RemovedNode>;
+  UiSession: Static<typeof UiSession>;
+  MinuteCount: Static<typeof MinuteCount>;
+  HealthSample: Static<typeof HealthSample>;
+  FeedItem: Static<typeof FeedItem>;
   /** Request bodies and shared parts the client also builds. */
   JobSpec: Static<typeof JobSpec>;
   Requirements: Static<typeof Requirements>;

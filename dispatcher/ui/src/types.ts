@@ -15,20 +15,6 @@ export type NodeEvent = ApiShapes['NodeEvent'];
 export type BootEvent = ApiShapes['BootEvent'];
 export type QueueInfo = ApiShapes['Overview']['queue'];
 
-export type FeedItem = ({ type: 'node' } & NodeEvent) | ({ type: 'boot' } & BootEvent);
-
-export interface MinuteCount {
-  t: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-}
-
-export interface HealthSample {
-  t: number;
-  cpuPercent?: number;
-  load1?: number;
-  memUsedPercent?: number;
-  temperatureC?: number;
-  throttled?: number;
-}
+export type FeedItem = ApiShapes['FeedItem'];
+export type MinuteCount = ApiShapes['MinuteCount'];
+export type HealthSample = ApiShapes['HealthSample'];
