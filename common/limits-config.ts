@@ -19,6 +19,8 @@ export const LimitsConfigSchema = Type.Object(
     maxNodeEvents: Type.Integer({ minimum: 100, maximum: 100_000_000, default: 100_000 }),
     /** Enrollment records at most this many pending-approval nodes; more unknown PXE clients are ignored (counted). */
     maxPendingNodes: Type.Integer({ minimum: 0, maximum: 100_000, default: 32 }),
+    /** Slots of a node neither the inventory nor an admin sized: its agent's CPU count, at most this. */
+    unconfiguredSlotsCap: Type.Integer({ minimum: 1, maximum: 1024, default: 4 }),
   },
   { default: {}, additionalProperties: false },
 );

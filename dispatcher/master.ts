@@ -112,6 +112,13 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const processGuard = options.processGuard
     ? installProcessGuard(log, (kind) => (registry.getSingleMetric('picluster_uncaught_errors_total') as Counter<'kind'> | undefined)?.inc({ kind }))
     : undefined;
+  dispatcher.on('identityMismatch', (m) => {
+    try {
+      lifecycle.alert('identity-mismatch', 'warning', m.message, m.node);
+    } catch (e) {
+      log.error({ err: e, node: m.node }, 'could not record the identity alert');
+    }
+  });
   watchStoreHealth(dispatcher, lifecycle, (kind) => store.resolveAlert(kind, undefined, clock.now()), log);
   lifecycle.on('powerOp', (op) => {
     if (op.state === 'pending') return;
