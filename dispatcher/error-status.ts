@@ -52,7 +52,6 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   POWER_BAD_CONFIG: 409,
   STORE: 500,
   STORAGE_FULL: 507,
-  BOOT_FILES_MISSING: 500,
 };
 
 export function statusOf(code: string): number | undefined {
