@@ -19,6 +19,12 @@ export const LimitsConfigSchema = Type.Object(
     maxNodeEvents: Type.Integer({ minimum: 100, maximum: 100_000_000, default: 100_000 }),
     /** Enrollment records at most this many pending-approval nodes; more unknown PXE clients are ignored (counted). */
     maxPendingNodes: Type.Integer({ minimum: 0, maximum: 100_000, default: 32 }),
+    /** Below this much free space in the data directory the disk is "full": submissions get 507, an alert is raised. */
+    minFreeDiskBytes: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 64 * 1024 * 1024 }),
+    /** How often the free space is read (also at once when the store refuses a write). */
+    diskCheckMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 5000 }),
+    /** Slots of a node neither the inventory nor an admin sized: its agent's CPU count, at most this. */
+    unconfiguredSlotsCap: Type.Integer({ minimum: 1, maximum: 1024, default: 4 }),
   },
   { default: {}, additionalProperties: false },
 );

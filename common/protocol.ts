@@ -119,23 +119,28 @@ export type PythonSpec = Static<typeof PythonSpec>;
 export const JobSpec = Type.Union([ExecSpec, FunctionSpec, PythonSpec]);
 export type JobSpec = Static<typeof JobSpec>;
 
+/**
+ * A node's health report: a closed set of bounded numbers (it is stored and fanned out to every
+ * browser, so an agent cannot put anything else in it). A report outside these bounds is refused
+ * like any malformed frame.
+ */
 export const Health = Type.Object(
   {
-    load1: Type.Optional(Type.Number()),
-    load5: Type.Optional(Type.Number()),
-    load15: Type.Optional(Type.Number()),
-    cpuPercent: Type.Optional(Type.Number()),
-    memTotalMb: Type.Optional(Type.Number()),
-    memAvailableMb: Type.Optional(Type.Number()),
-    temperatureC: Type.Optional(Type.Number()),
+    load1: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    load5: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    load15: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    cpuPercent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    memTotalMb: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
+    memAvailableMb: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
+    temperatureC: Type.Optional(Type.Number({ minimum: -273, maximum: 1000 })),
     /** Raw `get_throttled` bits on a Pi (bit 0 under-voltage now, 1 capped, 2 throttled, 3 soft temp limit, 16–19 since boot). */
-    throttled: Type.Optional(Type.Integer({ minimum: 0 })),
-    uptimeS: Type.Optional(Type.Number()),
-    netRxBytes: Type.Optional(Type.Number()),
-    netTxBytes: Type.Optional(Type.Number()),
-    cpuFreqMhz: Type.Optional(Type.Number()),
+    throttled: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff })),
+    uptimeS: Type.Optional(Type.Number({ minimum: 0, maximum: 1e11 })),
+    netRxBytes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e19 })),
+    netTxBytes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e19 })),
+    cpuFreqMhz: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
   },
-  { additionalProperties: true },
+  { additionalProperties: false },
 );
 export type Health = Static<typeof Health>;
 

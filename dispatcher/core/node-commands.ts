@@ -166,7 +166,7 @@ export class NodeCommands {
       labels: input.labels ?? {},
       ...(input.power ? { power: input.power } : {}),
     });
-    const node = new RuntimeNode(record);
+    const node = new RuntimeNode(record, registry.slotsCap);
     registry.nodes.set(input.name, node);
     registry.setRemoved(input.name, false);
     registry.nodeEvent(node, pending ? 'approved' : 'added', pending ? `approved (was ${approve})` : 'added through the API', actor, now);
@@ -212,6 +212,7 @@ export class NodeCommands {
         state: 'pending-approval',
         stateReason: `PXE client ${client.vendorClass ?? ''}`.trim(),
       }),
+      registry.slotsCap,
     );
     registry.nodes.set(name, node);
     registry.nodeEvent(
