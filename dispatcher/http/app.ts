@@ -20,6 +20,7 @@ import { FileInfo, registerFileRoutes, type FilesOptions } from './routes-files.
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerMonitoringRoutes, type MonitoringOptions } from './routes-monitoring.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
+import { RESPONSE_SCHEMAS } from './api-schemas.ts';
 import { ErrorBody, JobSubmissionBody } from './schemas.ts';
 
 /** Body limit of every route but `POST /api/jobs`. */
@@ -58,7 +59,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(ErrorBody);
   app.addSchema(JobSubmissionBody);
   app.addSchema(FileInfo);
+  for (const schema of RESPONSE_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
+    // Shared schemas appear under components.schemas by their `$id` (what client/ and the UI name them).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       info: {
         title: 'picluster',

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ValidationError } from '../../common/errors.ts';
 import { fileNameProblem } from '../../common/protocol.ts';
 import type { BlobStore } from '../files/blob-store.ts';
@@ -13,6 +14,7 @@ import { SHA256_HEX } from '../files/blob-store.ts';
 import { FileNotFoundError, FileTooLargeError } from '../files/errors.ts';
 import { bearer, requireRole, roleOf, type AuthSettings } from './auth.ts';
 import { UnauthorizedError } from './errors.ts';
+import { ErrorResponses } from './schemas.ts';
 
 export interface FilesOptions {
   readonly blobs: BlobStore;
@@ -28,7 +30,6 @@ const UploadHeaders = Type.Object({
   'x-picluster-sha256': Type.String({ pattern: SHA256_HEX, description: 'SHA-256 of the body, lowercase hex' }),
   'x-picluster-name': Type.Optional(Type.String({ maxLength: 255, description: 'the file name (informational)' })),
 });
-const errors = { 400: Type.Ref('Error'), 401: Type.Ref('Error'), 403: Type.Ref('Error'), 404: Type.Ref('Error'), 413: Type.Ref('Error') };
 
 /** onRequest: an admin/viewer bearer token, or a node token with `x-picluster-node: <name>`. */
 function adminOrNode(auth: AuthSettings, o: FilesOptions) {
@@ -44,7 +45,9 @@ function adminOrNode(auth: AuthSettings, o: FilesOptions) {
   };
 }
 
-export function registerFileRoutes(app: FastifyInstance, auth: AuthSettings, o: FilesOptions): void {
+export function registerFileRoutes(fastify: FastifyInstance, auth: AuthSettings, o: FilesOptions): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const info = Type.Unsafe<{ sha256: string; sizeBytes: number }>(Type.Ref('FileInfo'));
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
 
@@ -65,7 +68,7 @@ export function registerFileRoutes(app: FastifyInstance, auth: AuthSettings, o: 
           tags: ['files'],
           summary: 'Upload an input file (raw body, content-type application/octet-stream); 201 new, 200 already stored',
           headers: UploadHeaders,
-          response: { 200: Type.Ref('FileInfo'), 201: Type.Ref('FileInfo'), ...errors },
+          response: { 200: info, 201: info, ...ErrorResponses },
         },
       },
       async (req, reply) => {
@@ -76,7 +79,7 @@ export function registerFileRoutes(app: FastifyInstance, auth: AuthSettings, o: 
         const name = req.headers['x-picluster-name'];
         if (typeof name === 'string' && name && fileNameProblem(name.split('/').pop() ?? name))
           throw new ValidationError('bad file name', [{ path: 'x-picluster-name', message: fileNameProblem(name.split('/').pop() ?? name)! }]);
-        const expected = req.headers['x-picluster-sha256'] as string;
+        const expected = String(req.headers['x-picluster-sha256']);
         const info = await o.blobs.put(req.body as Readable, {
           expected,
           maxBytes: o.maxUploadBytes,
@@ -96,22 +99,28 @@ export function registerFileRoutes(app: FastifyInstance, auth: AuthSettings, o: 
         tags: ['files'],
         summary: 'An input file: 200 with its size, 404 FILE_NOT_FOUND',
         params: ShaParams,
-        response: { 200: Type.Ref('FileInfo'), ...errors },
+        response: { 200: info, ...ErrorResponses },
       },
     },
     async (req) => {
-      const { sha256 } = req.params as { sha256: string };
+      const { sha256 } = req.params;
       const info = o.blobs.stat(sha256);
       if (!info) throw new FileNotFoundError(`no file with sha256 ${sha256} on the master`);
       return info;
     },
   );
 
-  app.get(
+  // Untyped instance: the answer is a byte stream, not a serialised schema.
+  fastify.get(
     '/api/files/:sha256/content',
     {
       onRequest: adminOrNode(auth, o),
-      schema: { tags: ['files'], summary: "An input file's bytes (agents: their node token + x-picluster-node)", params: ShaParams, response: { ...errors } },
+      schema: {
+        tags: ['files'],
+        summary: "An input file's bytes (agents: their node token + x-picluster-node)",
+        params: ShaParams,
+        response: { ...ErrorResponses },
+      },
     },
     async (req, reply) => {
       const { sha256 } = req.params as { sha256: string };
