@@ -48,6 +48,14 @@ type ResponseOf<K extends keyof Routes> = Routes[K] extends { array: true } ? Ap
 /** Node actions (POST /api/nodes/{name}/<action>) and what each answers. */
 export type NodeAction = 'reboot' | 'power-on' | 'power-off' | 'power-cycle' | 'drain' | 'undrain' | 'maintenance' | 'identify';
 
+export interface ArtifactList {
+  readonly jobId: number;
+  readonly attemptId?: number;
+  readonly artifacts: readonly { readonly name: string; readonly sha256: string; readonly sizeBytes: number }[];
+  /** Why some were left out (count/size bounds, a failed upload). */
+  readonly note?: string;
+}
+
 export interface CommonJobOptions {
   readonly name?: string;
   readonly priority?: number;
@@ -198,6 +206,22 @@ export class Cluster {
   }
   output(id: number): Promise<ApiShapes['JobOutput']> {
     return this.call('output', { id });
+  }
+  /** Files the job's last attempt wrote under $PICLUSTER_OUT (docs/files.md). */
+  async artifacts(id: number): Promise<ArtifactList> {
+    return (await this.request('GET', `/api/jobs/${id}/artifacts`)) as ArtifactList;
+  }
+  /** One artifact's bytes. */
+  async downloadArtifact(id: number, name: string): Promise<Buffer> {
+    const path = `/api/jobs/${id}/artifacts/${name.split('/').map(encodeURIComponent).join('/')}`;
+    const res = await fetch(this.url + path, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} }).catch((e: Error) => {
+      throw new ClusterApiError(0, 'UNREACHABLE', `cannot reach the master at ${this.url}: ${e.message}`);
+    });
+    if (!res.ok) {
+      const err = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+      throw new ClusterApiError(res.status, err.code ?? 'HTTP_ERROR', err.message ?? `GET ${path} answered ${res.status}`);
+    }
+    return Buffer.from(await res.arrayBuffer());
   }
   cancel(id: number): Promise<ApiShapes['Job']> {
     return this.call('cancel', { id });

@@ -142,6 +142,8 @@ export const ConfigSchema = Type.Object(
       {
         /** Largest accepted `POST /api/files` upload; bigger ones get 413 FILE_TOO_LARGE. */
         maxUploadBytes: Type.Integer({ minimum: 1, default: 256 * 1024 * 1024 }),
+        /** Largest accepted artifact upload from an agent (`POST /api/artifacts`). */
+        maxArtifactBytes: Type.Integer({ minimum: 1, default: 256 * 1024 * 1024 }),
       },
       { default: {}, additionalProperties: false },
     ),

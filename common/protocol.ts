@@ -239,6 +239,10 @@ export const ResultBody = Type.Object(
     cpuMs: Type.Optional(Type.Number({ minimum: 0 })),
     /** Peak resident memory of the job (its cgroup's memory.peak, else the runner's getrusage, else sampled). */
     peakMemoryBytes: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Files the job wrote under $PICLUSTER_OUT, uploaded to `POST /api/artifacts` before this result. */
+    artifacts: Type.Optional(Type.Array(FileRef, { maxItems: 1000 })),
+    /** Why some artifacts were left out (count/size bounds, upload failure). */
+    artifactsNote: Type.Optional(Str(1024)),
     /** Where cpuMs and peakMemoryBytes came from, and the asked limits this node could not enforce. */
     accounting: Type.Optional(
       Type.Object(

@@ -174,6 +174,8 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     files: {
       blobs: new BlobStore(join(dataDir, 'files')),
       maxUploadBytes: config.files.maxUploadBytes,
+      artifacts: new BlobStore(join(dataDir, 'artifacts')),
+      maxArtifactBytes: config.files.maxArtifactBytes,
       nodeTokenValid: (node, token) => verifyNodeToken(secret.value, node, token),
     },
     rateLimit: { perSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst, maxClients: config.limits.rateLimitClients },

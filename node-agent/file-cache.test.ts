@@ -40,7 +40,7 @@ beforeEach(async () => {
   registerFileRoutes(
     app,
     { adminToken: 'admin-token-0123456789abcdef' },
-    { blobs, maxUploadBytes: 1 << 20, nodeTokenValid: (n, t) => verifyNodeToken(SECRET, n, t) },
+    { blobs, maxUploadBytes: 1 << 20, artifacts: blobs, maxArtifactBytes: 1 << 20, nodeTokenValid: (n, t) => verifyNodeToken(SECRET, n, t) },
   );
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address() as { port: number };

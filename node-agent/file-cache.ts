@@ -30,6 +30,11 @@ export interface FileCacheOptions {
 /** `failed`: the master served other bytes than the job named (not retried by default); `rejected`: could not fetch (retried). */
 export type Materialised = { ok: true } | { ok: false; outcome: 'failed' | 'rejected'; error: string };
 
+/** What the runner asks of the cache. */
+export interface InputFiles {
+  materialise(files: readonly FileRef[], scratch: string): Promise<Materialised>;
+}
+
 class FetchError extends Error {
   constructor(
     message: string,
@@ -39,13 +44,16 @@ class FetchError extends Error {
   }
 }
 
-export function filesBaseUrl(dispatcherUrl: string): string {
+/** `ws://host:port/agent` → `http://host:port/api/` (`wss:` → `https:`). */
+export function apiBaseUrl(dispatcherUrl: string): string {
   const u = new URL(dispatcherUrl);
   u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
-  u.pathname = '/api/files/';
+  u.pathname = '/api/';
   u.search = '';
   return u.toString();
 }
+
+export const filesBaseUrl = (dispatcherUrl: string): string => `${apiBaseUrl(dispatcherUrl)}files/`;
 
 export class FileCache {
   /** sha256 → size, in least-recently-used order (Map keeps insertion order). */

@@ -16,7 +16,8 @@ import { HealthCollector } from './health.ts';
 import { collectIdentity } from './identity.ts';
 import { resolveAgentOptions, USAGE } from './options.ts';
 import { reapOrphanJobs } from './process-tree.ts';
-import { FileCache } from './file-cache.ts';
+import { ArtifactUploader } from './artifacts.ts';
+import { apiBaseUrl, FileCache } from './file-cache.ts';
 import { Runner } from './runner.ts';
 import { detectRuntimes } from './runtimes.ts';
 import { systemFiles } from './sources.ts';
@@ -76,6 +77,12 @@ export async function run(argv: string[]): Promise<number | undefined> {
       nodeName: opts.name,
       token: opts.token,
       log: log.child({ component: 'files' }),
+    }),
+    artifacts: new ArtifactUploader({
+      apiBase: apiBaseUrl(opts.dispatcher),
+      nodeName: opts.name,
+      token: opts.token,
+      log: log.child({ component: 'artifacts' }),
     }),
   });
   const runtimes = await detectRuntimes(runner.python());

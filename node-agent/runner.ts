@@ -12,12 +12,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
-import type { FileRef, JobSpec, ResultBody } from '../common/protocol.ts';
-import type { Materialised } from './file-cache.ts';
+import type { JobSpec, ResultBody } from '../common/protocol.ts';
+import type { InputFiles } from './file-cache.ts';
 import type { JobCgroup, JobCgroups } from './cgroup.ts';
 import { checkSpec, prepareLaunch, readRunnerResult, resolveExecutable } from './job-kinds.ts';
 
@@ -48,11 +48,9 @@ export interface RunnerOptions {
   readonly baseEnv?: Readonly<Record<string, string>>;
   /** Fetches a job's input files into its scratch dir (`file-cache.ts`); absent = jobs with files are rejected. */
   readonly inputs?: InputFiles;
+  /** Collects and uploads what a job wrote under $PICLUSTER_OUT (`artifacts.ts`); absent = not collected. */
+  readonly artifacts?: { collect(outDir: string): Promise<Pick<ResultBody, 'artifacts' | 'artifactsNote'>> };
   readonly clock?: Clock;
-}
-
-export interface InputFiles {
-  materialise(files: readonly FileRef[], scratch: string): Promise<Materialised>;
 }
 
 export interface AttemptRequest {
@@ -227,6 +225,7 @@ export class Runner {
     reject: (error: string) => ResultBody,
   ): Promise<ResultBody> {
     const spec = req.spec;
+    const outDir = join(scratch, '.picluster-out');
     const env: Record<string, string> = {
       ...this.baseEnv,
       ...(this.baseEnv.HOME ? {} : { HOME: scratch }),
@@ -236,7 +235,9 @@ export class Runner {
       PICLUSTER_ATTEMPT_ID: String(req.attemptId),
       PICLUSTER_NODE: this.o.nodeName,
       PICLUSTER_AGENT_PID: String(process.pid),
+      PICLUSTER_OUT: outDir,
     };
+    await mkdir(outDir, { recursive: true });
     if (spec.files?.length) {
       if (!this.o.inputs) return reject('this agent cannot fetch input files (started without a file cache)');
       const got = await this.o.inputs.materialise(spec.files, scratch);
@@ -250,7 +251,8 @@ export class Runner {
     if (cancelled?.kind === 'cancel') return finish({ outcome: 'cancelled', error: `cancelled: ${cancelled.reason}` });
     const cgroup = await this.jobCgroup(req, log);
     try {
-      return await this.spawnAndWait(scratch, req, env, file, args, launch.resultPath, cgroup, onOutput, log, ctl, finish, reject);
+      const result = await this.spawnAndWait(scratch, req, env, file, args, launch.resultPath, cgroup, onOutput, log, ctl, finish, reject);
+      return this.o.artifacts ? { ...result, ...(await this.o.artifacts.collect(outDir)) } : result;
     } finally {
       await cgroup?.remove(log);
     }

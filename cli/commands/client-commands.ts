@@ -5,6 +5,9 @@
  * or `<dataDir>/admin-token` when run on the master.
  */
 import { Cluster, ClusterApiError, type CommonJobOptions, type JobInfo } from '../../client/cluster.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileNameProblem } from '../../common/protocol.ts';
 import type { CommandModule } from '../main.ts';
 import { parseFlags, UsageError } from '../args.ts';
 
@@ -113,19 +116,57 @@ export const jobsCommand = wrap('usage: picluster jobs [--state s[,s]] [--group 
   return 0;
 });
 
-export const jobCommand = wrap('usage: picluster job <id> [--json]', async (argv) => {
-  const { values, positionals } = parseFlags(argv, common, true);
-  const id = Number(positionals[0]);
-  if (positionals.length !== 1 || !Number.isInteger(id) || id < 1) throw new UsageError('job takes one job id');
-  const c = cluster(values);
-  const job = await c.job(id);
-  if (values.json) return (out(JSON.stringify(job, null, 2)), 0);
-  out(JSON.stringify(job, null, 2));
-  const o = await c.output(id);
-  if (o.stdout) out(`--- stdout ---\n${o.stdout}`);
-  if (o.stderr) out(`--- stderr ---\n${o.stderr}`);
+export const jobCommand = wrap(
+  `usage: picluster job <id> [--json] [--artifacts] [--download name|--download-all] [--out dir]
+
+--artifacts lists the files the job wrote under $PICLUSTER_OUT; --download / --download-all
+write them into --out (default: the current directory).`,
+  async (argv) => {
+    const { values, positionals } = parseFlags(
+      argv,
+      { ...common, artifacts: { type: 'boolean' }, download: { type: 'string' }, 'download-all': { type: 'boolean' }, out: { type: 'string' } },
+      true,
+    );
+    const id = Number(positionals[0]);
+    if (positionals.length !== 1 || !Number.isInteger(id) || id < 1) throw new UsageError('job takes one job id');
+    const c = cluster(values);
+    if (values.artifacts || values.download !== undefined || values['download-all']) return artifactsOf(c, id, values);
+    const job = await c.job(id);
+    if (values.json) return (out(JSON.stringify(job, null, 2)), 0);
+    out(JSON.stringify(job, null, 2));
+    const o = await c.output(id);
+    if (o.stdout) out(`--- stdout ---\n${o.stdout}`);
+    if (o.stderr) out(`--- stderr ---\n${o.stderr}`);
+    return 0;
+  },
+);
+
+async function artifactsOf(c: Cluster, id: number, values: { json?: boolean; download?: string; 'download-all'?: boolean; out?: string }): Promise<number> {
+  const list = await c.artifacts(id);
+  const wanted = values['download-all'] ? list.artifacts : list.artifacts.filter((a) => a.name === values.download);
+  if (values.download !== undefined && wanted.length === 0) {
+    process.stderr.write(`picluster: job ${id} has no artifact named ${values.download}\n`);
+    return 1;
+  }
+  for (const a of wanted) {
+    const bad = fileNameProblem(a.name);
+    if (bad) throw new ClusterApiError(0, 'BAD_ARTIFACT_NAME', `not writing artifact: ${bad}`);
+    const target = join(values.out ?? '.', a.name);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, await c.downloadArtifact(id, a.name));
+    out(`${target} (${a.sizeBytes} bytes)`);
+  }
+  if (wanted.length) return 0;
+  if (values.json) return (out(JSON.stringify(list, null, 2)), 0);
+  out(
+    table(
+      ['NAME', 'BYTES', 'SHA256'],
+      list.artifacts.map((a) => [a.name, a.sizeBytes, a.sha256]),
+    ),
+  );
+  if (list.note) out(`note: ${list.note}`);
   return 0;
-});
+}
 
 export const cancelCommand = wrap('usage: picluster cancel <id>', async (argv) => {
   const { values, positionals } = parseFlags(argv, common, true);

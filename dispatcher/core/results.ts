@@ -4,7 +4,7 @@
  * late, duplicate or foreign result is journaled and counted as stale instead. Also ends the
  * attempts of a lost, rebooted or drained node (failAttempts), requeueing within the retry cap.
  */
-import type { ResultBody } from '../../common/protocol.ts';
+import { fileNameProblem, type ResultBody } from '../../common/protocol.ts';
 import { jobAfterAttempt, type AttemptResult, type AttemptState, type Job } from '../domain/jobs.ts';
 import type { AgentLink, RuntimeNode } from '../node-runtime.ts';
 import type { DispatcherContext, PendingResult, RunningAttempt } from './context.ts';
@@ -92,6 +92,9 @@ export class Results {
       durationMs: body.durationMs,
       ...(body.cpuMs !== undefined ? { cpuMs: body.cpuMs } : {}),
       ...(body.peakMemoryBytes !== undefined ? { peakMemoryBytes: body.peakMemoryBytes } : {}),
+      // Committed with the attempt's end (compare-and-set): a stale or duplicate result's artifacts are never listed.
+      ...(body.artifacts?.length ? { artifacts: body.artifacts.filter((a) => !fileNameProblem(a.name)) } : {}),
+      ...(body.artifactsNote ? { artifactsNote: body.artifactsNote } : {}),
     };
     if (!ctx.store.endAttempt({ attemptId: run.attemptId, jobId: run.jobId, state, at: now, ...(reason !== undefined ? { reason } : {}), result, job: next })) {
       ctx.store.recordStaleResult({ attemptId: body.attemptId, jobId: run.jobId, node: from, reason: 'superseded', at: now });

@@ -113,6 +113,9 @@ export interface AttemptResult {
   readonly durationMs?: number;
   readonly cpuMs?: number;
   readonly peakMemoryBytes?: number;
+  /** Files the job wrote under $PICLUSTER_OUT (content-addressed on the master), and why some were left out. */
+  readonly artifacts?: readonly { readonly name: string; readonly sha256: string; readonly sizeBytes: number }[];
+  readonly artifactsNote?: string;
 }
 
 export interface Attempt {

@@ -58,7 +58,7 @@ export class BlobStore {
    * Stores `body` if its SHA-256 is `expected` (when given) and it has at most `maxBytes`.
    * → the blob and whether it was new. The body is consumed (or destroyed) either way.
    */
-  async put(body: Readable, opts: { expected?: string; maxBytes: number; what?: string }): Promise<BlobInfo & { created: boolean }> {
+  async put(body: Readable, opts: { expected?: string; maxBytes: number; what?: string; limitName?: string }): Promise<BlobInfo & { created: boolean }> {
     const what = opts.what ?? 'the upload';
     const tmpPath = join(this.tmp, `${Date.now()}-${randomBytes(6).toString('hex')}`);
     const fh = await open(tmpPath, 'wx', 0o600);
@@ -70,7 +70,7 @@ export class BlobStore {
         size += chunk.length;
         if (size > opts.maxBytes) {
           body.destroy();
-          throw new FileTooLargeError(`${what} is larger than the limit of ${opts.maxBytes} bytes (files.maxUploadBytes)`);
+          throw new FileTooLargeError(`${what} is larger than the limit of ${opts.maxBytes} bytes (${opts.limitName ?? 'files.maxUploadBytes'})`);
         }
         hash.update(chunk);
         await fh.write(chunk);

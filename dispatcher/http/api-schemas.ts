@@ -75,6 +75,9 @@ export const ResultView = Type.Object(
     peakMemoryBytes: Opt(Num()),
     stdoutTruncated: Opt(Int()),
     stderrTruncated: Opt(Int()),
+    /** Files the job wrote under $PICLUSTER_OUT: `GET /api/jobs/:id/artifacts/<name>` (docs/files.md). */
+    artifacts: Opt(Type.Array(Type.Object({ name: Str(), sha256: Str(), sizeBytes: Int() }))),
+    artifactsNote: Opt(Str()),
   },
   { $id: 'Result' },
 );

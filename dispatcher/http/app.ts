@@ -16,6 +16,7 @@ import { bearer } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { installRateLimit, type RateLimitSettings } from './rate-limit.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
+import { ArtifactList, registerArtifactRoutes } from './routes-artifacts.ts';
 import { FileInfo, registerFileRoutes, type FilesOptions } from './routes-files.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerMonitoringRoutes, type MonitoringOptions } from './routes-monitoring.ts';
@@ -59,6 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(ErrorBody);
   app.addSchema(JobSubmissionBody);
   app.addSchema(FileInfo);
+  app.addSchema(ArtifactList);
   for (const schema of RESPONSE_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
     // Shared schemas appear under components.schemas by their `$id` (what client/ and the UI name them).
@@ -82,7 +84,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.bodyLimitBytes !== undefined ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
     ...(deps.files ? { files: deps.files.blobs } : {}),
   });
-  if (deps.files) registerFileRoutes(app, deps.auth, deps.files);
+  if (deps.files) {
+    registerFileRoutes(app, deps.auth, deps.files);
+    registerArtifactRoutes(app, deps.dispatcher, deps.auth, {
+      blobs: deps.files.artifacts,
+      maxArtifactBytes: deps.files.maxArtifactBytes,
+      nodeTokenValid: deps.files.nodeTokenValid,
+    });
+  }
   registerMonitoringRoutes(app, { dispatcher: deps.dispatcher, registry: deps.registry, auth: deps.auth }, deps.monitoring);
   registerAgentGateway(
     app,

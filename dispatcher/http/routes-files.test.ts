@@ -52,7 +52,13 @@ beforeEach(async () => {
     auth: { adminToken: ADMIN },
     version: '0.0.0-test',
     storeKind: 'memory',
-    files: { blobs, maxUploadBytes: LIMIT, nodeTokenValid: (n, t) => verifyNodeToken(SECRET, n, t) },
+    files: {
+      blobs,
+      maxUploadBytes: LIMIT,
+      artifacts: new BlobStore(join(dir, 'artifacts')),
+      maxArtifactBytes: LIMIT,
+      nodeTokenValid: (n, t) => verifyNodeToken(SECRET, n, t),
+    },
   });
 });
 afterEach(async () => {

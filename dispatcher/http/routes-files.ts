@@ -20,6 +20,9 @@ export interface FilesOptions {
   readonly blobs: BlobStore;
   /** Largest accepted upload (config `files.maxUploadBytes`). */
   readonly maxUploadBytes: number;
+  /** Job artifacts (`routes-artifacts.ts`), a store of their own: they go with their jobs, input files do not. */
+  readonly artifacts: BlobStore;
+  readonly maxArtifactBytes: number;
   /** Whether `token` is the node token of `node` (agents fetch files with theirs). */
   readonly nodeTokenValid: (node: string, token: string) => boolean;
 }
@@ -32,7 +35,7 @@ const UploadHeaders = Type.Object({
 });
 
 /** onRequest: an admin/viewer bearer token, or a node token with `x-picluster-node: <name>`. */
-function adminOrNode(auth: AuthSettings, o: FilesOptions) {
+export function adminOrNode(auth: AuthSettings, o: Pick<FilesOptions, 'nodeTokenValid'>) {
   const admin = requireRole('admin', auth);
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const node = req.headers['x-picluster-node'];
@@ -51,44 +54,13 @@ export function registerFileRoutes(fastify: FastifyInstance, auth: AuthSettings,
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
 
-  void app.register(async (scope) => {
-    // The body stays a stream: it goes to disk while it is hashed, never into memory whole.
-    scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
-    scope.post(
-      '/api/files',
-      {
-        onRequest: admin,
-        bodyLimit: o.maxUploadBytes,
-        preParsing: async (req) => {
-          const declared = Number(req.headers['content-length']);
-          if (Number.isFinite(declared) && declared > o.maxUploadBytes)
-            throw new FileTooLargeError(`the upload has ${declared} bytes, more than the limit of ${o.maxUploadBytes} (files.maxUploadBytes)`);
-        },
-        schema: {
-          tags: ['files'],
-          summary: 'Upload an input file (raw body, content-type application/octet-stream); 201 new, 200 already stored',
-          headers: UploadHeaders,
-          response: { 200: info, 201: info, ...ErrorResponses },
-        },
-      },
-      async (req, reply) => {
-        if (!req.headers['content-type']?.startsWith('application/octet-stream'))
-          throw new ValidationError('an upload is the raw file', [
-            { path: 'content-type', message: 'send the bytes with content-type: application/octet-stream' },
-          ]);
-        const name = req.headers['x-picluster-name'];
-        if (typeof name === 'string' && name && fileNameProblem(name.split('/').pop() ?? name))
-          throw new ValidationError('bad file name', [{ path: 'x-picluster-name', message: fileNameProblem(name.split('/').pop() ?? name)! }]);
-        const expected = String(req.headers['x-picluster-sha256']);
-        const info = await o.blobs.put(req.body as Readable, {
-          expected,
-          maxBytes: o.maxUploadBytes,
-          what: typeof name === 'string' && name ? `the upload of ${name}` : 'the upload',
-        });
-        reply.status(info.created ? 201 : 200);
-        return { sha256: info.sha256, sizeBytes: info.sizeBytes };
-      },
-    );
+  registerUpload(fastify, {
+    path: '/api/files',
+    onRequest: admin,
+    blobs: o.blobs,
+    maxBytes: o.maxUploadBytes,
+    limitName: 'files.maxUploadBytes',
+    summary: 'Upload an input file (raw body, content-type application/octet-stream); 201 new, 200 already stored',
   });
 
   app.get(
@@ -131,4 +103,58 @@ export function registerFileRoutes(fastify: FastifyInstance, auth: AuthSettings,
       return reply.send(stream);
     },
   );
+}
+
+/**
+ * A raw-body upload route into `blobs`: authenticated in onRequest (before the body is read), its
+ * own body limit, a declared content-length over it refused before reading, the body streamed to
+ * disk while hashed and checked against `x-picluster-sha256`.
+ */
+export function registerUpload(
+  fastify: FastifyInstance,
+  u: {
+    path: string;
+    onRequest: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    blobs: BlobStore;
+    maxBytes: number;
+    limitName: string;
+    summary: string;
+  },
+): void {
+  const info = Type.Unsafe<{ sha256: string; sizeBytes: number }>(Type.Ref('FileInfo'));
+  void fastify.register(async (scope) => {
+    // The body stays a stream: it goes to disk while it is hashed, never into memory whole.
+    scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+    scope.withTypeProvider<TypeBoxTypeProvider>().post(
+      u.path,
+      {
+        onRequest: u.onRequest,
+        bodyLimit: u.maxBytes,
+        preParsing: async (req) => {
+          const declared = Number(req.headers['content-length']);
+          if (Number.isFinite(declared) && declared > u.maxBytes)
+            throw new FileTooLargeError(`the upload has ${declared} bytes, more than the limit of ${u.maxBytes} (${u.limitName})`);
+        },
+        schema: { tags: ['files'], summary: u.summary, headers: UploadHeaders, response: { 200: info, 201: info, ...ErrorResponses } },
+      },
+      async (req, reply) => {
+        if (!req.headers['content-type']?.startsWith('application/octet-stream'))
+          throw new ValidationError('an upload is the raw file', [
+            { path: 'content-type', message: 'send the bytes with content-type: application/octet-stream' },
+          ]);
+        const name = req.headers['x-picluster-name'];
+        const base = typeof name === 'string' ? (name.split('/').pop() ?? '') : '';
+        const problem = base ? fileNameProblem(base) : undefined;
+        if (problem) throw new ValidationError('bad file name', [{ path: 'x-picluster-name', message: problem }]);
+        const stored = await u.blobs.put(req.body as Readable, {
+          expected: String(req.headers['x-picluster-sha256']),
+          maxBytes: u.maxBytes,
+          what: base ? `the upload of ${base}` : 'the upload',
+          limitName: u.limitName,
+        });
+        reply.status(stored.created ? 201 : 200);
+        return { sha256: stored.sha256, sizeBytes: stored.sizeBytes };
+      },
+    );
+  });
 }

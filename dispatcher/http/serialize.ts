@@ -68,5 +68,7 @@ export function resultView(job: Job, attempts: readonly Attempt[]) {
     ...(r?.peakMemoryBytes !== undefined ? { peakMemoryBytes: r.peakMemoryBytes } : {}),
     ...(r?.stdoutTruncated ? { stdoutTruncated: r.stdoutTruncated } : {}),
     ...(r?.stderrTruncated ? { stderrTruncated: r.stderrTruncated } : {}),
+    ...(r?.artifacts?.length ? { artifacts: r.artifacts.map((a) => ({ ...a })) } : {}),
+    ...(r?.artifactsNote ? { artifactsNote: r.artifactsNote } : {}),
   };
 }

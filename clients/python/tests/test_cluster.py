@@ -182,6 +182,31 @@ class AgainstAMaster(unittest.TestCase):
         # a python job reads the same file (already on the master: not uploaded again)
         self.assertEqual(self.c.submit(read_lines, "in.csv", files=[("in.csv", data)]).result(timeout=60), 1)
 
+    def test_artifacts_round_trip_files_in_results_out(self):
+        data = self._tmp(b"3\n4\n5\n", ".txt")
+        job = self.c.submit(
+            ["sh", "-c", 'mkdir -p "$PICLUSTER_OUT/sub" && sort -r nums.txt > "$PICLUSTER_OUT/sorted.txt" && echo hi > "$PICLUSTER_OUT/sub/x.txt"'],
+            files=[("nums.txt", data)],
+        )
+        self.assertEqual(job.wait(timeout=60).state, "succeeded")
+        self.assertEqual([(a.name, a.size_bytes) for a in job.artifacts()], [("sorted.txt", 6), ("sub/x.txt", 3)])
+        self.assertIsNone(job.artifacts_note())
+        self.assertEqual(job.download("sorted.txt"), b"5\n4\n3\n")
+        out = tempfile.mkdtemp()
+        self.addCleanup(lambda: [os.unlink(os.path.join(out, n)) for n in os.listdir(out)] and os.rmdir(out))
+        job.download("sub/x.txt", out)
+        with open(os.path.join(out, "x.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"hi\n")
+        with self.assertRaises(ClusterError) as cm:
+            job.download("nope.txt")
+        self.assertEqual(cm.exception.code, "FILE_NOT_FOUND")
+
+    def test_artifacts_over_the_count_bound_are_truncated_with_a_note(self):
+        job = self.c.submit(["sh", "-c", 'for i in $(seq 1 105); do echo $i > "$PICLUSTER_OUT/f$(printf %03d $i)"; done'])
+        self.assertEqual(job.wait(timeout=60).state, "succeeded")
+        self.assertEqual(len(job.artifacts()), 100)
+        self.assertIn("truncated: 5 files", job.artifacts_note() or "")
+
     def test_an_unknown_file_id_is_refused_naming_it_and_nothing_is_submitted(self):
         before = sum(self.c.counts().values())
         with self.assertRaises(ClusterError) as cm:

@@ -98,6 +98,26 @@ class Examples(unittest.TestCase):
         # seeded per chunk: the same chunks give the same answer
         self.assertEqual(pi_monte_carlo.estimate(self.c, chunks=6, samples=50_000, progress=False)[0], pi)
 
+    def test_thumbnails_come_back_as_artifacts(self):
+        import tempfile
+
+        import thumbnails
+
+        tmp = tempfile.mkdtemp()
+        grey = os.path.join(tmp, "grey.pgm")
+        thumbnails.write_pnm(grey, 40, 20, 1, bytes((x * 6) % 256 for y in range(20) for x in range(40)))
+        colour = os.path.join(tmp, "colour.ppm")
+        thumbnails.write_pnm(colour, 30, 30, 3, bytes([200, 10, 10] * 900))
+        done = thumbnails.thumbnails(self.c, [grey, colour], 10, os.path.join(tmp, "out"))
+        by_name = {v["name"]: (v, path) for v, path in done}
+        self.assertEqual(sorted(by_name), ["colour.ppm", "grey.pgm"])
+        self.assertEqual(by_name["grey.pgm"][0]["to"], [10, 5])
+        w, h, ch, px = thumbnails.read_pnm(by_name["grey.pgm"][1])
+        self.assertEqual((w, h, ch), (10, 5, 1))
+        self.assertEqual(px[0], (0 + 6 + 12 + 18) // 4)  # the box filter's average of the first 4x4 block
+        w, h, ch, px = thumbnails.read_pnm(by_name["colour.ppm"][1])
+        self.assertEqual((w, h, ch, bytes(px[:3])), (10, 10, 3, bytes([200, 10, 10])))
+
     def test_scraper_stays_on_its_origin_and_within_max_pages_and_time(self):
         import scraper
 

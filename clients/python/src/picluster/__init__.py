@@ -9,8 +9,8 @@
 """
 from .cluster import RETRY_CAUSES, Cluster, as_completed
 from .errors import ClusterError, FilesUnsupported, JobFailed
-from .job import Job, JobResult, Output
+from .job import Artifact, Job, JobResult, Output
 from .source import ShippingError
 
 __version__ = "0.1.0"
-__all__ = ["Cluster", "Job", "JobResult", "Output", "as_completed", "ClusterError", "FilesUnsupported", "JobFailed", "ShippingError", "RETRY_CAUSES"]
+__all__ = ["Artifact", "Cluster", "Job", "JobResult", "Output", "as_completed", "ClusterError", "FilesUnsupported", "JobFailed", "ShippingError", "RETRY_CAUSES"]

@@ -62,6 +62,7 @@ class Transport:
         raw: Union[bytes, IO[bytes], None] = None,
         headers: Optional[Dict[str, str]] = None,
         timeout_s: Optional[float] = None,
+        binary: bool = False,
     ) -> Any:
         """Sends one request; returns the parsed JSON body. Raises ClusterError."""
         hdrs = {"accept": "application/json"}
@@ -96,6 +97,8 @@ class Transport:
                     "UNREACHABLE",
                     "cannot reach the master at %s: %s (is `picluster master` running? set PICLUSTER_URL)" % (self.url, e),
                 ) from e
+        if binary and resp.status < 400:
+            return text
         try:
             parsed = json.loads(text) if text else None
         except ValueError:

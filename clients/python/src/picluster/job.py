@@ -1,9 +1,11 @@
 """A submitted job: wait for it, get its result, its output, cancel it."""
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from .errors import ClusterError, JobFailed
 
@@ -20,6 +22,15 @@ class Output:
     stdout: str
     stderr: str
     running: bool
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file the job wrote under ``$PICLUSTER_OUT``, stored on the master."""
+
+    name: str
+    sha256: str
+    size_bytes: int
 
 
 @dataclass(frozen=True)
@@ -155,3 +166,30 @@ class Job:
             raise
         self._state = j["state"]
         return True
+
+    def artifacts(self) -> List[Artifact]:
+        """The files the job's last attempt wrote under ``$PICLUSTER_OUT`` (see ``artifacts_note()`` for any left out)."""
+        j = self.cluster._t.request("GET", "/api/jobs/%d/artifacts" % self.id)
+        return [Artifact(str(a["name"]), str(a["sha256"]), int(a["sizeBytes"])) for a in j["artifacts"]]
+
+    def artifacts_note(self) -> Optional[str]:
+        """Why some artifacts were left out (over the per-job bounds, an upload that failed), or None."""
+        note = self.cluster._t.request("GET", "/api/jobs/%d/artifacts" % self.id).get("note")
+        return None if note is None else str(note)
+
+    def download(self, name: str, to: Union[str, "os.PathLike[str]", None] = None) -> bytes:
+        """One artifact's bytes (hash-checked); also written to ``to`` (a file, or a directory to put it in) when given."""
+        want = next((a for a in self.artifacts() if a.name == name), None)
+        if want is None:
+            raise ClusterError(404, "FILE_NOT_FOUND", "job %d has no artifact named %r" % (self.id, name))
+        data: bytes = self.cluster._t.request("GET", "/api/jobs/%d/artifacts/%s" % (self.id, name), binary=True, timeout_s=600.0)
+        got = hashlib.sha256(data).hexdigest()
+        if got != want.sha256:
+            raise ClusterError(0, "FILE_HASH_MISMATCH", "artifact %s of job %d: expected sha256 %s, got %s" % (name, self.id, want.sha256, got))
+        if to is not None:
+            path = os.fspath(to)
+            if os.path.isdir(path):
+                path = os.path.join(path, os.path.basename(name))
+            with open(path, "wb") as f:
+                f.write(data)
+        return data

@@ -2,7 +2,7 @@
 /** One job: spec, attempts, timings, live output, result, cancel and retry (= resubmit the spec). */
 import { h, type ComponentChild } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from '../api.ts';
+import { api, loadSession } from '../api.ts';
 import { Card, ConfirmButton, Empty, ErrorBox, StateBadge } from '../components.ts';
 import { duration, time } from '../format.ts';
 import { navigate } from '../router.ts';
@@ -217,6 +217,31 @@ export function JobPage({ id }: { id: number }): ComponentChild {
           'value' in j.result ? [h('h3', { key: 'v' }, 'Value'), h('pre', { key: 'p' }, JSON.stringify(j.result.value, null, 2))] : null,
         )
       : null,
+    j.result?.artifacts?.length || j.result?.artifactsNote
+      ? h(
+          Card,
+          { title: 'Artifacts' },
+          j.result.artifactsNote ? h('p', { class: 'muted small' }, j.result.artifactsNote) : null,
+          h(
+            'table',
+            { class: 'table', 'aria-label': 'artifacts' },
+            h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Bytes'), h('th', null, 'SHA-256'))),
+            h(
+              'tbody',
+              null,
+              (j.result.artifacts ?? []).map((a) =>
+                h(
+                  'tr',
+                  { key: a.name },
+                  h('td', null, h('button', { class: 'link', type: 'button', onClick: () => void downloadArtifact(j.id, a.name) }, a.name)),
+                  h('td', null, String(a.sizeBytes)),
+                  h('td', { class: 'mono small' }, a.sha256.slice(0, 16) + '…'),
+                ),
+              ),
+            ),
+          ),
+        )
+      : null,
     h(
       Card,
       { title: out?.running ? 'Output (live)' : 'Output' },
@@ -229,4 +254,19 @@ export function JobPage({ id }: { id: number }): ComponentChild {
           ],
     ),
   );
+}
+
+/** The download needs the bearer header, so it is fetched and handed to the browser as a blob. */
+async function downloadArtifact(id: number, name: string): Promise<void> {
+  const token = loadSession()?.token;
+  const r = await fetch(`/api/jobs/${id}/artifacts/${name.split('/').map(encodeURIComponent).join('/')}`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  if (!r.ok) return;
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name.split('/').pop() ?? 'artifact';
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
