@@ -81,6 +81,7 @@ export class RuntimeNode {
       jobsDone: r.jobsDone,
       jobsFailed: r.jobsFailed,
       cpuMs: r.cpuMs,
+      ...(r.peakMemoryBytes !== undefined ? { peakMemoryBytes: r.peakMemoryBytes } : {}),
       ...(r.health ? { health: r.health } : {}),
       ...(r.lastSeenAt !== undefined ? { lastSeenAt: r.lastSeenAt } : {}),
       source: r.source,

@@ -29,6 +29,7 @@ export interface NodeView {
   readonly jobsDone: number;
   readonly jobsFailed: number;
   readonly cpuMs: number;
+  readonly peakMemoryBytes?: number;
   readonly health?: Health;
   readonly lastSeenAt?: number;
   readonly source: string;

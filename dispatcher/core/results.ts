@@ -108,6 +108,7 @@ export class Results {
         jobsDone: node.record.jobsDone + (succeeded ? 1 : 0),
         jobsFailed: node.record.jobsFailed + (succeeded ? 0 : 1),
         cpuMs: node.record.cpuMs + (body.cpuMs ?? 0),
+        ...(body.peakMemoryBytes !== undefined ? { peakMemoryBytes: Math.max(node.record.peakMemoryBytes ?? 0, body.peakMemoryBytes) } : {}),
       });
       if (succeeded) this.performance.learn(node, run.job.group, body.durationMs);
     }

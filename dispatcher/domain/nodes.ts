@@ -77,6 +77,8 @@ export interface NodeRecord {
   readonly jobsDone: number;
   readonly jobsFailed: number;
   readonly cpuMs: number;
+  /** The largest peak memory of any job this node ran (from stored results); absent until one reported it. */
+  readonly peakMemoryBytes?: number;
   /** Power settings from the inventory/API (driver + driver keys). */
   readonly power?: Readonly<Record<string, unknown>>;
   /** Full-DHCP reservation from the inventory. */

@@ -119,6 +119,8 @@ export const NodeView = Type.Object(
     jobsDone: Int(),
     jobsFailed: Int(),
     cpuMs: Num(),
+    /** Largest peak memory of a job on this node. */
+    peakMemoryBytes: Opt(Num()),
     health: Opt(Health),
     lastSeenAt: Opt(Num()),
     source: Str(),

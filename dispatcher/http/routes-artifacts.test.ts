@@ -121,7 +121,9 @@ describe('artifacts', () => {
         type: 'result',
         result: { attemptId: assign.attemptId, jobId: job!.id, outcome: 'succeeded', exitCode: 0, startedAt: clock.now(), durationMs: 5, ...o },
       });
-    result({ artifacts, artifactsNote: 'truncated: 1 files (9 bytes) left out' });
+    result({ artifacts, artifactsNote: 'truncated: 1 files (9 bytes) left out', cpuMs: 120, peakMemoryBytes: 5_000_000 });
+    // per-node accounting from the stored result: CPU time summed, peak memory the largest seen
+    expect(dispatcher.getNode('pi1')).toMatchObject({ cpuMs: 120, peakMemoryBytes: 5_000_000 });
 
     const list = await get(`/api/jobs/${job!.id}/artifacts`);
     expect(list.statusCode).toBe(200);
@@ -134,6 +136,7 @@ describe('artifacts', () => {
     // the same result again with other artifacts (a resend): acked as stale, the list stays
     result({ artifacts: [{ name: 'evil.txt', sha256: sha(b), sizeBytes: b.length }] });
     expect(dispatcher.staleResults).toBe(1);
+    expect(dispatcher.getNode('pi1')).toMatchObject({ cpuMs: 120, peakMemoryBytes: 5_000_000 }); // not counted twice
     expect((await get(`/api/jobs/${job!.id}/artifacts`)).json().artifacts).toEqual(artifacts);
     expect((await get(`/api/jobs/${job!.id}/artifacts/evil.txt`)).statusCode).toBe(404);
   });

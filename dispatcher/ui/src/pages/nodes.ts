@@ -6,7 +6,7 @@
 import { h, type ComponentChild } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
 import { Empty, Pager, SortTh, StateBadge, type SortDir } from '../components.ts';
-import { ago, duration, num, throttledFlags } from '../format.ts';
+import { ago, bytes, duration, num, throttledFlags } from '../format.ts';
 import { useLive } from '../state.ts';
 import type { NodeView } from '../types.ts';
 
@@ -31,6 +31,7 @@ export const NODE_COLUMNS: readonly Column[] = [
   { k: 'jobsDone', label: 'Jobs done', num: true, value: (n) => n.jobsDone },
   { k: 'jobsFailed', label: 'Failed', num: true, value: (n) => n.jobsFailed },
   { k: 'cpuMs', label: 'CPU time', num: true, value: (n) => n.cpuMs, cell: (n) => duration(n.cpuMs) },
+  { k: 'peakMemoryBytes', label: 'Peak mem', num: true, value: (n) => n.peakMemoryBytes, cell: (n) => bytes(n.peakMemoryBytes) },
   { k: 'temp', label: 'Temp °C', num: true, value: (n) => n.health?.temperatureC, cell: (n) => num(n.health?.temperatureC, 1) },
   {
     k: 'throttled',
