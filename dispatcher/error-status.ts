@@ -11,7 +11,7 @@ import { HTTP_ERROR_CODES } from './http/errors.ts';
 import { LIFECYCLE_ERROR_CODES } from './lifecycle/errors.ts';
 import { STORE_ERROR_CODES } from './store/errors.ts';
 
-/** Codes of errors declared outside a code list: common/ (ValidationError, ConfigFileError) and inventory/. */
+/** Codes of errors declared outside a code list: common/ (ValidationError, ConfigFileError), inventory/, the master's start-up checks. */
 const OTHER_ERROR_CODES = ['VALIDATION_FAILED', 'CONFIG_FILE', 'INVENTORY_FILE', 'BOOT_FILES_MISSING'] as const;
 
 export const ERROR_CODES = [
@@ -29,6 +29,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   VALIDATION_FAILED: 400,
   CONFIG_FILE: 500,
   INVENTORY_FILE: 500,
+  BOOT_FILES_MISSING: 500,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
@@ -51,7 +52,6 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   POWER_BAD_CONFIG: 409,
   STORE: 500,
   STORAGE_FULL: 507,
-  BOOT_FILES_MISSING: 500,
 };
 
 export function statusOf(code: string): number | undefined {

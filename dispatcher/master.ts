@@ -19,7 +19,7 @@ import { Dispatcher } from './dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, powerMetrics } from './metrics.ts';
 import { ADMIN_TOKEN_FILE, CLUSTER_SECRET_FILE, loadOrCreateSecret } from './secrets.ts';
-import { SqliteStore } from './store/sqlite-store.ts';
+import { createStore } from './store/factory.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { VERSION } from './version.ts';
 import { DispatcherNodeDirectory } from './netboot-directory.ts';
@@ -86,7 +86,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const disk = new DiskWatch({ path: dataDir, minFreeBytes: config.limits.minFreeDiskBytes, log: log.child({ component: 'disk' }) });
   disk.check();
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
-  const store = new SqliteStore(join(dataDir, 'picluster.db'), { synchronous: config.store.synchronous });
+  const store = createStore({ kind: 'sqlite', path: join(dataDir, 'picluster.db'), synchronous: config.store.synchronous });
   const dispatcher = new Dispatcher({
     store,
     clock,

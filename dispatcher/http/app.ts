@@ -19,6 +19,7 @@ import { registerClusterRoutes } from './routes-cluster.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerMonitoringRoutes, type MonitoringOptions } from './routes-monitoring.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
+import { RESPONSE_SCHEMAS } from './api-schemas.ts';
 import { ErrorBody, JobSubmissionBody } from './schemas.ts';
 
 /** Body limit of every route but `POST /api/jobs`. */
@@ -54,7 +55,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installRateLimit(app, deps.rateLimit ?? { perSecond: 20, burst: 200, maxClients: 4096 }, deps.dispatcher);
   app.addSchema(ErrorBody);
   app.addSchema(JobSubmissionBody);
+  for (const schema of RESPONSE_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
+    // Shared schemas appear under components.schemas by their `$id` (what client/ and the UI name them).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       info: {
         title: 'picluster',

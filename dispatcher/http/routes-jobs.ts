@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValidationError, type Problem } from '../../common/errors.ts';
 import { toDotted } from '../../common/config.ts';
 import type { JobSpec } from '../../common/protocol.ts';
 import type { Dispatcher, JobSubmission } from '../dispatcher.ts';
-import { isTerminalJob, type Job, type JobState } from '../domain/jobs.ts';
+import { JOB_STATES, isTerminalJob, type Job, type JobState } from '../domain/jobs.ts';
 import { requireRole, type AuthSettings } from './auth.ts';
-import { JobIdParams, JobListQuery, JobSubmissionBody, WaitQuery, type JobSubmissionBody as Submission } from './schemas.ts';
+import { FullJob, JobCounts, JobList, JobOutput, JobView, WaitedJob, ref } from './api-schemas.ts';
+import { ErrorResponses, JobIdParams, JobListQuery, JobSubmissionBody, WaitQuery, type JobSubmissionBody as Submission } from './schemas.ts';
 import { attemptView, jobView, resultView } from './serialize.ts';
 
 const MAX_BATCH = 10_000;
@@ -22,7 +24,7 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSu
     problems.push({ path: `${prefix}${prefix && e.path ? '.' : ''}${toDotted(e.path)}` || '(body)', message: e.message });
     return undefined;
   }
-  const b = body as Submission;
+  const b: Submission = body;
   const at = (f: string) => (prefix ? `${prefix}.${f}` : f);
   const kind = b.kind ?? (b.source !== undefined ? 'function' : 'exec');
   const misplaced = (fields: readonly (keyof Submission)[], message: string) => {
@@ -104,7 +106,8 @@ export function parseSubmissions(body: unknown): { submissions: JobSubmission[];
   return { submissions, batch };
 }
 
-export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings, options: { bodyLimitBytes?: number } = {}): void {
+export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings, options: { bodyLimitBytes?: number } = {}): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
 
@@ -118,7 +121,7 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
         tags: ['jobs'],
         summary: 'Submit one job or an array of jobs; answered after they are committed',
         body: Type.Union([Type.Ref(JobSubmissionBody), Type.Array(Type.Ref(JobSubmissionBody), { maxItems: MAX_BATCH })]),
-        response: { 201: Type.Unknown() },
+        response: { 201: Type.Union([ref(JobView), Type.Array(ref(JobView))]), ...ErrorResponses },
       },
       // Validation is done here, per item, so errors name the item and field.
       validatorCompiler: () => () => true,
@@ -131,48 +134,69 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
     },
   );
 
-  app.get('/api/jobs', { onRequest: viewer, schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: JobListQuery } }, async (req) => {
-    const q = req.query as { state?: string; group?: string; node?: string; limit?: number; offset?: number };
-    const { jobs, total } = dispatcher.listJobs({
-      ...(q.state ? { state: q.state.split(',') as JobState[] } : {}),
-      ...(q.group ? { group: q.group } : {}),
-      ...(q.node ? { node: q.node } : {}),
-      limit: q.limit ?? 100,
-      offset: q.offset ?? 0,
-    });
-    return { total, limit: q.limit ?? 100, offset: q.offset ?? 0, jobs: jobs.map(jobView) };
-  });
-
-  app.get('/api/jobs/status', { onRequest: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state' } }, async () => dispatcher.jobCounts());
-
   app.get(
-    '/api/jobs/:id',
-    { onRequest: viewer, schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams } },
+    '/api/jobs',
+    {
+      onRequest: viewer,
+      schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: JobListQuery, response: { 200: ref(JobList), ...ErrorResponses } },
+    },
     async (req) => {
-      const { id } = req.params as { id: number };
-      const job = dispatcher.getJob(id);
-      return fullJob(dispatcher, job);
+      const q = req.query;
+      const { jobs, total } = dispatcher.listJobs({
+        ...(q.state ? { state: q.state.split(',').filter(isJobState) } : {}),
+        ...(q.group ? { group: q.group } : {}),
+        ...(q.node ? { node: q.node } : {}),
+        limit: q.limit ?? 100,
+        offset: q.offset ?? 0,
+      });
+      return { total, limit: q.limit ?? 100, offset: q.offset ?? 0, jobs: jobs.map(jobView) };
     },
   );
 
   app.get(
-    '/api/jobs/:id/output',
-    { onRequest: viewer, schema: { tags: ['jobs'], summary: 'stdout/stderr of the current or last attempt', params: JobIdParams } },
-    async (req) => {
-      const { id } = req.params as { id: number };
-      return dispatcher.jobOutput(id);
+    '/api/jobs/status',
+    { onRequest: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state', response: { 200: ref(JobCounts), ...ErrorResponses } } },
+    async () => dispatcher.jobCounts(),
+  );
+
+  app.get(
+    '/api/jobs/:id',
+    {
+      onRequest: viewer,
+      schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams, response: { 200: ref(FullJob), ...ErrorResponses } },
     },
+    async (req) => fullJob(dispatcher, dispatcher.getJob(req.params.id)),
+  );
+
+  app.get(
+    '/api/jobs/:id/output',
+    {
+      onRequest: viewer,
+      schema: {
+        tags: ['jobs'],
+        summary: 'stdout/stderr of the current or last attempt',
+        params: JobIdParams,
+        response: { 200: ref(JobOutput), ...ErrorResponses },
+      },
+    },
+    async (req) => dispatcher.jobOutput(req.params.id),
   );
 
   app.get(
     '/api/jobs/:id/wait',
     {
       onRequest: viewer,
-      schema: { tags: ['jobs'], summary: 'Long-poll: answers when the job has ended or after timeoutMs', params: JobIdParams, querystring: WaitQuery },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Long-poll: answers when the job has ended or after timeoutMs',
+        params: JobIdParams,
+        querystring: WaitQuery,
+        response: { 200: ref(WaitedJob), ...ErrorResponses },
+      },
     },
     async (req) => {
-      const { id } = req.params as { id: number };
-      const { timeoutMs = 30_000 } = req.query as { timeoutMs?: number };
+      const { id } = req.params;
+      const { timeoutMs = 30_000 } = req.query;
       let job = dispatcher.getJob(id);
       if (!isTerminalJob(job.state) && timeoutMs > 0) {
         job = await new Promise<Job>((resolve) => {
@@ -197,13 +221,20 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
 
   app.delete(
     '/api/jobs/:id',
-    { onRequest: admin, schema: { tags: ['jobs'], summary: 'Cancel a job (a running one is killed on its node)', params: JobIdParams } },
-    async (req) => {
-      const { id } = req.params as { id: number };
-      return jobView(dispatcher.cancel(id, 'admin'));
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a job (a running one is killed on its node)',
+        params: JobIdParams,
+        response: { 200: ref(JobView), ...ErrorResponses },
+      },
     },
+    async (req) => jobView(dispatcher.cancel(req.params.id, 'admin')),
   );
 }
+
+const isJobState = (s: string): s is JobState => (JOB_STATES as readonly string[]).includes(s);
 
 function fullJob(dispatcher: Dispatcher, job: Job) {
   const attempts = dispatcher.getJobWithAttempts(job.id).attemptList;

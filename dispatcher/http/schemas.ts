@@ -86,3 +86,9 @@ export const BootEventQuery = Type.Object(
 );
 
 export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }, { additionalProperties: false });
+
+/** Error answers every route may give (the error handler's body). */
+export const ErrorResponses = {
+  '4xx': Type.Unsafe<Static<typeof ErrorBody>>(Type.Ref('Error')),
+  '5xx': Type.Unsafe<Static<typeof ErrorBody>>(Type.Ref('Error')),
+};

@@ -208,6 +208,9 @@ export class SqliteStore implements Store {
       addNodeEvent: p('INSERT INTO node_events (node, at, kind, message, actor, from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       listNodeEvents: p('SELECT * FROM node_events WHERE node = ? ORDER BY id DESC LIMIT ?'),
       addBootEvent: p('INSERT INTO boot_events (at, kind, mac, serial, node, event) VALUES (?, ?, ?, ?, ?, ?)'),
+      markRemoved: p('INSERT INTO removed_nodes (name, removed_at) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET removed_at = excluded.removed_at'),
+      unmarkRemoved: p('DELETE FROM removed_nodes WHERE name = ?'),
+      isRemoved: p('SELECT 1 AS x FROM removed_nodes WHERE name = ?'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
@@ -478,6 +481,14 @@ export class SqliteStore implements Store {
     const cap = (table: string, keep: number) =>
       this.db.prepare(`DELETE FROM ${table} WHERE id <= (SELECT id FROM ${table} ORDER BY id DESC LIMIT 1 OFFSET ?)`).run(Math.max(0, keep)).changes;
     return this.transaction(() => cap('boot_events', caps.bootEvents) + cap('node_events', caps.nodeEvents));
+  }
+
+  setNodeRemoved(name: string, removed: boolean, at: number): void {
+    if (removed) this.s.markRemoved.run(name, at);
+    else this.s.unmarkRemoved.run(name);
+  }
+  isNodeRemoved(name: string): boolean {
+    return this.s.isRemoved.get(name) !== undefined;
   }
 
   getMeta(key: string): string | undefined {
