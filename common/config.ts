@@ -137,6 +137,14 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    /** Input files and job artifacts (docs/files.md), stored content-addressed under `<dataDir>/files`. */
+    files: Type.Object(
+      {
+        /** Largest accepted `POST /api/files` upload; bigger ones get 413 FILE_TOO_LARGE. */
+        maxUploadBytes: Type.Integer({ minimum: 1, default: 256 * 1024 * 1024 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     inventory: Type.Object(
       {
         /** Path to nodes.yaml; absent file = no inventory nodes (agents with valid tokens still join). */
