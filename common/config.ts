@@ -188,6 +188,8 @@ export class ConfigFileError extends PiclusterError {
 export interface ConfigSources {
   /** Path of the YAML file; a missing file is an error only when `required`. */
   readonly file?: string;
+  /** The YAML text itself (instead of reading `file`, which then only names it in errors): tests and the fuzzer. */
+  readonly text?: string;
   readonly required?: boolean;
   /** Environment (defaults to nothing: callers pass `process.env` explicitly). */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -278,10 +280,10 @@ function dedupe(problems: Problem[]): Problem[] {
 
 export function loadConfig(sources: ConfigSources = {}): Config {
   let fromFile: Record<string, unknown> = {};
-  if (sources.file) {
-    let text: string | undefined;
+  if (sources.file || sources.text !== undefined) {
+    let text: string | undefined = sources.text;
     try {
-      text = readFileSync(sources.file, 'utf8');
+      if (text === undefined && sources.file) text = readFileSync(sources.file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || sources.required) {
         throw new ConfigFileError(`cannot read config file ${sources.file}: ${(e as Error).message}`, { cause: e });
@@ -289,7 +291,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     }
     if (text !== undefined) {
       try {
-        const parsed: unknown = parseYaml(text);
+        const parsed: unknown = parseYaml(text, { logLevel: 'error' });
         if (parsed !== null && parsed !== undefined) {
           if (typeof parsed !== 'object' || Array.isArray(parsed)) {
             throw new ConfigFileError(`config file ${sources.file} must hold a mapping at the top level`);
