@@ -66,7 +66,8 @@ export class FileCache {
 
   constructor(private readonly o: FileCacheOptions) {
     this.base = filesBaseUrl(o.dispatcherUrl);
-    this.ready = rm(o.dir, { recursive: true, force: true }).then(() => mkdir(join(o.dir, 'tmp'), { recursive: true }).then(() => undefined));
+    // Emptied now, made on first use (an agent whose jobs take no files leaves no trace in its work dir).
+    this.ready = rm(o.dir, { recursive: true, force: true });
   }
 
   /** Bytes held now (tests, logs). */
@@ -81,6 +82,7 @@ export class FileCache {
   /** Fetches (or takes from the cache) every file into `scratch`. Never throws. */
   async materialise(files: readonly FileRef[], scratch: string): Promise<Materialised> {
     await this.ready;
+    if (files.length) await mkdir(join(this.o.dir, 'tmp'), { recursive: true }).catch(() => undefined); // a failure shows in the fetch below
     for (const f of files) {
       const problem = fileNameProblem(f.name);
       const target = resolve(scratch, f.name);
