@@ -13,7 +13,8 @@ import type { Config } from '../common/config.ts';
 import { redactConfig } from '../common/config.ts';
 import { configSummary } from '../common/config-summary.ts';
 import type { Logger } from '../common/logger.ts';
-import { deriveNodeToken } from '../common/tokens.ts';
+import { deriveNodeToken, verifyNodeToken } from '../common/tokens.ts';
+import { BlobStore } from './files/blob-store.ts';
 import { loadInventory } from '../inventory/inventory.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { buildApp } from './http/app.ts';
@@ -170,6 +171,11 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     version: VERSION,
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    files: {
+      blobs: new BlobStore(join(dataDir, 'files')),
+      maxUploadBytes: config.files.maxUploadBytes,
+      nodeTokenValid: (node, token) => verifyNodeToken(secret.value, node, token),
+    },
     rateLimit: { perSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst, maxClients: config.limits.rateLimitClients },
   });
 
