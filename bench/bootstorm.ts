@@ -191,6 +191,8 @@ function summarize(r: Round, boundS: number): Record<string, number | string> {
     clientRetransmits: r.results.reduce((n, x) => n + x.clientRetransmits, 0),
     medianDoneS: Number(([...done].sort((a, b) => a - b)[Math.floor(done.length / 2)]! / 1000).toFixed(2)),
     lastOfferS: Number((Math.max(...r.results.map((x) => x.offerMs ?? Infinity)) / 1000).toFixed(2)),
+    pi3LastS: Number((Math.max(0, ...r.results.filter((x) => x.model === 'pi3b+').map((x) => x.doneMs ?? Infinity)) / 1000).toFixed(2)),
+    pi4LastS: Number((Math.max(0, ...r.results.filter((x) => x.model === 'pi4').map((x) => x.doneMs ?? Infinity)) / 1000).toFixed(2)),
     txMB: Number((r.txBytes / MB).toFixed(1)),
   };
 }
@@ -238,12 +240,25 @@ async function main(): Promise<number> {
         .map((x) => x.toFixed(1))
         .join(' ')}`,
       `link-rate bound ${boundS.toFixed(2)} s; with a ${KERNEL_GZ / MB} MB gzip'd kernel ${boundGzS.toFixed(2)} s`,
-      ['server'.padEnd(11), 'all files s', 'bound s', 'ratio', 'failures', 'srv retx', 'cli retx', 'median s', 'last offer s', 'tx MB']
-        .map((h) => h.padStart(12))
+      ['server', 'all files s', 'bound s', 'ratio', 'failures', 'srv retx', 'cli retx', 'median s', 'last 3B+ s', 'last Pi 4 s', 'last offer s', 'tx MB']
+        .map((h) => h.padStart(13))
         .join(''),
       ...rows.map((r) =>
-        [r.server, r.allFilesS, r.boundS, `${r.ratio}x`, r.failures, r.serverRetransmits, r.clientRetransmits, r.medianDoneS, r.lastOfferS, r.txMB]
-          .map((v) => String(v).padStart(12))
+        [
+          r.server,
+          r.allFilesS,
+          r.boundS,
+          `${r.ratio}x`,
+          r.failures,
+          r.serverRetransmits,
+          r.clientRetransmits,
+          r.medianDoneS,
+          r.pi3LastS,
+          r.pi4LastS,
+          r.lastOfferS,
+          r.txMB,
+        ]
+          .map((v) => String(v).padStart(13))
           .join(''),
       ),
     ];

@@ -7,6 +7,7 @@
 import { POWER_ERROR_CODES } from './power/errors.ts';
 import { DOMAIN_ERROR_CODES } from './domain/errors.ts';
 import { MASTER_ERROR_CODES } from './errors.ts';
+import { FILES_ERROR_CODES } from './files/errors.ts';
 import { HTTP_ERROR_CODES } from './http/errors.ts';
 import { LIFECYCLE_ERROR_CODES } from './lifecycle/errors.ts';
 import { STORE_ERROR_CODES } from './store/errors.ts';
@@ -22,6 +23,7 @@ export const ERROR_CODES = [
   ...MASTER_ERROR_CODES,
   ...POWER_ERROR_CODES,
   ...STORE_ERROR_CODES,
+  ...FILES_ERROR_CODES,
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -52,6 +54,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   POWER_BAD_CONFIG: 409,
   STORE: 500,
   STORAGE_FULL: 507,
+  FILE_NOT_FOUND: 404,
+  FILE_HASH_MISMATCH: 400,
+  FILE_TOO_LARGE: 413,
 };
 
 export function statusOf(code: string): number | undefined {

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValidationError, type Problem } from '../../common/errors.ts';
 import { toDotted } from '../../common/config.ts';
-import type { JobSpec } from '../../common/protocol.ts';
+import { fileNameProblem, type JobSpec } from '../../common/protocol.ts';
 import type { Dispatcher, JobSubmission } from '../dispatcher.ts';
 import { JOB_STATES, isTerminalJob, type Job, type JobState } from '../domain/jobs.ts';
 import { requireRole, type AuthSettings } from './auth.ts';
@@ -15,8 +15,13 @@ import { attemptView, jobView, resultView } from './serialize.ts';
 const MAX_BATCH = 10_000;
 const submissionChecker = TypeCompiler.Compile(JobSubmissionBody);
 
+/** What job validation asks of the master's input files: the size of a stored file, if any. */
+export interface KnownFiles {
+  stat(sha256: string): { sizeBytes: number } | undefined;
+}
+
 /** Validates one submission (schema + which fields a kind needs); problems carry their path. */
-function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSubmission | undefined {
+function toSubmission(body: unknown, prefix: string, problems: Problem[], known?: KnownFiles): JobSubmission | undefined {
   if (!submissionChecker.Check(body)) {
     const e = submissionChecker.Errors(body).First()!;
     const missing = (e.schema as { required?: string[] }).required;
@@ -57,10 +62,27 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSu
     });
     if (!b.source || (python && !b.function)) return undefined;
   }
+  const names = new Set<string>();
+  const before = problems.length;
+  (b.files ?? []).forEach((f, i) => {
+    const nameProblem = fileNameProblem(f.name);
+    if (nameProblem) problems.push({ path: at(`files[${i}].name`), message: nameProblem });
+    else if (names.has(f.name) || (b.depends ?? []).some((d) => d.name === f.name))
+      problems.push({ path: at(`files[${i}].name`), message: `two files named ${f.name}` });
+    names.add(f.name);
+    const stored = known?.stat(f.sha256);
+    if (!stored) problems.push({ path: at(`files[${i}].sha256`), message: `unknown file ${f.sha256} (${f.name}): upload it first with POST /api/files` });
+    else if (stored.sizeBytes !== f.sizeBytes)
+      problems.push({
+        path: at(`files[${i}].sizeBytes`),
+        message: `file ${f.sha256} (${f.name}) has ${stored.sizeBytes} bytes on the master, not ${f.sizeBytes}`,
+      });
+  });
+  if (problems.length > before) return undefined;
   // requirements.memoryMb is also the job's enforced memory limit unless limits says otherwise.
   const memoryMb = b.limits?.memoryMb ?? b.requirements?.memoryMb;
   const limits = { ...(b.limits ?? {}), ...(memoryMb !== undefined ? { memoryMb } : {}) };
-  const common = { ...(b.env ? { env: b.env } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
+  const common = { ...(b.env ? { env: b.env } : {}), ...(Object.keys(limits).length ? { limits } : {}), ...(b.files?.length ? { files: b.files } : {}) };
   const spec: JobSpec =
     kind === 'exec'
       ? { kind: 'exec', argv: b.argv!, ...(b.stdin !== undefined ? { stdin: b.stdin } : {}), ...common }
@@ -87,7 +109,7 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSu
   };
 }
 
-export function parseSubmissions(body: unknown): { submissions: JobSubmission[]; batch: boolean } {
+export function parseSubmissions(body: unknown, known?: KnownFiles): { submissions: JobSubmission[]; batch: boolean } {
   const problems: Problem[] = [];
   const batch = Array.isArray(body);
   if (body === undefined || body === null)
@@ -98,7 +120,7 @@ export function parseSubmissions(body: unknown): { submissions: JobSubmission[];
   const submissions: JobSubmission[] = [];
   if (!problems.length) {
     items.forEach((item, i) => {
-      const s = toSubmission(item, batch ? `[${i}]` : '', problems);
+      const s = toSubmission(item, batch ? `[${i}]` : '', problems, known);
       if (s) submissions.push(s);
     });
   }
@@ -106,7 +128,12 @@ export function parseSubmissions(body: unknown): { submissions: JobSubmission[];
   return { submissions, batch };
 }
 
-export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings, options: { bodyLimitBytes?: number } = {}): void {
+export function registerJobRoutes(
+  fastify: FastifyInstance,
+  dispatcher: Dispatcher,
+  auth: AuthSettings,
+  options: { bodyLimitBytes?: number; files?: KnownFiles } = {},
+): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
@@ -127,7 +154,7 @@ export function registerJobRoutes(fastify: FastifyInstance, dispatcher: Dispatch
       validatorCompiler: () => () => true,
     },
     async (req, reply) => {
-      const { submissions, batch } = parseSubmissions(req.body);
+      const { submissions, batch } = parseSubmissions(req.body, options.files);
       const jobs = dispatcher.submit(submissions);
       reply.status(201);
       return batch ? jobs.map(jobView) : jobView(jobs[0]!);
