@@ -34,15 +34,13 @@ export function installFiniteNumbers(app: FastifyInstance): void {
     ] as const) {
       const field = firstNonFinite(value);
       if (field === undefined) continue;
-      return reply
-        .status(400)
-        .send({
-          statusCode: 400,
-          code: 'VALIDATION_FAILED',
-          error: 'Bad Request',
-          message: `${where}.${field}: must be a finite number`,
-          field: field || where,
-        });
+      return reply.status(400).send({
+        statusCode: 400,
+        code: 'VALIDATION_FAILED',
+        error: 'Bad Request',
+        message: `${where}.${field}: must be a finite number`,
+        field: field || where,
+      });
     }
   });
 }
