@@ -6,6 +6,7 @@
 import { diagnoseBoot } from '../../doctor/boot/diagnose.ts';
 import type { BootDiagnosis } from '../../doctor/boot/schema.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
+import { bootReportEvents, type BootReportFrame } from './boot-report.ts';
 import type { DispatcherContext } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
 
@@ -38,6 +39,19 @@ export class BootEvents {
     const stored = node ? { ...event, node } : event;
     this.ctx.storeRetry.run(undefined, () => this.ctx.store.addBootEvent(stored));
     this.ctx.emit('bootEvent', stored);
+  }
+
+  /**
+   * An agent's boot report, recorded once per boot id: an agent restarted in the same boot (or
+   * reconnecting to a restarted master) sends it again.
+   */
+  bootReport(name: string, report: BootReportFrame): void {
+    const n = this.registry.nodes.get(name);
+    if (!n) return;
+    const seen = this.ctx.store.listBootEvents({ node: name, limit: 500 }).some((e) => e.kind === 'kernel-log' && e.detail?.bootId === report.bootId);
+    if (seen) return;
+    const who = { name, ...(n.record.mac ? { mac: n.record.mac } : {}), ...(n.record.serial ? { serial: n.record.serial } : {}) };
+    for (const e of bootReportEvents(who, report)) this.record(e);
   }
 
   list(query: { node?: string; mac?: string; serial?: string; limit?: number }) {
