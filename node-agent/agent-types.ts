@@ -35,8 +35,11 @@ export interface AgentOptions {
   readonly rebootCommand?: readonly string[];
   readonly shutdownCommand?: readonly string[];
   readonly watchdog?: { readonly path: string; readonly intervalMs?: number } | undefined;
-  /** This boot's report (kernel log + /init milestones), sent once after the first welcome of the process. */
-  readonly bootReport?: ((bootId: string) => BootReport | undefined) | undefined;
+  /**
+   * This boot's report (kernel log + /init milestones), sent once after the first welcome of the
+   * process; `now` is the dispatcher's clock (welcome.serverTime), which places the boot in time.
+   */
+  readonly bootReport?: ((bootId: string, now: number) => BootReport | undefined) | undefined;
   /** LED sysfs root for `identify`; default `/sys/class/leds`. */
   readonly ledsDir?: string;
   readonly files?: FileSource;

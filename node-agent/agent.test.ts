@@ -161,8 +161,9 @@ describe('Agent', () => {
   it("sends this boot's report once, after its first welcome, under the hello's boot id", async () => {
     const asked: string[] = [];
     const agent = makeAgent({
-      bootReport: (bootId) => {
+      bootReport: (bootId, now) => {
         asked.push(bootId);
+        expect(now).toBeGreaterThan(1_600_000_000_000); // the fake dispatcher's serverTime
         return buildBootReport(
           [
             { level: 6, seq: 0, usec: 0, text: 'Booting Linux' },

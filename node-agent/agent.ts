@@ -294,7 +294,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     this.log.info({ node: m.node, slots: this.slots, heartbeatMs: m.heartbeatMs, resending: this.unacked.size }, 'welcomed by the dispatcher');
     this.emit('welcome', m);
-    this.sendBootReport();
+    this.sendBootReport(m.serverTime);
     for (const result of this.unacked.values()) this.send({ type: 'result', result });
     void this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
@@ -376,10 +376,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
   }
 
-  private sendBootReport(): void {
+  /** Placed on the dispatcher's clock (welcome.serverTime): a Pi without RTC may still think it is 1970. */
+  private sendBootReport(serverTime: number): void {
     if (this.bootReportSent || !this.o.bootReport || this.helloBootId === undefined) return;
     this.bootReportSent = true;
-    const report = this.o.bootReport(this.helloBootId);
+    const report = this.o.bootReport(this.helloBootId, serverTime);
     if (report && this.send({ type: 'boot-report', ...report })) {
       this.log.info({ milestones: report.milestones.length, kernelLogLines: report.kernelLog.length, dropped: report.droppedLines }, 'boot report sent');
     }

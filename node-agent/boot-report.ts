@@ -121,13 +121,13 @@ export function readKmsg(path = '/dev/kmsg', maxRecords = 20_000): { records: Km
   return { records, lost };
 }
 
-/** Wall-clock time of boot: now minus /proc/uptime (the clock may have been set during /init). */
+/** Time of boot on the clock `now` is read from (the dispatcher's): now minus /proc/uptime, never below 0. */
 export function bootedAtMs(now: number, uptimeText: string = readFileSync('/proc/uptime', 'utf8')): number {
   const up = Number(uptimeText.split(/\s/)[0]);
-  return Number.isFinite(up) ? Math.round(now - up * 1000) : now;
+  return Math.max(0, Number.isFinite(up) ? Math.round(now - up * 1000) : now);
 }
 
-/** The report of this boot from a kmsg device; undefined (with the reason) when it cannot be read. */
+/** The report of this boot from a kmsg device, `now` being the dispatcher's clock; undefined (with the reason) when it cannot be read. */
 export function collectBootReport(path: string, bootId: string, now: number): { report?: BootReport; error?: string } {
   try {
     const { records, lost } = readKmsg(path);

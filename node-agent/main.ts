@@ -88,14 +88,14 @@ export async function run(argv: string[]): Promise<number | undefined> {
     rebootCommand: opts.rebootCommand,
     shutdownCommand: opts.shutdownCommand,
     watchdog: opts.watchdog ? { path: opts.watchdog } : undefined,
-    bootReport: opts.kmsg ? (bootId) => bootReportOrWarn(opts.kmsg as string, bootId) : undefined,
+    bootReport: opts.kmsg ? (bootId, now) => bootReportOrWarn(opts.kmsg as string, bootId, now) : undefined,
   });
   log.info(
     { version: AGENT_VERSION, dispatcher: opts.dispatcher, sources: opts.sources, slotsCap: opts.slots ?? null, workDir, watchdog: opts.watchdog ?? null },
     'agent starting',
   );
-  function bootReportOrWarn(path: string, bootId: string): BootReport | undefined {
-    const r = collectBootReport(path, bootId, Date.now());
+  function bootReportOrWarn(path: string, bootId: string, now: number): BootReport | undefined {
+    const r = collectBootReport(path, bootId, now);
     if (r.error) log.warn({ path, err: r.error }, 'no boot report: cannot read the kernel log');
     return r.report;
   }

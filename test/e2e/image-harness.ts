@@ -246,11 +246,12 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
   const withHealth = await tm.waitForNode(name, 60_000, (n) => n.health?.memAvailableMb !== undefined && n.health?.memTotalMb !== undefined);
   // the boot report (kernel log + /init milestones) arrives right after the first welcome
   type Ev = { kind: string; at: number; detail?: Record<string, unknown> };
-  let boot: Ev[] = [];
-  for (let i = 0; i < 50 && !boot.some((e) => e.kind === 'kernel-log'); i++) {
+  let boot: Ev[];
+  const reportBy = Date.now() + 60_000;
+  for (;;) {
     boot = await tm.api<Ev[]>('GET', `/api/boot-events?node=${encodeURIComponent(name)}`);
-    if (!boot.some((e) => e.kind === 'kernel-log'))
-      await once(tm.master.dispatcher, 'bootEvent', { signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
+    if (boot.some((e) => e.kind === 'kernel-log') || Date.now() > reportBy) break;
+    await once(tm.master.dispatcher, 'bootEvent', { signal: AbortSignal.timeout(Math.max(1, reportBy - Date.now())) }).catch(() => undefined);
   }
   const total = withHealth.health?.memTotalMb;
   const avail = withHealth.health?.memAvailableMb;
