@@ -53,6 +53,14 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'check what breaks netboot; picluster doctor <node>: why a node does not boot',
     load: () => import('./commands/doctor.ts').then((m) => m.doctorCommand),
   },
+  install: {
+    summary: 'install the master as a systemd service (root; --root DIR for a directory)',
+    load: () => import('./commands/install.ts').then((m) => m.installCommand),
+  },
+  uninstall: {
+    summary: 'remove the systemd units (--purge: also config and data)',
+    load: () => import('./commands/install.ts').then((m) => m.uninstallCommand),
+  },
   alerts: { summary: 'open alerts (--all for history)', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.alertsCommand) },
   rollout: {
     summary: 'rolling image upgrade: picluster rollout [--batch n]',

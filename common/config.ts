@@ -11,6 +11,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { PiclusterError, ValidationError, type Problem } from './errors.ts';
 import { NetbootConfigSchema } from '../netboot/config.ts';
+import { LimitsConfigSchema } from './limits-config.ts';
 
 // TypeBox's Value checker knows no string formats until they are registered.
 if (!FormatRegistry.Has('ipv4')) FormatRegistry.Set('ipv4', (v) => isIPv4(v));
@@ -163,6 +164,7 @@ export const ConfigSchema = Type.Object(
       { default: {}, additionalProperties: false },
     ),
     netboot: NetbootConfigSchema,
+    limits: LimitsConfigSchema,
   },
   { additionalProperties: false },
 );

@@ -34,7 +34,7 @@ export const Requirements = Type.Object(
     /** Every label must be present on the node with this value (`"*"` = any value). */
     labels: Type.Optional(Type.Record(Str(63), Str(253))),
     cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
-    memoryMb: Type.Optional(Type.Integer({ minimum: 1 })),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 30 })),
     /** Node.js `process.arch`: `arm64`, `x64`, `arm`, … */
     arch: Type.Optional(Str(16)),
     /** Pin to one node by name. */
@@ -51,7 +51,7 @@ export type Requirements = Static<typeof Requirements>;
  */
 export const Limits = Type.Object(
   {
-    memoryMb: Type.Optional(Type.Integer({ minimum: 1 })),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 30 })),
     /** CPU bandwidth in CPUs (0.5 = half of one CPU). */
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 4096 })),
     pids: Type.Optional(Type.Integer({ minimum: 1, maximum: 4_194_304 })),
@@ -119,23 +119,28 @@ export type PythonSpec = Static<typeof PythonSpec>;
 export const JobSpec = Type.Union([ExecSpec, FunctionSpec, PythonSpec]);
 export type JobSpec = Static<typeof JobSpec>;
 
+/**
+ * A node's health report: a closed set of bounded numbers (it is stored and fanned out to every
+ * browser, so an agent cannot put anything else in it). A report outside these bounds is refused
+ * like any malformed frame.
+ */
 export const Health = Type.Object(
   {
-    load1: Type.Optional(Type.Number()),
-    load5: Type.Optional(Type.Number()),
-    load15: Type.Optional(Type.Number()),
-    cpuPercent: Type.Optional(Type.Number()),
-    memTotalMb: Type.Optional(Type.Number()),
-    memAvailableMb: Type.Optional(Type.Number()),
-    temperatureC: Type.Optional(Type.Number()),
+    load1: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    load5: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    load15: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    cpuPercent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    memTotalMb: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
+    memAvailableMb: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
+    temperatureC: Type.Optional(Type.Number({ minimum: -273, maximum: 1000 })),
     /** Raw `get_throttled` bits on a Pi (bit 0 under-voltage now, 1 capped, 2 throttled, 3 soft temp limit, 16–19 since boot). */
-    throttled: Type.Optional(Type.Integer({ minimum: 0 })),
-    uptimeS: Type.Optional(Type.Number()),
-    netRxBytes: Type.Optional(Type.Number()),
-    netTxBytes: Type.Optional(Type.Number()),
-    cpuFreqMhz: Type.Optional(Type.Number()),
+    throttled: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff })),
+    uptimeS: Type.Optional(Type.Number({ minimum: 0, maximum: 1e11 })),
+    netRxBytes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e19 })),
+    netTxBytes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e19 })),
+    cpuFreqMhz: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
   },
-  { additionalProperties: true },
+  { additionalProperties: false },
 );
 export type Health = Static<typeof Health>;
 
@@ -232,8 +237,8 @@ export const HelloMsg = msg('hello', {
   protocol: Type.Integer(),
   token: Str(512),
   node: NodeIdentity,
-  /** Attempts still running on the agent (reconnect without reboot). */
-  running: Type.Array(Id, { maxItems: 4096 }),
+  /** Attempts still running on the agent (reconnect without reboot); slots are at most 1024. */
+  running: Type.Array(Id, { maxItems: 1024 }),
 });
 export const HeartbeatMsg = msg('heartbeat', {
   health: Health,

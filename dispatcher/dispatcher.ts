@@ -65,6 +65,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.results = new Results(ctx, this.registry, new PerformanceLearning());
     this.pumper = new Pump(ctx, this.registry, this.results, new Assignment(ctx, this.registry, this.placement));
     this.boots = new BootEvents(ctx, this.registry);
+    this.registry.onHistoryWrite = () => this.boots.wrote();
     this.sessions = new AgentSessions(ctx, this.registry, this.results, this.placement, this.boots);
     this.jobs = new JobCommands(ctx, this.registry);
     this.nodeCommands = new NodeCommands(ctx, this.registry, this.results);
@@ -170,7 +171,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   recordNodeEvent(name: string, kind: string, message: string, actor: string): void {
     this.registry.recordNodeEvent(name, kind, message, actor);
   }
-  enrollPending(client: { mac: string; serial?: string; vendorClass?: string; arch?: number }): string {
+  enrollPending(client: { mac: string; serial?: string; vendorClass?: string; arch?: number }): string | undefined {
     return this.nodeCommands.enrollPending(client);
   }
   patchNode(name: string, patch: { slots?: number; labels?: Record<string, string> }, actor = 'admin'): NodeView {

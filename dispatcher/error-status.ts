@@ -12,7 +12,7 @@ import { LIFECYCLE_ERROR_CODES } from './lifecycle/errors.ts';
 import { STORE_ERROR_CODES } from './store/errors.ts';
 
 /** Codes of errors declared outside a code list: common/ (ValidationError, ConfigFileError) and inventory/. */
-const OTHER_ERROR_CODES = ['VALIDATION_FAILED', 'CONFIG_FILE', 'INVENTORY_FILE'] as const;
+const OTHER_ERROR_CODES = ['VALIDATION_FAILED', 'CONFIG_FILE', 'INVENTORY_FILE', 'BOOT_FILES_MISSING'] as const;
 
 export const ERROR_CODES = [
   ...OTHER_ERROR_CODES,
@@ -50,6 +50,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   POWER_UNSUPPORTED: 409,
   POWER_BAD_CONFIG: 409,
   STORE: 500,
+  STORAGE_FULL: 507,
+  BOOT_FILES_MISSING: 500,
 };
 
 export function statusOf(code: string): number | undefined {

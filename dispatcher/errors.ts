@@ -5,5 +5,10 @@ export class ShellUnavailableError extends PiclusterError {
   readonly code = 'SHELL_UNAVAILABLE';
 }
 
-export const MASTER_ERROR_CODES = ['SHELL_UNAVAILABLE'] as const;
+/** The data disk is below `limits.minFreeDiskBytes` (dispatcher/disk-watch.ts): no new work until space returns. */
+export class StorageFullError extends PiclusterError {
+  readonly code = 'STORAGE_FULL';
+}
+
+export const MASTER_ERROR_CODES = ['SHELL_UNAVAILABLE', 'STORAGE_FULL'] as const;
 export type MasterErrorCode = (typeof MASTER_ERROR_CODES)[number];

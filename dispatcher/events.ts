@@ -25,6 +25,8 @@ export interface DispatcherEvents {
   bootEvent: [event: BootEvent];
   /** A ws/timer/socket handler threw and was caught (dispatcher/guard.ts); `store` = a store write failed. */
   handlerError: [info: { channel: string; what: string; store: boolean; message: string }];
+  /** An agent's hello claimed a MAC or serial the inventory does not give its node (refused; the master raises an alert). */
+  identityMismatch: [info: { node: string; field: 'mac' | 'serial'; claimed: string; message: string }];
   /** A frame or input was dropped without an exception (bad shape, unknown type, over a cap). */
   inputDropped: [info: { channel: string; reason: string }];
   /** A store write failed and was kept for a retry (`pending` writes waiting), or all kept writes went through again. */

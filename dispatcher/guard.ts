@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.ts';
 import type { DispatcherEvents } from './events.ts';
 
 /** Where a handler runs; a metric label, so the set is closed. */
-export type GuardChannel = 'agent' | 'ui' | 'shell' | 'timer' | 'netboot' | 'store' | 'process';
+export type GuardChannel = 'agent' | 'ui' | 'shell' | 'http' | 'timer' | 'netboot' | 'store' | 'process';
 
 /** The part of the Dispatcher a guard reports to (its typed events feed the metrics). */
 export interface GuardSink {

@@ -34,6 +34,7 @@ import type { Counter } from 'prom-client';
 import type { BootEvent } from '../netboot/boot-event.ts';
 import { guarded } from './guard.ts';
 import { installProcessGuard } from './process-guard.ts';
+import { DiskWatch } from './disk-watch.ts';
 
 export interface MasterOptions {
   readonly log: Logger;
@@ -81,6 +82,9 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   log.debug({ config: redactConfig(config) }, 'effective configuration');
   log.info(configSummary(config), 'configuration');
 
+  // Disk full is a state: known before the store opens, watched while the master runs.
+  const disk = new DiskWatch({ path: dataDir, minFreeBytes: config.limits.minFreeDiskBytes, log: log.child({ component: 'disk' }) });
+  disk.check();
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
   const store = new SqliteStore(join(dataDir, 'picluster.db'), { synchronous: config.store.synchronous });
   const dispatcher = new Dispatcher({
@@ -91,6 +95,8 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     clusterSecret: secret.value,
     inventory,
     poisonAfterNodeLosses: config.recovery.poisonAfterNodeLosses,
+    limits: config.limits,
+    storage: disk,
   });
   dispatcher.start();
   const lifecycle = new NodeLifecycle({
@@ -111,6 +117,15 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const processGuard = options.processGuard
     ? installProcessGuard(log, (kind) => (registry.getSingleMetric('picluster_uncaught_errors_total') as Counter<'kind'> | undefined)?.inc({ kind }))
     : undefined;
+  dispatcher.on('identityMismatch', (m) => {
+    try {
+      lifecycle.alert('identity-mismatch', 'warning', m.message, m.node);
+    } catch (e) {
+      log.error({ err: e, node: m.node }, 'could not record the identity alert');
+    }
+  });
+  watchDisk(disk, dispatcher, lifecycle, (kind) => store.resolveAlert(kind, undefined, clock.now()), log);
+  disk.start(config.limits.diskCheckMs);
   watchStoreHealth(dispatcher, lifecycle, (kind) => store.resolveAlert(kind, undefined, clock.now()), log);
   lifecycle.on('powerOp', (op) => {
     if (op.state === 'pending') return;
@@ -155,6 +170,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     version: VERSION,
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    rateLimit: { perSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst, maxClients: config.limits.rateLimitClients },
   });
 
   // Lost-node detection is checked every tenth of a heartbeat: a node is declared lost at most
@@ -224,6 +240,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       if (closed) return;
       closed = true;
       clearInterval(ticker);
+      disk.stop();
       clearInterval(pruner);
       await netboot?.close();
       await agents.stop();
@@ -292,6 +309,23 @@ class LocalAgents {
       ),
     );
   }
+}
+
+/** Disk low ⇄ ok raises/resolves `disk-low`; a store write refused makes the watch look at once. */
+function watchDisk(disk: DiskWatch, dispatcher: Dispatcher, lifecycle: NodeLifecycle, resolveAlert: (kind: string) => void, log: Logger): void {
+  const report = (low: boolean, message: string) => {
+    try {
+      if (low) lifecycle.alert('disk-low', 'critical', message);
+      else resolveAlert('disk-low');
+    } catch (e) {
+      log.error({ err: e }, 'could not record the disk alert (the store refuses writes)');
+    }
+  };
+  if (disk.low) report(true, disk.describe());
+  disk.on('change', (s) => report(s.low, s.message));
+  dispatcher.on('storeHealth', (h) => {
+    if (!h.ok) disk.check();
+  });
 }
 
 /** Store writes refused from handlers raise an alert (when the store can take one) and resolve it when they went through. */

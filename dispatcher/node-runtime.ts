@@ -3,7 +3,7 @@
  * while the master runs (the agent link, pull credits, running attempts, lost deadline).
  */
 import type { DispatcherMessage } from '../common/protocol.ts';
-import { acceptsWork, effectiveSlots, type NodeRecord, type NodeState } from './domain/nodes.ts';
+import { acceptsWork, DEFAULT_UNCONFIGURED_SLOTS_CAP, effectiveSlots, type NodeRecord, type NodeState } from './domain/nodes.ts';
 import type { NodeView } from './views.ts';
 
 /** How the Dispatcher talks to one connected agent; the ws gateway implements it. */
@@ -31,7 +31,11 @@ export class RuntimeNode {
   /** Last time the record was written to the store (heartbeats are persisted sparingly). */
   persistedAt = 0;
 
-  constructor(public record: NodeRecord) {}
+  constructor(
+    public record: NodeRecord,
+    /** Slots of a node with none configured (limits.unconfiguredSlotsCap). */
+    readonly unconfiguredSlotsCap = DEFAULT_UNCONFIGURED_SLOTS_CAP,
+  ) {}
 
   get name(): string {
     return this.record.name;
@@ -40,7 +44,7 @@ export class RuntimeNode {
     return this.record.state;
   }
   get slots(): number {
-    return effectiveSlots(this.record);
+    return effectiveSlots(this.record, this.unconfiguredSlotsCap);
   }
   /** Free slots the scheduler may fill now. */
   get free(): number {

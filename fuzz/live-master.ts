@@ -11,7 +11,7 @@ import { ManualClock } from '../common/clock.ts';
 import { silentLogger } from '../common/logger.ts';
 import { PROTOCOL_VERSION } from '../common/protocol.ts';
 import { deriveNodeToken } from '../common/tokens.ts';
-import { Dispatcher } from '../dispatcher/dispatcher.ts';
+import { Dispatcher, type DispatcherDeps } from '../dispatcher/dispatcher.ts';
 import { buildApp, type AppDeps } from '../dispatcher/http/app.ts';
 import { createMetrics } from '../dispatcher/metrics.ts';
 import { MemoryStore } from '../dispatcher/store/memory-store.ts';
@@ -33,7 +33,7 @@ export interface LiveMaster {
   close(): Promise<void>;
 }
 
-export async function startLiveMaster(options: { store?: Store; app?: Partial<AppDeps> } = {}): Promise<LiveMaster> {
+export async function startLiveMaster(options: { store?: Store; app?: Partial<AppDeps>; limits?: DispatcherDeps['limits'] } = {}): Promise<LiveMaster> {
   const clock = new ManualClock();
   const log = silentLogger();
   const dispatcher = new Dispatcher({
@@ -41,6 +41,7 @@ export async function startLiveMaster(options: { store?: Store; app?: Partial<Ap
     clock,
     log,
     clusterSecret: SECRET,
+    ...(options.limits ? { limits: options.limits } : {}),
     scheduler: {
       strategy: 'round-robin',
       heartbeatMs: 1000,

@@ -1,5 +1,6 @@
 /** Text the doctor prints: the boot doctor's diagnosis and pass/warn/fail tables. Pure. */
 import type { BootDiagnosis } from '../../doctor/boot/schema.ts';
+import type { CheckRow } from '../../doctor/network/checks.ts';
 
 const MARK: Record<string, string> = { pass: 'PASS', ok: 'PASS', info: 'INFO', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' };
 
@@ -35,13 +36,6 @@ export function formatDiagnosis(d: BootDiagnosis, now: number): string {
   return [...head, '', ...body].join('\n');
 }
 
-export interface CheckRow {
-  readonly name: string;
-  readonly status: 'pass' | 'warn' | 'fail' | 'skip';
-  readonly detail: string;
-  readonly fix?: string;
-}
-
 export function formatChecks(rows: readonly CheckRow[]): string {
   const width = Math.max(5, ...rows.map((r) => r.name.length));
   const lines = rows.map((r) => {
@@ -52,9 +46,4 @@ export function formatChecks(rows: readonly CheckRow[]): string {
   return [...lines, '', `${count('pass')} passed, ${count('warn')} warnings, ${count('fail')} failed${count('skip') ? `, ${count('skip')} skipped` : ''}`].join(
     '\n',
   );
-}
-
-/** Exit code for scripts: 0 all passed (warnings allowed), 1 something failed. */
-export function checksExitCode(rows: readonly CheckRow[]): number {
-  return rows.some((r) => r.status === 'fail') ? 1 : 0;
 }

@@ -7,6 +7,7 @@ import { CloseCode, PROTOCOL_VERSION, type AgentMessage, type MessageOf } from '
 import { verifyNodeToken } from '../../common/tokens.ts';
 import { canTransitionNode, isConnectedState, type NodeState } from '../domain/nodes.ts';
 import type { AgentLink } from '../node-runtime.ts';
+import { checkIdentityClaims } from '../claims.ts';
 import { TextTailBuffer } from '../../common/tail-buffers.ts';
 import type { BootEvents } from './boot-events.ts';
 import type { DispatcherContext } from './context.ts';
@@ -47,6 +48,13 @@ export class AgentSessions {
     if (existing?.state === 'pending-approval') {
       return { ok: false, code: 'NOT_APPROVED', message: `node '${name}' is waiting for approval` };
     }
+    // A token speaks for its node within what the inventory says: MAC/serial claims are checked, never adopted.
+    const claims = checkIdentityClaims(name, existing?.record, hello.node, (key) => registry.nodeNameBy(key));
+    if (!claims.ok) {
+      ctx.log.warn({ node: name, field: claims.field, claimed: claims.claimed }, 'agent identity claim refused');
+      ctx.emit('identityMismatch', { node: name, field: claims.field, claimed: claims.claimed, message: claims.message });
+      return { ok: false, code: 'IDENTITY_MISMATCH', message: claims.message };
+    }
     const node = registry.nodeOrCreate(name, now);
     if (node.link && node.link !== link) node.link.close(CloseCode.replaced, 'replaced by a newer connection');
     const newBoot = node.record.bootId !== undefined && node.record.bootId !== hello.node.bootId;
@@ -74,8 +82,6 @@ export class AgentSessions {
       bootId: hello.node.bootId,
       lastSeenAt: now,
       ...(newBoot || node.record.bootId === undefined ? { boots: node.record.boots + 1 } : {}),
-      ...(hello.node.mac && !node.record.mac ? { mac: hello.node.mac } : {}),
-      ...(hello.node.serial && !node.record.serial ? { serial: hello.node.serial } : {}),
       ...(hello.node.model && !node.record.model ? { model: hello.node.model } : {}),
     });
     const wanted = node.record.drainRequested ? (node.running.size ? 'draining' : 'drained') : stateOnConnect(node.state);
@@ -99,8 +105,9 @@ export class AgentSessions {
       at: now,
       node: name,
       outcome: newBoot ? 'rebooted' : 'connected',
-      ...(hello.node.mac ? { mac: hello.node.mac } : {}),
-      ...(hello.node.serial ? { serial: hello.node.serial } : {}),
+      // The timeline joins by MAC: the recorded one, else the claim (checked above not to be another node's).
+      ...((node.record.mac ?? hello.node.mac) ? { mac: node.record.mac ?? hello.node.mac } : {}),
+      ...((node.record.serial ?? hello.node.serial) ? { serial: node.record.serial ?? hello.node.serial } : {}),
       ...(hello.node.ip ? { ip: hello.node.ip } : {}),
       detail: {
         agentVersion: hello.node.agentVersion,

@@ -1,7 +1,11 @@
 /**
  * Boot events from netboot (and the agent hello), joined to a node by MAC or serial, stored and
- * emitted; the last refused agent hello of each known node; and the boot doctor's diagnosis
- * (doctor/boot) over both.
+ * emitted. Netboot traffic is unauthenticated, so what it may write is bounded: events with the
+ * same client, kind, file, outcome and reason within `bootEventCoalesceMs` are stored once (the
+ * rest counted as `inputDropped{channel="netboot",reason="BOOT_EVENT_COALESCED"}`), the coalescing
+ * table is itself bounded, and the boot/node event tables are capped to `maxBootEvents` /
+ * `maxNodeEvents` rows (checked every CAP_EVERY writes). Also: the last refused agent hello of each
+ * known node, and the boot doctor's diagnosis (doctor/boot) over both.
  */
 import { diagnoseBoot } from '../../doctor/boot/diagnose.ts';
 import type { BootDiagnosis } from '../../doctor/boot/schema.ts';
@@ -9,6 +13,17 @@ import type { BootEvent } from '../../netboot/boot-event.ts';
 import { bootReportEvents, type BootReportFrame } from './boot-report.ts';
 import type { DispatcherContext } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
+
+export const HISTORY_DEFAULTS = { bootEventCoalesceMs: 10_000, maxBootEvents: 100_000, maxNodeEvents: 100_000 } as const;
+const CAP_EVERY = 256;
+const FROM_AGENT: ReadonlySet<string> = new Set(['agent-hello', 'init-milestone', 'kernel-log']);
+const MAX_COALESCE_KEYS = 4096;
+
+/** What makes two boot events "the same" for coalescing. */
+export function coalesceKey(e: BootEvent): string {
+  const file = e.detail?.file;
+  return [e.kind, e.mac ?? e.serial ?? e.ip ?? '?', typeof file === 'string' ? file : '', e.outcome, e.reason ?? ''].join('|');
+}
 
 interface Refusal {
   readonly at: number;
@@ -25,14 +40,27 @@ export class BootEvents {
    * join the node that IP was seen with in the last 15 minutes. Bounded by the registry's size.
    */
   private readonly byIp = new Map<string, { node: string; at: number }>();
+  private readonly lastStored = new Map<string, number>();
+  private writes = 0;
 
   constructor(
     private readonly ctx: DispatcherContext,
     private readonly registry: NodeRegistry,
   ) {}
 
-  /** Boot events from netboot (and the agent hello), joined to a node by MAC or serial. */
+  private get limits() {
+    return { ...HISTORY_DEFAULTS, ...this.ctx.deps.limits };
+  }
+
+  /**
+   * Boot events from netboot (and the agent hello), joined to a node by MAC or serial. What an
+   * authenticated agent reports (its hello, its boot report: once per boot) is never coalesced.
+   */
   record(event: BootEvent): void {
+    if (!FROM_AGENT.has(event.kind) && this.coalesced(event)) {
+      this.ctx.emit('inputDropped', { channel: 'netboot', reason: 'BOOT_EVENT_COALESCED' });
+      return;
+    }
     let node = event.node;
     if (!node && (event.mac || event.serial)) {
       for (const n of this.registry.nodes.values()) {
@@ -52,6 +80,31 @@ export class BootEvents {
     const stored = node ? { ...event, node } : event;
     this.ctx.storeRetry.run(undefined, () => this.ctx.store.addBootEvent(stored));
     this.ctx.emit('bootEvent', stored);
+    this.wrote();
+  }
+
+  /** Counts a history write (boot or node event); every CAP_EVERY writes the tables are capped. */
+  wrote(): void {
+    if (++this.writes % CAP_EVERY !== 0) return;
+    const { maxBootEvents, maxNodeEvents } = this.limits;
+    try {
+      const n = this.ctx.store.capHistory({ bootEvents: maxBootEvents, nodeEvents: maxNodeEvents });
+      if (n) this.ctx.log.info({ rows: n, maxBootEvents, maxNodeEvents }, 'history capped');
+    } catch (e) {
+      this.ctx.log.warn({ err: e }, 'could not cap the history tables; retried later');
+    }
+  }
+
+  private coalesced(event: BootEvent): boolean {
+    const windowMs = this.limits.bootEventCoalesceMs;
+    if (windowMs <= 0) return false;
+    const key = coalesceKey(event);
+    const last = this.lastStored.get(key);
+    if (last !== undefined && event.at - last < windowMs && event.at >= last) return true;
+    this.lastStored.delete(key);
+    if (this.lastStored.size >= MAX_COALESCE_KEYS) this.lastStored.delete(this.lastStored.keys().next().value!);
+    this.lastStored.set(key, event.at);
+    return false;
   }
 
   /**

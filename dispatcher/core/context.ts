@@ -42,8 +42,18 @@ export interface DispatcherDeps {
   readonly random?: () => number;
   /** Poison-job guard: fail (not retry) a job after this many attempts died with their node (0/absent = off). */
   readonly poisonAfterNodeLosses?: number;
+  /** Bounds on what unauthenticated or agent-driven input may write (`limits:` in the config; defaults in core/boot-events.ts and core/node-commands.ts). */
+  readonly limits?: Partial<HistoryLimits & { maxPendingNodes: number; unconfiguredSlotsCap: number }>;
+  /** Refuses new work while the data disk is low (dispatcher/disk-watch.ts); absent = never. */
+  readonly storage?: { assertWritable(): void };
   /** Coalesces scheduling and result commits; defaults to `setImmediate`. */
   readonly defer?: (fn: () => void) => void;
+}
+
+export interface HistoryLimits {
+  readonly bootEventCoalesceMs: number;
+  readonly maxBootEvents: number;
+  readonly maxNodeEvents: number;
 }
 
 export interface JobSubmission {

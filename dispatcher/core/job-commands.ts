@@ -26,6 +26,7 @@ export class JobCommands {
   /** Commits the jobs, then queues them; returns them in submission order. */
   submit(submissions: readonly JobSubmission[]): Job[] {
     const ctx = this.ctx;
+    ctx.deps.storage?.assertWritable();
     const now = ctx.clock.now();
     const newJobs: NewJob[] = submissions.map((s) => ({
       ...(s.name !== undefined ? { name: s.name } : {}),

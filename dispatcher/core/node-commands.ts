@@ -22,6 +22,8 @@ export interface NewNodeInput {
   power?: Record<string, unknown>;
 }
 
+/** `limits.maxPendingNodes` default: pending-approval nodes enrollment may create. */
+export const DEFAULT_MAX_PENDING_NODES = 32;
 export class NodeCommands {
   constructor(
     private readonly ctx: DispatcherContext,
@@ -164,7 +166,7 @@ export class NodeCommands {
       labels: input.labels ?? {},
       ...(input.power ? { power: input.power } : {}),
     });
-    const node = new RuntimeNode(record);
+    const node = new RuntimeNode(record, registry.slotsCap);
     registry.nodes.set(input.name, node);
     registry.setRemoved(input.name, false);
     registry.nodeEvent(node, pending ? 'approved' : 'added', pending ? `approved (was ${approve})` : 'added through the API', actor, now);
@@ -188,10 +190,19 @@ export class NodeCommands {
   }
 
   /** netboot saw an unknown PXE client with enrollment on: record it as pending approval. */
-  enrollPending(client: { mac: string; serial?: string; vendorClass?: string; arch?: number }): string {
+  enrollPending(client: { mac: string; serial?: string; vendorClass?: string; arch?: number }): string | undefined {
     const { ctx, registry } = this;
     const known = registry.nodeNameBy({ mac: client.mac, ...(client.serial ? { serial: client.serial } : {}) });
     if (known) return known;
+    // Unknown PXE clients are unauthenticated: at most maxPendingNodes wait for approval at once.
+    const maxPending = ctx.deps.limits?.maxPendingNodes ?? DEFAULT_MAX_PENDING_NODES;
+    let pending = 0;
+    for (const n of registry.nodes.values()) if (n.state === 'pending-approval') pending++;
+    if (pending >= maxPending) {
+      ctx.emit('inputDropped', { channel: 'netboot', reason: 'ENROLLMENT_FULL' });
+      ctx.log.debug({ mac: client.mac, pending, maxPending }, 'enrollment full: unknown PXE client not recorded');
+      return undefined;
+    }
     const now = ctx.clock.now();
     const name = `pending-${client.mac.replace(/:/g, '')}`;
     const node = new RuntimeNode(
@@ -201,6 +212,7 @@ export class NodeCommands {
         state: 'pending-approval',
         stateReason: `PXE client ${client.vendorClass ?? ''}`.trim(),
       }),
+      registry.slotsCap,
     );
     registry.nodes.set(name, node);
     registry.nodeEvent(

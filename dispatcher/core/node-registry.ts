@@ -12,6 +12,9 @@ import type { DispatcherContext, RunningAttempt } from './context.ts';
 export class NodeRegistry {
   readonly nodes = new Map<string, RuntimeNode>();
 
+  /** Called after every node-event write (the facade points it at the history cap in boot-events.ts). */
+  onHistoryWrite: () => void = () => {};
+
   constructor(private readonly ctx: DispatcherContext) {}
 
   newRecord(name: string, source: NodeRecord['source'], now: number, extra: Partial<NodeRecord> = {}): NodeRecord {
@@ -21,11 +24,16 @@ export class NodeRegistry {
   nodeOrCreate(name: string, now: number, source: NodeRecord['source'] = 'agent'): RuntimeNode {
     let node = this.nodes.get(name);
     if (!node) {
-      node = new RuntimeNode(this.newRecord(name, source, now));
+      node = new RuntimeNode(this.newRecord(name, source, now), this.slotsCap);
       this.nodes.set(name, node);
       this.persistNode(node, now);
     }
     return node;
+  }
+
+  /** What a node nobody sized may run at once (limits.unconfiguredSlotsCap). */
+  get slotsCap(): number | undefined {
+    return this.ctx.deps.limits?.unconfiguredSlotsCap;
   }
 
   runtime(name: string): RuntimeNode {
@@ -51,8 +59,9 @@ export class NodeRegistry {
   /** The name of the node with this MAC or Pi serial, if any. */
   nodeNameBy(key: { mac?: string; serial?: string }): string | undefined {
     for (const n of this.nodes.values()) {
-      if (key.mac !== undefined && (n.record.mac === key.mac || n.record.identity?.mac === key.mac)) return n.name;
-      if (key.serial !== undefined && (n.record.serial === key.serial || n.record.identity?.serial === key.serial)) return n.name;
+      // Only what the inventory, enrollment or an admin recorded: never an agent's own claim.
+      if (key.mac !== undefined && n.record.mac === key.mac) return n.name;
+      if (key.serial !== undefined && n.record.serial === key.serial) return n.name;
     }
     return undefined;
   }
@@ -89,6 +98,7 @@ export class NodeRegistry {
     const event: NodeEvent = { node: node.name, at, kind, message, actor, ...(from ? { from } : {}), ...(to ? { to } : {}) };
     this.ctx.storeRetry.run(undefined, () => this.ctx.store.addNodeEvent(event));
     this.ctx.emit('nodeEvent', event);
+    this.onHistoryWrite();
   }
 
   persistNode(node: RuntimeNode, now: number): void {

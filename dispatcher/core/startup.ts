@@ -12,7 +12,7 @@ import type { NodeRegistry } from './node-registry.ts';
 /** Loads nodes from the store and the inventory, then the runtime; nodes that were connected turn suspect. */
 export function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: number): void {
   const { nodes } = registry;
-  for (const record of ctx.store.listNodes()) nodes.set(record.name, new RuntimeNode(record));
+  for (const record of ctx.store.listNodes()) nodes.set(record.name, new RuntimeNode(record, registry.slotsCap));
   for (const inv of ctx.deps.inventory?.nodes ?? []) {
     const existing = nodes.get(inv.name);
     const fromInventory = {
@@ -29,7 +29,10 @@ export function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: num
         ...(existing.record.slotsPatched ? {} : { slots: inv.slots }),
       });
     } else {
-      nodes.set(inv.name, new RuntimeNode(registry.newRecord(inv.name, 'inventory', now, { ...fromInventory, labels: inv.labels, slots: inv.slots })));
+      nodes.set(
+        inv.name,
+        new RuntimeNode(registry.newRecord(inv.name, 'inventory', now, { ...fromInventory, labels: inv.labels, slots: inv.slots }), registry.slotsCap),
+      );
     }
     registry.persistNode(nodes.get(inv.name)!, now);
   }

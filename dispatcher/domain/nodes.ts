@@ -98,6 +98,16 @@ export interface NodeEvent {
   readonly to?: NodeState;
 }
 
-export function effectiveSlots(node: Pick<NodeRecord, 'slots' | 'identity'>): number {
-  return node.slots ?? node.identity?.cpus ?? 1;
+/** `limits.unconfiguredSlotsCap` default: slots of a node neither the inventory nor an admin sized. */
+export const DEFAULT_UNCONFIGURED_SLOTS_CAP = 4;
+
+/**
+ * Slots come from the inventory or an admin (`slots`); the agent's declared CPU count can only
+ * lower them (a stolen token cannot claim more capacity than configured). A node nobody sized
+ * gets its CPU count, at most `unconfiguredCap`.
+ */
+export function effectiveSlots(node: Pick<NodeRecord, 'slots' | 'identity'>, unconfiguredCap = DEFAULT_UNCONFIGURED_SLOTS_CAP): number {
+  const cpus = node.identity?.cpus;
+  if (node.slots !== undefined) return cpus !== undefined ? Math.min(node.slots, cpus) : node.slots;
+  return Math.max(1, Math.min(cpus ?? 1, unconfiguredCap));
 }

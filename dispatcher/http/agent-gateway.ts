@@ -13,6 +13,20 @@ import type { AgentLink } from '../node-runtime.ts';
 import { guarded, reportHandlerError } from '../guard.ts';
 import { frameBytes } from './ws-frames.ts';
 
+/**
+ * Until hello is accepted, nobody is authenticated: frames are capped this small (a hello with
+ * 1024 running attempt ids is ~10 KiB). ws enforces it while receiving (close 1009, nothing
+ * buffered past the cap) through its receiver's `_maxPayload`, raised to the app's limit after
+ * hello; the gateway also checks the size itself in case a ws version renames that field.
+ */
+export const PRE_HELLO_MAX_BYTES = 16 * 1024;
+
+type Receiver = { _maxPayload?: number };
+function receiverOf(socket: WebSocket): Receiver | undefined {
+  const r = (socket as unknown as { _receiver?: Receiver })._receiver;
+  return r && typeof r._maxPayload === 'number' ? r : undefined;
+}
+
 export interface AgentGatewayOptions {
   readonly helloTimeoutMs?: number;
   /** Frames larger than this are refused by ws (results carry bounded output). */
@@ -43,6 +57,9 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
   app.get('/agent', { websocket: true, schema: { hide: true } }, (socket: WebSocket, req) => {
     const link = new WsLink(socket);
     let node: string | undefined;
+    const receiver = receiverOf(socket);
+    const fullMaxPayload = receiver?._maxPayload;
+    if (receiver) receiver._maxPayload = PRE_HELLO_MAX_BYTES;
     const remote = req.socket.remoteAddress;
     const guard = <A extends unknown[]>(what: string, fn: (...a: A) => void) => guarded(dispatcher, log, 'agent', what, fn);
     const helloTimer = setTimeout(
@@ -53,7 +70,13 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
     );
 
     const onMessage = (data: unknown): void => {
-      const parsed = parseAgentMessage(frameBytes(data));
+      const bytes = frameBytes(data);
+      if (!node && bytes.length > PRE_HELLO_MAX_BYTES) {
+        dispatcher.emit('protocolError', { code: 'TOO_LARGE' });
+        link.close(1009, 'frame too large before hello');
+        return;
+      }
+      const parsed = parseAgentMessage(bytes);
       if (!parsed.ok) {
         dispatcher.emit('protocolError', { ...(node ? { node } : {}), code: parsed.code });
         log.debug({ node, remote, error: parsed.error }, 'malformed agent frame dropped');
@@ -84,6 +107,7 @@ export function registerAgentGateway(app: FastifyInstance, dispatcher: Dispatche
           return;
         }
         node = outcome.node;
+        if (receiver && fullMaxPayload !== undefined) receiver._maxPayload = fullMaxPayload;
         clearTimeout(helloTimer);
         return;
       }

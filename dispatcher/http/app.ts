@@ -14,11 +14,15 @@ import { registerAgentGateway } from './agent-gateway.ts';
 import type { AuthSettings } from './auth.ts';
 import { bearer } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { installRateLimit, type RateLimitSettings } from './rate-limit.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerMonitoringRoutes, type MonitoringOptions } from './routes-monitoring.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { ErrorBody, JobSubmissionBody } from './schemas.ts';
+
+/** Body limit of every route but `POST /api/jobs`. */
+export const SMALL_BODY_LIMIT_BYTES = 64 * 1024;
 
 export interface AppDeps {
   readonly dispatcher: Dispatcher;
@@ -29,6 +33,8 @@ export interface AppDeps {
   readonly storeKind: string;
   readonly bodyLimitBytes?: number;
   readonly helloTimeoutMs?: number;
+  /** Per-address limits on the unauthenticated endpoints; defaults as in `limits:` (20/s, burst 200). */
+  readonly rateLimit?: RateLimitSettings;
   /** History sampling for `/api/metrics` and `/api/monitoring/export` (defaults: a minute, a day kept). */
   readonly monitoring?: MonitoringOptions;
   /** Extra route registrations (UI, netboot HTTP), given the app. */
@@ -39,11 +45,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     // Request lines are not logged (too chatty for a job queue); errors are, by the error handler.
     loggerInstance: deps.log.child({ component: 'http' }, { level: 'warn' }),
-    bodyLimit: deps.bodyLimitBytes ?? 8 * 1024 * 1024,
+    // Authentication runs in onRequest (before a body is read); bodies are small except job submissions (bodyLimitBytes).
+    bodyLimit: SMALL_BODY_LIMIT_BYTES,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false } },
   }) as unknown as FastifyInstance;
   deps.dispatcher.setMaxListeners(0);
   installErrorHandler(app);
+  installRateLimit(app, deps.rateLimit ?? { perSecond: 20, burst: 200, maxClients: 4096 }, deps.dispatcher);
   app.addSchema(ErrorBody);
   app.addSchema(JobSubmissionBody);
   await app.register(swagger, {
@@ -62,7 +70,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerClusterRoutes(app, deps.dispatcher, deps.auth, { version: deps.version, storeKind: deps.storeKind, startedAt: Date.now() });
   registerNodeRoutes(app, deps.dispatcher, deps.auth);
-  registerJobRoutes(app, deps.dispatcher, deps.auth);
+  registerJobRoutes(app, deps.dispatcher, deps.auth, deps.bodyLimitBytes !== undefined ? { bodyLimitBytes: deps.bodyLimitBytes } : {});
   registerMonitoringRoutes(app, { dispatcher: deps.dispatcher, registry: deps.registry, auth: deps.auth }, deps.monitoring);
   registerAgentGateway(
     app,

@@ -30,7 +30,7 @@ export function roleOf(token: string | undefined, auth: AuthSettings): Role | un
   return undefined;
 }
 
-/** preHandler factory: requires at least `need`. */
+/** `onRequest` hook factory: requires at least `need`, before any body is read or parsed. */
 export function requireRole(need: Role, auth: AuthSettings) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const role = roleOf(bearer(req), auth);

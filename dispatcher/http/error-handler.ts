@@ -11,6 +11,8 @@ const REASON: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  507: 'Insufficient Storage',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   504: 'Gateway Timeout',
@@ -44,7 +46,9 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (isPiclusterError(error)) {
       const status = statusOf(error.code) ?? 500;
-      if (status >= 500) req.log.error({ err: error }, 'request failed');
+      // A full disk is a state the operator was alerted about, not a failure per request.
+      if (status === 507) req.log.warn({ code: error.code }, 'request refused: storage full');
+      else if (status >= 500) req.log.error({ err: error }, 'request failed');
       return reply.status(status).send({ statusCode: status, code: error.code, error: REASON[status] ?? 'Error', message: error.message });
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;

@@ -18,7 +18,7 @@ export function registerClusterRoutes(
 
   app.get(
     '/api/cluster/overview',
-    { preHandler: viewer, schema: { tags: ['cluster'], summary: 'Nodes by state, slots, jobs by state, queue depth' } },
+    { onRequest: viewer, schema: { tags: ['cluster'], summary: 'Nodes by state, slots, jobs by state, queue depth' } },
     async () => ({
       version: info.version,
       store: info.storeKind,
@@ -26,17 +26,13 @@ export function registerClusterRoutes(
     }),
   );
 
-  app.get(
-    '/api/cluster/health',
-    { preHandler: viewer, schema: { tags: ['cluster'], summary: 'Is the cluster able to run work, and if not why' } },
-    async () => {
-      const o = dispatcher.overview();
-      const problems: string[] = [];
-      if (o.nodes.connected === 0) problems.push('no agent is connected');
-      const lost = (o.nodes.byState.lost ?? 0) + (o.nodes.byState.quarantined ?? 0);
-      if (lost) problems.push(`${lost} node(s) lost or quarantined`);
-      if (o.queue.ready > 0 && o.slots.total === 0) problems.push('jobs are waiting but no slots are available');
-      return { status: problems.length === 0 ? 'ok' : o.nodes.connected === 0 ? 'down' : 'degraded', problems, nodes: o.nodes, slots: o.slots, queue: o.queue };
-    },
-  );
+  app.get('/api/cluster/health', { onRequest: viewer, schema: { tags: ['cluster'], summary: 'Is the cluster able to run work, and if not why' } }, async () => {
+    const o = dispatcher.overview();
+    const problems: string[] = [];
+    if (o.nodes.connected === 0) problems.push('no agent is connected');
+    const lost = (o.nodes.byState.lost ?? 0) + (o.nodes.byState.quarantined ?? 0);
+    if (lost) problems.push(`${lost} node(s) lost or quarantined`);
+    if (o.queue.ready > 0 && o.slots.total === 0) problems.push('jobs are waiting but no slots are available');
+    return { status: problems.length === 0 ? 'ok' : o.nodes.connected === 0 ? 'down' : 'degraded', problems, nodes: o.nodes, slots: o.slots, queue: o.queue };
+  });
 }

@@ -104,14 +104,16 @@ export function parseSubmissions(body: unknown): { submissions: JobSubmission[];
   return { submissions, batch };
 }
 
-export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings): void {
+export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings, options: { bodyLimitBytes?: number } = {}): void {
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
 
   app.post(
     '/api/jobs',
     {
-      preHandler: admin,
+      onRequest: admin,
+      // The only route with big bodies (job specs carry sources and stdin); the rest keep the app's small limit.
+      bodyLimit: options.bodyLimitBytes ?? 8 * 1024 * 1024,
       schema: {
         tags: ['jobs'],
         summary: 'Submit one job or an array of jobs; answered after they are committed',
@@ -129,7 +131,7 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
     },
   );
 
-  app.get('/api/jobs', { preHandler: viewer, schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: JobListQuery } }, async (req) => {
+  app.get('/api/jobs', { onRequest: viewer, schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: JobListQuery } }, async (req) => {
     const q = req.query as { state?: string; group?: string; node?: string; limit?: number; offset?: number };
     const { jobs, total } = dispatcher.listJobs({
       ...(q.state ? { state: q.state.split(',') as JobState[] } : {}),
@@ -141,11 +143,11 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
     return { total, limit: q.limit ?? 100, offset: q.offset ?? 0, jobs: jobs.map(jobView) };
   });
 
-  app.get('/api/jobs/status', { preHandler: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state' } }, async () => dispatcher.jobCounts());
+  app.get('/api/jobs/status', { onRequest: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state' } }, async () => dispatcher.jobCounts());
 
   app.get(
     '/api/jobs/:id',
-    { preHandler: viewer, schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams } },
+    { onRequest: viewer, schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams } },
     async (req) => {
       const { id } = req.params as { id: number };
       const job = dispatcher.getJob(id);
@@ -155,7 +157,7 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
 
   app.get(
     '/api/jobs/:id/output',
-    { preHandler: viewer, schema: { tags: ['jobs'], summary: 'stdout/stderr of the current or last attempt', params: JobIdParams } },
+    { onRequest: viewer, schema: { tags: ['jobs'], summary: 'stdout/stderr of the current or last attempt', params: JobIdParams } },
     async (req) => {
       const { id } = req.params as { id: number };
       return dispatcher.jobOutput(id);
@@ -165,7 +167,7 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
   app.get(
     '/api/jobs/:id/wait',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: { tags: ['jobs'], summary: 'Long-poll: answers when the job has ended or after timeoutMs', params: JobIdParams, querystring: WaitQuery },
     },
     async (req) => {
@@ -195,7 +197,7 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
 
   app.delete(
     '/api/jobs/:id',
-    { preHandler: admin, schema: { tags: ['jobs'], summary: 'Cancel a job (a running one is killed on its node)', params: JobIdParams } },
+    { onRequest: admin, schema: { tags: ['jobs'], summary: 'Cancel a job (a running one is killed on its node)', params: JobIdParams } },
     async (req) => {
       const { id } = req.params as { id: number };
       return jobView(dispatcher.cancel(id, 'admin'));

@@ -41,7 +41,7 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
   ) =>
     app.post(
       `/api/nodes/:name/${path}`,
-      { preHandler: admin, schema: { tags: ['lifecycle'], summary, params: NodeNameParams, ...(body ? { body } : {}) } },
+      { onRequest: admin, schema: { tags: ['lifecycle'], summary, params: NodeNameParams, ...(body ? { body } : {}) } },
       async (req) => handler(node(req), (req.body ?? {}) as Record<string, unknown>),
     );
 
@@ -84,7 +84,7 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
 
   app.post(
     '/api/nodes',
-    { preHandler: admin, schema: { tags: ['lifecycle'], summary: 'Add a node, or approve a pending one (approve: its pending name)', body: AddNodeBody } },
+    { onRequest: admin, schema: { tags: ['lifecycle'], summary: 'Add a node, or approve a pending one (approve: its pending name)', body: AddNodeBody } },
     async (req, reply) => {
       const b = req.body as {
         name: string;
@@ -124,7 +124,7 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
   app.delete(
     '/api/nodes/:name',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: { tags: ['lifecycle'], summary: 'Remove a node (rejects a pending one); its running jobs are requeued', params: NodeNameParams },
     },
     async (req) => {
@@ -136,7 +136,7 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
   app.get(
     '/api/nodes/:name/power',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: { tags: ['lifecycle'], summary: "The node's power settings (secrets redacted) and whether recovery can cycle it", params: NodeNameParams },
     },
     async (req) => {
@@ -152,7 +152,7 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
   app.get(
     '/api/power/operations',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['lifecycle'],
         summary: 'The power journal, newest first',
@@ -168,7 +168,7 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
   app.get(
     '/api/alerts',
     {
-      preHandler: viewer,
+      onRequest: viewer,
       schema: {
         tags: ['lifecycle'],
         summary: 'Alerts, newest first (open=true: only unresolved)',

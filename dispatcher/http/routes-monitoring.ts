@@ -25,7 +25,7 @@ const ExportQuery = Type.Object(
     format: Type.Union([Type.Literal('json'), Type.Literal('csv')], { default: 'json' }),
     scope: Type.Union([Type.Literal('cluster'), Type.Literal('nodes')], { default: 'cluster' }),
     /** Only samples taken at or after this time (ms since the epoch). */
-    since: Type.Optional(Type.Integer({ minimum: 0 })),
+    since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     /** scope=nodes: only this node. */
     node: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
   },
@@ -66,7 +66,7 @@ export function registerMonitoringRoutes(
     if (timer) clearInterval(timer);
   });
 
-  app.get('/api/metrics', { preHandler: viewer, schema: { tags: ['monitoring'], summary: 'Cluster and node metrics as JSON (for the UI)' } }, async () => {
+  app.get('/api/metrics', { onRequest: viewer, schema: { tags: ['monitoring'], summary: 'Cluster and node metrics as JSON (for the UI)' } }, async () => {
     const { cluster, nodes, totals } = await history.snapshot();
     const q = (name: string, p: number) => histogramQuantile(deps.registry, name, p);
     return {
@@ -87,7 +87,7 @@ export function registerMonitoringRoutes(
 
   app.get(
     '/api/monitoring/export',
-    { preHandler: viewer, schema: { tags: ['monitoring'], summary: 'Recent history (per-minute samples) as CSV or JSON', querystring: ExportQuery } },
+    { onRequest: viewer, schema: { tags: ['monitoring'], summary: 'Recent history (per-minute samples) as CSV or JSON', querystring: ExportQuery } },
     async (req, reply) => {
       const { format, scope, since, node } = req.query as { format: 'json' | 'csv'; scope: 'cluster' | 'nodes'; since?: number; node?: string };
       const samples = history.samples(since);

@@ -8,13 +8,13 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
 
-  app.get('/api/nodes', { preHandler: viewer, schema: { tags: ['nodes'], summary: 'Every node with state, slots, health and counters' } }, async () =>
+  app.get('/api/nodes', { onRequest: viewer, schema: { tags: ['nodes'], summary: 'Every node with state, slots, health and counters' } }, async () =>
     dispatcher.listNodes(),
   );
 
   app.get(
     '/api/nodes/:name',
-    { preHandler: viewer, schema: { tags: ['nodes'], summary: 'One node and the attempts running on it', params: NodeNameParams } },
+    { onRequest: viewer, schema: { tags: ['nodes'], summary: 'One node and the attempts running on it', params: NodeNameParams } },
     async (req) => {
       const { name } = req.params as { name: string };
       return { ...dispatcher.getNode(name), runningAttempts: dispatcher.runningOn(name) };
@@ -23,7 +23,7 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
 
   app.patch(
     '/api/nodes/:name',
-    { preHandler: admin, schema: { tags: ['nodes'], summary: 'Change slots and labels', params: NodeNameParams, body: NodePatchBody } },
+    { onRequest: admin, schema: { tags: ['nodes'], summary: 'Change slots and labels', params: NodeNameParams, body: NodePatchBody } },
     async (req) => {
       const { name } = req.params as { name: string };
       return dispatcher.patchNode(name, req.body as { slots?: number; labels?: Record<string, string> }, 'admin');
@@ -32,7 +32,7 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
 
   app.get(
     '/api/nodes/:name/events',
-    { preHandler: viewer, schema: { tags: ['nodes'], summary: 'Node events, newest first', params: NodeNameParams, querystring: LimitQuery } },
+    { onRequest: viewer, schema: { tags: ['nodes'], summary: 'Node events, newest first', params: NodeNameParams, querystring: LimitQuery } },
     async (req) => {
       const { name } = req.params as { name: string };
       const { limit } = req.query as { limit?: number };
@@ -56,7 +56,7 @@ export function registerNodeRoutes(app: FastifyInstance, dispatcher: Dispatcher,
 
   app.get(
     '/api/boot-events',
-    { preHandler: viewer, schema: { tags: ['netboot'], summary: 'Boot timeline events (DHCP, TFTP, agent hello), newest first', querystring: BootEventQuery } },
+    { onRequest: viewer, schema: { tags: ['netboot'], summary: 'Boot timeline events (DHCP, TFTP, agent hello), newest first', querystring: BootEventQuery } },
     async (req) => {
       return dispatcher.bootEvents(req.query as { node?: string; mac?: string; serial?: string; limit?: number });
     },

@@ -54,12 +54,12 @@ export const JobListQuery = Type.Object(
     group: Type.Optional(Type.String({ maxLength: 64 })),
     node: Type.Optional(Type.String({ maxLength: 63 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
   },
   { additionalProperties: false },
 );
 
-export const JobIdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+export const JobIdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 export const NodeNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) });
 
 export const NodePatchBody = Type.Object(

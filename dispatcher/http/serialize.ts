@@ -24,6 +24,17 @@ export function jobView(job: Job) {
   };
 }
 
+/**
+ * A job as the live UI channel sends it: everything but the payload. The spec is cut to its kind
+ * and the first argv words (for the job's title); stdin, env, sources and args stay behind REST
+ * (`GET /api/jobs/:id`), so a snapshot's size does not grow with what was submitted.
+ */
+export function jobSummaryView(job: Job) {
+  const { spec, ...rest } = jobView(job);
+  const argv = spec.kind === 'exec' ? spec.argv.slice(0, 16).map((a) => (a.length > 200 ? `${a.slice(0, 200)}…` : a)) : undefined;
+  return { ...rest, spec: { kind: spec.kind, ...(argv ? { argv } : {}) } };
+}
+
 export function attemptView(a: Attempt) {
   const r = a.result;
   return {

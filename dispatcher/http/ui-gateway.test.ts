@@ -119,3 +119,20 @@ describe('UiGateway resync throttle', () => {
     gw.close();
   });
 });
+
+describe('UiGateway snapshot backpressure', () => {
+  it('does not pile a snapshot on a socket that is not reading; resyncs it once drained', () => {
+    vi.useFakeTimers();
+    const { gw, connect } = setup();
+    const s = connect();
+    s.bufferedAmount = 100 * 1024 * 1024;
+    vi.advanceTimersByTime(2000);
+    s.emit('message', Buffer.from('{"type":"resync"}'));
+    vi.advanceTimersByTime(2000);
+    expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(1);
+    s.bufferedAmount = 0;
+    vi.advanceTimersByTime(1000);
+    expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(2);
+    gw.close();
+  });
+});

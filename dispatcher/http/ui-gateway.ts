@@ -26,7 +26,7 @@ import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { FeedItem, UiHistory } from '../ui/history.ts';
 import type { NodeView } from '../views.ts';
 import { bearer, roleOf, type AuthSettings, type Role } from './auth.ts';
-import { jobView } from './serialize.ts';
+import { jobSummaryView } from './serialize.ts';
 import { dropInput, guarded } from '../guard.ts';
 import { frameBytes, parseUiFrame } from './ws-frames.ts';
 
@@ -228,7 +228,7 @@ export class UiGateway {
       role,
       serverTime: Date.now(),
       nodes: this.dispatcher.listNodes(),
-      jobs: [...jobs.values()].map(jobView),
+      jobs: [...jobs.values()].map(jobSummaryView),
       counts: o.jobs,
       queue: o.queue,
       staleResults: o.staleResults,
@@ -240,6 +240,13 @@ export class UiGateway {
 
   private sendSnapshot(client: Client): void {
     if (client.socket.readyState !== client.socket.OPEN) return;
+    if (client.socket.bufferedAmount > this.maxBuffered) {
+      // Not reading: no snapshot piles up on top; flush() resyncs it once it has drained.
+      client.behind = true;
+      dropInput(this.dispatcher, 'ui', 'BACKPRESSURE');
+      this.flushTimer ??= setTimeout(this.guardedFlush, Math.max(this.flushMs, 500));
+      return;
+    }
     client.behind = false;
     client.cursor = this.seq;
     client.lastSnapshotAt = Date.now();
@@ -264,7 +271,7 @@ export class UiGateway {
     if (b.removed.size) base.removed = [...b.removed];
     if (b.alerts) base.alerts = true;
     if (b.jobs.size) {
-      base.jobs = [...b.jobs.values()].map(jobView);
+      base.jobs = [...b.jobs.values()].map(jobSummaryView);
       const o = this.dispatcher.overview();
       base.counts = o.jobs;
       base.queue = o.queue;

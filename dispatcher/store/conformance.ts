@@ -261,6 +261,19 @@ export function storeConformance(name: string, factory: () => Store): void {
       expect(store.listAlerts({}).map((a) => a.kind)).toEqual(['y']);
     });
 
+    it('caps boot and node events to a row count, deleting the oldest', () => {
+      for (let i = 1; i <= 10; i++) {
+        store.addBootEvent({ kind: 'dhcp-discover', at: i, outcome: 'answered' });
+        store.addNodeEvent({ node: 'n', at: i, kind: 'k', message: `m${i}`, actor: 'a' });
+      }
+      expect(store.capHistory({ bootEvents: 3, nodeEvents: 4 })).toBe(13);
+      expect(store.listBootEvents({}).map((e) => e.at)).toEqual([10, 9, 8]);
+      expect(store.listNodeEvents('n').map((e) => e.at)).toEqual([10, 9, 8, 7]);
+      expect(store.capHistory({ bootEvents: 3, nodeEvents: 4 })).toBe(0);
+      store.addBootEvent({ kind: 'dhcp-discover', at: 11, outcome: 'answered' });
+      expect(store.listBootEvents({}).map((e) => e.at)).toEqual([11, 10, 9, 8]);
+    });
+
     it('keeps meta values', () => {
       expect(store.getMeta('k')).toBeUndefined();
       store.setMeta('k', 'v1');

@@ -30,6 +30,7 @@ export class MemoryStore implements Store {
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly nodeEvents: NodeEvent[] = [];
   private readonly bootEvents: (BootEvent & { id: number })[] = [];
+  private lastBootEventId = 0;
   private readonly meta = new Map<string, string>();
   private readonly powerOps: PowerOp[] = [];
   private readonly alerts: Alert[] = [];
@@ -193,7 +194,7 @@ export class MemoryStore implements Store {
   }
 
   addBootEvent(event: BootEvent): void {
-    this.bootEvents.push({ ...clone(event), id: this.bootEvents.length + 1 });
+    this.bootEvents.push({ ...clone(event), id: ++this.lastBootEventId });
   }
   listBootEvents(q: BootEventQuery): (BootEvent & { id: number })[] {
     return this.bootEvents
@@ -261,6 +262,11 @@ export class MemoryStore implements Store {
       .reverse()
       .slice(0, clampLimit(q.limit))
       .map(clone);
+  }
+
+  capHistory(caps: { bootEvents: number; nodeEvents: number }): number {
+    const over = (list: unknown[], keep: number) => list.splice(0, Math.max(0, list.length - keep)).length;
+    return over(this.bootEvents, caps.bootEvents) + over(this.nodeEvents, caps.nodeEvents);
   }
 
   pruneHistory(before: number): number {

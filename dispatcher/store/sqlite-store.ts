@@ -474,6 +474,12 @@ export class SqliteStore implements Store {
     );
   }
 
+  capHistory(caps: { bootEvents: number; nodeEvents: number }): number {
+    const cap = (table: string, keep: number) =>
+      this.db.prepare(`DELETE FROM ${table} WHERE id <= (SELECT id FROM ${table} ORDER BY id DESC LIMIT 1 OFFSET ?)`).run(Math.max(0, keep)).changes;
+    return this.transaction(() => cap('boot_events', caps.bootEvents) + cap('node_events', caps.nodeEvents));
+  }
+
   getMeta(key: string): string | undefined {
     return (this.s.getMeta.get(key) as { value: string } | undefined)?.value;
   }

@@ -135,6 +135,8 @@ export interface Store {
 
   /** Retention: deletes boot events, node events, stale-result records and resolved alerts older than `before`. */
   pruneHistory(before: number): number;
+  /** Size caps: deletes the oldest boot events / node events beyond these row counts; returns rows deleted. */
+  capHistory(caps: { bootEvents: number; nodeEvents: number }): number;
 
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;

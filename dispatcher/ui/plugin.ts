@@ -138,19 +138,19 @@ export function uiPlugin(deps: UiPluginDeps): (app: FastifyInstance) => Promise<
     const viewer = requireRole('viewer', deps.auth);
     app.get(
       '/api/ui/session',
-      { preHandler: viewer, schema: { tags: ['ui'], summary: 'The role of the presented token (the UI login checks it)' } },
+      { onRequest: viewer, schema: { tags: ['ui'], summary: 'The role of the presented token (the UI login checks it)' } },
       async (req) => ({
         role: roleOf(bearer(req), deps.auth),
         version: deps.version,
       }),
     );
-    app.get('/api/ui/throughput', { preHandler: viewer, schema: { tags: ['ui'], summary: 'Finished jobs per minute over the last hour' } }, async () =>
+    app.get('/api/ui/throughput', { onRequest: viewer, schema: { tags: ['ui'], summary: 'Finished jobs per minute over the last hour' } }, async () =>
       history.throughput(),
     );
     app.get(
       '/api/ui/nodes/:name/health',
       {
-        preHandler: viewer,
+        onRequest: viewer,
         schema: { tags: ['ui'], summary: 'Recent health samples of a node (CPU, memory, temperature), oldest first', params: NodeNameParams },
       },
       async (req) => {
@@ -162,7 +162,7 @@ export function uiPlugin(deps: UiPluginDeps): (app: FastifyInstance) => Promise<
     app.get(
       '/api/ui/events',
       {
-        preHandler: viewer,
+        onRequest: viewer,
         schema: {
           tags: ['ui'],
           summary: 'Recent node and boot events, newest first',

@@ -33,6 +33,13 @@ export const TftpConfigSchema = Type.Object(
     maxTransfersPerClient: Type.Integer({ minimum: 1, maximum: 10_000, default: 8 }),
     /** Bytes of file content kept in the shared read cache (least recently used evicted). */
     cacheMaxBytes: Type.Integer({ minimum: 0, default: 1024 * 1024 * 1024 }),
+    /**
+     * Transfer worker threads (0 = every transfer on the main thread). Sending is mostly
+     * kernel work, so with many clients at once more threads sending is more throughput.
+     */
+    workers: Type.Integer({ minimum: 0, maximum: 64, default: 2 }),
+    /** Files at least this big are sent from a worker; smaller ones are not worth the hop. */
+    workerMinBytes: Type.Integer({ minimum: 0, default: 256 * 1024 }),
   },
   { default: {}, additionalProperties: false },
 );

@@ -25,6 +25,7 @@ import type { BootEvent } from '../boot-event.ts';
 import { decodePacket, encodePacket, TFTP_ERROR } from './codec.ts';
 import { decideRequest, oackOptions, type Negotiated } from './options.ts';
 import { decideAdmission } from './admission.ts';
+import { TransferWorkers, type WorkerTransfer } from './workers.ts';
 import { realTimers, Session, type SessionEnd, type StartTimer } from './session.ts';
 import { VirtualRoot, type ResolvedFile } from './virtual-root.ts';
 import { TftpFileError } from './errors.ts';
@@ -43,6 +44,8 @@ export interface TftpServer extends RunningServer {
   readonly root: VirtualRoot;
   /** Transfers in progress. */
   activeTransfers(): number;
+  /** Transfer worker threads started so far (they start with the first big transfer). */
+  workerThreads(): number;
 }
 
 /** The boot interface's IPv4 address: `serverAddress`, else the interface's, else any. */
@@ -83,10 +86,12 @@ interface Context {
   readonly bindAddress: string;
   readonly wrap: (socket: dgram.Socket, role: 'listen' | 'transfer') => dgram.Socket;
   /** Transfers by client `address:port`; `starting` while the file and socket are set up. */
-  readonly active: Map<string, Session | 'starting'>;
+  readonly active: Map<string, Session | WorkerTransfer | 'starting'>;
   /** Transfers (starting included) per client IP address, for the per-client cap. */
   readonly perClient: Map<string, number>;
   readonly timers: StartTimer;
+  /** Transfer worker threads (undefined: every transfer runs on this thread). */
+  readonly workers: TransferWorkers | undefined;
 }
 
 /** Everything a finished request reports: one boot event and one outcome count. */
@@ -191,6 +196,36 @@ async function startSession(
     report(ctx, { ip: rinfo.address, file, outcome: problem, reason: fileError?.reason ?? String(e), who: ctx.root.identify(file) });
     return;
   }
+  const tftp = ctx.config.tftp;
+  const data = resolved.data;
+  const oack = negotiated.accepted.length > 0 ? encodePacket({ op: 'oack', options: oackOptions(negotiated, data.length) }) : undefined;
+  const retransmitMs = Math.min(tftp.retransmitMs, (negotiated.timeoutS ?? Infinity) * 1000);
+  const startedAt = ctx.deps.clock.now();
+  const onEnd = (end: SessionEnd): void => sessionEnded(ctx, key, rinfo.address, file, resolved, negotiated, startedAt, end);
+  // Big shared files go to a worker (the cache is shared memory); small, generated and
+  // netascii files are not worth the hop.
+  if (ctx.workers && data.buffer instanceof SharedArrayBuffer && data.length >= tftp.workerMinBytes) {
+    if (ctx.active.get(key) !== 'starting') return; // the server was closed meanwhile
+    const transfer = ctx.workers.run(
+      {
+        buffer: data.buffer,
+        byteOffset: data.byteOffset,
+        length: data.length,
+        blksize: negotiated.blksize,
+        windowsize: negotiated.windowsize,
+        oack,
+        maxRetries: tftp.maxRetries,
+        maxRetriesBeforeAck: tftp.maxRetriesBeforeAck,
+        retransmitMs,
+        bindAddress: ctx.bindAddress,
+        clientAddress: rinfo.address,
+        clientPort: rinfo.port,
+      },
+      onEnd,
+    );
+    ctx.active.set(key, transfer);
+    return;
+  }
   let socket: dgram.Socket | undefined;
   try {
     socket = ctx.wrap(dgram.createSocket({ type: 'udp4' }), 'transfer');
@@ -211,23 +246,20 @@ async function startSession(
     socket.close(); // the server was closed meanwhile
     return;
   }
-  const data = resolved.data;
-  const startedAt = ctx.deps.clock.now();
-  const tftp = ctx.config.tftp;
   const session = new Session(
     socket,
     {
       data,
       blksize: negotiated.blksize,
       windowsize: negotiated.windowsize,
-      oack: negotiated.accepted.length > 0 ? encodePacket({ op: 'oack', options: oackOptions(negotiated, data.length) }) : undefined,
+      oack,
       maxRetries: tftp.maxRetries,
       maxRetriesBeforeAck: tftp.maxRetriesBeforeAck,
-      retransmitMs: Math.min(tftp.retransmitMs, (negotiated.timeoutS ?? Infinity) * 1000),
+      retransmitMs,
     },
     ctx.timers,
     {
-      onEnd: (end) => sessionEnded(ctx, key, rinfo.address, file, resolved, negotiated, startedAt, end),
+      onEnd,
       onIgnored: (reason) => ctx.metrics.ignored.inc({ reason }),
       onFault: (err) => ctx.log.error({ err, file }, 'tftp transfer handler failed'),
     },
@@ -239,17 +271,23 @@ async function startSession(
 export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, options: TftpServerOptions = {}): Promise<TftpServer> {
   const log = deps.log.child({ component: 'tftp' });
   const address = bootAddress(config);
+  const metrics = tftpMetrics(deps.registry);
   const ctx: Context = {
     config,
     deps,
     log,
-    metrics: tftpMetrics(deps.registry),
+    metrics,
     root: new VirtualRoot({ root: config.tftpRoot, directory: deps.directory, cacheMaxBytes: config.tftp.cacheMaxBytes }),
     bindAddress: address,
     wrap: options.wrapSocket ?? ((s) => s),
     active: new Map(),
     perClient: new Map(),
     timers: options.timers ?? realTimers,
+    // Workers run real timers and unwrapped sockets: off when a test injects either.
+    workers:
+      config.tftp.workers > 0 && !options.timers && !options.wrapSocket
+        ? new TransferWorkers(config.tftp.workers, log, (reason) => metrics.ignored.inc({ reason }))
+        : undefined,
   };
   const limits = { blksizeMax: config.tftp.blksizeMax, windowsizeMax: config.tftp.windowsizeMax };
   const listen = ctx.wrap(dgram.createSocket({ type: 'udp4' }), 'listen');
@@ -316,6 +354,7 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
     ports: { tftp: port },
     root: ctx.root,
     activeTransfers: () => ctx.active.size,
+    workerThreads: () => ctx.workers?.size ?? 0,
     async close() {
       if (closed) return;
       closed = true;
@@ -324,6 +363,7 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
         else s.end('aborted', 'server closed');
       }
       await new Promise<void>((resolve) => listen.close(() => resolve()));
+      await ctx.workers?.close();
     },
   };
 }

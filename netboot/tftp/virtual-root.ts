@@ -218,7 +218,8 @@ export class VirtualRoot {
       }
       const st = await fh.stat();
       if (!st.isFile()) throw new TftpFileError('not-found', 'not a regular file');
-      const data = Buffer.allocUnsafe(st.size);
+      // Shared memory: transfer workers (workers.ts) send slices of it without a copy.
+      const data = Buffer.from(new SharedArrayBuffer(st.size));
       let off = 0;
       while (off < st.size) {
         const { bytesRead } = await fh.read(data, off, st.size - off, off);

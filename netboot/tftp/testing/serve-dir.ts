@@ -1,6 +1,8 @@
 /**
- * Dev helper: `node --import tsx netboot/tftp/testing/serve-dir.ts <root> [port] [--events] [--debug]` serves a
- * directory on 127.0.0.1 and prints the port (used by the bench as a child process).
+ * Dev helper: `node --import tsx netboot/tftp/testing/serve-dir.ts <root> [port] [--events] [--debug]
+ * [--tftp '{"maxTransfersPerClient":100}']` serves a directory on 127.0.0.1 (or `--address A`) and
+ * prints the port (used by the benches as a child process). `--tftp` overrides `netboot.tftp` keys:
+ * the benches run many clients from one address, which the per-client cap would refuse.
  */
 import { Registry } from 'prom-client';
 import { systemClock } from '../../../common/clock.ts';
@@ -10,12 +12,18 @@ import { emptyDirectory, testConfig } from './harness.ts';
 
 const args = process.argv.slice(2);
 const printEvents = args.includes('--events');
-const [root, port] = args.filter((a) => !a.startsWith('--'));
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const overrides = JSON.parse(flag('--tftp') ?? '{}') as Record<string, unknown>;
+const address = flag('--address') ?? '127.0.0.1';
+const [root, port] = args.filter((a, i) => !a.startsWith('--') && !['--tftp', '--address'].includes(args[i - 1] ?? ''));
 if (!root) {
   process.stderr.write('usage: serve-dir.ts <root> [port] [--events] [--debug]\n');
   process.exit(2);
 }
-const config = testConfig({ interface: 'lo', serverAddress: '127.0.0.1', tftpRoot: root, clients: 'any', tftp: { port: Number(port ?? 0) } });
+const config = testConfig({ interface: 'lo', serverAddress: address, tftpRoot: root, clients: 'any', tftp: { ...overrides, port: Number(port ?? 0) } });
 const server = await startTftpServer(config, {
   log: args.includes('--debug') ? createLogger({ level: 'debug' }, process.stderr) : silentLogger(),
   clock: systemClock,

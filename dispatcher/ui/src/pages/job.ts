@@ -61,7 +61,8 @@ export function JobPage({ id }: { id: number }): ComponentChild {
   }, [id]);
 
   if (!job) return h('main', null, h('h1', null, `Job #${id}`), error ? h(ErrorBox, { error }) : h(Empty, null, 'Loading…'));
-  const j: FullJob = { ...job, ...(liveJob ?? {}) } as FullJob;
+  // The live channel carries a spec summary only (no stdin, env, source); the full spec is the REST one.
+  const j: FullJob = { ...job, ...(liveJob ?? {}), spec: job.spec } as FullJob;
   const admin = isAdmin();
   const active = j.state === 'queued' || j.state === 'running';
   const retry = async () => {
