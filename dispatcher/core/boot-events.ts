@@ -34,12 +34,6 @@ interface Refusal {
 export class BootEvents {
   /** Known nodes only (bounded by the registry); cleared by the node's next accepted hello. */
   private readonly refusals = new Map<string, Refusal>();
-  /**
-   * Which node an address last belonged to (from events that name both): HTTP fetches by a
-   * booting machine carry only its IP (iPXE's kernel and initramfs, /init's runtime), so they
-   * join the node that IP was seen with in the last 15 minutes. Bounded by the registry's size.
-   */
-  private readonly byIp = new Map<string, { node: string; at: number }>();
   private readonly lastStored = new Map<string, number>();
   private writes = 0;
 
@@ -69,13 +63,6 @@ export class BootEvents {
           break;
         }
       }
-    }
-    if (!node && event.ip) {
-      const seen = this.byIp.get(event.ip);
-      if (seen && event.at - seen.at < 15 * 60_000 && this.registry.nodes.has(seen.node)) node = seen.node;
-    } else if (node && event.ip && this.registry.nodes.has(node)) {
-      this.byIp.set(event.ip, { node, at: event.at });
-      if (this.byIp.size > 4 * this.registry.nodes.size + 16) this.byIp.delete(this.byIp.keys().next().value as string);
     }
     const stored = node ? { ...event, node } : event;
     this.ctx.storeRetry.run(undefined, () => this.ctx.store.addBootEvent(stored));

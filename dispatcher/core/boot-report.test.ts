@@ -102,44 +102,4 @@ describe('boot report → boot events', () => {
     expect(timeline.at(-1)).toBe('agent-hello');
     expect(timeline.filter((k) => k === 'init-milestone')).toHaveLength(3);
   });
-
-  it('joins an HTTP fetch that carries only an IP to the node that IP was last seen with', () => {
-    const d = new Dispatcher({
-      store: new MemoryStore(),
-      clock: new ManualClock(BOOTED),
-      log: silentLogger(),
-      clusterSecret: SECRET,
-      defer: (fn) => fn(),
-      scheduler: {
-        strategy: 'round-robin',
-        heartbeatMs: 1000,
-        missedHeartbeats: 3,
-        restartGraceMs: 0,
-        defaultRetries: 0,
-        retryBackoffMs: 0,
-        retryBackoffMaxMs: 0,
-        outputLimitBytes: 1024,
-      },
-    });
-    d.start();
-    const link = new Link();
-    d.agentHello(
-      {
-        type: 'hello',
-        protocol: PROTOCOL_VERSION,
-        token: deriveNodeToken(SECRET, 'x1'),
-        node: { name: 'x1', cpus: 1, memoryMb: 512, arch: 'x64', platform: 'linux', agentVersion: '0.1.0', bootId: 'b', mac: '52:54:00:00:00:01' },
-        running: [],
-      },
-      link,
-    );
-    d.recordBootEvent({ kind: 'http-fetch', at: BOOTED + 1, mac: '52:54:00:00:00:01', ip: '10.0.0.9', outcome: 'answered', detail: { file: 'ipxe' } });
-    d.recordBootEvent({ kind: 'http-fetch', at: BOOTED + 2, ip: '10.0.0.9', outcome: 'complete', detail: { file: 'amd64/vmlinuz' } });
-    d.recordBootEvent({ kind: 'http-fetch', at: BOOTED + 3, ip: '10.0.0.10', outcome: 'complete', detail: { file: 'amd64/vmlinuz' } });
-    const files = d
-      .bootEvents({ node: 'x1' })
-      .filter((e) => e.kind === 'http-fetch')
-      .map((e) => e.detail?.file);
-    expect(files.sort()).toEqual(['amd64/vmlinuz', 'ipxe']);
-  });
 });
