@@ -119,6 +119,21 @@ export default tseslint.config(
     rules: restrict('only dispatcher/store/ may import a database driver', { paths: drivers }),
   },
   {
+    // The running master (dispatcher, netboot) never imports the image builder: what both need
+    // (fillTemplate, tail buffers) lives in common/. Same driver rule as above, plus that one.
+    files: ['dispatcher/**/*.ts', 'netboot/**/*.ts'],
+    ignores: ['dispatcher/store/**', 'dispatcher/domain/**', 'dispatcher/http/**', '**/*.test.ts', '**/testing/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: drivers.map((name) => ({ name, message: 'only dispatcher/store/ may import a database driver' })),
+          patterns: [{ group: ['**/image/build/*'], message: 'the running master never imports the image builder: shared helpers live in common/' }],
+        },
+      ],
+    },
+  },
+  {
     // The domain is pure: it imports only itself and common/ types — no transport, store or I/O.
     files: ['dispatcher/domain/**/*.ts'],
     ignores: ['**/*.test.ts'],

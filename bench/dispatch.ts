@@ -122,12 +122,11 @@ async function main(): Promise<void> {
   const { Dispatcher } = await import('../dispatcher/dispatcher.ts');
   const { buildApp } = await import('../dispatcher/http/app.ts');
   const { createMetrics } = await import('../dispatcher/metrics.ts');
-  const { MemoryStore } = await import('../dispatcher/store/memory-store.ts');
-  const { SqliteStore } = await import('../dispatcher/store/sqlite-store.ts');
+  const { createStore } = await import('../dispatcher/store/factory.ts');
 
   const clock: Clock = { now: wall };
   const dir = mkdtempSync(join(tmpdir(), 'picluster-bench-'));
-  const store = values.store === 'memory' ? new MemoryStore() : new SqliteStore(join(dir, 'bench.db'));
+  const store = createStore(values.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db') });
   const dispatcher = new Dispatcher({
     store,
     clock,

@@ -26,7 +26,7 @@ const H = 360;
 const M = { left: 64, right: 16, top: 40, bottom: 70 };
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const fmt = (v: number): string => (Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 /** A "nice" axis maximum and tick step for values up to `max`. */
 export function niceScale(max: number, ticks = 5): { max: number; step: number } {

@@ -5,8 +5,48 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+// Types only: the REST shapes are the dispatcher's TypeBox schemas (one declaration; no runtime import).
+import type { ApiShapes } from '../dispatcher/http/api-schemas.ts';
 
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type { ApiShapes } from '../dispatcher/http/api-schemas.ts';
+export type JobState = ApiShapes['Job']['state'];
+export type NodeInfo = ApiShapes['Node'];
+
+/**
+ * Every REST call this client makes: method, path (OpenAPI form) and the `$id` of the response
+ * schema (`array`: a list of them). client/openapi.test.ts checks this table against the
+ * master's OpenAPI document, so the client and the API cannot drift apart.
+ */
+export const CLIENT_ROUTES = {
+  submit: { method: 'POST', path: '/api/jobs', status: 201, response: 'Job' },
+  submitMany: { method: 'POST', path: '/api/jobs', status: 201, response: 'Job', array: true },
+  wait: { method: 'GET', path: '/api/jobs/{id}/wait', status: 200, response: 'WaitedJob' },
+  job: { method: 'GET', path: '/api/jobs/{id}', status: 200, response: 'FullJob' },
+  jobs: { method: 'GET', path: '/api/jobs', status: 200, response: 'JobList' },
+  jobCounts: { method: 'GET', path: '/api/jobs/status', status: 200, response: 'JobCounts' },
+  output: { method: 'GET', path: '/api/jobs/{id}/output', status: 200, response: 'JobOutput' },
+  cancel: { method: 'DELETE', path: '/api/jobs/{id}', status: 200, response: 'Job' },
+  nodes: { method: 'GET', path: '/api/nodes', status: 200, response: 'NodeList' },
+  node: { method: 'GET', path: '/api/nodes/{name}', status: 200, response: 'NodeDetail' },
+  addNode: { method: 'POST', path: '/api/nodes', status: 201, response: 'Node' },
+  removeNode: { method: 'DELETE', path: '/api/nodes/{name}', status: 200, response: 'RemovedNode' },
+  reboot: { method: 'POST', path: '/api/nodes/{name}/reboot', status: 200, response: 'RebootResult' },
+  'power-on': { method: 'POST', path: '/api/nodes/{name}/power-on', status: 200, response: 'PowerOp' },
+  'power-off': { method: 'POST', path: '/api/nodes/{name}/power-off', status: 200, response: 'PowerOp' },
+  'power-cycle': { method: 'POST', path: '/api/nodes/{name}/power-cycle', status: 200, response: 'PowerOp' },
+  drain: { method: 'POST', path: '/api/nodes/{name}/drain', status: 200, response: 'Node' },
+  undrain: { method: 'POST', path: '/api/nodes/{name}/undrain', status: 200, response: 'Node' },
+  maintenance: { method: 'POST', path: '/api/nodes/{name}/maintenance', status: 200, response: 'Node' },
+  identify: { method: 'POST', path: '/api/nodes/{name}/identify', status: 200, response: 'IdentifyResult' },
+  alerts: { method: 'GET', path: '/api/alerts', status: 200, response: 'AlertList' },
+  powerOps: { method: 'GET', path: '/api/power/operations', status: 200, response: 'PowerOpList' },
+  overview: { method: 'GET', path: '/api/cluster/overview', status: 200, response: 'Overview' },
+} as const satisfies Record<string, { method: string; path: string; status: number; response: keyof ApiShapes; array?: true }>;
+
+type Routes = typeof CLIENT_ROUTES;
+type ResponseOf<K extends keyof Routes> = Routes[K] extends { array: true } ? ApiShapes[Routes[K]['response']][] : ApiShapes[Routes[K]['response']];
+/** Node actions (POST /api/nodes/{name}/<action>) and what each answers. */
+export type NodeAction = 'reboot' | 'power-on' | 'power-off' | 'power-cycle' | 'drain' | 'undrain' | 'maintenance' | 'identify';
 
 export interface CommonJobOptions {
   readonly name?: string;
@@ -28,30 +68,8 @@ export type JobInput =
   // A function is sent as source: it must be self-contained (no closures over local variables).
   | (CommonJobOptions & { readonly fn: (...args: never[]) => unknown; readonly args?: readonly unknown[] });
 
-export interface JobInfo {
-  readonly id: number;
-  readonly state: JobState;
-  readonly kind: 'exec' | 'function' | 'python';
-  readonly name?: string;
-  readonly node?: string;
-  readonly attempts: number;
-  readonly reason?: string;
-  readonly submittedAt: number;
-  readonly startedAt?: number;
-  readonly finishedAt?: number;
-  readonly group: string;
-  readonly priority: number;
-  readonly result?: {
-    outcome: string;
-    exitCode?: number | null;
-    signal?: string;
-    value?: unknown;
-    error?: string;
-    durationMs?: number;
-    cpuMs?: number;
-    peakMemoryBytes?: number;
-  };
-}
+/** A job as the API returns it; `result` once it has ended (from `job()` / waits). */
+export type JobInfo = ApiShapes['Job'] & { readonly result?: ApiShapes['Result'] };
 
 export interface JobResult {
   readonly id: number;
@@ -126,13 +144,13 @@ export class Cluster {
   }
 
   async submit(job: JobInput): Promise<SubmittedJob> {
-    const created = (await this.request('POST', '/api/jobs', toBody(job))) as JobInfo;
+    const created = await this.call('submit', {}, toBody(job));
     return new SubmittedJob(this, created.id, created.state);
   }
 
   /** Submits many jobs in one committed batch; same order as given. */
   async submitMany(jobs: readonly JobInput[]): Promise<SubmittedJob[]> {
-    const created = (await this.request('POST', '/api/jobs', jobs.map(toBody))) as JobInfo[];
+    const created = await this.call('submitMany', {}, jobs.map(toBody));
     return created.map((c) => new SubmittedJob(this, c.id, c.state));
   }
 
@@ -147,9 +165,9 @@ export class Cluster {
 
   async waitForResult(id: number): Promise<JobResult> {
     for (;;) {
-      const j = (await this.request('GET', `/api/jobs/${id}/wait?timeoutMs=25000`)) as JobInfo & { done: boolean };
+      const j = await this.call('wait', { id }, undefined, { timeoutMs: 25000 });
       if (j.done) {
-        const out = (await this.request('GET', `/api/jobs/${id}/output`)) as { stdout: string; stderr: string };
+        const out = await this.call('output', { id });
         const r = j.result;
         return {
           id,
@@ -169,53 +187,70 @@ export class Cluster {
     }
   }
 
-  job(id: number): Promise<JobInfo & { attemptList: unknown[] }> {
-    return this.request('GET', `/api/jobs/${id}`) as Promise<JobInfo & { attemptList: unknown[] }>;
+  job(id: number): Promise<ApiShapes['FullJob']> {
+    return this.call('job', { id });
   }
-  jobs(query: { state?: string; group?: string; node?: string; limit?: number; offset?: number } = {}): Promise<{ total: number; jobs: JobInfo[] }> {
+  jobs(query: { state?: string; group?: string; node?: string; limit?: number; offset?: number } = {}): Promise<ApiShapes['JobList']> {
+    return this.call('jobs', {}, undefined, query);
+  }
+  jobCounts(): Promise<ApiShapes['JobCounts']> {
+    return this.call('jobCounts');
+  }
+  output(id: number): Promise<ApiShapes['JobOutput']> {
+    return this.call('output', { id });
+  }
+  cancel(id: number): Promise<ApiShapes['Job']> {
+    return this.call('cancel', { id });
+  }
+  nodes(): Promise<ApiShapes['NodeList']> {
+    return this.call('nodes');
+  }
+  node(name: string): Promise<ApiShapes['NodeDetail']> {
+    return this.call('node', { name });
+  }
+  /** Node actions: reboot, power-on, power-off, power-cycle, drain, undrain, maintenance, identify. */
+  nodeAction<A extends string>(
+    name: string,
+    action: A,
+    body: Record<string, unknown> = {},
+  ): Promise<A extends NodeAction ? ResponseOf<A> : Record<string, unknown>> {
+    type Answer = A extends NodeAction ? ResponseOf<A> : Record<string, unknown>;
+    if (isNodeAction(action)) return this.call(action, { name }, body) as Promise<Answer>;
+    // Not a route this client knows: sent as is, the master answers (404 names the route).
+    return this.request('POST', `/api/nodes/${encodeURIComponent(name)}/${action}`, body) as Promise<Answer>;
+  }
+  addNode(node: Record<string, unknown>): Promise<ApiShapes['Node']> {
+    return this.call('addNode', {}, node);
+  }
+  removeNode(name: string): Promise<ApiShapes['RemovedNode']> {
+    return this.call('removeNode', { name });
+  }
+  alerts(open?: boolean): Promise<ApiShapes['AlertList']> {
+    return this.call('alerts', {}, undefined, { open });
+  }
+  powerOps(node?: string): Promise<ApiShapes['PowerOpList']> {
+    return this.call('powerOps', {}, undefined, { node });
+  }
+  overview(): Promise<ApiShapes['Overview']> {
+    return this.call('overview');
+  }
+
+  /** One call of CLIENT_ROUTES: fills `{params}` in the path, adds the query, types the answer by the route's schema. */
+  private async call<K extends keyof Routes>(
+    route: K,
+    params: Record<string, string | number> = {},
+    body?: unknown,
+    query: Record<string, string | number | boolean | undefined> = {},
+  ): Promise<ResponseOf<K>> {
+    const r = CLIENT_ROUTES[route];
+    const path = r.path.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(String(params[k])));
     const qs = new URLSearchParams(
       Object.entries(query)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]): [string, string] => [k, String(v)]),
     );
-    return this.request('GET', `/api/jobs${qs.size ? `?${qs}` : ''}`) as Promise<{ total: number; jobs: JobInfo[] }>;
-  }
-  jobCounts(): Promise<Record<JobState, number>> {
-    return this.request('GET', '/api/jobs/status') as Promise<Record<JobState, number>>;
-  }
-  output(id: number): Promise<{ stdout: string; stderr: string; running: boolean }> {
-    return this.request('GET', `/api/jobs/${id}/output`) as Promise<{ stdout: string; stderr: string; running: boolean }>;
-  }
-  cancel(id: number): Promise<JobInfo> {
-    return this.request('DELETE', `/api/jobs/${id}`) as Promise<JobInfo>;
-  }
-  nodes(): Promise<Record<string, unknown>[]> {
-    return this.request('GET', '/api/nodes') as Promise<Record<string, unknown>[]>;
-  }
-  node(name: string): Promise<Record<string, unknown>> {
-    return this.request('GET', `/api/nodes/${encodeURIComponent(name)}`) as Promise<Record<string, unknown>>;
-  }
-  /** Node actions: reboot, power-on, power-off, power-cycle, drain, undrain, maintenance, identify. */
-  nodeAction(name: string, action: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    return this.request('POST', `/api/nodes/${encodeURIComponent(name)}/${action}`, body) as Promise<Record<string, unknown>>;
-  }
-  addNode(node: Record<string, unknown>): Promise<Record<string, unknown>> {
-    return this.request('POST', '/api/nodes', node) as Promise<Record<string, unknown>>;
-  }
-  removeNode(name: string): Promise<Record<string, unknown>> {
-    return this.request('DELETE', `/api/nodes/${encodeURIComponent(name)}`) as Promise<Record<string, unknown>>;
-  }
-  alerts(open?: boolean): Promise<{ breakerOpen: boolean; alerts: Record<string, unknown>[] }> {
-    return this.request('GET', `/api/alerts${open === undefined ? '' : `?open=${open}`}`) as Promise<{
-      breakerOpen: boolean;
-      alerts: Record<string, unknown>[];
-    }>;
-  }
-  powerOps(node?: string): Promise<Record<string, unknown>[]> {
-    return this.request('GET', `/api/power/operations${node ? `?node=${encodeURIComponent(node)}` : ''}`) as Promise<Record<string, unknown>[]>;
-  }
-  overview(): Promise<Record<string, unknown>> {
-    return this.request('GET', '/api/cluster/overview') as Promise<Record<string, unknown>>;
+    // The master validates against the same schemas; what it answers is the route's shape.
+    return (await this.request(r.method, `${path}${qs.size ? `?${qs}` : ''}`, body)) as ResponseOf<K>;
   }
 
   async request(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -251,6 +286,18 @@ export class Cluster {
     return data;
   }
 }
+
+const NODE_ACTIONS: readonly string[] = [
+  'reboot',
+  'power-on',
+  'power-off',
+  'power-cycle',
+  'drain',
+  'undrain',
+  'maintenance',
+  'identify',
+] satisfies NodeAction[];
+const isNodeAction = (a: string): a is NodeAction => NODE_ACTIONS.includes(a);
 
 function readToken(dataDir: string): string | undefined {
   try {

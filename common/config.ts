@@ -137,6 +137,14 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    /** Input files and job artifacts (docs/files.md), stored content-addressed under `<dataDir>/files`. */
+    files: Type.Object(
+      {
+        /** Largest accepted `POST /api/files` upload; bigger ones get 413 FILE_TOO_LARGE. */
+        maxUploadBytes: Type.Integer({ minimum: 1, default: 256 * 1024 * 1024 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     inventory: Type.Object(
       {
         /** Path to nodes.yaml; absent file = no inventory nodes (agents with valid tokens still join). */
@@ -178,6 +186,8 @@ export class ConfigFileError extends PiclusterError {
 export interface ConfigSources {
   /** Path of the YAML file; a missing file is an error only when `required`. */
   readonly file?: string;
+  /** The YAML text itself (instead of reading `file`, which then only names it in errors): tests and the fuzzer. */
+  readonly text?: string;
   readonly required?: boolean;
   /** Environment (defaults to nothing: callers pass `process.env` explicitly). */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -268,10 +278,10 @@ function dedupe(problems: Problem[]): Problem[] {
 
 export function loadConfig(sources: ConfigSources = {}): Config {
   let fromFile: Record<string, unknown> = {};
-  if (sources.file) {
-    let text: string | undefined;
+  if (sources.file || sources.text !== undefined) {
+    let text: string | undefined = sources.text;
     try {
-      text = readFileSync(sources.file, 'utf8');
+      if (text === undefined && sources.file) text = readFileSync(sources.file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || sources.required) {
         throw new ConfigFileError(`cannot read config file ${sources.file}: ${(e as Error).message}`, { cause: e });
@@ -279,7 +289,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     }
     if (text !== undefined) {
       try {
-        const parsed: unknown = parseYaml(text);
+        const parsed: unknown = parseYaml(text, { logLevel: 'error' });
         if (parsed !== null && parsed !== undefined) {
           if (typeof parsed !== 'object' || Array.isArray(parsed)) {
             throw new ConfigFileError(`config file ${sources.file} must hold a mapping at the top level`);

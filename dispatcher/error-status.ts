@@ -7,11 +7,12 @@
 import { POWER_ERROR_CODES } from './power/errors.ts';
 import { DOMAIN_ERROR_CODES } from './domain/errors.ts';
 import { MASTER_ERROR_CODES } from './errors.ts';
+import { FILES_ERROR_CODES } from './files/errors.ts';
 import { HTTP_ERROR_CODES } from './http/errors.ts';
 import { LIFECYCLE_ERROR_CODES } from './lifecycle/errors.ts';
 import { STORE_ERROR_CODES } from './store/errors.ts';
 
-/** Codes of errors declared outside a code list: common/ (ValidationError, ConfigFileError) and inventory/. */
+/** Codes of errors declared outside a code list: common/ (ValidationError, ConfigFileError), inventory/, the master's start-up checks. */
 const OTHER_ERROR_CODES = ['VALIDATION_FAILED', 'CONFIG_FILE', 'INVENTORY_FILE', 'BOOT_FILES_MISSING'] as const;
 
 export const ERROR_CODES = [
@@ -22,6 +23,7 @@ export const ERROR_CODES = [
   ...MASTER_ERROR_CODES,
   ...POWER_ERROR_CODES,
   ...STORE_ERROR_CODES,
+  ...FILES_ERROR_CODES,
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -29,6 +31,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   VALIDATION_FAILED: 400,
   CONFIG_FILE: 500,
   INVENTORY_FILE: 500,
+  BOOT_FILES_MISSING: 500,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
@@ -51,7 +54,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   POWER_BAD_CONFIG: 409,
   STORE: 500,
   STORAGE_FULL: 507,
-  BOOT_FILES_MISSING: 500,
+  FILE_NOT_FOUND: 404,
+  FILE_HASH_MISMATCH: 400,
+  FILE_TOO_LARGE: 413,
 };
 
 export function statusOf(code: string): number | undefined {

@@ -13,13 +13,14 @@ import type { Config } from '../common/config.ts';
 import { redactConfig } from '../common/config.ts';
 import { configSummary } from '../common/config-summary.ts';
 import type { Logger } from '../common/logger.ts';
-import { deriveNodeToken } from '../common/tokens.ts';
+import { deriveNodeToken, verifyNodeToken } from '../common/tokens.ts';
+import { BlobStore } from './files/blob-store.ts';
 import { loadInventory } from '../inventory/inventory.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, powerMetrics } from './metrics.ts';
 import { ADMIN_TOKEN_FILE, CLUSTER_SECRET_FILE, loadOrCreateSecret } from './secrets.ts';
-import { SqliteStore } from './store/sqlite-store.ts';
+import { createStore } from './store/factory.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { VERSION } from './version.ts';
 import { DispatcherNodeDirectory } from './netboot-directory.ts';
@@ -86,7 +87,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const disk = new DiskWatch({ path: dataDir, minFreeBytes: config.limits.minFreeDiskBytes, log: log.child({ component: 'disk' }) });
   disk.check();
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
-  const store = new SqliteStore(join(dataDir, 'picluster.db'), { synchronous: config.store.synchronous });
+  const store = createStore({ kind: 'sqlite', path: join(dataDir, 'picluster.db'), synchronous: config.store.synchronous });
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -170,6 +171,11 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     version: VERSION,
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    files: {
+      blobs: new BlobStore(join(dataDir, 'files')),
+      maxUploadBytes: config.files.maxUploadBytes,
+      nodeTokenValid: (node, token) => verifyNodeToken(secret.value, node, token),
+    },
     rateLimit: { perSecond: config.limits.rateLimitPerSecond, burst: config.limits.rateLimitBurst, maxClients: config.limits.rateLimitClients },
   });
 

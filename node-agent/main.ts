@@ -17,6 +17,7 @@ import { HealthCollector } from './health.ts';
 import { collectIdentity } from './identity.ts';
 import { resolveAgentOptions, USAGE } from './options.ts';
 import { reapOrphanJobs } from './process-tree.ts';
+import { FileCache } from './file-cache.ts';
 import { Runner } from './runner.ts';
 import { detectRuntimes } from './runtimes.ts';
 import { systemFiles } from './sources.ts';
@@ -69,6 +70,14 @@ export async function run(argv: string[]): Promise<number | undefined> {
     log: log.child({ component: 'runner' }),
     ...(opts.python ? { pythonPath: opts.python } : {}),
     ...(cgroups ? { cgroups } : {}),
+    inputs: new FileCache({
+      dir: join(workDir, '.file-cache'),
+      capBytes: opts.fileCacheBytes,
+      dispatcherUrl: opts.dispatcher,
+      nodeName: opts.name,
+      token: opts.token,
+      log: log.child({ component: 'files' }),
+    }),
   });
   const runtimes = await detectRuntimes(runner.python());
 

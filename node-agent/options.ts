@@ -28,6 +28,8 @@ export interface AgentCliOptions {
   readonly python: string | undefined;
   /** `auto`: a cgroup v2 per job where available; `off`: process groups only. */
   readonly cgroups: 'auto' | 'off';
+  /** Bound in bytes of the node's cache of input files (RAM on a netbooted node). */
+  readonly fileCacheBytes: number;
   /** Where each of dispatcher/name/token came from (for the start-up log; never the values of secrets). */
   readonly sources: Readonly<Record<'dispatcher' | 'name' | 'token', 'flag' | 'env' | 'cmdline' | 'default'>>;
 }
@@ -47,6 +49,7 @@ export const USAGE = `usage: picluster agent [options]
   --image-version V     image version to report (env PICLUSTER_IMAGE_VERSION, file /etc/picluster/image-version)
   --python PATH         python3 for python jobs (env PICLUSTER_AGENT_PYTHON; default: python3 on PATH)
   --cgroups auto|off    a cgroup v2 per job where available (env PICLUSTER_AGENT_CGROUPS; default: auto)
+  --file-cache-bytes N  bound of the input-file cache by hash (env PICLUSTER_AGENT_FILE_CACHE_BYTES; default 64 MiB, 0 = no cache)
   -h, --help            show this help
 `;
 
@@ -80,6 +83,8 @@ export interface OptionSources {
   readonly hostname: string;
 }
 
+export const DEFAULT_FILE_CACHE_BYTES = 64 * 1024 * 1024;
+
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** Splits a command line on whitespace (no shell: quoting is not interpreted). */
@@ -112,6 +117,7 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
         'image-version': { type: 'string' },
         python: { type: 'string' },
         cgroups: { type: 'string' },
+        'file-cache-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -176,6 +182,10 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
   const cgroups = str('cgroups') ?? env('PICLUSTER_AGENT_CGROUPS') ?? 'auto';
   if (cgroups !== 'auto' && cgroups !== 'off') problems.push(`--cgroups must be auto or off (got ${JSON.stringify(cgroups)})`);
 
+  const cacheText = str('file-cache-bytes') ?? env('PICLUSTER_AGENT_FILE_CACHE_BYTES');
+  const fileCacheBytes = cacheText === undefined ? DEFAULT_FILE_CACHE_BYTES : /^\d+$/.test(cacheText) ? Number(cacheText) : NaN;
+  if (!Number.isSafeInteger(fileCacheBytes)) problems.push(`--file-cache-bytes must be a number of bytes (got ${JSON.stringify(cacheText)})`);
+
   if (problems.length > 0) throw new AgentUsageError(problems.join('\n'), { details: { problems } });
   const imageVersion = str('image-version') ?? env('PICLUSTER_IMAGE_VERSION') ?? (src.imageVersionFile?.trim() || undefined);
   return {
@@ -192,6 +202,7 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
     imageVersion: imageVersion?.slice(0, 64),
     python: str('python') ?? env('PICLUSTER_AGENT_PYTHON'),
     cgroups: cgroups as 'auto' | 'off',
+    fileCacheBytes,
     sources: { dispatcher: dispatcherSrc, name: nameSrc, token: tokenSrc },
   };
 }

@@ -16,7 +16,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
-import type { JobSpec, ResultBody } from '../common/protocol.ts';
+import type { FileRef, JobSpec, ResultBody } from '../common/protocol.ts';
+import type { Materialised } from './file-cache.ts';
 import type { JobCgroup, JobCgroups } from './cgroup.ts';
 import { checkSpec, prepareLaunch, readRunnerResult, resolveExecutable } from './job-kinds.ts';
 
@@ -45,7 +46,13 @@ export interface RunnerOptions {
   readonly cgroups?: JobCgroups;
   /** The base environment of every job; default PATH, HOME, LANG from the agent's env. */
   readonly baseEnv?: Readonly<Record<string, string>>;
+  /** Fetches a job's input files into its scratch dir (`file-cache.ts`); absent = jobs with files are rejected. */
+  readonly inputs?: InputFiles;
   readonly clock?: Clock;
+}
+
+export interface InputFiles {
+  materialise(files: readonly FileRef[], scratch: string): Promise<Materialised>;
 }
 
 export interface AttemptRequest {
@@ -230,6 +237,11 @@ export class Runner {
       PICLUSTER_NODE: this.o.nodeName,
       PICLUSTER_AGENT_PID: String(process.pid),
     };
+    if (spec.files?.length) {
+      if (!this.o.inputs) return reject('this agent cannot fetch input files (started without a file cache)');
+      const got = await this.o.inputs.materialise(spec.files, scratch);
+      if (!got.ok) return got.outcome === 'rejected' ? reject(got.error) : finish({ outcome: 'failed', exitCode: null, signal: null, error: got.error });
+    }
     const launch = await prepareLaunch(spec, scratch, { node: this.nodePath, python: () => this.python() });
     if ('reject' in launch) return reject(launch.reject);
     const { file, args } = launch;

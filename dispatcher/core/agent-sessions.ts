@@ -42,7 +42,7 @@ export class AgentSessions {
       return { ok: false, code: 'BAD_TOKEN', message: `the token does not belong to node '${name}'` };
     }
     const existing = registry.nodes.get(name);
-    if (!existing && registry.removedNodes().has(name)) {
+    if (!existing && registry.isRemoved(name)) {
       return { ok: false, code: 'NODE_REMOVED', message: `node '${name}' was removed by an operator; add it again to let it join` };
     }
     if (existing?.state === 'pending-approval') {

@@ -107,15 +107,12 @@ export class NodeRegistry {
     this.ctx.storeRetry.run(`node:${node.name}`, () => this.ctx.store.saveNode(node.record));
   }
 
-  removedNodes(): Set<string> {
-    return new Set(JSON.parse(this.ctx.store.getMeta('removed-nodes') ?? '[]') as string[]);
+  /** Removed by an operator: the node's agent may not rejoin until it is added again. */
+  isRemoved(name: string): boolean {
+    return this.ctx.store.isNodeRemoved(name);
   }
 
   setRemoved(name: string, removed: boolean): void {
-    const set = this.removedNodes();
-    if (removed === set.has(name)) return;
-    if (removed) set.add(name);
-    else set.delete(name);
-    this.ctx.store.setMeta('removed-nodes', JSON.stringify([...set]));
+    this.ctx.store.setNodeRemoved(name, removed, this.ctx.clock.now());
   }
 }

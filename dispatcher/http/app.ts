@@ -16,9 +16,11 @@ import { bearer } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { installRateLimit, type RateLimitSettings } from './rate-limit.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
+import { FileInfo, registerFileRoutes, type FilesOptions } from './routes-files.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerMonitoringRoutes, type MonitoringOptions } from './routes-monitoring.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
+import { RESPONSE_SCHEMAS } from './api-schemas.ts';
 import { ErrorBody, JobSubmissionBody } from './schemas.ts';
 
 /** Body limit of every route but `POST /api/jobs`. */
@@ -37,6 +39,8 @@ export interface AppDeps {
   readonly rateLimit?: RateLimitSettings;
   /** History sampling for `/api/metrics` and `/api/monitoring/export` (defaults: a minute, a day kept). */
   readonly monitoring?: MonitoringOptions;
+  /** Input files (`/api/files`); absent = no such routes, and jobs cannot name files. */
+  readonly files?: FilesOptions;
   /** Extra route registrations (UI, netboot HTTP), given the app. */
   readonly plugins?: readonly ((app: FastifyInstance) => Promise<void> | void)[];
 }
@@ -54,7 +58,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installRateLimit(app, deps.rateLimit ?? { perSecond: 20, burst: 200, maxClients: 4096 }, deps.dispatcher);
   app.addSchema(ErrorBody);
   app.addSchema(JobSubmissionBody);
+  app.addSchema(FileInfo);
+  for (const schema of RESPONSE_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
+    // Shared schemas appear under components.schemas by their `$id` (what client/ and the UI name them).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       info: {
         title: 'picluster',
@@ -70,7 +78,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerClusterRoutes(app, deps.dispatcher, deps.auth, { version: deps.version, storeKind: deps.storeKind, startedAt: Date.now() });
   registerNodeRoutes(app, deps.dispatcher, deps.auth);
-  registerJobRoutes(app, deps.dispatcher, deps.auth, deps.bodyLimitBytes !== undefined ? { bodyLimitBytes: deps.bodyLimitBytes } : {});
+  registerJobRoutes(app, deps.dispatcher, deps.auth, {
+    ...(deps.bodyLimitBytes !== undefined ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
+    ...(deps.files ? { files: deps.files.blobs } : {}),
+  });
+  if (deps.files) registerFileRoutes(app, deps.auth, deps.files);
   registerMonitoringRoutes(app, { dispatcher: deps.dispatcher, registry: deps.registry, auth: deps.auth }, deps.monitoring);
   registerAgentGateway(
     app,

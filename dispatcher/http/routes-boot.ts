@@ -7,6 +7,7 @@ import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { normalizeMac } from '../../common/mac.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import type { DispatcherNodeDirectory } from '../netboot-directory.ts';
@@ -36,7 +37,9 @@ export function confinedPath(root: string, rel: string): string | undefined {
   }
 }
 
-export function registerBootRoutes(app: FastifyInstance, dispatcher: Dispatcher, o: BootRoutesOptions): void {
+export function registerBootRoutes(fastify: FastifyInstance, dispatcher: Dispatcher, o: BootRoutesOptions): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const IpxeScript = { content: { 'text/plain': { schema: Type.String({ description: 'an iPXE script' }) } } };
   app.get(
     '/boot/ipxe',
     {
@@ -44,10 +47,11 @@ export function registerBootRoutes(app: FastifyInstance, dispatcher: Dispatcher,
         tags: ['netboot'],
         summary: "An x86 node's iPXE script (no auth: fetched by firmware)",
         querystring: Type.Object({ mac: Type.String({ maxLength: 32 }) }),
+        response: { 200: IpxeScript, 404: IpxeScript },
       },
     },
     async (req, reply) => {
-      const raw = (req.query as { mac: string }).mac;
+      const raw = req.query.mac;
       const mac = normalizeMac(raw);
       const script = mac ? o.directory.ipxeScript(mac) : undefined;
       dispatcher.recordBootEvent({
@@ -68,8 +72,8 @@ export function registerBootRoutes(app: FastifyInstance, dispatcher: Dispatcher,
     },
   );
 
-  app.get('/boot/*', { schema: { hide: true } }, async (req, reply) => {
-    const rel = (req.params as { '*': string })['*'];
+  app.get('/boot/*', { schema: { hide: true, params: Type.Object({ '*': Type.String() }) } }, async (req, reply) => {
+    const rel = req.params['*'];
     const path = confinedPath(o.root, rel);
     const st = path ? statSync(path, { throwIfNoEntry: false }) : undefined;
     if (!path || !st?.isFile()) {

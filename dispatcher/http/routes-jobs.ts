@@ -1,20 +1,27 @@
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValidationError, type Problem } from '../../common/errors.ts';
 import { toDotted } from '../../common/config.ts';
-import type { JobSpec } from '../../common/protocol.ts';
+import { fileNameProblem, type JobSpec } from '../../common/protocol.ts';
 import type { Dispatcher, JobSubmission } from '../dispatcher.ts';
-import { isTerminalJob, type Job, type JobState } from '../domain/jobs.ts';
+import { JOB_STATES, isTerminalJob, type Job, type JobState } from '../domain/jobs.ts';
 import { requireRole, type AuthSettings } from './auth.ts';
-import { JobIdParams, JobListQuery, JobSubmissionBody, WaitQuery, type JobSubmissionBody as Submission } from './schemas.ts';
+import { FullJob, JobCounts, JobList, JobOutput, JobView, WaitedJob, ref } from './api-schemas.ts';
+import { ErrorResponses, JobIdParams, JobListQuery, JobSubmissionBody, WaitQuery, type JobSubmissionBody as Submission } from './schemas.ts';
 import { attemptView, jobView, resultView } from './serialize.ts';
 
 const MAX_BATCH = 10_000;
 const submissionChecker = TypeCompiler.Compile(JobSubmissionBody);
 
+/** What job validation asks of the master's input files: the size of a stored file, if any. */
+export interface KnownFiles {
+  stat(sha256: string): { sizeBytes: number } | undefined;
+}
+
 /** Validates one submission (schema + which fields a kind needs); problems carry their path. */
-function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSubmission | undefined {
+function toSubmission(body: unknown, prefix: string, problems: Problem[], known?: KnownFiles): JobSubmission | undefined {
   if (!submissionChecker.Check(body)) {
     const e = submissionChecker.Errors(body).First()!;
     const missing = (e.schema as { required?: string[] }).required;
@@ -22,7 +29,7 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSu
     problems.push({ path: `${prefix}${prefix && e.path ? '.' : ''}${toDotted(e.path)}` || '(body)', message: e.message });
     return undefined;
   }
-  const b = body as Submission;
+  const b: Submission = body;
   const at = (f: string) => (prefix ? `${prefix}.${f}` : f);
   const kind = b.kind ?? (b.source !== undefined ? 'function' : 'exec');
   const misplaced = (fields: readonly (keyof Submission)[], message: string) => {
@@ -55,10 +62,27 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSu
     });
     if (!b.source || (python && !b.function)) return undefined;
   }
+  const names = new Set<string>();
+  const before = problems.length;
+  (b.files ?? []).forEach((f, i) => {
+    const nameProblem = fileNameProblem(f.name);
+    if (nameProblem) problems.push({ path: at(`files[${i}].name`), message: nameProblem });
+    else if (names.has(f.name) || (b.depends ?? []).some((d) => d.name === f.name))
+      problems.push({ path: at(`files[${i}].name`), message: `two files named ${f.name}` });
+    names.add(f.name);
+    const stored = known?.stat(f.sha256);
+    if (!stored) problems.push({ path: at(`files[${i}].sha256`), message: `unknown file ${f.sha256} (${f.name}): upload it first with POST /api/files` });
+    else if (stored.sizeBytes !== f.sizeBytes)
+      problems.push({
+        path: at(`files[${i}].sizeBytes`),
+        message: `file ${f.sha256} (${f.name}) has ${stored.sizeBytes} bytes on the master, not ${f.sizeBytes}`,
+      });
+  });
+  if (problems.length > before) return undefined;
   // requirements.memoryMb is also the job's enforced memory limit unless limits says otherwise.
   const memoryMb = b.limits?.memoryMb ?? b.requirements?.memoryMb;
   const limits = { ...(b.limits ?? {}), ...(memoryMb !== undefined ? { memoryMb } : {}) };
-  const common = { ...(b.env ? { env: b.env } : {}), ...(Object.keys(limits).length ? { limits } : {}) };
+  const common = { ...(b.env ? { env: b.env } : {}), ...(Object.keys(limits).length ? { limits } : {}), ...(b.files?.length ? { files: b.files } : {}) };
   const spec: JobSpec =
     kind === 'exec'
       ? { kind: 'exec', argv: b.argv!, ...(b.stdin !== undefined ? { stdin: b.stdin } : {}), ...common }
@@ -85,7 +109,7 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[]): JobSu
   };
 }
 
-export function parseSubmissions(body: unknown): { submissions: JobSubmission[]; batch: boolean } {
+export function parseSubmissions(body: unknown, known?: KnownFiles): { submissions: JobSubmission[]; batch: boolean } {
   const problems: Problem[] = [];
   const batch = Array.isArray(body);
   if (body === undefined || body === null)
@@ -96,7 +120,7 @@ export function parseSubmissions(body: unknown): { submissions: JobSubmission[];
   const submissions: JobSubmission[] = [];
   if (!problems.length) {
     items.forEach((item, i) => {
-      const s = toSubmission(item, batch ? `[${i}]` : '', problems);
+      const s = toSubmission(item, batch ? `[${i}]` : '', problems, known);
       if (s) submissions.push(s);
     });
   }
@@ -104,7 +128,13 @@ export function parseSubmissions(body: unknown): { submissions: JobSubmission[];
   return { submissions, batch };
 }
 
-export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, auth: AuthSettings, options: { bodyLimitBytes?: number } = {}): void {
+export function registerJobRoutes(
+  fastify: FastifyInstance,
+  dispatcher: Dispatcher,
+  auth: AuthSettings,
+  options: { bodyLimitBytes?: number; files?: KnownFiles } = {},
+): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
 
@@ -118,61 +148,82 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
         tags: ['jobs'],
         summary: 'Submit one job or an array of jobs; answered after they are committed',
         body: Type.Union([Type.Ref(JobSubmissionBody), Type.Array(Type.Ref(JobSubmissionBody), { maxItems: MAX_BATCH })]),
-        response: { 201: Type.Unknown() },
+        response: { 201: Type.Union([ref(JobView), Type.Array(ref(JobView))]), ...ErrorResponses },
       },
       // Validation is done here, per item, so errors name the item and field.
       validatorCompiler: () => () => true,
     },
     async (req, reply) => {
-      const { submissions, batch } = parseSubmissions(req.body);
+      const { submissions, batch } = parseSubmissions(req.body, options.files);
       const jobs = dispatcher.submit(submissions);
       reply.status(201);
       return batch ? jobs.map(jobView) : jobView(jobs[0]!);
     },
   );
 
-  app.get('/api/jobs', { onRequest: viewer, schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: JobListQuery } }, async (req) => {
-    const q = req.query as { state?: string; group?: string; node?: string; limit?: number; offset?: number };
-    const { jobs, total } = dispatcher.listJobs({
-      ...(q.state ? { state: q.state.split(',') as JobState[] } : {}),
-      ...(q.group ? { group: q.group } : {}),
-      ...(q.node ? { node: q.node } : {}),
-      limit: q.limit ?? 100,
-      offset: q.offset ?? 0,
-    });
-    return { total, limit: q.limit ?? 100, offset: q.offset ?? 0, jobs: jobs.map(jobView) };
-  });
-
-  app.get('/api/jobs/status', { onRequest: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state' } }, async () => dispatcher.jobCounts());
-
   app.get(
-    '/api/jobs/:id',
-    { onRequest: viewer, schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams } },
+    '/api/jobs',
+    {
+      onRequest: viewer,
+      schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: JobListQuery, response: { 200: ref(JobList), ...ErrorResponses } },
+    },
     async (req) => {
-      const { id } = req.params as { id: number };
-      const job = dispatcher.getJob(id);
-      return fullJob(dispatcher, job);
+      const q = req.query;
+      const { jobs, total } = dispatcher.listJobs({
+        ...(q.state ? { state: q.state.split(',').filter(isJobState) } : {}),
+        ...(q.group ? { group: q.group } : {}),
+        ...(q.node ? { node: q.node } : {}),
+        limit: q.limit ?? 100,
+        offset: q.offset ?? 0,
+      });
+      return { total, limit: q.limit ?? 100, offset: q.offset ?? 0, jobs: jobs.map(jobView) };
     },
   );
 
   app.get(
-    '/api/jobs/:id/output',
-    { onRequest: viewer, schema: { tags: ['jobs'], summary: 'stdout/stderr of the current or last attempt', params: JobIdParams } },
-    async (req) => {
-      const { id } = req.params as { id: number };
-      return dispatcher.jobOutput(id);
+    '/api/jobs/status',
+    { onRequest: viewer, schema: { tags: ['jobs'], summary: 'Job counts by state', response: { 200: ref(JobCounts), ...ErrorResponses } } },
+    async () => dispatcher.jobCounts(),
+  );
+
+  app.get(
+    '/api/jobs/:id',
+    {
+      onRequest: viewer,
+      schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams, response: { 200: ref(FullJob), ...ErrorResponses } },
     },
+    async (req) => fullJob(dispatcher, dispatcher.getJob(req.params.id)),
+  );
+
+  app.get(
+    '/api/jobs/:id/output',
+    {
+      onRequest: viewer,
+      schema: {
+        tags: ['jobs'],
+        summary: 'stdout/stderr of the current or last attempt',
+        params: JobIdParams,
+        response: { 200: ref(JobOutput), ...ErrorResponses },
+      },
+    },
+    async (req) => dispatcher.jobOutput(req.params.id),
   );
 
   app.get(
     '/api/jobs/:id/wait',
     {
       onRequest: viewer,
-      schema: { tags: ['jobs'], summary: 'Long-poll: answers when the job has ended or after timeoutMs', params: JobIdParams, querystring: WaitQuery },
+      schema: {
+        tags: ['jobs'],
+        summary: 'Long-poll: answers when the job has ended or after timeoutMs',
+        params: JobIdParams,
+        querystring: WaitQuery,
+        response: { 200: ref(WaitedJob), ...ErrorResponses },
+      },
     },
     async (req) => {
-      const { id } = req.params as { id: number };
-      const { timeoutMs = 30_000 } = req.query as { timeoutMs?: number };
+      const { id } = req.params;
+      const { timeoutMs = 30_000 } = req.query;
       let job = dispatcher.getJob(id);
       if (!isTerminalJob(job.state) && timeoutMs > 0) {
         job = await new Promise<Job>((resolve) => {
@@ -197,13 +248,20 @@ export function registerJobRoutes(app: FastifyInstance, dispatcher: Dispatcher, 
 
   app.delete(
     '/api/jobs/:id',
-    { onRequest: admin, schema: { tags: ['jobs'], summary: 'Cancel a job (a running one is killed on its node)', params: JobIdParams } },
-    async (req) => {
-      const { id } = req.params as { id: number };
-      return jobView(dispatcher.cancel(id, 'admin'));
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a job (a running one is killed on its node)',
+        params: JobIdParams,
+        response: { 200: ref(JobView), ...ErrorResponses },
+      },
     },
+    async (req) => jobView(dispatcher.cancel(req.params.id, 'admin')),
   );
 }
+
+const isJobState = (s: string): s is JobState => (JOB_STATES as readonly string[]).includes(s);
 
 function fullJob(dispatcher: Dispatcher, job: Job) {
   const attempts = dispatcher.getJobWithAttempts(job.id).attemptList;

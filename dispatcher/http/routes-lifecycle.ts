@@ -3,7 +3,8 @@
  * remove; power journal and alerts (readable by viewers).
  */
 import type { FastifyInstance } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { normalizeMac, normalizeSerial } from '../../common/mac.ts';
 import { ValidationError, type Problem } from '../../common/errors.ts';
 import type { Dispatcher } from '../dispatcher.ts';
@@ -11,7 +12,8 @@ import type { NodeLifecycle } from '../lifecycle.ts';
 import { validatePowerConfig } from '../power/driver.ts';
 import { describePowerConfig } from '../power/redact.ts';
 import { requireRole, type AuthSettings } from './auth.ts';
-import { NodeNameParams } from './schemas.ts';
+import { AlertList, IdentifyResult, NodePower, NodeView, PowerOpList, PowerOpView, RebootResult, RemovedNode, ref } from './api-schemas.ts';
+import { ErrorResponses, NodeNameParams } from './schemas.ts';
 
 const Labels = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.\\-/]{1,63}$' }), Type.String({ maxLength: 253 }));
 const AddNodeBody = Type.Object(
@@ -29,53 +31,72 @@ const AddNodeBody = Type.Object(
   { additionalProperties: false },
 );
 
-export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispatcher, lifecycle: NodeLifecycle, auth: AuthSettings): void {
+const RebootBody = Type.Object({ kill: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+const DrainBody = Type.Object({ immediate: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+const MaintenanceBody = Type.Object({ on: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+const IdentifyBody = Type.Object({ seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })) }, { additionalProperties: false });
+const PowerOpsQuery = Type.Object({ node: Type.Optional(Type.String({ maxLength: 63 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) });
+const AlertsQuery = Type.Object({ open: Type.Optional(Type.Boolean()) });
+
+export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Dispatcher, lifecycle: NodeLifecycle, auth: AuthSettings): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireRole('admin', auth);
   const viewer = requireRole('viewer', auth);
-  const node = (req: { params: unknown }) => (req.params as { name: string }).name;
-  const action = (
-    path: string,
-    summary: string,
-    body: ReturnType<typeof Type.Object> | undefined,
-    handler: (name: string, body: Record<string, unknown>) => unknown,
-  ) =>
-    app.post(
-      `/api/nodes/:name/${path}`,
-      { onRequest: admin, schema: { tags: ['lifecycle'], summary, params: NodeNameParams, ...(body ? { body } : {}) } },
-      async (req) => handler(node(req), (req.body ?? {}) as Record<string, unknown>),
-    );
+  const post = (path: string) => `/api/nodes/:name/${path}`;
+  const schema = <R extends TSchema>(summary: string, response: R) => ({
+    tags: ['lifecycle'],
+    summary,
+    params: NodeNameParams,
+    response: { 200: response, ...ErrorResponses },
+  });
 
-  action(
-    'reboot',
-    'Graceful reboot via the agent (mode: drain lets jobs be requeued as they are stopped, kill stops them at once)',
-    Type.Optional(Type.Object({ kill: Type.Optional(Type.Boolean()) }, { additionalProperties: false })) as never,
-    (name, b) => ({
-      ...lifecycle.reboot(name, { kill: b.kill === true }, 'admin'),
-      node: dispatcher.getNode(name),
+  // Bodies are optional: a POST without one is the same as `{}`.
+  app.post(
+    post('reboot'),
+    {
+      onRequest: admin,
+      schema: {
+        ...schema('Graceful reboot via the agent (mode: drain lets jobs be requeued as they are stopped, kill stops them at once)', ref(RebootResult)),
+        body: RebootBody,
+      },
+    },
+    async (req) => ({
+      ...lifecycle.reboot(req.params.name, { kill: req.body?.kill === true }, 'admin'),
+      node: dispatcher.getNode(req.params.name),
     }),
   );
-  action('power-on', "Power on through the node's driver (journaled, verified)", undefined, (name) => lifecycle.power(name, 'on', 'admin'));
-  action('power-off', "Power off through the node's driver (running jobs are requeued)", undefined, (name) => lifecycle.power(name, 'off', 'admin'));
-  action('power-cycle', "Power-cycle through the node's driver (running jobs are requeued)", undefined, (name) => lifecycle.power(name, 'cycle', 'admin'));
-  action(
-    'drain',
-    'Take no new jobs; immediate: stop and requeue the running ones',
-    Type.Optional(Type.Object({ immediate: Type.Optional(Type.Boolean()) }, { additionalProperties: false })) as never,
-    (name, b) => dispatcher.drain(name, { immediate: b.immediate === true }, 'admin'),
+  app.post(post('power-on'), { onRequest: admin, schema: schema("Power on through the node's driver (journaled, verified)", ref(PowerOpView)) }, async (req) =>
+    lifecycle.power(req.params.name, 'on', 'admin'),
   );
-  action('undrain', 'Take jobs again', undefined, (name) => dispatcher.undrain(name, 'admin'));
-  action(
-    'maintenance',
-    'Maintenance on (default) or off: no jobs, no automatic recovery',
-    Type.Optional(Type.Object({ on: Type.Optional(Type.Boolean()) }, { additionalProperties: false })) as never,
-    (name, b) => dispatcher.setMaintenance(name, b.on !== false, 'admin'),
+  app.post(
+    post('power-off'),
+    { onRequest: admin, schema: schema("Power off through the node's driver (running jobs are requeued)", ref(PowerOpView)) },
+    async (req) => lifecycle.power(req.params.name, 'off', 'admin'),
   );
-  action(
-    'identify',
-    "Blink the node's activity LED",
-    Type.Optional(Type.Object({ seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })) }, { additionalProperties: false })) as never,
-    (name, b) => {
-      const seconds = typeof b.seconds === 'number' ? b.seconds : 30;
+  app.post(
+    post('power-cycle'),
+    { onRequest: admin, schema: schema("Power-cycle through the node's driver (running jobs are requeued)", ref(PowerOpView)) },
+    async (req) => lifecycle.power(req.params.name, 'cycle', 'admin'),
+  );
+  app.post(
+    post('drain'),
+    { onRequest: admin, schema: { ...schema('Take no new jobs; immediate: stop and requeue the running ones', ref(NodeView)), body: DrainBody } },
+    async (req) => dispatcher.drain(req.params.name, { immediate: req.body?.immediate === true }, 'admin'),
+  );
+  app.post(post('undrain'), { onRequest: admin, schema: schema('Take jobs again', ref(NodeView)) }, async (req) =>
+    dispatcher.undrain(req.params.name, 'admin'),
+  );
+  app.post(
+    post('maintenance'),
+    { onRequest: admin, schema: { ...schema('Maintenance on (default) or off: no jobs, no automatic recovery', ref(NodeView)), body: MaintenanceBody } },
+    async (req) => dispatcher.setMaintenance(req.params.name, req.body?.on !== false, 'admin'),
+  );
+  app.post(
+    post('identify'),
+    { onRequest: admin, schema: { ...schema("Blink the node's activity LED", ref(IdentifyResult)), body: IdentifyBody } },
+    async (req) => {
+      const name = req.params.name;
+      const seconds = req.body?.seconds ?? 30;
       const sent = dispatcher.sendCommand(name, 'identify', { seconds });
       dispatcher.recordNodeEvent(name, 'identify', sent ? `identify for ${seconds} s` : 'identify asked, but the agent is not connected', 'admin');
       return { sent, seconds };
@@ -84,18 +105,17 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
 
   app.post(
     '/api/nodes',
-    { onRequest: admin, schema: { tags: ['lifecycle'], summary: 'Add a node, or approve a pending one (approve: its pending name)', body: AddNodeBody } },
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['lifecycle'],
+        summary: 'Add a node, or approve a pending one (approve: its pending name)',
+        body: AddNodeBody,
+        response: { 201: ref(NodeView), ...ErrorResponses },
+      },
+    },
     async (req, reply) => {
-      const b = req.body as {
-        name: string;
-        mac?: string;
-        serial?: string;
-        model?: string;
-        slots?: number;
-        labels?: Record<string, string>;
-        power?: Record<string, unknown> & { driver: string };
-        approve?: string;
-      };
+      const b = req.body;
       const problems: Problem[] = [];
       const mac = b.mac === undefined ? undefined : normalizeMac(b.mac);
       if (b.mac !== undefined && !mac) problems.push({ path: 'mac', message: `'${b.mac}' is not a MAC address` });
@@ -125,11 +145,16 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
     '/api/nodes/:name',
     {
       onRequest: admin,
-      schema: { tags: ['lifecycle'], summary: 'Remove a node (rejects a pending one); its running jobs are requeued', params: NodeNameParams },
+      schema: {
+        tags: ['lifecycle'],
+        summary: 'Remove a node (rejects a pending one); its running jobs are requeued',
+        params: NodeNameParams,
+        response: { 200: ref(RemovedNode), ...ErrorResponses },
+      },
     },
     async (req) => {
-      dispatcher.removeNode(node(req), 'admin');
-      return { removed: node(req) };
+      dispatcher.removeNode(req.params.name, 'admin');
+      return { removed: req.params.name };
     },
   );
 
@@ -137,14 +162,21 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
     '/api/nodes/:name/power',
     {
       onRequest: viewer,
-      schema: { tags: ['lifecycle'], summary: "The node's power settings (secrets redacted) and whether recovery can cycle it", params: NodeNameParams },
+      schema: {
+        tags: ['lifecycle'],
+        summary: "The node's power settings (secrets redacted) and whether recovery can cycle it",
+        params: NodeNameParams,
+        response: { 200: ref(NodePower), ...ErrorResponses },
+      },
     },
     async (req) => {
-      const cfg = dispatcher.nodePowerConfig(node(req));
+      const name = req.params.name;
+      const cfg = dispatcher.nodePowerConfig(name);
+      const ladder = lifecycle.ladderOf(name);
       return {
-        power: cfg.power ? describePowerConfig(cfg.power as never) : null,
-        canPowerCycle: lifecycle.canPowerCycle(node(req)),
-        ladder: lifecycle.ladderOf(node(req)) ?? null,
+        power: cfg.power ? describePowerConfig(cfg.power) : null,
+        canPowerCycle: lifecycle.canPowerCycle(name),
+        ladder: ladder ? { ...ladder, failedCycles: [...ladder.failedCycles] } : null,
       };
     },
   );
@@ -156,13 +188,11 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
       schema: {
         tags: ['lifecycle'],
         summary: 'The power journal, newest first',
-        querystring: Type.Object({ node: Type.Optional(Type.String({ maxLength: 63 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        querystring: PowerOpsQuery,
+        response: { 200: ref(PowerOpList), ...ErrorResponses },
       },
     },
-    async (req) => {
-      const q = req.query as { node?: string; limit?: number };
-      return lifecycle.powerOps(q.node, q.limit);
-    },
+    async (req) => lifecycle.powerOps(req.query.node, req.query.limit),
   );
 
   app.get(
@@ -172,12 +202,10 @@ export function registerLifecycleRoutes(app: FastifyInstance, dispatcher: Dispat
       schema: {
         tags: ['lifecycle'],
         summary: 'Alerts, newest first (open=true: only unresolved)',
-        querystring: Type.Object({ open: Type.Optional(Type.Boolean()) }),
+        querystring: AlertsQuery,
+        response: { 200: ref(AlertList), ...ErrorResponses },
       },
     },
-    async (req) => {
-      const q = req.query as { open?: boolean };
-      return { breakerOpen: lifecycle.breakerIsOpen, alerts: lifecycle.alerts(q.open) };
-    },
+    async (req) => ({ breakerOpen: lifecycle.breakerIsOpen, alerts: lifecycle.alerts(req.query.open) }),
   );
 }

@@ -2,7 +2,7 @@
  * REST schemas (TypeBox): validators and types at once, and the OpenAPI document at /docs.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Limits, PythonSpec, Requirements } from '../../common/protocol.ts';
+import { FileRef, Limits, PythonSpec, Requirements } from '../../common/protocol.ts';
 import { JOB_STATES, RETRY_CAUSES } from '../domain/jobs.ts';
 
 export const ErrorBody = Type.Object(
@@ -39,6 +39,8 @@ export const JobSubmissionBody = Type.Object(
     limits: Type.Optional(Limits),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 * 1000 })),
     requirements: Type.Optional(Requirements),
+    /** Input files (uploaded with `POST /api/files`), fetched into the job's scratch dir under `name`. */
+    files: Type.Optional(Type.Array(FileRef, { maxItems: 256 })),
   },
   { additionalProperties: false, $id: 'JobSubmission' },
 );
@@ -86,3 +88,9 @@ export const BootEventQuery = Type.Object(
 );
 
 export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }, { additionalProperties: false });
+
+/** Error answers every route may give (the error handler's body). */
+export const ErrorResponses = {
+  '4xx': Type.Unsafe<Static<typeof ErrorBody>>(Type.Ref('Error')),
+  '5xx': Type.Unsafe<Static<typeof ErrorBody>>(Type.Ref('Error')),
+};

@@ -1,7 +1,8 @@
-/** JSON shapes of the REST API (kept in one place so the CLI, client and UI agree). */
+/** Domain records → the REST answers declared in api-schemas.ts (the return types tie each projection to its schema). */
 import type { Attempt, Job } from '../domain/jobs.ts';
+import type { ApiShapes } from './api-schemas.ts';
 
-export function jobView(job: Job) {
+export function jobView(job: Job): ApiShapes['Job'] {
   return {
     id: job.id,
     ...(job.name !== undefined ? { name: job.name } : {}),
@@ -35,7 +36,7 @@ export function jobSummaryView(job: Job) {
   return { ...rest, spec: { kind: spec.kind, ...(argv ? { argv } : {}) } };
 }
 
-export function attemptView(a: Attempt) {
+export function attemptView(a: Attempt): ApiShapes['Attempt'] {
   const r = a.result;
   return {
     id: a.id,
@@ -51,7 +52,7 @@ export function attemptView(a: Attempt) {
 }
 
 /** The job's result: its last attempt's, once the job has ended. */
-export function resultView(job: Job, attempts: readonly Attempt[]) {
+export function resultView(job: Job, attempts: readonly Attempt[]): ApiShapes['Result'] | undefined {
   if (job.state === 'queued' || job.state === 'running') return undefined;
   const last = attempts.find((a) => a.id === job.lastAttemptId);
   const r = last?.result;

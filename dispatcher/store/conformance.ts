@@ -166,6 +166,19 @@ export function storeConformance(name: string, factory: () => Store): void {
       expect(store.countStaleResults()).toBe(2);
     });
 
+    it('keeps the removed nodes until they are added again', () => {
+      expect(store.isNodeRemoved('gone')).toBe(false);
+      store.setNodeRemoved('gone', true, 5);
+      store.setNodeRemoved('gone', true, 6);
+      store.setNodeRemoved('other', true, 7);
+      expect(store.isNodeRemoved('gone')).toBe(true);
+      store.setNodeRemoved('gone', false, 8);
+      store.setNodeRemoved('never', false, 9);
+      expect(store.isNodeRemoved('gone')).toBe(false);
+      expect(store.isNodeRemoved('other')).toBe(true);
+      expect(store.isNodeRemoved('never')).toBe(false);
+    });
+
     it('saves, lists and deletes nodes; keeps their events newest first', () => {
       store.saveNode(nodeRecord('b'));
       store.saveNode(nodeRecord('a', { labels: { rack: '1' }, slots: 2 }));

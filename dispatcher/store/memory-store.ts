@@ -32,6 +32,7 @@ export class MemoryStore implements Store {
   private readonly bootEvents: (BootEvent & { id: number })[] = [];
   private lastBootEventId = 0;
   private readonly meta = new Map<string, string>();
+  private readonly removed = new Map<string, number>();
   private readonly powerOps: PowerOp[] = [];
   private readonly alerts: Alert[] = [];
   private nextJobId = 1;
@@ -281,6 +282,14 @@ export class MemoryStore implements Store {
     keep(this.stale, (e) => e.at < before);
     keep(this.alerts, (a) => a.resolvedAt !== undefined && a.resolvedAt < before);
     return n;
+  }
+
+  setNodeRemoved(name: string, removed: boolean, at: number): void {
+    if (removed) this.removed.set(name, at);
+    else this.removed.delete(name);
+  }
+  isNodeRemoved(name: string): boolean {
+    return this.removed.has(name);
   }
 
   getMeta(key: string): string | undefined {

@@ -134,4 +134,17 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
     name: 'which attempt ends a job retries (retryOn; NULL = the default)',
     sql: `ALTER TABLE jobs ADD COLUMN retry_on TEXT;`,
   },
+  {
+    version: 5,
+    name: 'removed nodes in their own table (was a JSON list in meta.removed-nodes)',
+    sql: `
+      CREATE TABLE removed_nodes (
+        name TEXT PRIMARY KEY,
+        removed_at INTEGER NOT NULL
+      );
+      INSERT OR IGNORE INTO removed_nodes (name, removed_at)
+        SELECT value, 0 FROM json_each(COALESCE((SELECT value FROM meta WHERE key = 'removed-nodes'), '[]'));
+      DELETE FROM meta WHERE key = 'removed-nodes';
+    `,
+  },
 ];

@@ -29,6 +29,21 @@ describe('SqliteStore specifics', () => {
     b.close();
   });
 
+  it('migration 5 moves the removed nodes out of the meta key into their table', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'picluster-store-')), 'db.sqlite');
+    const raw = new Database(path);
+    for (const m of MIGRATIONS.filter((m) => m.version < 5)) raw.exec(m.sql);
+    raw.pragma('user_version = 4');
+    raw.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('removed-nodes', JSON.stringify(['pi-3', 'pi-7']));
+    raw.close();
+    const store = new SqliteStore(path);
+    expect(store.isNodeRemoved('pi-3')).toBe(true);
+    expect(store.isNodeRemoved('pi-7')).toBe(true);
+    expect(store.isNodeRemoved('pi-1')).toBe(false);
+    expect(store.getMeta('removed-nodes')).toBeUndefined();
+    store.close();
+  });
+
   it('refuses a database from a newer picluster', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'picluster-store-')), 'db.sqlite');
     const raw = new Database(path);

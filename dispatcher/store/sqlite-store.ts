@@ -8,9 +8,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from './errors.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
-import type { Attempt, AttemptState, Job, JobState, NewJob } from '../domain/jobs.ts';
+import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { toAlert, toAttempt, toJob, toPowerOp, type AlertRow, type AttemptRow, type JobRow, type PowerOpRow } from './sqlite-rows.ts';
 import {
   clampLimit,
   emptyCounts,
@@ -24,126 +25,6 @@ import {
   type StaleResult,
   type Store,
 } from './store.ts';
-
-interface JobRow {
-  id: number;
-  name: string | null;
-  spec: string;
-  priority: number;
-  grp: string;
-  retries: number;
-  timeout_ms: number | null;
-  requirements: string;
-  state: JobState;
-  attempts: number;
-  submitted_at: number;
-  available_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  current_attempt_id: number | null;
-  last_attempt_id: number | null;
-  node: string | null;
-  reason: string | null;
-  cancel_requested: number;
-  node_losses: number;
-  abandons: number;
-  retry_on: string | null;
-}
-
-interface AttemptRow {
-  id: number;
-  job_id: number;
-  node: string;
-  state: AttemptState;
-  started_at: number;
-  ended_at: number | null;
-  reason: string | null;
-  result: string | null;
-}
-
-function toJob(r: JobRow): Job {
-  return {
-    id: r.id,
-    ...(r.name !== null ? { name: r.name } : {}),
-    spec: JSON.parse(r.spec),
-    priority: r.priority,
-    group: r.grp,
-    retries: r.retries,
-    ...(r.retry_on !== null ? { retryOn: JSON.parse(r.retry_on) } : {}),
-    ...(r.timeout_ms !== null ? { timeoutMs: r.timeout_ms } : {}),
-    requirements: JSON.parse(r.requirements),
-    state: r.state,
-    attempts: r.attempts,
-    submittedAt: r.submitted_at,
-    availableAt: r.available_at,
-    ...(r.started_at !== null ? { startedAt: r.started_at } : {}),
-    ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
-    ...(r.current_attempt_id !== null ? { currentAttemptId: r.current_attempt_id } : {}),
-    ...(r.last_attempt_id !== null ? { lastAttemptId: r.last_attempt_id } : {}),
-    ...(r.node !== null ? { node: r.node } : {}),
-    ...(r.reason !== null ? { reason: r.reason } : {}),
-    cancelRequested: r.cancel_requested === 1,
-    nodeLosses: r.node_losses,
-    abandons: r.abandons,
-  };
-}
-
-interface PowerOpRow {
-  id: number;
-  node: string;
-  driver: string;
-  action: PowerOpAction;
-  state: PowerOpState;
-  actor: string;
-  requested_at: number;
-  completed_at: number | null;
-  verified: number | null;
-  detail: string | null;
-}
-const toPowerOp = (r: PowerOpRow): PowerOp => ({
-  id: r.id,
-  node: r.node,
-  driver: r.driver,
-  action: r.action,
-  state: r.state,
-  actor: r.actor,
-  requestedAt: r.requested_at,
-  ...(r.completed_at !== null ? { completedAt: r.completed_at } : {}),
-  ...(r.verified !== null ? { verified: r.verified === 1 } : {}),
-  ...(r.detail !== null ? { detail: r.detail } : {}),
-});
-
-interface AlertRow {
-  id: number;
-  kind: string;
-  node: string | null;
-  severity: Alert['severity'];
-  message: string;
-  raised_at: number;
-  resolved_at: number | null;
-}
-const toAlert = (r: AlertRow): Alert => ({
-  id: r.id,
-  kind: r.kind,
-  ...(r.node !== null ? { node: r.node } : {}),
-  severity: r.severity,
-  message: r.message,
-  raisedAt: r.raised_at,
-  ...(r.resolved_at !== null ? { resolvedAt: r.resolved_at } : {}),
-});
-
-function toAttempt(r: AttemptRow): Attempt {
-  return {
-    id: r.id,
-    jobId: r.job_id,
-    node: r.node,
-    state: r.state,
-    startedAt: r.started_at,
-    ...(r.ended_at !== null ? { endedAt: r.ended_at } : {}),
-    ...(r.reason !== null ? { reason: r.reason } : {}),
-    ...(r.result !== null ? { result: JSON.parse(r.result) } : {}),
-  };
-}
 
 export interface SqliteStoreOptions {
   readonly synchronous?: 'normal' | 'full';
@@ -208,6 +89,9 @@ export class SqliteStore implements Store {
       addNodeEvent: p('INSERT INTO node_events (node, at, kind, message, actor, from_state, to_state) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       listNodeEvents: p('SELECT * FROM node_events WHERE node = ? ORDER BY id DESC LIMIT ?'),
       addBootEvent: p('INSERT INTO boot_events (at, kind, mac, serial, node, event) VALUES (?, ?, ?, ?, ?, ?)'),
+      markRemoved: p('INSERT INTO removed_nodes (name, removed_at) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET removed_at = excluded.removed_at'),
+      unmarkRemoved: p('DELETE FROM removed_nodes WHERE name = ?'),
+      isRemoved: p('SELECT 1 AS x FROM removed_nodes WHERE name = ?'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
@@ -478,6 +362,14 @@ export class SqliteStore implements Store {
     const cap = (table: string, keep: number) =>
       this.db.prepare(`DELETE FROM ${table} WHERE id <= (SELECT id FROM ${table} ORDER BY id DESC LIMIT 1 OFFSET ?)`).run(Math.max(0, keep)).changes;
     return this.transaction(() => cap('boot_events', caps.bootEvents) + cap('node_events', caps.nodeEvents));
+  }
+
+  setNodeRemoved(name: string, removed: boolean, at: number): void {
+    if (removed) this.s.markRemoved.run(name, at);
+    else this.s.unmarkRemoved.run(name);
+  }
+  isNodeRemoved(name: string): boolean {
+    return this.s.isRemoved.get(name) !== undefined;
   }
 
   getMeta(key: string): string | undefined {

@@ -115,6 +115,9 @@ export interface Store {
   getNode(name: string): NodeRecord | undefined;
   listNodes(): NodeRecord[];
   deleteNode(name: string): boolean;
+  /** Nodes an operator removed: their agents may not rejoin until the node is added again. */
+  setNodeRemoved(name: string, removed: boolean, at: number): void;
+  isNodeRemoved(name: string): boolean;
   addNodeEvent(event: NodeEvent): void;
   listNodeEvents(node: string, limit?: number): NodeEvent[];
 

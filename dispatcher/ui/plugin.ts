@@ -11,13 +11,15 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import { requireRole, roleOf, bearer, type AuthSettings } from '../http/auth.ts';
 import { registerShellGateway } from '../http/shell-gateway.ts';
 import { UiGateway, type AlertSource, type UiGatewayOptions } from '../http/ui-gateway.ts';
-import { NodeNameParams } from '../http/schemas.ts';
+import { Feed, HealthHistory, Throughput, UiSession, ref } from '../http/api-schemas.ts';
+import { ErrorResponses, NodeNameParams } from '../http/schemas.ts';
 import { ShellBroker, type ShellBrokerOptions } from '../shell-broker.ts';
 import { buildUiAssets, type UiAssets } from './assets.ts';
 import { UiHistory, type HistoryOptions } from './history.ts';
@@ -136,30 +138,44 @@ export function uiPlugin(deps: UiPluginDeps): (app: FastifyInstance) => Promise<
     });
 
     const viewer = requireRole('viewer', deps.auth);
-    app.get(
+    const api = app.withTypeProvider<TypeBoxTypeProvider>();
+    api.get(
       '/api/ui/session',
-      { onRequest: viewer, schema: { tags: ['ui'], summary: 'The role of the presented token (the UI login checks it)' } },
+      {
+        onRequest: viewer,
+        schema: { tags: ['ui'], summary: 'The role of the presented token (the UI login checks it)', response: { 200: ref(UiSession), ...ErrorResponses } },
+      },
       async (req) => ({
         role: roleOf(bearer(req), deps.auth),
         version: deps.version,
       }),
     );
-    app.get('/api/ui/throughput', { onRequest: viewer, schema: { tags: ['ui'], summary: 'Finished jobs per minute over the last hour' } }, async () =>
-      history.throughput(),
+    api.get(
+      '/api/ui/throughput',
+      {
+        onRequest: viewer,
+        schema: { tags: ['ui'], summary: 'Finished jobs per minute over the last hour', response: { 200: ref(Throughput), ...ErrorResponses } },
+      },
+      async () => history.throughput(),
     );
-    app.get(
+    api.get(
       '/api/ui/nodes/:name/health',
       {
         onRequest: viewer,
-        schema: { tags: ['ui'], summary: 'Recent health samples of a node (CPU, memory, temperature), oldest first', params: NodeNameParams },
+        schema: {
+          tags: ['ui'],
+          summary: 'Recent health samples of a node (CPU, memory, temperature), oldest first',
+          params: NodeNameParams,
+          response: { 200: ref(HealthHistory), ...ErrorResponses },
+        },
       },
       async (req) => {
-        const { name } = req.params as { name: string };
+        const { name } = req.params;
         deps.dispatcher.getNode(name);
         return history.healthOf(name);
       },
     );
-    app.get(
+    api.get(
       '/api/ui/events',
       {
         onRequest: viewer,
@@ -167,9 +183,10 @@ export function uiPlugin(deps: UiPluginDeps): (app: FastifyInstance) => Promise<
           tags: ['ui'],
           summary: 'Recent node and boot events, newest first',
           querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })) }),
+          response: { 200: ref(Feed), ...ErrorResponses },
         },
       },
-      async (req) => history.recentEvents((req.query as { limit?: number }).limit ?? 50),
+      async (req) => history.recentEvents(req.query.limit ?? 50),
     );
     log.debug({ files: assets.files.size, version: assets.version }, 'ui assets built');
   };

@@ -184,3 +184,12 @@ describe('boot doctor catalogue: one recorded timeline per entry', () => {
     expect(d.findings.find((f) => f.id === 'tftp-stall')!.evidence).toBe('1a2b3c4d/kernel8.img stopped at block 7813 of 17579 (no ACK after 5 retransmits)');
   });
 });
+
+describe('docs/troubleshooting.md', () => {
+  it('explains every catalogue entry', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../docs/troubleshooting.md', import.meta.url), 'utf8');
+    const missing = catalogueEntries().filter((e) => !doc.includes(`\`${e.id}\``));
+    expect(missing.map((e) => e.id)).toEqual([]);
+  });
+});

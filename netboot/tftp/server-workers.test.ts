@@ -33,7 +33,8 @@ describe('TFTP transfer workers', () => {
     writeFileSync(join(h.root, 'small'), small);
     await tftpGet({ port: h.port, file: 'small', options: opts });
     await h.event((e) => e.outcome === 'complete');
-    expect(h.server.workerThreads()).toBe(0); // small files never start one
+    expect(h.server.workerThreads()).toBe(2);
+    expect(h.server.workerTransfers()).toBe(0); // a small file stays on the main thread
     h.events.length = 0;
     const results = await Promise.all([
       ...Array.from({ length: 6 }, () => tftpGet({ port: h!.port, file: 'big', options: [...opts, { name: 'windowsize', value: '4' }] })),
@@ -49,7 +50,7 @@ describe('TFTP transfer workers', () => {
     expect(await h.metric('picluster_tftp_bytes_total')).toBe(9 * big.length + 2 * small.length);
     expect(h.server.activeTransfers()).toBe(0);
     expect(h.server.root.reads).toBe(2);
-    expect(h.server.workerThreads()).toBe(2);
+    expect(h.server.workerTransfers()).toBe(9);
   });
 
   it('a worker transfer that is never acknowledged ends as no-ack; closing aborts running ones', async () => {

@@ -44,8 +44,9 @@ export interface TftpServer extends RunningServer {
   readonly root: VirtualRoot;
   /** Transfers in progress. */
   activeTransfers(): number;
-  /** Transfer worker threads started so far (they start with the first big transfer). */
+  /** Transfer worker threads running, and transfers handed to them so far. */
   workerThreads(): number;
+  workerTransfers(): number;
 }
 
 /** The boot interface's IPv4 address: `serverAddress`, else the interface's, else any. */
@@ -355,6 +356,7 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
     root: ctx.root,
     activeTransfers: () => ctx.active.size,
     workerThreads: () => ctx.workers?.size ?? 0,
+    workerTransfers: () => ctx.workers?.started ?? 0,
     async close() {
       if (closed) return;
       closed = true;

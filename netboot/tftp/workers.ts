@@ -26,15 +26,19 @@ export class TransferWorkers {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, { slot: Slot; onEnd: (end: SessionEnd) => void }>();
   private nextId = 1;
+  /** Transfers handed to a worker so far. */
+  started = 0;
   private closing = false;
   private drained: (() => void) | undefined;
 
-  /** Threads start with the first transfer that needs one (small files never do). */
+  /** Threads start now: a worker takes ~0.5 s to load, which a first boot must not wait for. */
   constructor(
     private readonly count: number,
     private readonly log: Logger,
     private readonly onIgnored: (reason: string) => void,
-  ) {}
+  ) {
+    for (let i = 0; i < count; i++) this.slots.push(this.spawn());
+  }
 
   get size(): number {
     return this.slots.length;
@@ -90,6 +94,7 @@ export class TransferWorkers {
     while (this.slots.length < this.count) this.slots.push(this.spawn());
     const slot = this.slots.reduce((a, b) => (b.running < a.running ? b : a));
     const id = this.nextId++;
+    this.started++;
     slot.running++;
     this.pending.set(id, { slot, onEnd });
     slot.worker.postMessage({ type: 'start', id, ...job } satisfies WorkerStart);

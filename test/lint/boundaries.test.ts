@@ -1,6 +1,7 @@
 /**
  * The layering rules in eslint.config.js are the contract "domain is pure, only the store speaks
- * SQL, transports never reach the store, codecs never touch sockets". Each case lints a snippet as
+ * SQL, transports never reach the store, codecs never touch sockets, the running master never imports
+ * the image builder". Each case lints a snippet as
  * if it lived at `file` and checks that the rule fires (or, for the allowed cases, stays quiet), so
  * a refactor of the config cannot silently turn a boundary off.
  */
@@ -23,6 +24,12 @@ describe('import boundaries', () => {
     ['dispatcher/master.ts', "import Database from 'better-sqlite3';\nexport const d = Database;\n", 'only dispatcher/store/'],
     ['cli/commands/x.ts', "import pg from 'pg';\nexport const d = pg;\n", 'only dispatcher/store/'],
     [
+      'dispatcher/netboot-directory.ts',
+      "import { fillTemplate } from '../image/build/boot-files.ts';\nexport const f = fillTemplate;\n",
+      'never imports the image builder',
+    ],
+    ['netboot/netboot.ts', "import { buildImage } from '../image/build/build.ts';\nexport const b = buildImage;\n", 'never imports the image builder'],
+    [
       'dispatcher/http/routes-x.ts',
       "import { SqliteStore } from '../store/sqlite-store.ts';\nexport const d = SqliteStore;\n",
       'transports call the Dispatcher facade',
@@ -41,6 +48,7 @@ describe('import boundaries', () => {
     ['dispatcher/store/sqlite-store-x.ts', "import Database from 'better-sqlite3';\nexport const d = Database;\n"],
     ['dispatcher/http/routes-x.ts', "import type { Store } from '../store/store.ts';\nexport type S = Store;\n"],
     ['netboot/tftp/server.ts', "import { createSocket } from 'node:dgram';\nexport const d = createSocket;\n"],
+    ['dispatcher/netboot-directory.ts', "import { fillTemplate } from '../common/template.ts';\nexport const f = fillTemplate;\n"],
   ])('%s: allowed import passes', async (file, code) => {
     expect(await restricted(file, code)).toEqual([]);
   });

@@ -9,7 +9,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import helpers_for_tests  # noqa: E402
 
-from picluster import Cluster, ClusterError, FilesUnsupported, JobFailed, as_completed  # noqa: E402
+from picluster import Cluster, ClusterError, JobFailed, as_completed  # noqa: E402
 
 URL = os.environ.get("PICLUSTER_TEST_URL")
 TOKEN = os.environ.get("PICLUSTER_TEST_TOKEN")
@@ -41,6 +41,11 @@ def slow_printer(n):
         s.stdout.flush()
         t.sleep(0.2)
     return n
+
+
+def read_lines(path):
+    with open(path) as f:
+        return len(f.read().splitlines()) - 1
 
 
 def burn():
@@ -162,14 +167,47 @@ class AgainstAMaster(unittest.TestCase):
                 bad.nodes()
         self.assertEqual((cm.exception.status, cm.exception.code), (401, "UNAUTHORIZED"))
 
-    def test_files_are_refused_clearly_by_this_master_and_nothing_is_submitted(self):
+    def _tmp(self, data: bytes, suffix: str = ".csv") -> str:
+        f = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)
+        self.addCleanup(os.unlink, f.name)
+        f.write(data)
+        f.close()
+        return f.name
+
+    def test_input_files_are_uploaded_once_and_reach_the_job_under_their_names(self):
+        data = self._tmp(b"a,b\n1,2\n")
+        other = self._tmp(b"second file\n", ".txt")
+        out = self.c.submit(["sh", "-c", "cat " + os.path.basename(data) + " in/b.txt"], files=[data, ("in/b.txt", other)]).result(timeout=60)
+        self.assertEqual(out, "a,b\n1,2\nsecond file\n")
+        # a python job reads the same file (already on the master: not uploaded again)
+        self.assertEqual(self.c.submit(read_lines, "in.csv", files=[("in.csv", data)]).result(timeout=60), 1)
+
+    def test_an_unknown_file_id_is_refused_naming_it_and_nothing_is_submitted(self):
         before = sum(self.c.counts().values())
-        with tempfile.NamedTemporaryFile(suffix=".csv") as f:
-            f.write(b"x\n")
-            f.flush()
-            with self.assertRaises(FilesUnsupported):
-                self.c.submit(["cat", os.path.basename(f.name)], files=[f.name])
+        with self.assertRaises(ClusterError) as cm:
+            self.c._t.request("POST", "/api/jobs", {"argv": ["true"], "files": [{"name": "x.bin", "sha256": "ab" * 32, "sizeBytes": 1}]})
+        self.assertEqual((cm.exception.status, cm.exception.field), (400, "files[0].sha256"))
+        self.assertIn("ab" * 32, str(cm.exception))
         self.assertEqual(sum(self.c.counts().values()), before)
+
+    def test_an_upload_whose_hash_does_not_match_is_refused(self):
+        with self.assertRaises(ClusterError) as cm:
+            self.c._t.request(
+                "POST",
+                "/api/files",
+                raw=b"the bytes",
+                headers={"content-type": "application/octet-stream", "x-picluster-sha256": "cd" * 32, "x-picluster-name": "x.bin"},
+            )
+        self.assertEqual((cm.exception.status, cm.exception.code), (400, "FILE_HASH_MISMATCH"))
+        self.assertIn("x-picluster-sha256", str(cm.exception))
+
+    def test_an_oversized_upload_is_refused_with_413(self):
+        # test/e2e/python-client.test.ts starts the master with files.maxUploadBytes = 1 MiB
+        big = self._tmp(b"\0" * (1024 * 1024 + 1), ".bin")
+        with self.assertRaises(ClusterError) as cm:
+            self.c.submit(["true"], files=[big])
+        self.assertEqual((cm.exception.status, cm.exception.code), (413, "FILE_TOO_LARGE"))
+        self.assertIn("files.maxUploadBytes", str(cm.exception))
 
     def test_nodes_say_how_jobs_are_isolated_and_which_runtimes_they_have(self):
         nodes = {n["name"]: n for n in self.c.nodes()}

@@ -22,6 +22,10 @@ export interface GetOptions {
   readonly wrap?: (s: dgram.Socket) => dgram.Socket;
   /** After completion keep answering retransmitted final blocks until this settles. */
   readonly dallyUntil?: Promise<unknown>;
+  /** Local address to send from (the boot-storm bench gives every simulated Pi its own). */
+  readonly bindAddress?: string;
+  /** Keep no data (the bench fetches gigabytes); `data` is then empty, `bytes` counts. */
+  readonly discard?: boolean;
 }
 
 export interface GetResult {
@@ -31,6 +35,10 @@ export interface GetResult {
   /** DATA datagrams received (duplicates included). */
   readonly dataPackets: number;
   readonly serverPort: number | undefined;
+  /** Payload bytes received in order. */
+  readonly bytes: number;
+  /** Datagrams this client resent (RRQ or ACK) on its own timeout. */
+  readonly retransmits: number;
 }
 
 export function tftpGet(o: GetOptions): Promise<GetResult> {
@@ -49,6 +57,8 @@ export function tftpGet(o: GetOptions): Promise<GetResult> {
   let serverPort: number | undefined;
   let dataPackets = 0;
   let retries = 0;
+  let retransmits = 0;
+  let bytes = 0;
   let done = false;
   let inflight = 0;
   let closeWhenIdle = false;
@@ -65,7 +75,7 @@ export function tftpGet(o: GetOptions): Promise<GetResult> {
     const finish = (error?: { code: number; message: string }): void => {
       if (done) return;
       done = true;
-      const result: GetResult = { data: Buffer.concat(chunks), oack, error, dataPackets, serverPort };
+      const result: GetResult = { data: Buffer.concat(chunks), oack, error, dataPackets, serverPort, bytes, retransmits };
       // Close once the last datagram (final ACK or ERROR) has left: send() is asynchronous.
       const close = (): void => {
         clearTimeout(timer);
@@ -92,6 +102,7 @@ export function tftpGet(o: GetOptions): Promise<GetResult> {
           reject(new Error(`tftp client: gave up on ${o.file} at block ${expected}`));
           return;
         }
+        retransmits++;
         if (serverPort === undefined) out(rrq, o.port);
         else ack(expected - 1);
         arm();
@@ -147,7 +158,8 @@ export function tftpGet(o: GetOptions): Promise<GetResult> {
         chunks.push(Buffer.from(p.data));
         return finish();
       }
-      chunks.push(Buffer.from(p.data));
+      if (!o.discard) chunks.push(Buffer.from(p.data));
+      bytes += p.data.length;
       expected++;
       inWindow++;
       retries = 0;
@@ -159,7 +171,11 @@ export function tftpGet(o: GetOptions): Promise<GetResult> {
       if (last) return finish();
       arm();
     });
-    out(rrq, o.port);
-    arm();
+    const go = (): void => {
+      out(rrq, o.port);
+      arm();
+    };
+    if (o.bindAddress) socket.bind(0, o.bindAddress, go);
+    else go();
   });
 }

@@ -45,7 +45,8 @@ export async function startHarness(
     serverAddress: opts.serverAddress ?? '127.0.0.1',
     tftpRoot: root,
     clients: 'any',
-    tftp: { port: 0, ...opts.tftp },
+    // No worker threads unless a test asks (server-workers.test.ts): they cost start-up time.
+    tftp: { port: 0, workers: 0, ...opts.tftp },
   });
   const server = await startTftpServer(
     config,

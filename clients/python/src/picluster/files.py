@@ -1,7 +1,6 @@
 """Input files for jobs (``files=``), content-addressed by SHA-256.
 
-The server side arrives in a later picluster version. The contract this client is written
-against (documented in clients/python/README.md):
+The master side is described in docs/files.md; the contract this client relies on:
 
 * ``GET /api/files/<sha256>`` → 200 ``{"sha256", "sizeBytes"}`` when the master has it, 404 with
   code ``FILE_NOT_FOUND`` when it does not;
@@ -11,7 +10,7 @@ against (documented in clients/python/README.md):
 * a job names its files as ``"files": [{"name": "data.csv", "sha256": "…", "sizeBytes": 123}]``,
   and the agent fetches each into the job's scratch dir under ``name``.
 
-Until then, a master answers ``NOT_FOUND`` (no such route) and ``files=`` raises
+An older master without the route answers ``NOT_FOUND`` and ``files=`` raises
 :class:`FilesUnsupported` before anything is submitted.
 """
 from __future__ import annotations
