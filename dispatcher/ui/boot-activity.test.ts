@@ -3,7 +3,7 @@ import { bootRows, latestBoot } from './src/boot-activity.ts';
 import type { BootEvent } from './src/types.ts';
 
 const T = 1_767_000_000_000;
-const ev = (node: string, ms: number, kind: string, outcome = 'ok', detail: BootEvent['detail'] = {}): BootEvent => ({
+const ev = (node: string, ms: number, kind: BootEvent['kind'], outcome = 'ok', detail: BootEvent['detail'] = {}): BootEvent => ({
   node,
   at: T + ms,
   kind,
