@@ -14,6 +14,7 @@ import { registerAgentGateway } from './agent-gateway.ts';
 import type { AuthSettings } from './auth.ts';
 import { bearer } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { installFiniteNumbers } from './finite-numbers.ts';
 import { installRateLimit, type RateLimitSettings } from './rate-limit.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
 import { FileInfo, registerFileRoutes, type FilesOptions } from './routes-files.ts';
@@ -55,6 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
   deps.dispatcher.setMaxListeners(0);
   installErrorHandler(app);
+  installFiniteNumbers(app);
   installRateLimit(app, deps.rateLimit ?? { perSecond: 20, burst: 200, maxClients: 4096 }, deps.dispatcher);
   app.addSchema(ErrorBody);
   app.addSchema(JobSubmissionBody);

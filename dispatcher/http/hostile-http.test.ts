@@ -54,6 +54,11 @@ describe('bodies and numbers', () => {
     ['/api/boot-events?limit=-5', 'limit'],
     ['/api/monitoring/export?since=1e300', 'since'],
     ['/api/jobs/1/wait?timeoutMs=1e12', 'timeoutMs'],
+    // Found by npm run fuzz (live-rest): ajv coerces these to Infinity, which passed the schema and ended in a 500.
+    ['/api/jobs?limit=Infinity', 'limit'],
+    ['/api/jobs?offset=Infinity', 'offset'],
+    ['/api/jobs?limit=-Infinity', 'limit'],
+    ['/api/jobs?limit=1e400', 'limit'],
   ])('%s → 400 naming %s', async (url, field) => {
     m = await startLiveMaster();
     const r = await m.app.inject({ url, headers: as(VIEWER) });
@@ -72,6 +77,19 @@ describe('bodies and numbers', () => {
     expect(r.statusCode, r.body).toBe(400);
     expect(r.json().field).toContain(field);
   });
+});
+
+it('a non-finite number in a JSON body (1e400) is a 400 naming the field', async () => {
+  m = await startLiveMaster();
+  await agent(m, 'n1').then((a) => a.close());
+  const r = await m.app.inject({
+    method: 'PATCH',
+    url: '/api/nodes/n1',
+    headers: { ...as(ADMIN), 'content-type': 'application/json' },
+    payload: '{"slots": 1e400}',
+  });
+  expect(r.statusCode).toBe(400);
+  expect(m.dispatcher.getNode('n1').slots).toBe(2);
 });
 
 describe('/agent before hello', () => {

@@ -31,6 +31,7 @@ describe('TFTP transfer workers', () => {
     const small = randomBytes(5000);
     writeFileSync(join(h.root, 'big'), big);
     writeFileSync(join(h.root, 'small'), small);
+    await h.server.workersReady();
     await tftpGet({ port: h.port, file: 'small', options: opts });
     await h.event((e) => e.outcome === 'complete');
     expect(h.server.workerThreads()).toBe(2);
@@ -56,6 +57,7 @@ describe('TFTP transfer workers', () => {
   it('a worker transfer that is never acknowledged ends as no-ack; closing aborts running ones', async () => {
     h = await startHarness({ tftp: { workers: 1, workerMinBytes: 0, retransmitMs: 20, maxRetriesBeforeAck: 1 } });
     writeFileSync(join(h.root, 'f'), randomBytes(300_000));
+    await h.server.workersReady();
     const silent = dgram.createSocket('udp4');
     silent.on('message', () => undefined);
     silent.send(encodePacket({ op: 'rrq', filename: 'f', mode: 'octet', options: [] }), h.port, '127.0.0.1');

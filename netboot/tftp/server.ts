@@ -44,9 +44,11 @@ export interface TftpServer extends RunningServer {
   readonly root: VirtualRoot;
   /** Transfers in progress. */
   activeTransfers(): number;
-  /** Transfer worker threads running, and transfers handed to them so far. */
+  /** Transfer worker threads ready, and transfers handed to them so far. */
   workerThreads(): number;
   workerTransfers(): number;
+  /** Resolves once the worker threads have loaded (until then transfers run in-process). */
+  workersReady(): Promise<void>;
 }
 
 /** The boot interface's IPv4 address: `serverAddress`, else the interface's, else any. */
@@ -205,7 +207,7 @@ async function startSession(
   const onEnd = (end: SessionEnd): void => sessionEnded(ctx, key, rinfo.address, file, resolved, negotiated, startedAt, end);
   // Big shared files go to a worker (the cache is shared memory); small, generated and
   // netascii files are not worth the hop.
-  if (ctx.workers && data.buffer instanceof SharedArrayBuffer && data.length >= tftp.workerMinBytes) {
+  if (ctx.workers?.available() && data.buffer instanceof SharedArrayBuffer && data.length >= tftp.workerMinBytes) {
     if (ctx.active.get(key) !== 'starting') return; // the server was closed meanwhile
     const transfer = ctx.workers.run(
       {
@@ -357,6 +359,7 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
     activeTransfers: () => ctx.active.size,
     workerThreads: () => ctx.workers?.size ?? 0,
     workerTransfers: () => ctx.workers?.started ?? 0,
+    workersReady: () => ctx.workers?.whenReady() ?? Promise.resolve(),
     async close() {
       if (closed) return;
       closed = true;

@@ -78,3 +78,5 @@ port.on('message', (m: ToWorker) => {
     if (m.type === 'start') ended(m.id, 'error', e instanceof Error ? e.message : String(e));
   }
 });
+
+post({ type: 'ready' });

@@ -31,6 +31,8 @@ export interface WorkerAbort {
 export type ToWorker = WorkerStart | WorkerAbort;
 
 export type FromWorker =
+  /** Posted once the worker has loaded. */
+  | { readonly type: 'ready' }
   | { readonly type: 'end'; readonly id: number; readonly end: SessionEnd }
   | { readonly type: 'ignored'; readonly reason: string }
   | { readonly type: 'fault'; readonly id: number; readonly message: string };

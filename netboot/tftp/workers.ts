@@ -18,7 +18,12 @@ export interface WorkerTransfer {
 interface Slot {
   readonly worker: Worker;
   running: number;
+  /** The worker loaded and said so; only ready workers get transfers. */
+  ready: boolean;
 }
+
+/** Workers that die are replaced at most this many times (a worker that cannot load must not spin). */
+const MAX_RESPAWNS = 5;
 
 export type WorkerJob = Omit<WorkerStart, 'type' | 'id'>;
 
@@ -30,26 +35,52 @@ export class TransferWorkers {
   started = 0;
   private closing = false;
   private drained: (() => void) | undefined;
+  private respawns = 0;
+  private readonly readyWaiters: (() => void)[] = [];
 
   /** Threads start now: a worker takes ~0.5 s to load, which a first boot must not wait for. */
   constructor(
-    private readonly count: number,
+    count: number,
     private readonly log: Logger,
     private readonly onIgnored: (reason: string) => void,
+    /** The worker's entry module (tests pass a broken one). */
+    private readonly entry: URL = new URL('./transfer-worker.mjs', import.meta.url),
   ) {
     for (let i = 0; i < count; i++) this.slots.push(this.spawn());
   }
 
+  /** Workers ready for transfers. */
   get size(): number {
-    return this.slots.length;
+    return this.slots.filter((s) => s.ready).length;
+  }
+
+  /** Whether a transfer can go to a worker now (else the caller runs it in-process). */
+  available(): boolean {
+    return !this.closing && this.slots.some((s) => s.ready);
+  }
+
+  /** Resolves once every worker has loaded (or failed to). */
+  whenReady(): Promise<void> {
+    if (this.slots.every((s) => s.ready)) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  private settleWaiters(): void {
+    if (!this.slots.every((s) => s.ready)) return;
+    for (const w of this.readyWaiters.splice(0)) w();
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL('./transfer-worker.mjs', import.meta.url));
-    const slot: Slot = { worker, running: 0 };
+    const worker = new Worker(this.entry);
+    const slot: Slot = { worker, running: 0, ready: false };
     worker.unref();
     worker.on('message', (m: FromWorker) => {
       try {
+        if (m.type === 'ready') {
+          slot.ready = true;
+          this.settleWaiters();
+          return;
+        }
         this.onMessage(m);
       } catch (e) {
         this.log.error({ err: e }, 'tftp worker message handler failed');
@@ -64,15 +95,21 @@ export class TransferWorkers {
         p.onEnd({ outcome: 'error', reason: `transfer worker exited (${code})`, bytesAcked: 0, bytesSent: 0, retransmits: 0, acknowledged: false });
       }
       const i = this.slots.indexOf(slot);
-      if (i >= 0 && !this.closing) {
+      if (i < 0 || this.closing) return;
+      if (this.respawns < MAX_RESPAWNS) {
+        this.respawns++;
         this.log.warn({ code }, 'tftp transfer worker exited; replacing it');
         this.slots[i] = this.spawn();
+      } else {
+        this.log.error({ code }, 'tftp transfer workers keep exiting; transfers run on the main thread');
+        this.slots.splice(i, 1);
+        this.settleWaiters();
       }
     });
     return slot;
   }
 
-  private onMessage(m: FromWorker): void {
+  private onMessage(m: Exclude<FromWorker, { type: 'ready' }>): void {
     if (m.type === 'ignored') {
       this.onIgnored(m.reason);
       return;
@@ -91,8 +128,7 @@ export class TransferWorkers {
 
   /** Starts a transfer on the least busy worker. */
   run(job: WorkerJob, onEnd: (end: SessionEnd) => void): WorkerTransfer {
-    while (this.slots.length < this.count) this.slots.push(this.spawn());
-    const slot = this.slots.reduce((a, b) => (b.running < a.running ? b : a));
+    const slot = this.slots.filter((s) => s.ready).reduce((a, b) => (b.running < a.running ? b : a));
     const id = this.nextId++;
     this.started++;
     slot.running++;
