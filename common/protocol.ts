@@ -288,6 +288,37 @@ export const EventMsg = msg('event', {
   message: Str(16 * 1024),
   level: Type.Optional(Type.Union([Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')])),
 });
+/**
+ * Sent once per agent process after its first welcome: what happened on this node between the
+ * last boot file and the hello — the kernel log (/dev/kmsg from the start of the boot, bounded)
+ * and `/init`'s milestones (its `picluster-init: milestone=` kmsg records). Times are ms since
+ * boot; `bootedAt` (ms since the epoch) places them on the master's timeline. The dispatcher
+ * records it once per boot id (an agent restarted in the same boot sends it again).
+ */
+export const BootReportMsg = msg('boot-report', {
+  bootId: Str(64),
+  bootedAt: Type.Number({ minimum: 0 }),
+  milestones: Type.Array(
+    Type.Object(
+      {
+        step: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' }),
+        uptimeMs: Type.Number({ minimum: 0 }),
+        detail: Type.Record(Type.String({ maxLength: 32 }), Type.String({ maxLength: 256 }), { maxProperties: 16 }),
+      },
+      { additionalProperties: false },
+    ),
+    { maxItems: 64 },
+  ),
+  kernelLog: Type.Array(
+    Type.Object(
+      { uptimeMs: Type.Number({ minimum: 0 }), level: Type.Integer({ minimum: 0, maximum: 7 }), text: Type.String({ maxLength: 1024 }) },
+      { additionalProperties: false },
+    ),
+    { maxItems: 2000 },
+  ),
+  /** Records left out (the oldest beyond the bounds, or overwritten in the kernel's ring). */
+  droppedLines: Type.Integer({ minimum: 0 }),
+});
 
 /** Browser shell (admin only): pty output of a session the dispatcher opened, and its end. */
 const SessionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
@@ -295,7 +326,7 @@ const TermSize = { cols: Type.Integer({ minimum: 1, maximum: 1000 }), rows: Type
 export const ShellOutputMsg = msg('shell-output', { sessionId: SessionId, data: Type.String({ maxLength: 1024 * 1024 }) });
 export const ShellExitMsg = msg('shell-exit', { sessionId: SessionId, code: Type.Integer() });
 
-export const AgentMessage = Type.Union([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, ShellOutputMsg, ShellExitMsg]);
+export const AgentMessage = Type.Union([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, BootReportMsg, ShellOutputMsg, ShellExitMsg]);
 export type AgentMessage = Static<typeof AgentMessage>;
 
 // ── dispatcher → agent ────────────────────────────────────────────────────────────────
@@ -356,7 +387,7 @@ type Checker = ReturnType<typeof TypeCompiler.Compile>;
 function checkers(schemas: readonly TSchema[]): Map<string, Checker> {
   return new Map(schemas.map((s) => [String((s.properties as { type: { const: string } }).type.const), TypeCompiler.Compile(s)]));
 }
-const agentCheckers = checkers([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, ShellOutputMsg, ShellExitMsg]);
+const agentCheckers = checkers([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, BootReportMsg, ShellOutputMsg, ShellExitMsg]);
 const dispatcherCheckers = checkers([
   WelcomeMsg,
   AssignMsg,

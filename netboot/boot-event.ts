@@ -10,7 +10,9 @@ export type BootEventKind =
   | 'dhcp-ack' // full mode: an address was leased
   | 'tftp-transfer' // a TFTP transfer ended (outcome says how)
   | 'http-fetch' // an artefact was fetched over HTTP (iPXE, two-stage image)
-  | 'agent-hello'; // the node's agent registered (added by the dispatcher)
+  | 'agent-hello' // the node's agent registered (added by the dispatcher)
+  | 'init-milestone' // a step of /init or the kernel (from the agent's boot report; detail.step)
+  | 'kernel-log'; // the kernel log of one boot (from the agent's boot report; detail.text)
 
 export interface BootEvent {
   readonly kind: BootEventKind;

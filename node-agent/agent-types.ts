@@ -2,6 +2,7 @@
  * The Agent's public types: its options, the typed events tests and `main` listen to, and the
  * seams tests replace (job runner, reconnect timer).
  */
+import type { BootReport } from './boot-report.ts';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { DispatcherMessage, Health, MessageOf, NodeIdentity, ResultBody } from '../common/protocol.ts';
@@ -34,6 +35,11 @@ export interface AgentOptions {
   readonly rebootCommand?: readonly string[];
   readonly shutdownCommand?: readonly string[];
   readonly watchdog?: { readonly path: string; readonly intervalMs?: number } | undefined;
+  /**
+   * This boot's report (kernel log + /init milestones), sent once after the first welcome of the
+   * process; `now` is the dispatcher's clock (welcome.serverTime), which places the boot in time.
+   */
+  readonly bootReport?: ((bootId: string, now: number) => BootReport | undefined) | undefined;
   /** LED sysfs root for `identify`; default `/sys/class/leds`. */
   readonly ledsDir?: string;
   readonly files?: FileSource;

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { buildBootReport } from './boot-report.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -155,6 +156,36 @@ describe('Agent', () => {
       [0, 5],
       [1, 5],
     ]);
+  });
+
+  it("sends this boot's report once, after its first welcome, under the hello's boot id", async () => {
+    const asked: string[] = [];
+    const agent = makeAgent({
+      bootReport: (bootId, now) => {
+        asked.push(bootId);
+        expect(now).toBeGreaterThan(1_600_000_000_000); // the fake dispatcher's serverTime
+        return buildBootReport(
+          [
+            { level: 6, seq: 0, usec: 0, text: 'Booting Linux' },
+            { level: 5, seq: 1, usec: 2_000_000, text: 'picluster-init: milestone=dhcp-lease ip=10.0.0.9' },
+          ],
+          bootId,
+          1_700_000_000_000,
+          0,
+        );
+      },
+    });
+    agent.start();
+    // (polled: frames that arrive in one chunk are emitted in one tick)
+    await expect.poll(() => server.of('boot-report').length).toBe(1);
+    const report = server.of('boot-report')[0]!;
+    expect(report).toMatchObject({ conn: 0, bootId: identity.bootId, bootedAt: 1_700_000_000_000 });
+    expect(report.milestones.map((m) => m.step)).toEqual(['kernel-start', 'dhcp-lease']);
+    server.conns[0]!.terminate();
+    await expect.poll(() => server.of('heartbeat', (f) => f.conn === 1).length).toBeGreaterThan(0);
+    expect(server.of('boot-report')).toHaveLength(1);
+    expect(asked).toEqual([identity.bootId]);
+    expect(server.invalid).toEqual([]);
   });
 
   it('reports running attempts in heartbeats and in hello after a reconnect', async () => {

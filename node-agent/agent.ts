@@ -46,6 +46,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private reconnectHandle: unknown;
   private failures = 0;
   private welcomedAt: number | undefined;
+  /** Boot id of the last hello; the boot report is sent once per process, after the first welcome. */
+  private helloBootId: string | undefined;
+  private bootReportSent = false;
   private lastSeen = 0;
   private closeReason: 'refused' | 'replaced' | undefined;
   private heartbeatBusy = false;
@@ -144,6 +147,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     ws.on('open', () => {
       this.lastSeen = this.clock.now();
       this.log.debug({ url: this.o.url }, 'connected; sending hello');
+      this.helloBootId = node.bootId;
       this.send({ type: 'hello', protocol: PROTOCOL_VERSION, token: this.o.token, node, running: this.reportedRunning() });
       this.helloTimer = setTimeout(() => {
         this.log.warn({ timeoutMs: this.o.helloTimeoutMs ?? 10_000 }, 'no welcome from the dispatcher; reconnecting');
@@ -290,6 +294,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     this.log.info({ node: m.node, slots: this.slots, heartbeatMs: m.heartbeatMs, resending: this.unacked.size }, 'welcomed by the dispatcher');
     this.emit('welcome', m);
+    this.sendBootReport(m.serverTime);
     for (const result of this.unacked.values()) this.send({ type: 'result', result });
     void this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
@@ -369,6 +374,16 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.record(result, discarded);
       this.topUpCredits();
     });
+  }
+
+  /** Placed on the dispatcher's clock (welcome.serverTime): a Pi without RTC may still think it is 1970. */
+  private sendBootReport(serverTime: number): void {
+    if (this.bootReportSent || !this.o.bootReport || this.helloBootId === undefined) return;
+    this.bootReportSent = true;
+    const report = this.o.bootReport(this.helloBootId, serverTime);
+    if (report && this.send({ type: 'boot-report', ...report })) {
+      this.log.info({ milestones: report.milestones.length, kernelLogLines: report.kernelLog.length, dropped: report.droppedLines }, 'boot report sent');
+    }
   }
 
   /** Keeps a result until acked and sends it now if the link is up (else after the next welcome). */

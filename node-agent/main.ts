@@ -3,6 +3,7 @@
  * bundled by esbuild (ESM output, so `import.meta.url` survives) as its main module. Keep its
  * imports lean: no tsx, no fastify, no config loader — only what a node needs.
  */
+import { collectBootReport, type BootReport } from './boot-report.ts';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -103,11 +104,17 @@ export async function run(argv: string[]): Promise<number | undefined> {
     rebootCommand: opts.rebootCommand,
     shutdownCommand: opts.shutdownCommand,
     watchdog: opts.watchdog ? { path: opts.watchdog } : undefined,
+    bootReport: opts.kmsg ? (bootId, now) => bootReportOrWarn(opts.kmsg as string, bootId, now) : undefined,
   });
   log.info(
     { version: AGENT_VERSION, dispatcher: opts.dispatcher, sources: opts.sources, slotsCap: opts.slots ?? null, workDir, watchdog: opts.watchdog ?? null },
     'agent starting',
   );
+  function bootReportOrWarn(path: string, bootId: string, now: number): BootReport | undefined {
+    const r = collectBootReport(path, bootId, now);
+    if (r.error) log.warn({ path, err: r.error }, 'no boot report: cannot read the kernel log');
+    return r.report;
+  }
   try {
     agent.start();
   } catch (e) {

@@ -18,6 +18,8 @@ export interface AgentCliOptions {
   /** Parent of the per-attempt scratch dirs; undefined = a fresh temp dir removed on stop. */
   readonly workDir: string | undefined;
   readonly watchdog: string | undefined;
+  /** Kernel log device read for the boot report (the image passes /dev/kmsg); undefined = no report. */
+  readonly kmsg: string | undefined;
   readonly logLevel: LogLevel;
   readonly rebootCommand: readonly string[];
   readonly shutdownCommand: readonly string[];
@@ -40,6 +42,7 @@ export const USAGE = `usage: picluster agent [options]
   --slots N             local cap on concurrent jobs (env PICLUSTER_AGENT_SLOTS; default: the dispatcher's value)
   --work-dir DIR        parent of per-job scratch dirs (env PICLUSTER_AGENT_WORK_DIR; default: a temp dir)
   --watchdog PATH       pet this watchdog device (e.g. /dev/watchdog)
+  --kmsg PATH           send this boot's kernel log and /init milestones from PATH (/dev/kmsg) once
   --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default: info)
   --reboot-command CMD  command run for a 'reboot' node command (default: reboot)
   --shutdown-command CMD  command run for a 'shutdown' node command (default: poweroff)
@@ -107,6 +110,7 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
         slots: { type: 'string' },
         'work-dir': { type: 'string' },
         watchdog: { type: 'string' },
+        kmsg: { type: 'string' },
         'log-level': { type: 'string' },
         'reboot-command': { type: 'string' },
         'shutdown-command': { type: 'string' },
@@ -191,6 +195,7 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
     slots,
     workDir: str('work-dir') ?? env('PICLUSTER_AGENT_WORK_DIR'),
     watchdog: str('watchdog'),
+    kmsg: str('kmsg'),
     logLevel,
     rebootCommand,
     shutdownCommand,

@@ -154,6 +154,9 @@ export class AgentSessions {
       case 'event':
         registry.nodeEvent(node, msg.kind, msg.message, 'agent', now);
         break;
+      case 'boot-report':
+        this.bootEvents.bootReport(name, msg);
+        break;
       case 'shell-output':
       case 'shell-exit':
         // Browser shell frames are relayed by the ShellBroker, which subscribes to this event.

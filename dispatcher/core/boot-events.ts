@@ -10,11 +10,13 @@
 import { diagnoseBoot } from '../../doctor/boot/diagnose.ts';
 import type { BootDiagnosis } from '../../doctor/boot/schema.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
+import { bootReportEvents, type BootReportFrame } from './boot-report.ts';
 import type { DispatcherContext } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
 
 export const HISTORY_DEFAULTS = { bootEventCoalesceMs: 10_000, maxBootEvents: 100_000, maxNodeEvents: 100_000 } as const;
 const CAP_EVERY = 256;
+const FROM_AGENT: ReadonlySet<string> = new Set(['agent-hello', 'init-milestone', 'kernel-log']);
 const MAX_COALESCE_KEYS = 4096;
 
 /** What makes two boot events "the same" for coalescing. */
@@ -44,9 +46,12 @@ export class BootEvents {
     return { ...HISTORY_DEFAULTS, ...this.ctx.deps.limits };
   }
 
-  /** Boot events from netboot (and the agent hello), joined to a node by MAC or serial. */
+  /**
+   * Boot events from netboot (and the agent hello), joined to a node by MAC or serial. What an
+   * authenticated agent reports (its hello, its boot report: once per boot) is never coalesced.
+   */
   record(event: BootEvent): void {
-    if (event.kind !== 'agent-hello' && this.coalesced(event)) {
+    if (!FROM_AGENT.has(event.kind) && this.coalesced(event)) {
       this.ctx.emit('inputDropped', { channel: 'netboot', reason: 'BOOT_EVENT_COALESCED' });
       return;
     }
@@ -87,6 +92,19 @@ export class BootEvents {
     if (this.lastStored.size >= MAX_COALESCE_KEYS) this.lastStored.delete(this.lastStored.keys().next().value!);
     this.lastStored.set(key, event.at);
     return false;
+  }
+
+  /**
+   * An agent's boot report, recorded once per boot id: an agent restarted in the same boot (or
+   * reconnecting to a restarted master) sends it again.
+   */
+  bootReport(name: string, report: BootReportFrame): void {
+    const n = this.registry.nodes.get(name);
+    if (!n) return;
+    const seen = this.ctx.store.listBootEvents({ node: name, limit: 500 }).some((e) => e.kind === 'kernel-log' && e.detail?.bootId === report.bootId);
+    if (seen) return;
+    const who = { name, ...(n.record.mac ? { mac: n.record.mac } : {}), ...(n.record.serial ? { serial: n.record.serial } : {}) };
+    for (const e of bootReportEvents(who, report)) this.record(e);
   }
 
   list(query: { node?: string; mac?: string; serial?: string; limit?: number }) {

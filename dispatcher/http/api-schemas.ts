@@ -167,7 +167,11 @@ export const NodeEventList = Type.Array(ref(NodeEventView), { $id: 'NodeEventLis
 
 export const BootEventView = Type.Object(
   {
-    kind: Type.Union((['dhcp-discover', 'dhcp-ignored', 'dhcp-ack', 'tftp-transfer', 'http-fetch', 'agent-hello'] as const).map((k) => Type.Literal(k))),
+    kind: Type.Union(
+      (['dhcp-discover', 'dhcp-ignored', 'dhcp-ack', 'tftp-transfer', 'http-fetch', 'agent-hello', 'init-milestone', 'kernel-log'] as const).map((k) =>
+        Type.Literal(k),
+      ),
+    ),
     at: Num(),
     mac: Opt(Str()),
     serial: Opt(Str()),

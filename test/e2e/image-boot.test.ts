@@ -47,6 +47,9 @@ function expectJoined(r: NodeExercise, manifest: ArchManifest, unameM: string, n
   expect(r.fn.value).toMatchObject({ sum: 5, arch: nodeArch });
   expect(r.memTotalMb).toBeGreaterThan(256);
   expect(r.idleRamMb).toBeGreaterThan(0);
+  // the boot report: the kernel log and every /init milestone, in order (no gap before the hello)
+  expect(r.kernelLog).toBe(true);
+  expect(r.milestones).toEqual(['kernel-start', 'init', 'modules-loaded', 'link-up', 'dhcp-lease', 'runtime-fetched', 'runtime-verified', 'agent-started']);
 }
 
 describe.skipIf(!haveAarch64)('arm64 image boots under qemu-system-aarch64', () => {

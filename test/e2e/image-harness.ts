@@ -198,6 +198,9 @@ export interface NodeExercise {
   readonly fn: { state: string; value: unknown };
   readonly idleRamMb: number | undefined;
   readonly memTotalMb: number | undefined;
+  /** init-milestone steps of the agent's boot report, in time order, and whether a kernel log came with it. */
+  readonly milestones: readonly string[];
+  readonly kernelLog: boolean;
 }
 
 interface JobView {
@@ -241,6 +244,15 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
   });
   // Health (memory) arrives with heartbeats; wait for one that carries it.
   const withHealth = await tm.waitForNode(name, 60_000, (n) => n.health?.memAvailableMb !== undefined && n.health?.memTotalMb !== undefined);
+  // the boot report (kernel log + /init milestones) arrives right after the first welcome
+  type Ev = { kind: string; at: number; detail?: Record<string, unknown> };
+  let boot: Ev[];
+  const reportBy = Date.now() + 60_000;
+  for (;;) {
+    boot = await tm.api<Ev[]>('GET', `/api/boot-events?node=${encodeURIComponent(name)}`);
+    if (boot.some((e) => e.kind === 'kernel-log') || Date.now() > reportBy) break;
+    await once(tm.master.dispatcher, 'bootEvent', { signal: AbortSignal.timeout(Math.max(1, reportBy - Date.now())) }).catch(() => undefined);
+  }
   const total = withHealth.health?.memTotalMb;
   const avail = withHealth.health?.memAvailableMb;
   return {
@@ -251,5 +263,10 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
     fn: { state: fnJob.state, value: fnJob.result?.value },
     idleRamMb: total !== undefined && avail !== undefined ? Math.round(total - avail) : undefined,
     memTotalMb: total,
+    milestones: boot
+      .filter((e) => e.kind === 'init-milestone')
+      .sort((a, b) => a.at - b.at)
+      .map((e) => String(e.detail?.step)),
+    kernelLog: boot.some((e) => e.kind === 'kernel-log'),
   };
 }

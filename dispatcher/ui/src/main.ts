@@ -13,6 +13,7 @@ import { BreakerBanner, useAlertsFeed } from './alerts.ts';
 import { useLocation, navigate } from './router.ts';
 import { liveStore, signOut, useLive, useSession } from './state.ts';
 import { AlertsPage } from './pages/alerts.ts';
+import { BootPage } from './pages/boot.ts';
 import { DashboardPage } from './pages/dashboard.ts';
 import { JobPage } from './pages/job.ts';
 import { JobsPage } from './pages/jobs.ts';
@@ -25,6 +26,7 @@ const NAV: [string, string][] = [
   ['/', 'Dashboard'],
   ['/nodes', 'Nodes'],
   ['/jobs', 'Jobs'],
+  ['/boot', 'Boot'],
   ['/alerts', 'Alerts'],
   ['/manage', 'Manage'],
 ];
@@ -86,6 +88,7 @@ function App(): ComponentChild {
   else if (parts[0] === 'jobs' && parts.length === 1) page = h(JobsPage, { query });
   else if (parts[0] === 'jobs' && parts[1] && /^\d+$/.test(parts[1])) page = h(JobPage, { key: parts[1], id: Number(parts[1]) });
   else if (parts[0] === 'alerts') page = h(AlertsPage, null);
+  else if (parts[0] === 'boot') page = h(BootPage, null);
   else if (parts[0] === 'manage') page = h(ManagePage, null);
   else page = h('main', null, h('h1', null, 'Not found'), h('p', null, 'No such page. ', h('a', { href: '/' }, 'Back to the dashboard')));
   return h(Shell, { path }, page);

@@ -44,6 +44,7 @@ export function FeedList({ items, showNode = true }: { items: FeedItem[]; showNo
 export function bootText(e: { outcome: string; reason?: string; mac?: string; detail?: Record<string, string | number | boolean> }): string {
   const d = e.detail ?? {};
   const parts = [e.outcome];
+  if (d.step !== undefined) parts.push(String(d.step));
   if (d.file !== undefined) parts.push(String(d.file));
   if (d.bytes !== undefined) parts.push(`${d.bytes} B`);
   if (d.durationMs !== undefined) parts.push(`${d.durationMs} ms`);

@@ -12,7 +12,7 @@ import { ago, bytes, duration, jobTitle, num, throttledFlags, time } from '../fo
 import { isAdmin, useLive } from '../state.ts';
 import type { BootEvent, HealthSample, JobView, NodeEvent, NodeView } from '../types.ts';
 import { BootDoctorPanel } from '../boot-doctor-panel.ts';
-import { bootText } from './dashboard.ts';
+import { BootTimeline, KernelLog } from './node-boot.ts';
 import { ShellPanel } from './shell.ts';
 
 const POWER_ACTIONS = new Set(['power-cycle', 'power-off', 'power-on']);
@@ -259,6 +259,7 @@ export function NodePage({ name }: { name: string }): ComponentChild {
       'div',
       { class: 'grid two' },
       h(Card, { title: 'Boot timeline' }, h(BootTimeline, { events: boots })),
+      h(Card, { title: 'Kernel log', class: 'wide' }, h(KernelLog, { events: boots })),
       h(Card, { title: 'Node events' }, h(NodeEvents, { events })),
     ),
     h(BootDoctorPanel, { name, refresh: boots.length }),
@@ -434,27 +435,6 @@ function NodeActions({ node, power }: { node: NodeView; power: PowerInfo | undef
       saved ? h('span', { class: 'ok inline', role: 'status' }, 'Saved') : null,
       h(ErrorBox, { error: saveError }),
     ),
-  );
-}
-
-function BootTimeline({ events }: { events: BootEvent[] }): ComponentChild {
-  if (!events.length) return h(Empty, null, 'No boot events for this node (netboot records DHCP and TFTP; the agent hello is recorded on connect).');
-  const sorted = [...events].sort((a, b) => a.at - b.at);
-  // One timeline per boot: a new one starts at each DHCP discover after an agent hello.
-  return h(
-    'ol',
-    { class: 'timeline' },
-    sorted
-      .slice(-60)
-      .map((e, i) =>
-        h(
-          'li',
-          { key: `${e.at}-${i}`, class: `o-${e.outcome === 'error' || e.outcome === 'timeout' || e.kind === 'dhcp-ignored' ? 'bad' : 'good'}` },
-          h('time', { dateTime: new Date(e.at).toISOString() }, time(e.at)),
-          h('strong', null, e.kind),
-          h('span', null, bootText(e)),
-        ),
-      ),
   );
 }
 
