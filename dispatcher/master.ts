@@ -172,9 +172,9 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
     files: {
-      blobs: new BlobStore(join(dataDir, 'files')),
+      blobs: new BlobStore(join(dataDir, 'files'), { storage: disk }),
       maxUploadBytes: config.files.maxUploadBytes,
-      artifacts: new BlobStore(join(dataDir, 'artifacts')),
+      artifacts: new BlobStore(join(dataDir, 'artifacts'), { storage: disk }),
       maxArtifactBytes: config.files.maxArtifactBytes,
       nodeTokenValid: (node, token) => verifyNodeToken(secret.value, node, token),
     },

@@ -5,7 +5,7 @@
  * stored once. Used for input files (`/api/files`) and job artifacts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, statSync, type ReadStream } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, rmSync, statSync, type ReadStream } from 'node:fs';
 import { open, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -20,12 +20,22 @@ export interface BlobInfo {
   readonly sizeBytes: number;
 }
 
+export interface BlobStoreOptions {
+  /** Refuses a new upload while the data dir is below its free-space reserve (the master's DiskWatch: 507 STORAGE_FULL). */
+  readonly storage?: { assertWritable(): void };
+}
+
 export class BlobStore {
   private readonly tmp: string;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    private readonly opts: BlobStoreOptions = {},
+  ) {
     this.tmp = join(root, 'tmp');
     mkdirSync(this.tmp, { recursive: true });
+    // Uploads cut off by a crash or power loss left partial temp files; none is in progress at start-up.
+    for (const name of readdirSync(this.tmp)) rmSync(join(this.tmp, name), { force: true, recursive: true });
   }
 
   private pathOf(sha256: string): string {
@@ -60,6 +70,7 @@ export class BlobStore {
    */
   async put(body: Readable, opts: { expected?: string; maxBytes: number; what?: string; limitName?: string }): Promise<BlobInfo & { created: boolean }> {
     const what = opts.what ?? 'the upload';
+    this.opts.storage?.assertWritable();
     const tmpPath = join(this.tmp, `${Date.now()}-${randomBytes(6).toString('hex')}`);
     const fh = await open(tmpPath, 'wx', 0o600);
     const hash = createHash('sha256');
@@ -73,13 +84,20 @@ export class BlobStore {
           throw new FileTooLargeError(`${what} is larger than the limit of ${opts.maxBytes} bytes (${opts.limitName ?? 'files.maxUploadBytes'})`);
         }
         hash.update(chunk);
-        await fh.write(chunk);
+        // One write(2) may take only part of a chunk (a disk filling up): write the rest, or fail.
+        for (let done = 0; done < chunk.length;) {
+          const { bytesWritten } = await fh.write(chunk, done, chunk.length - done);
+          if (bytesWritten <= 0) throw new Error(`${what} could not be written to disk (no bytes written)`);
+          done += bytesWritten;
+        }
       }
       const sha256 = hash.digest('hex');
       if (opts.expected !== undefined && sha256 !== opts.expected) {
         throw new FileHashMismatchError(`${what} does not match its x-picluster-sha256 header: the header says ${opts.expected}, the bytes hash to ${sha256}`);
       }
       await fh.sync();
+      const written = (await fh.stat()).size;
+      if (written !== size) throw new Error(`${what} was stored short (${written} of ${size} bytes): the disk may be full`);
       await fh.close();
       const final = this.pathOf(sha256);
       if (this.has(sha256)) {

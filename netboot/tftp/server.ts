@@ -297,6 +297,11 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
   listen.on('error', (e) => log.error({ err: e }, 'tftp listen socket error'));
 
   const onRequest = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (rinfo.port === 0) {
+      // No reply can go to port 0 (a spoofed source): connecting a transfer socket to it throws.
+      ctx.metrics.ignored.inc({ reason: 'malformed' });
+      return;
+    }
     let p;
     try {
       p = decodePacket(msg);

@@ -32,6 +32,14 @@ function start(m: WorkerStart): void {
   };
   socket.once('error', fail);
   socket.bind({ port: 0, address: m.bindAddress, exclusive: true }, () => {
+    // connect() throws synchronously on a bad port/address; inside this callback nothing else would catch it.
+    try {
+      connect();
+    } catch (e) {
+      fail(e instanceof Error ? e : new Error(String(e)));
+    }
+  });
+  function connect(): void {
     socket.connect(m.clientPort, m.clientAddress, () => {
       socket.off('error', fail);
       if (aborted.delete(m.id)) {
@@ -63,7 +71,7 @@ function start(m: WorkerStart): void {
       sessions.set(m.id, session);
       session.begin();
     });
-  });
+  }
 }
 
 port.on('message', (m: ToWorker) => {
