@@ -73,6 +73,8 @@ export interface IdentityInput {
   readonly agentVersion?: string;
   /** Overrides /proc/sys/kernel/random/boot_id (env PICLUSTER_AGENT_BOOT_ID). */
   readonly bootId?: string | undefined;
+  /** Overrides the interface's MAC (env PICLUSTER_AGENT_MAC): agents that share a host (process agents, tests) would all report its MAC. */
+  readonly mac?: string | undefined;
 }
 
 /** Stands in for the boot id where /proc has none: unique per agent process. */
@@ -110,9 +112,10 @@ export async function collectIdentity(input: IdentityInput): Promise<NodeIdentit
   // An explicit boot id wins: agents that share a kernel (containers, VMs driven by tests)
   // would otherwise all report the host's boot id.
   const bootId = input.bootId || bootIdText?.trim() || processBootId;
+  const mac = (input.mac && normalizeMac(input.mac)) || net.mac;
   return {
     name: input.name,
-    ...(net.mac ? { mac: net.mac } : {}),
+    ...(mac ? { mac } : {}),
     ...(serial ? { serial } : {}),
     ...(model ? { model: model.slice(0, 64) } : {}),
     ...(hostname ? { hostname } : {}),

@@ -94,7 +94,13 @@ export async function run(argv: string[]): Promise<number | undefined> {
     token: opts.token,
     log,
     identity: async () => ({
-      ...(await collectIdentity({ name: opts.name, imageVersion: opts.imageVersion, files: systemFiles, bootId: process.env.PICLUSTER_AGENT_BOOT_ID })),
+      ...(await collectIdentity({
+        name: opts.name,
+        imageVersion: opts.imageVersion,
+        files: systemFiles,
+        bootId: process.env.PICLUSTER_AGENT_BOOT_ID,
+        mac: process.env.PICLUSTER_AGENT_MAC,
+      })),
       isolation: { ...isolation, ...(isolation.note ? { note: isolation.note.slice(0, 512) } : {}) },
       runtimes,
     }),

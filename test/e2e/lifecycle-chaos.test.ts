@@ -30,6 +30,8 @@ writeFileSync(
     ).join(''),
 );
 for (const n of NODES) writeFileSync(join(powerDir, `${n}.token`), deriveNodeToken(SECRET, n));
+// Process agents share this host's MAC; each reports the MAC its inventory entry says (agent-power.sh).
+NODES.forEach((n, i) => writeFileSync(join(powerDir, `${n}.mac`), `02:00:00:00:00:0${i + 1}`));
 
 const harness = new ClusterHarness({
   PICLUSTER_CLUSTER_SECRET: SECRET,
