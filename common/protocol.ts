@@ -10,6 +10,9 @@
  * resent after a reconnect; the attempt id is the fencing token.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { FileRef } from './files.ts';
+
+export { FILE_NAME, FileRef, fileNameProblem } from './files.ts';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 
 export const PROTOCOL_VERSION = 1;
@@ -60,29 +63,7 @@ export const Limits = Type.Object(
 );
 export type Limits = Static<typeof Limits>;
 
-/**
- * An input file of a job (dispy `depends` data): uploaded once to `POST /api/files`, fetched by the
- * agent into the job's scratch dir under `name` (a relative path: no `..`, `.` or empty segment).
- */
-export const FILE_NAME = '^[A-Za-z0-9._-][A-Za-z0-9._/-]{0,254}$';
-export const FileRef = Type.Object(
-  {
-    name: Type.String({ pattern: FILE_NAME }),
-    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-    sizeBytes: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-  },
-  { additionalProperties: false },
-);
-export type FileRef = Static<typeof FileRef>;
 const Files = Type.Optional(Type.Array(FileRef, { maxItems: 256 }));
-
-/** Why `name` is not usable as a file name in a job's directory, or undefined when it is. */
-export function fileNameProblem(name: string): string | undefined {
-  if (!new RegExp(FILE_NAME).test(name)) return `${JSON.stringify(name)} is not a usable file name (letters, digits, . _ - and / only, at most 255)`;
-  if (name.split('/').some((seg) => seg === '' || seg === '.' || seg === '..'))
-    return `${JSON.stringify(name)} is not a relative path inside the job's directory (no empty, . or .. segments)`;
-  return undefined;
-}
 
 export const ExecSpec = Type.Object(
   {
