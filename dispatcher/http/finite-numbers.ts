@@ -4,6 +4,10 @@
  * serialiser (a 500), and JSON bodies can carry `1e400`. This preHandler hook, run after
  * validation, refuses any non-finite number in the query, path parameters or body with a 400
  * naming the field. Found by `npm run fuzz` (live-rest: `GET /api/jobs?limit=Infinity → 500`).
+ *
+ * Only what a parser produced is walked: plain objects and arrays. A raw-body route's body is the
+ * request stream itself (`POST /api/files`), whose object graph (socket, server, parser …) is
+ * huge and cyclic — walking it spun the master at 100 % CPU on every upload.
  */
 import type { FastifyInstance } from 'fastify';
 
@@ -11,6 +15,8 @@ import type { FastifyInstance } from 'fastify';
 export function firstNonFinite(v: unknown, path = '', depth = 0): string | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? undefined : path;
   if (depth > 64 || typeof v !== 'object' || v === null) return undefined;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) return undefined;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const p = firstNonFinite(v[i], `${path}[${i}]`, depth + 1);

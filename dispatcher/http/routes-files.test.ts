@@ -117,6 +117,21 @@ describe('POST /api/files', () => {
     expect((await upload(Buffer.alloc(LIMIT, 7))).statusCode).toBe(201);
   });
 
+  it('answers uploads over a real socket, where the body is the request stream itself (a walk of it once spun the master)', async () => {
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const post = (body: string, hash: string) =>
+      fetch(`${url}/api/files`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/octet-stream', 'x-picluster-sha256': hash },
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+    const bad = await post('the bytes', sha('other'));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { code: string }).code).toBe('FILE_HASH_MISMATCH');
+    expect((await post('the bytes', sha('the bytes'))).status).toBe(201);
+  });
+
   it('needs the admin token (checked before the body), a sha256 header and the octet-stream type', async () => {
     const body = Buffer.from('x');
     expect((await upload(body, { authorization: 'Bearer nope' })).statusCode).toBe(401);

@@ -1,0 +1,20 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { firstNonFinite } from './finite-numbers.ts';
+
+describe('firstNonFinite', () => {
+  it('names the path of the first non-finite number in parsed JSON', () => {
+    expect(firstNonFinite({ a: 1, b: [0, { c: Infinity }] })).toBe('b[1].c');
+    expect(firstNonFinite({ limit: Number.NaN })).toBe('limit');
+    expect(firstNonFinite({ a: 1, b: ['x', null, { c: -5e300 }] })).toBeUndefined();
+    expect(firstNonFinite(Object.assign(Object.create(null) as object, { n: -Infinity }))).toBe('n');
+  });
+
+  it('does not walk what is not a parser result: a raw-body route hands it the request stream', () => {
+    const stream = new PassThrough();
+    Object.assign(stream, { bad: Infinity });
+    expect(firstNonFinite(stream)).toBeUndefined();
+    expect(firstNonFinite({ body: stream })).toBeUndefined();
+    expect(firstNonFinite(new Date())).toBeUndefined();
+  });
+});
