@@ -10,5 +10,10 @@ export class StorageFullError extends PiclusterError {
   readonly code = 'STORAGE_FULL';
 }
 
-export const MASTER_ERROR_CODES = ['SHELL_UNAVAILABLE', 'STORAGE_FULL'] as const;
+/** The HTTP port could not be bound at start-up (in use, or a privileged port without the capability). */
+export class ListenError extends PiclusterError {
+  readonly code = 'LISTEN_FAILED';
+}
+
+export const MASTER_ERROR_CODES = ['SHELL_UNAVAILABLE', 'STORAGE_FULL', 'LISTEN_FAILED'] as const;
 export type MasterErrorCode = (typeof MASTER_ERROR_CODES)[number];

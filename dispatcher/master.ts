@@ -35,6 +35,7 @@ import type { Counter } from 'prom-client';
 import type { BootEvent } from '../netboot/boot-event.ts';
 import { guarded } from './guard.ts';
 import { installProcessGuard } from './process-guard.ts';
+import { ListenError } from './errors.ts';
 import { DiskWatch } from './disk-watch.ts';
 
 export interface MasterOptions {
@@ -206,7 +207,26 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
 
-  await app.listen({ host: config.http.host, port: config.http.port });
+  try {
+    await app.listen({ host: config.http.host, port: config.http.port });
+  } catch (e) {
+    // Undo what started, so the command exits with the reason instead of idling without a port.
+    clearInterval(ticker);
+    clearInterval(pruner);
+    disk.stop();
+    dispatcher.shutdown();
+    await app.close().catch(() => undefined);
+    store.close();
+    processGuard?.uninstall();
+    const code = (e as NodeJS.ErrnoException).code;
+    const where = `${config.http.host}:${config.http.port}`;
+    if (code === 'EADDRINUSE')
+      throw new ListenError(`http.port ${where} is in use (another master?): stop it, or choose another port (--port, http.port, PICLUSTER_HTTP_PORT)`);
+    if (code === 'EACCES')
+      throw new ListenError(`may not bind http.port ${where}: a port below 1024 needs root or CAP_NET_BIND_SERVICE (picluster install grants it)`);
+    if (code === 'EADDRNOTAVAIL') throw new ListenError(`http.host ${config.http.host} is not an address of this machine`);
+    throw e;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   boundPort = port;

@@ -5,6 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Cluster, JobFailedError } from '../../client/cluster.ts';
 import { BIN, ClusterHarness } from './helpers/cluster-processes.ts';
 
@@ -50,6 +53,22 @@ describe('CLI', () => {
     expect((await cli(['cancel', 'abc'])).code).toBe(2);
     expect((await cli(['submit'])).code).toBe(2);
     expect((await cli(['job', '999999'])).stderr).toContain('JOB_NOT_FOUND');
+  });
+
+  it('a second master on a port in use exits 1 naming the port, not idling without one', { timeout: 60_000 }, async () => {
+    const port = new URL(harness.url).port;
+    const dir = mkdtempSync(join(tmpdir(), 'picluster-second-'));
+    try {
+      const r = await run(process.execPath, [BIN, 'master', '--port', port, '--data-dir', dir], {
+        env: { ...process.env, PICLUSTER_HTTP_HOST: '127.0.0.1', PICLUSTER_INVENTORY: join(dir, 'none.yaml'), PICLUSTER_LOG_LEVEL: 'warn' },
+        timeout: 50_000,
+      }).catch((e) => e as { code: number; stderr: string });
+      expect((r as { code: number }).code).toBe(1);
+      expect((r as { stderr: string }).stderr).toContain(`LISTEN_FAILED: http.port 127.0.0.1:${port} is in use`);
+      expect((r as { stderr: string }).stderr).not.toContain('escaped every handler');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('says clearly when the master cannot be reached', { timeout: 30_000 }, async () => {
