@@ -94,7 +94,10 @@ describe.skipIf(!mounted)(`disk full on a tmpfs${why ? ` (skipped: ${why})` : ''
 
     // Below the reserve: refused with a message, reads fine, alert raised.
     fill('a', 2 * 1024 * 1024);
-    await expect.poll(async () => (await api('POST', '/api/jobs', { argv: ['x'] })).status, { timeout: 10_000 }).toBe(507);
+    // Wait on the watch's state, not on submissions: one accepted before the watch looked is a
+    // committed job (the disk still had room) and would change the count below.
+    await expect.poll(openAlerts, { timeout: 10_000 }).toContain('disk-low');
+    expect((await api('POST', '/api/jobs', { argv: ['x'] })).status).toBe(507);
     const refused = await api('POST', '/api/jobs', { argv: ['x'] });
     expect(refused.json).toMatchObject({ code: 'STORAGE_FULL', message: expect.stringContaining('free some space') });
     expect((await api('GET', '/api/jobs')).json.total).toBe(5);
