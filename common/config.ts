@@ -11,6 +11,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { PiclusterError, ValidationError, type Problem } from './errors.ts';
 import { NetbootConfigSchema } from '../netboot/config.ts';
+import { ImageConfigSchema } from '../image/config.ts';
 import { LimitsConfigSchema } from './limits-config.ts';
 
 // TypeBox's Value checker knows no string formats until they are registered.
@@ -174,6 +175,8 @@ export const ConfigSchema = Type.Object(
       { default: {}, additionalProperties: false },
     ),
     netboot: NetbootConfigSchema,
+    /** What `picluster build-image` adds to the image (image/config.ts). */
+    image: ImageConfigSchema,
     limits: LimitsConfigSchema,
   },
   { additionalProperties: false },

@@ -61,6 +61,8 @@ export async function postImage(imagesDir: string, board: BoardSpec, state: Buil
         kernelVersion: state.kernelVersion,
         agent: state.agent,
         modules: state.modules,
+        // no Debian package layer: Buildroot builds its packages into its own rootfs
+        packages: { requested: [], layer: null, installed: [] },
         inputs: state.inputs,
         outputs: await describeOutputs(out, produced),
       };

@@ -31,7 +31,7 @@ const COMMIT = '576cc10e1ed50a9eacffc7a05c796051d7343ea4';
 const EPOCH = 1_704_067_200;
 
 // Every key of build-image's manifest types: a field added there fails the typecheck here.
-const ARCH_KEYS = { arch: 1, imageVersion: 1, sourceDateEpoch: 1, kernelVersion: 1, agent: 1, modules: 1, inputs: 1, outputs: 1 } satisfies Record<
+const ARCH_KEYS = { arch: 1, imageVersion: 1, sourceDateEpoch: 1, kernelVersion: 1, agent: 1, modules: 1, packages: 1, inputs: 1, outputs: 1 } satisfies Record<
   keyof ArchManifest,
   1
 >;

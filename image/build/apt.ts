@@ -12,6 +12,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { DiskFullError, IntegrityMismatchError, PackageMissingError, RegistryUnreachableError } from './errors.ts';
 import { sha256File } from './hash.ts';
+import { installedStatus, parseSimulatedInstall, unknownPackages, type SimulatedInstall } from './packages.ts';
 import { run, runRaw, type RunResult } from './proc.ts';
 
 export interface AptSource {
@@ -175,6 +176,38 @@ export class PrivateApt {
       .find((d) => d.startsWith(prefix));
     if (!dep) throw new PackageMissingError(REGISTRY, meta, `no dependency starting with ${prefix}`);
     return dep;
+  }
+
+  /**
+   * The packages `apt-get install <packages>` would add (no recommends) to a system that has
+   * only `installed` (a private dpkg status file; nothing is installed). A name apt cannot find
+   * is a PackageMissingError naming it.
+   */
+  async simulateInstall(packages: readonly string[], installed: readonly DebInfo[]): Promise<SimulatedInstall[]> {
+    await this.prepare();
+    const status = join(this.dir, 'status-layer');
+    await writeFile(status, installedStatus(installed));
+    const r = await runRaw(
+      'apt-get',
+      [
+        ...this.options(),
+        '-o',
+        `Dir::State::status=${status}`,
+        '-o',
+        'APT::Install-Recommends=false',
+        '-o',
+        'APT::Install-Suggests=false',
+        '-q',
+        '-s',
+        'install',
+        ...packages,
+      ],
+      { step: 'apt-get -s install' },
+    );
+    const unknown = unknownPackages(r.stderr);
+    if (unknown.length) throw new PackageMissingError(REGISTRY, `${unknown.join(', ')} (${this.arch})`, 'not in bookworm main/non-free-firmware');
+    if (r.code !== 0) throw new PackageMissingError(REGISTRY, packages.join(' '), `apt cannot resolve the dependencies: ${lastLines(r)}`);
+    return parseSimulatedInstall(r.stdout);
   }
 
   /** Downloads (or reuses from debDir) each package's candidate .deb, verifying SHA256. */

@@ -6,20 +6,22 @@
  *   3 node-pty          cross-built with node-gyp against that Node's headers
  *   4 agent bundle      esbuild → one agent.mjs
  *   5 kernel modules    depmod -b, dependency closure of the wanted groups
- *   6 runtime           squashfs (zstd): node + agent + node-pty
- *   7 initramfs         pure cpio newc + lz4: busybox, /init, glibc, modules, identity
- *   8 boot files        pi/ (firmware, DTBs, config.txt, cmdline.txt, gzip'd kernel, initramfs, and the
+ *   6 package layer     squashfs (xz): image.packages / --package + dependencies (layer.ts)
+ *   7 runtime           squashfs (zstd): node + agent + node-pty
+ *   8 initramfs         pure cpio newc + lz4: busybox, /init, glibc, modules, identity
+ *   9 boot files        pi/ (firmware, DTBs, config.txt, cmdline.txt, gzip'd kernel, initramfs, and the
  *                       PXE loaders: iPXE for x86, GRUB for arm64 UEFI, grub.cfg template) or amd64/
- *   9 manifest          inputs (version + hash), outputs (size + sha256)
+ *  10 manifest          inputs (version + hash), outputs (size + sha256), the layer's packages
  *
  * Layout of outDir (image/dist by default):
  *   pi/                 the TFTP root (netboot.tftpRoot): Pi files + PXE loaders; every file <= 32 MiB
  *   arm64/runtime.squashfs   fetched by /init over HTTP: http://<master>/boot/arm64/runtime.squashfs
- *   amd64/              vmlinuz, initramfs.img, runtime.squashfs, boot.ipxe
+ *   arm64/packages.squashfs  the package layer, fetched beside it (absent with an empty package list)
+ *   amd64/              vmlinuz, initramfs.img, runtime.squashfs, packages.squashfs, boot.ipxe
  *   manifest.json
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { bundleAgent, defaultAgentEntry, REPO_ROOT } from './agent-bundle.ts';
@@ -29,10 +31,13 @@ import { checkPiBootDir } from './check.ts';
 import { piBootLayout } from './pi-boot-layout.ts';
 import { layPxeLoaders, pxeBootLayout } from './pxe-loaders.ts';
 import { encodeCpio } from './cpio.ts';
+import { collectLibs, hashBuilderSources } from './collect.ts';
 import { BuildStepError, DiskFullError, isDiskFull, PackageMissingError } from './errors.ts';
 import { sha256, sha256File } from './hash.ts';
 import { buildInitramfsCpio, compressLz4Legacy, readRootfs } from './initramfs.ts';
-import { PI_DTBS, PI_FIRMWARE_FILES, PROFILES, RUNTIME_LIBS, type Arch, type ArchProfile } from './inputs.ts';
+import { PI_DTBS, PI_FIRMWARE_FILES, PROFILES, type Arch } from './inputs.ts';
+import { LAYER_FILE, preparePackageLayer } from './layer.ts';
+import { DEFAULT_IMAGE_PACKAGES } from './packages.ts';
 import { describeOutputs, readManifest, writeManifest, type ArchManifest, type ManifestInput } from './manifest.ts';
 import { withBuildLock } from './lock.ts';
 import { selectFromKernelTree } from './modules.ts';
@@ -44,7 +49,7 @@ export const IMAGE_DIR = join(REPO_ROOT, 'image');
 export const DEFAULT_OUT_DIR = join(IMAGE_DIR, 'dist');
 export const DEFAULT_CACHE_DIR = join(IMAGE_DIR, '.cache');
 export const ROOTFS_DIR = join(IMAGE_DIR, 'rootfs');
-export const BUILD_STEPS = 9;
+export const BUILD_STEPS = 10;
 
 export interface BuildOptions {
   readonly arch: Arch;
@@ -58,8 +63,10 @@ export interface BuildOptions {
   readonly aptListsMaxAgeMs?: number;
   /** Return the existing build (checked under the lock) when outDir already has every output of one for this arch. */
   readonly reuseExisting?: boolean;
-  /** Build the runtime squashfs even when the cache has it (reproducibility checks). */
+  /** Build the runtime squashfs and the package layer even when the cache has them (reproducibility checks). */
   readonly rebuildRuntime?: boolean;
+  /** Debian packages for the layer (with their dependencies); default DEFAULT_IMAGE_PACKAGES, [] = no layer. */
+  readonly packages?: readonly string[];
 }
 
 export interface BuildResult {
@@ -75,7 +82,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       opts.cacheDir ?? DEFAULT_CACHE_DIR,
       async () => {
         const outDir = opts.outDir ?? DEFAULT_OUT_DIR;
-        const existing = opts.reuseExisting ? await currentBuild(outDir, opts.arch) : undefined;
+        const existing = opts.reuseExisting ? await currentBuild(outDir, opts.arch, opts.packages) : undefined;
         return existing ? { manifest: existing, outDir } : buildImageUnwrapped(opts);
       },
       {
@@ -99,10 +106,10 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   await mkdir(workDir, { recursive: true });
 
   // 1 ─ Debian packages
+  const apt = new PrivateApt(cacheDir, profile.debArch);
   const debs = await progress.step(
     'Debian packages (private apt state)',
     async () => {
-      const apt = new PrivateApt(cacheDir, profile.debArch);
       const lists = await apt.update(opts.aptListsMaxAgeMs ?? 12 * 3600_000);
       progress.note(`package lists: ${lists}`);
       const kernelPkg = await apt.resolveMeta(profile.kernelMeta, profile.kernelPrefix);
@@ -171,11 +178,35 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
     return dir;
   };
 
+  // 6 ─ package layer (its debs are inputs of the image version: the initramfs carries its sha256)
+  const requested = opts.packages ?? DEFAULT_IMAGE_PACKAGES;
+  const layer = await progress.step(
+    `package layer (${requested.length ? requested.join(', ') : 'none'})`,
+    async () => {
+      const l = await preparePackageLayer({
+        apt,
+        requested,
+        debDir: join(cacheDir, 'debs', profile.debArch),
+        workDir,
+        cacheDir,
+        sourceDateEpoch: epoch,
+        useCache: !opts.rebuildRuntime,
+      });
+      for (const d of l?.debs ?? []) progress.note(`${d.package} ${d.version}${d.cached ? ' (cached)' : ''}`);
+      if (l)
+        progress.note(
+          `layer ${formatBytes(l.sizeBytes)} (xz; ${formatBytes(l.unpackedBytes)} unpacked); node idle RAM cost ${formatBytes(l.idleRamBytes)} (held in /run)`,
+        );
+      return l;
+    },
+    (l) => (l ? `${l.debs.length} packages, ${formatBytes(l.sizeBytes)}${l.cached ? ', cached' : ''}` : 'no packages'),
+  );
+
   // identity: the version hashes every input and the builder itself
   const rootfs = await readRootfs(ROOTFS_DIR);
   const builderHash = await hashBuilderSources(rootfs);
   const inputs: ManifestInput[] = [
-    ...debs.list.map((d) => ({ kind: 'deb' as const, name: d.package, version: d.version, hash: `sha256:${d.sha256}` })),
+    ...[...debs.list, ...(layer?.debs ?? [])].map((d) => ({ kind: 'deb' as const, name: d.package, version: d.version, hash: `sha256:${d.sha256}` })),
     { kind: 'npm', name: node.tarball.name, version: node.tarball.version, hash: node.tarball.integrity },
     { kind: 'npm', name: pty.tarball.name, version: pty.tarball.version, hash: pty.tarball.integrity },
     { kind: 'source', name: 'agent-bundle', version: agent.entry, hash: `sha256:${sha256(agent.code)}` },
@@ -186,7 +217,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   const imageVersion = `${pkgVersion}+${sha256(inputs.map((i) => `${i.kind} ${i.name} ${i.version} ${i.hash}`).join('\n') + `\nepoch ${epoch}\narch ${profile.arch}`).slice(0, 12)}`;
   progress.note(`image version ${imageVersion}`);
 
-  // 6 ─ runtime squashfs
+  // 7 ─ runtime squashfs
   const runtime = await progress.step(
     'runtime squashfs (node + agent + node-pty)',
     () => buildRuntime({ nodeBinary: node.binary, agentCode: agent.code, nodePtyDir: pty.packageDir }, workDir, cacheDir, epoch, !opts.rebuildRuntime),
@@ -194,7 +225,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   );
   const runtimeSha256 = await sha256File(runtime.path);
 
-  // 7 ─ initramfs
+  // 8 ─ initramfs
   const initramfsPath = join(workDir, 'initramfs.cpio.lz4');
   await progress.step(
     'initramfs (cpio newc + lz4)',
@@ -208,6 +239,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
           interpreter: profile.interpreter,
           imageVersion,
           runtimeSha256,
+          ...(layer ? { packagesSha256: layer.sha256 } : {}),
           busybox,
           libs,
           rootfs,
@@ -226,7 +258,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
     (n) => `${formatBytes(n)} uncompressed`,
   );
 
-  // 8 ─ boot files
+  // 9 ─ boot files
   const staging = join(outDir, `.staging-${profile.arch}`);
   await rm(staging, { recursive: true, force: true });
   const produced: string[] = [];
@@ -264,12 +296,14 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
         const rt = join(staging, 'arm64');
         await mkdir(rt, { recursive: true });
         await copyFile(runtime.path, join(rt, 'runtime.squashfs'));
+        if (layer) await copyFile(layer.path, join(rt, LAYER_FILE));
       } else {
         const dir = join(staging, 'amd64');
         await mkdir(dir, { recursive: true });
         await copyFile(kernelImage, join(dir, 'vmlinuz'));
         await copyFile(initramfsPath, join(dir, 'initramfs.img'));
         await copyFile(runtime.path, join(dir, 'runtime.squashfs'));
+        if (layer) await copyFile(layer.path, join(dir, LAYER_FILE));
         await writeFile(join(dir, 'boot.ipxe'), amd64IpxeTemplate(imageVersion));
       }
       for (const sub of await readdir(staging)) {
@@ -283,7 +317,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
     () => `${produced.length} files`,
   );
 
-  // 9 ─ manifest
+  // 10 ─ manifest
   const manifest = await progress.step(
     'manifest',
     async () => {
@@ -294,6 +328,18 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
         kernelVersion: kernel.kver,
         agent: { entry: agent.entry, placeholder: agent.placeholder },
         modules: { groups: kernel.selection.groups, builtin: kernel.selection.builtin, absent: kernel.selection.absent },
+        packages: {
+          requested: [...requested],
+          layer: layer
+            ? {
+                path: `${profile.piFirmware ? 'arm64' : 'amd64'}/${LAYER_FILE}`,
+                sizeBytes: layer.sizeBytes,
+                unpackedBytes: layer.unpackedBytes,
+                idleRamBytes: layer.idleRamBytes,
+              }
+            : null,
+          installed: (layer?.debs ?? []).map((d) => ({ name: d.package, version: d.version, requested: requested.includes(d.package) })),
+        },
         inputs,
         outputs: await describeOutputs(outDir, produced),
       };
@@ -306,38 +352,10 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   return { manifest, outDir };
 }
 
-/** Finds each shared library (and the ELF interpreter) in the unpacked glibc/gcc debs. */
-async function collectLibs(profile: ArchProfile, roots: readonly string[]): Promise<Map<string, Uint8Array>> {
-  const wanted = [...RUNTIME_LIBS, profile.interpreter.target.split('/').pop() as string];
-  const libs = new Map<string, Uint8Array>();
-  for (const soname of wanted) {
-    let found: string | undefined;
-    for (const root of roots) {
-      for (const dir of [join(root, 'lib', profile.triplet), join(root, 'usr', 'lib', profile.triplet)]) {
-        if (!found && existsSync(join(dir, soname))) found = await realpath(join(dir, soname));
-      }
-    }
-    if (found) libs.set(soname, await readFile(found));
-    else if (['libc.so.6', 'libstdc++.so.6', 'libgcc_s.so.1', 'libm.so.6'].includes(soname) || soname.startsWith('ld-')) {
-      throw new PackageMissingError(DEB_REGISTRY, soname, 'shared library not found in libc6/libgcc-s1/libstdc++6');
-    }
-  }
-  return new Map([...libs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
-}
-
-async function hashBuilderSources(rootfs: ReadonlyMap<string, Uint8Array>): Promise<string> {
-  const dir = join(IMAGE_DIR, 'build');
-  const names = (await readdir(dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
-  const parts: string[] = [];
-  for (const n of names) parts.push(`${n} ${sha256(await readFile(join(dir, n)))}`);
-  for (const [n, data] of [...rootfs.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) parts.push(`rootfs/${n} ${sha256(data)}`);
-  return sha256(parts.join('\n'));
-}
-
 /** The manifest section for arch when every output it lists is present with its recorded size. */
-export async function currentBuild(outDir: string, arch: Arch): Promise<ArchManifest | undefined> {
+export async function currentBuild(outDir: string, arch: Arch, packages: readonly string[] = DEFAULT_IMAGE_PACKAGES): Promise<ArchManifest | undefined> {
   const m = (await readManifest(outDir))?.builds[arch];
-  if (!m) return undefined;
+  if (!m || m.packages?.requested.join(' ') !== packages.join(' ')) return undefined;
   for (const o of m.outputs) {
     const s = await stat(join(outDir, o.path)).catch(() => undefined);
     if (!s || s.size !== o.sizeBytes) return undefined;

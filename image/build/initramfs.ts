@@ -15,6 +15,8 @@ export interface InitramfsInputs {
   readonly interpreter: { readonly path: string; readonly target: string };
   readonly imageVersion: string;
   readonly runtimeSha256: string;
+  /** sha256 of the package layer (packages.squashfs); absent = no layer. */
+  readonly packagesSha256?: string;
   readonly busybox: Uint8Array;
   /** soname → library bytes, installed in lib/<triplet>/. */
   readonly libs: ReadonlyMap<string, Uint8Array>;
@@ -78,6 +80,7 @@ export function initramfsEntries(i: InitramfsInputs): CpioEntry[] {
   file('etc/picluster/image-version', text(`${i.imageVersion}\n`));
   file('etc/picluster/arch', text(`${i.arch}\n`));
   file('etc/picluster/runtime.sha256', text(`${i.runtimeSha256}\n`));
+  if (i.packagesSha256) file('etc/picluster/packages.sha256', text(`${i.packagesSha256}\n`));
   file('etc/passwd', text('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'));
   file('etc/group', text('root:x:0:\ntty:x:5:\nnogroup:x:65534:\n'));
   file('etc/shadow', text('root:*:19000:0:99999:7:::\n'), 0o600);

@@ -58,7 +58,7 @@ const ARM64_MODULES: ModuleGroups = {
   pi4: ['mdio-bcm-unimac', 'broadcom', 'genet'],
   // qemu -M virt
   virt: ['virtio_mmio', 'virtio_pci', 'virtio_net'],
-  runtime: ['loop', 'squashfs'],
+  runtime: ['loop', 'squashfs', 'overlay'],
   watchdog: ['bcm2835_wdt'],
   sensors: ['bcm2835_thermal', 'bcm2711_thermal'],
 };
@@ -67,7 +67,7 @@ const AMD64_MODULES: ModuleGroups = {
   early: ['virtio-rng'],
   // qemu (virtio, e1000) and the common PC NICs
   x86: ['virtio_pci', 'virtio_net', 'e1000', 'e1000e', 'igb', 'r8169', 'tg3'],
-  runtime: ['loop', 'squashfs'],
+  runtime: ['loop', 'squashfs', 'overlay'],
   watchdog: ['i6300esb', 'iTCO_wdt'],
   sensors: [],
 };

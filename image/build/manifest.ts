@@ -30,8 +30,19 @@ export interface ArchManifest {
   readonly kernelVersion: string;
   readonly agent: { readonly entry: string; readonly placeholder: boolean };
   readonly modules: { readonly groups: Readonly<Record<string, readonly string[]>>; readonly builtin: readonly string[]; readonly absent: readonly string[] };
+  /** The package layer (absent in manifests from before it existed). */
+  readonly packages?: ManifestPackages;
   readonly inputs: readonly ManifestInput[];
   readonly outputs: readonly ManifestOutput[];
+}
+
+export interface ManifestPackages {
+  /** image.packages + --package, as asked. */
+  readonly requested: readonly string[];
+  /** null when nothing was requested (no layer). */
+  readonly layer: { readonly path: string; readonly sizeBytes: number; readonly unpackedBytes: number; readonly idleRamBytes: number } | null;
+  /** Every package in the layer with its version; `requested` false = pulled in as a dependency. */
+  readonly installed: ReadonlyArray<{ readonly name: string; readonly version: string; readonly requested: boolean }>;
 }
 
 export interface Manifest {

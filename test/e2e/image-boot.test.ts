@@ -1,7 +1,8 @@
 /**
  * Boots the built image under qemu and proves a node joins a real master: registers with
  * the image version, runs an exec job (and one that drives node-pty's cross-built addon) and
- * a function job, reports memory. One file, so the
+ * a function job, reports memory; then python3 from the package layer runs an exec job
+ * (`picluster submit -- python3 -c …`) and a Python function job submitted with clients/python. One file, so the
  * machines boot one after another (each qemu is heavy on a 2-core box; no KVM).
  *
  *  - arm64, `-M virt -cpu cortex-a53`, virtio-net: the full two-stage path (runtime over HTTP)
@@ -19,18 +20,32 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CACHE_DIR } from '../../image/build/build.ts';
 import type { ArchManifest } from '../../image/build/manifest.ts';
-import { DIST, ensureImage, exerciseNode, Guest, haveTool, startBootServer, startTestMaster, type NodeExercise, type TestMaster } from './image-harness.ts';
+import { encodeCpio } from '../../image/build/cpio.ts';
+import {
+  DIST,
+  ensureImage,
+  exerciseNode,
+  exercisePython,
+  Guest,
+  haveTool,
+  startBootServer,
+  startTestMaster,
+  type NodeExercise,
+  type PythonExercise,
+  type TestMaster,
+} from './image-harness.ts';
 
 const haveAarch64 = haveTool('qemu-system-aarch64');
 const haveX86 = haveTool('qemu-system-x86_64');
 
-function record(machine: string, r: NodeExercise, extra: Record<string, unknown>): void {
+function record(machine: string, r: NodeExercise, py: PythonExercise, extra: Record<string, unknown>): void {
   const summary = {
     machine,
     registeredS: Number(r.registeredS.toFixed(1)),
     idleRamMb: r.idleRamMb,
     memTotalMb: r.memTotalMb,
     imageVersion: r.node.imageVersion,
+    python: py.cli.stdout.trim(),
     ...extra,
   };
   process.stdout.write(`image e2e ${JSON.stringify(summary)}\n`);
@@ -49,7 +64,26 @@ function expectJoined(r: NodeExercise, manifest: ArchManifest, unameM: string, n
   expect(r.idleRamMb).toBeGreaterThan(0);
   // the boot report: the kernel log and every /init milestone, in order (no gap before the hello)
   expect(r.kernelLog).toBe(true);
-  expect(r.milestones).toEqual(['kernel-start', 'init', 'modules-loaded', 'link-up', 'dhcp-lease', 'runtime-fetched', 'runtime-verified', 'agent-started']);
+  expect(r.milestones).toEqual([
+    'kernel-start',
+    'init',
+    'modules-loaded',
+    'link-up',
+    'dhcp-lease',
+    'runtime-fetched',
+    'runtime-verified',
+    'packages-mounted',
+    'agent-started',
+  ]);
+  expect(manifest.packages?.layer?.sizeBytes).toBeGreaterThan(0);
+}
+
+/** python3 from the package layer runs an exec job (the CLI) and a Python function job (clients/python). */
+function expectPython(py: PythonExercise, unameM: string): void {
+  expect(py.cli.code, py.cli.stderr).toBe(0);
+  expect(JSON.parse(py.cli.stdout.trim())).toEqual({ python: '3.11', machine: unameM });
+  if (py.fn.skipped) process.stdout.write(`image e2e: Python function job skipped: ${py.fn.skipped}\n`);
+  else expect(py.fn.value ?? py.fn.error).toEqual({ sum: 5, machine: unameM, python: '3.11' });
 }
 
 describe.skipIf(!haveAarch64)('arm64 image boots under qemu-system-aarch64', () => {
@@ -103,7 +137,9 @@ describe.skipIf(!haveAarch64)('arm64 image boots under qemu-system-aarch64', () 
     await guest.waitForLine(/picluster-init: runtime mounted/, 240_000);
     const r = await exerciseNode(tm, guest, name, 240_000);
     expectJoined(r, manifest, 'aarch64', 'arm64');
-    record('virt', r, { runtime: 'http (master /boot/)' });
+    const py = await exercisePython(tm);
+    expectPython(py, 'aarch64');
+    record('virt', r, py, { runtime: 'http (master /boot/)' });
     await guest.stop();
     guest = undefined;
   }, 600_000);
@@ -112,9 +148,14 @@ describe.skipIf(!haveAarch64)('arm64 image boots under qemu-system-aarch64', () 
     const name = 'qemu-raspi3b';
     const dir = mkdtempSync(join(tmpdir(), 'raspi3b-'));
     try {
-      // what `initramfs runtime8,initramfs8 followkernel` makes the firmware load
+      // what `initramfs runtime8,initramfs8 followkernel` makes the firmware load, plus the
+      // package layer the same way (a cpio holding /packages.squashfs): over qemu's dwc2 the
+      // 9 MB layer would take minutes by HTTP
       const initrd = join(dir, 'initrd');
-      writeFileSync(initrd, Buffer.concat([readFileSync(join(DIST, 'pi', 'runtime8')), readFileSync(join(DIST, 'pi', 'initramfs8'))]));
+      const layer = encodeCpio([{ type: 'file', path: 'packages.squashfs', mode: 0o644, data: readFileSync(join(DIST, 'arm64', 'packages.squashfs')) }], {
+        mtime: 0,
+      });
+      writeFileSync(initrd, Buffer.concat([readFileSync(join(DIST, 'pi', 'runtime8')), layer, readFileSync(join(DIST, 'pi', 'initramfs8'))]));
       const append = [
         // picluster.watchdog=0: qemu's raspi power-management model resets the machine the
         // moment Linux arms bcm2835_wdt (it treats the arming write as a reboot request)
@@ -154,7 +195,9 @@ describe.skipIf(!haveAarch64)('arm64 image boots under qemu-system-aarch64', () 
       await guest.waitForLine(/picluster-init: runtime preloaded/, 300_000);
       const r = await exerciseNode(tm, guest, name, 420_000);
       expectJoined(r, manifest, 'aarch64', 'arm64');
-      record('raspi3b', r, { runtime: 'preloaded initramfs (runtime8)' });
+      const py = await exercisePython(tm);
+      expectPython(py, 'aarch64');
+      record('raspi3b', r, py, { runtime: 'preloaded initramfs (runtime8 + the layer as a cpio)' });
       await guest.stop();
       guest = undefined;
     } finally {
@@ -221,6 +264,8 @@ describe.skipIf(!haveX86)('amd64 image boots under qemu-system-x86_64', () => {
     ]);
     await guest.waitForLine(/picluster-init: runtime mounted/, 240_000);
     expect(boot.requests).toContain('/boot/amd64/runtime.squashfs');
+    await guest.waitForLine(/picluster-init: package layer mounted/, 120_000);
+    expect(boot.requests).toContain('/boot/amd64/packages.squashfs');
     await guest.waitForLine(/"msg":"watchdog armed"/, 120_000);
     const armedAt = performance.now();
     const r = await exerciseNode(tm, guest, name, 240_000);
@@ -237,7 +282,9 @@ describe.skipIf(!haveX86)('amd64 image boots under qemu-system-x86_64', () => {
       tm.master.dispatcher.on('heartbeat', onBeat);
     });
     expect(guest.exited).toBe(false);
-    record('x86_64', r, { runtime: 'http (picluster.runtime=)', watchdog: 'i6300esb' });
+    const py = await exercisePython(tm);
+    expectPython(py, 'x86_64');
+    record('x86_64', r, py, { runtime: 'http (picluster.runtime=)', watchdog: 'i6300esb' });
     await guest.stop();
     guest = undefined;
   }, 600_000);

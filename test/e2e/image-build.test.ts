@@ -4,7 +4,7 @@
  * uses (apt-get, dpkg-deb, mksquashfs, lz4, depmod, the aarch64 cross binutils); skips with
  * the missing tool named otherwise. The first run downloads into image/.cache.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,68 @@ describe.skipIf(missing.length > 0)(`build-image arm64${reason}`, () => {
     expect(second.manifest.imageVersion).toBe(first.manifest.imageVersion);
     expect(readFileSync(join(b, 'manifest.json')).equals(readFileSync(join(a, 'manifest.json')))).toBe(true);
     for (const o of first.manifest.outputs) expect(readFileSync(join(b, o.path)).equals(readFileSync(join(a, o.path))), o.path).toBe(true);
+  }, 900_000);
+});
+
+describe.skipIf(missing.length > 0)(`build-image package layer${reason}`, () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('the default layer has python3; the manifest records every package and version and the layer size', async () => {
+    const manifest = await ensureImage('arm64');
+    const p = manifest.packages;
+    expect(p?.requested).toEqual(['python3-minimal', 'libpython3-stdlib']);
+    const names = p?.installed.map((i) => i.name) ?? [];
+    expect(names).toEqual(expect.arrayContaining(['python3-minimal', 'python3.11-minimal', 'libpython3.11-stdlib', 'libexpat1', 'zlib1g']));
+    // the base has these; installing-only packages are left out
+    for (const absent of ['libc6', 'libstdc++6', 'dpkg', 'debconf', 'perl-base']) expect(names).not.toContain(absent);
+    for (const i of p?.installed ?? []) expect(i.version, i.name).toMatch(/^[0-9]/);
+    expect(p?.installed.filter((i) => i.requested).map((i) => i.name)).toEqual(expect.arrayContaining(['python3-minimal', 'libpython3-stdlib']));
+    const out = manifest.outputs.find((o) => o.path === 'arm64/packages.squashfs');
+    expect(out?.sizeBytes).toBe(p?.layer?.sizeBytes);
+    expect(p?.layer?.idleRamBytes).toBe(out?.sizeBytes);
+    expect(p?.layer?.unpackedBytes).toBeGreaterThan(out?.sizeBytes ?? 0);
+  }, 900_000);
+
+  it('another package list rebuilds only the layer: the runtime squashfs is the same bytes', async () => {
+    const base = await ensureImage('arm64');
+    const dir = mkdtempSync(join(tmpdir(), 'image-layer-'));
+    dirs.push(dir);
+    const { manifest } = await buildImage({
+      arch: 'arm64',
+      outDir: dir,
+      cacheDir: DEFAULT_CACHE_DIR,
+      sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH,
+      packages: ['python3-minimal'],
+    });
+    const sha = (m: typeof base, path: string) => m.outputs.find((o) => o.path === path)?.sha256;
+    expect(sha(manifest, 'arm64/runtime.squashfs')).toBe(sha(base, 'arm64/runtime.squashfs'));
+    expect(sha(manifest, 'arm64/packages.squashfs')).not.toBe(sha(base, 'arm64/packages.squashfs'));
+    expect(manifest.imageVersion).not.toBe(base.imageVersion);
+    expect(manifest.packages?.installed.map((i) => i.name)).not.toContain('libpython3.11-stdlib');
+    // no packages: no layer at all
+    const none = await buildImage({ arch: 'arm64', outDir: dir, cacheDir: DEFAULT_CACHE_DIR, sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH, packages: [] });
+    expect(none.manifest.packages).toEqual({ requested: [], layer: null, installed: [] });
+    expect(none.manifest.outputs.map((o) => o.path)).not.toContain('arm64/packages.squashfs');
+    expect(sha(none.manifest, 'arm64/runtime.squashfs')).toBe(sha(base, 'arm64/runtime.squashfs'));
+  }, 900_000);
+
+  it('an unknown package is PACKAGE_MISSING naming it, before anything is written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'image-unknown-'));
+    dirs.push(dir);
+    const err = await buildImage({
+      arch: 'arm64',
+      outDir: dir,
+      cacheDir: DEFAULT_CACHE_DIR,
+      sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH,
+      packages: ['python3-minimal', 'picluster-no-such-package'],
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PackageMissingError);
+    expect((err as PackageMissingError).message).toContain('picluster-no-such-package');
+    expect((err as PackageMissingError).message).not.toContain('python3-minimal');
+    expect(existsSync(join(dir, 'manifest.json'))).toBe(false);
   }, 900_000);
 });
 

@@ -5,13 +5,15 @@
  * host's loopback as 10.0.2.2 and nothing else), and wait on markers — serial lines and
  * dispatcher events — never on fixed sleeps.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { loadConfig } from '../../common/config.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { deriveNodeToken } from '../../common/tokens.ts';
@@ -269,4 +271,62 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
       .map((e) => String(e.detail?.step)),
     kernelLog: boot.some((e) => e.kind === 'kernel-log'),
   };
+}
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(REPO, 'bin', 'picluster.js');
+/** The host's python3 for the Python client (Debian's, as python-client.test.ts uses); undefined = none. */
+export const HOST_PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : undefined;
+
+export interface PythonExercise {
+  /** `picluster submit -- python3 -c …`: what it printed (JSON: python version, machine). */
+  readonly cli: { readonly code: number; readonly stdout: string; readonly stderr: string };
+  /** A Python function job submitted with clients/python: its result, or why it was not run. */
+  readonly fn: { readonly value?: unknown; readonly skipped?: string; readonly error?: string };
+}
+
+/**
+ * Proves python3 and the package layer on a booted node: an exec job through the CLI
+ * (`picluster submit -- python3 -c …`) and a Python function job through clients/python (run
+ * with the host's python3; skipped, saying so, without one).
+ */
+export async function exercisePython(tm: TestMaster): Promise<PythonExercise> {
+  const exec = promisify(execFile);
+  const env = { ...process.env, PICLUSTER_URL: tm.master.url, PICLUSTER_TOKEN: tm.master.adminToken };
+  const code = 'import json, platform, sys; print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "machine": platform.machine()}))';
+  const cli = await exec(process.execPath, [BIN, 'submit', '--timeout', '120000', '--', 'python3', '-c', code], { env, timeout: 180_000 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: typeof e.code === 'number' ? e.code : 1,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? String(e),
+    }),
+  );
+  if (!HOST_PYTHON) return { cli, fn: { skipped: 'no /usr/bin/python3 on this machine for clients/python' } };
+  const dir = mkdtempSync(join(tmpdir(), 'picluster-image-py-'));
+  try {
+    const script = join(dir, 'fn_job.py');
+    writeFileSync(
+      script,
+      [
+        'import json, sys',
+        'from picluster import Cluster',
+        '',
+        'def on_node(a, b):',
+        '    import platform, sys',
+        '    return {"sum": a + b, "machine": platform.machine(), "python": "%d.%d" % sys.version_info[:2]}',
+        '',
+        'with Cluster() as c:',
+        '    print(json.dumps(c.submit(on_node, 2, 3, timeout=120).result()))',
+        '',
+      ].join('\n'),
+    );
+    const r = await exec(HOST_PYTHON, [script], { env: { ...env, PYTHONPATH: join(REPO, 'clients', 'python', 'src') }, timeout: 180_000 }).then(
+      (x) => ({ value: JSON.parse(x.stdout.trim().split('\n').pop() ?? 'null') as unknown }),
+      (e: { stderr?: string; message?: string }) => ({ error: e.stderr || e.message || String(e) }),
+    );
+    return { cli, fn: r };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
