@@ -30,6 +30,7 @@ const fleet = new Fleet({
   nodes: init.nodes,
   jobMs: init.jobMs,
   concurrency: init.concurrency,
+  spreadLoopback: true,
   onAssign: (jobId, t) => {
     jobs.push(jobId);
     at.push(t);

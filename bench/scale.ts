@@ -10,7 +10,7 @@
  *  3. + jobs: `sleep` jobs of `--job-s` submitted over REST at `--job-rate` per second (default
  *     N/10), dispatch latency = POST sent → `assign` received by the agent (p50/p99).
  *
- *   npm run bench:scale -- [--nodes 1000,5000,10000] [--phase-s 15] [--job-s 2] [--json F] [--svg F]
+ *   npm run bench:scale -- [--nodes 1000,5000,10000] [--phase-s 15] [--job-s 2] [--json F] [--svg F] [--profile DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,7 +49,7 @@ export interface ScaleRow {
   lostOrClosed: number;
 }
 
-async function startMaster(dir: string): Promise<{ child: ChildProcess; url: string }> {
+async function startMaster(dir: string, profileDir: string | undefined): Promise<{ child: ChildProcess; url: string }> {
   const config = join(dir, 'picluster.yaml');
   writeFileSync(
     config,
@@ -64,7 +64,11 @@ async function startMaster(dir: string): Promise<{ child: ChildProcess; url: str
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [join(REPO, 'bin/picluster.js'), 'master', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), join(REPO, 'bin/picluster.js'), 'master', '--config', config],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
@@ -108,9 +112,9 @@ async function measure(pid: number, url: string, seconds: number): Promise<Phase
   };
 }
 
-async function runSize(nodes: number, o: { phaseS: number; jobS: number; jobRate: number; browsers: number }): Promise<ScaleRow> {
+async function runSize(nodes: number, o: { phaseS: number; jobS: number; jobRate: number; browsers: number; profile?: string }): Promise<ScaleRow> {
   const dir = mkdtempSync(join(tmpdir(), 'picluster-scale-'));
-  const { child, url } = await startMaster(dir);
+  const { child, url } = await startMaster(dir, o.profile);
   const pid = child.pid!;
   const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
     workerData: {
@@ -253,6 +257,8 @@ async function main(): Promise<void> {
       browsers: { type: 'string', default: '5' },
       json: { type: 'string' },
       svg: { type: 'string' },
+      /** Write the master's CPU profile (node --cpu-prof) into this directory. */
+      profile: { type: 'string' },
     },
   });
   const sizes = values.nodes.split(',').map(Number);
@@ -266,6 +272,7 @@ async function main(): Promise<void> {
         jobS: Number(values['job-s']),
         jobRate: values['job-rate'] ? Number(values['job-rate']) : Math.max(10, Math.round(n / 10)),
         browsers: Number(values.browsers),
+        ...(values.profile ? { profile: values.profile } : {}),
       }),
     );
   }

@@ -19,6 +19,12 @@ export interface FleetOptions {
   readonly concurrency?: number;
   /** Seed for the fleet's random numbers (health walks, boot ids, phases). */
   readonly seed?: number;
+  /**
+   * Give agent i its own loopback source address (127.20.0.1, 127.20.0.2, …), as if each node
+   * had its own IP: the master's per-address limits (rate of `/agent` upgrades) then see N
+   * clients, not one. Only for a master on loopback.
+   */
+  readonly spreadLoopback?: boolean;
   /** Called with the wall time (ms, sub-ms precision) each `assign` arrived. */
   readonly onAssign?: (jobId: number, at: number) => void;
 }
@@ -71,6 +77,7 @@ export class Fleet {
           slots: o.slots ?? 1,
           jobMs: o.jobMs ?? 1000,
           mac: macOf(i),
+          ...(o.spreadLoopback ? { localAddress: loopbackOf(i) } : {}),
           random,
           now: Date.now,
           events,
@@ -114,6 +121,12 @@ export class Fleet {
 export function macOf(i: number): string {
   const b = [(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff].map((x) => x.toString(16).padStart(2, '0'));
   return `02:5c:00:${b.join(':')}`;
+}
+
+/** The i-th (from 1) loopback address from 127.20.0.1 on, skipping .0 and .255. */
+export function loopbackOf(i: number): string {
+  const k = i - 1;
+  return `127.${20 + Math.floor(k / (254 * 256))}.${Math.floor(k / 254) % 256}.${(k % 254) + 1}`;
 }
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same fleet. */

@@ -33,7 +33,7 @@ beforeAll(async () => {
     },
   });
   master = await startMaster(config, { log: silentLogger() });
-  fleet = new Fleet({ url: master.url, clusterSecret: SECRET, nodes: NODES, jobMs: 20 });
+  fleet = new Fleet({ url: master.url, clusterSecret: SECRET, nodes: NODES, jobMs: 20, spreadLoopback: true });
   await fleet.start();
 });
 
@@ -50,7 +50,7 @@ describe('picluster simulate', () => {
       .poll(() => master.dispatcher.listNodes().filter((n) => n.state === 'online' && n.health?.temperatureC !== undefined).length, { timeout: 10_000 })
       .toBe(NODES);
     const n = master.dispatcher.getNode('sim-7');
-    expect(n).toMatchObject({ connected: true, arch: 'arm64', mac: '02:5c:00:00:00:07' });
+    expect(n).toMatchObject({ connected: true, arch: 'arm64', mac: '02:5c:00:00:00:07', ip: '127.20.0.7' });
     expect(n.health).toMatchObject({ memTotalMb: 4096, cpuFreqMhz: expect.any(Number), uptimeS: expect.any(Number) });
   });
 

@@ -20,6 +20,8 @@ export interface VirtualAgentOptions {
   readonly jobMs: number;
   readonly mac?: string;
   readonly serial?: string;
+  /** Source address of the connection (and the `ip` in hello), e.g. one loopback address per agent. */
+  readonly localAddress?: string;
   readonly random: () => number;
   readonly now: () => number;
   readonly events: VirtualAgentEvents;
@@ -65,7 +67,7 @@ export class VirtualAgent {
   /** Connects and resolves once welcomed; rejects if refused or the socket fails first. */
   connect(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.o.url, { perMessageDeflate: false });
+      const ws = new WebSocket(this.o.url, { perMessageDeflate: false, ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}) });
       this.ws = ws;
       let settled = false;
       const settle = (e?: Error) => {
@@ -122,6 +124,7 @@ export class VirtualAgent {
         name: this.o.name,
         ...(this.o.mac ? { mac: this.o.mac } : {}),
         ...(this.o.serial ? { serial: this.o.serial } : {}),
+        ...(this.o.localAddress ? { ip: this.o.localAddress } : {}),
         model: 'Raspberry Pi 4 Model B Rev 1.5 (simulated)',
         cpus: 4,
         memoryMb: this.health.memTotalMb,

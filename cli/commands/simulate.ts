@@ -6,14 +6,15 @@ import { Fleet } from '../../simulate/fleet.ts';
 import { parseFlags, UsageError } from '../args.ts';
 
 export const USAGE = `usage: picluster simulate --nodes N [--url URL] [--secret S | --data-dir DIR] [--slots N] [--job-ms MS]
-                          [--prefix NAME] [--concurrency N] [--duration-s S] [--seed N]
+                          [--prefix NAME] [--concurrency N] [--duration-s S] [--seed N] [--spread-loopback]
 
 Connects N virtual agents to a running master. Each speaks the real agent protocol over its
 own WebSocket: hello with a simulated Pi identity, heartbeats (at the interval the master's
 welcome gives) with a believable health report, pull credits, and for each job a result after
 --job-ms (a 'sleep N' job lasts N seconds). Nothing is executed. Node tokens are derived from
 the cluster secret: --secret, $PICLUSTER_CLUSTER_SECRET, or <data-dir>/${CLUSTER_SECRET_FILE}
-(default ./data). Runs until Ctrl-C or --duration-s, then prints what happened as JSON.
+(default ./data). --spread-loopback gives each agent its own source address (127.20.0.1, …;
+a master on loopback then sees N clients, as with real nodes, not one rate-limited address). Runs until Ctrl-C or --duration-s, then prints what happened as JSON.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -28,6 +29,7 @@ export async function run(argv: string[]): Promise<number> {
     concurrency: { type: 'string', default: '64' },
     'duration-s': { type: 'string' },
     seed: { type: 'string', default: '1' },
+    'spread-loopback': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -49,7 +51,17 @@ export async function run(argv: string[]): Promise<number> {
   const url = values.url ?? process.env.PICLUSTER_URL ?? 'http://127.0.0.1:8080';
   const clusterSecret = values.secret ?? process.env.PICLUSTER_CLUSTER_SECRET ?? readSecret(values['data-dir'] ?? process.env.PICLUSTER_DATA_DIR ?? './data');
 
-  const fleet = new Fleet({ url, clusterSecret, nodes, slots, jobMs, prefix: values.prefix, concurrency, seed });
+  const fleet = new Fleet({
+    url,
+    clusterSecret,
+    nodes,
+    slots,
+    jobMs,
+    prefix: values.prefix,
+    concurrency,
+    seed,
+    spreadLoopback: values['spread-loopback'] === true,
+  });
   const t0 = performance.now();
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
