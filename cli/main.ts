@@ -62,6 +62,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import('./commands/install.ts').then((m) => m.uninstallCommand),
   },
   alerts: { summary: 'open alerts (--all for history)', load: () => import('./commands/lifecycle-commands.ts').then((m) => m.alertsCommand) },
+  simulate: {
+    summary: 'virtual agents against a running master: picluster simulate --nodes N',
+    load: () => import('./commands/simulate.ts'),
+  },
   rollout: {
     summary: 'rolling image upgrade: picluster rollout [--batch n]',
     load: () => import('./commands/lifecycle-commands.ts').then((m) => m.rolloutCommand),

@@ -284,6 +284,33 @@ describe('Dispatcher: agents come and go', () => {
     d.recordBootEvent({ kind: 'dhcp-discover', at: 1, mac: 'b8:27:eb:10:00:06', outcome: 'answered' });
     expect(d.bootEvents({ node: 'node6.lan' })).toHaveLength(1);
   });
+
+  it('joins IP-only netboot events (HTTP fetches, unprefixed TFTP) to the node whose DHCP REQUEST named that IP', () => {
+    const inventory = buildInventory({ nodes: [{ name: 'x86', mac: '52:54:00:00:00:01', model: 'x86-64' }] });
+    const d = new Dispatcher({
+      store: new MemoryStore(),
+      clock: new ManualClock(),
+      log: silentLogger(),
+      scheduler: settings,
+      clusterSecret: SECRET,
+      inventory,
+      defer: (fn) => fn(),
+    });
+    d.start();
+    d.recordBootEvent({ kind: 'tftp-transfer', at: 1, ip: '10.213.40.101', outcome: 'complete', detail: { file: 'undionly.kpxe' } }); // before any REQUEST: unknown
+    d.recordBootEvent({ kind: 'dhcp-ignored', at: 2, mac: '52:54:00:00:00:01', ip: '10.213.40.101', outcome: 'ignored', reason: 'request-for-other-server' });
+    d.recordBootEvent({ kind: 'http-fetch', at: 3, ip: '10.213.40.101', outcome: 'complete', detail: { file: 'amd64/vmlinuz' } });
+    d.recordBootEvent({ kind: 'http-fetch', at: 4, ip: '10.213.40.199', outcome: 'complete', detail: { file: 'amd64/vmlinuz' } });
+    const timeline = d.bootEvents({ node: 'x86' });
+    expect(timeline.map((e) => [e.kind, e.detail?.file ?? e.reason])).toEqual(
+      expect.arrayContaining([
+        ['dhcp-ignored', 'request-for-other-server'],
+        ['http-fetch', 'amd64/vmlinuz'],
+      ]),
+    );
+    expect(timeline).toHaveLength(2);
+    expect(timeline.find((e) => e.kind === 'http-fetch')).toMatchObject({ mac: '52:54:00:00:00:01', ip: '10.213.40.101' });
+  });
 });
 
 describe('Dispatcher: review regressions', () => {

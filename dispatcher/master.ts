@@ -18,9 +18,10 @@ import { BlobStore } from './files/blob-store.ts';
 import { loadInventory } from '../inventory/inventory.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { buildApp } from './http/app.ts';
-import { createMetrics, powerMetrics } from './metrics.ts';
+import { createMetrics, powerMetrics, storeWriteMetrics } from './metrics.ts';
 import { ADMIN_TOKEN_FILE, CLUSTER_SECRET_FILE, loadOrCreateSecret } from './secrets.ts';
 import { createStore } from './store/factory.ts';
+import { countStoreWrites } from './store/write-counter.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { VERSION } from './version.ts';
 import { DispatcherNodeDirectory } from './netboot-directory.ts';
@@ -88,7 +89,10 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const disk = new DiskWatch({ path: dataDir, minFreeBytes: config.limits.minFreeDiskBytes, log: log.child({ component: 'disk' }) });
   disk.check();
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
-  const store = createStore({ kind: 'sqlite', path: join(dataDir, 'picluster.db'), synchronous: config.store.synchronous });
+  // Write operations counted by name for picluster_store_writes_total (store/write-counter.ts).
+  const { store, counts: storeWrites } = countStoreWrites(
+    createStore({ kind: 'sqlite', path: join(dataDir, 'picluster.db'), synchronous: config.store.synchronous }),
+  );
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -116,6 +120,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   // netboot (when it starts here) must register its counters on this same registry.
   const registry = createMetrics(dispatcher, new Registry(), { clock, version: VERSION });
   const power = powerMetrics(registry);
+  storeWriteMetrics(registry, storeWrites);
   const processGuard = options.processGuard
     ? installProcessGuard(log, (kind) => (registry.getSingleMetric('picluster_uncaught_errors_total') as Counter<'kind'> | undefined)?.inc({ kind }))
     : undefined;

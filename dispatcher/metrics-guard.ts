@@ -1,9 +1,11 @@
 /**
  * Metrics of "no input ends the process" (dispatcher/guard.ts): handler exceptions caught,
- * inputs dropped, store writes waiting for a retry, and errors that escaped to the process guard.
+ * inputs dropped, store writes waiting for a retry, and errors that escaped to the process guard;
+ * and the store's write operations by name (`storeWriteMetrics`).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Dispatcher } from './dispatcher.ts';
+import type { StoreWriteOp } from './store/write-counter.ts';
 
 export interface GuardMetrics {
   /** For the process guard (dispatcher/process-guard.ts). */
@@ -41,4 +43,18 @@ export function registerGuardMetrics(dispatcher: Dispatcher, registry: Registry)
   dispatcher.on('handlerError', (e) => handlerErrors.inc({ channel: e.channel, store: String(e.store) }));
   dispatcher.on('inputDropped', (e) => dropped.inc({ channel: e.channel, reason: e.reason }));
   return { uncaught };
+}
+
+/** `picluster_store_writes_total{op}`: the store's write operations by name (store/write-counter.ts). */
+export function storeWriteMetrics(registry: Registry, counts: ReadonlyMap<StoreWriteOp, number>): void {
+  new Counter({
+    name: 'picluster_store_writes_total',
+    help: 'Store write operations by name (transaction = a commit the Dispatcher asked for; the writes inside it are counted too)',
+    labelNames: ['op'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [op, n] of counts) this.inc({ op }, n);
+    },
+  });
 }

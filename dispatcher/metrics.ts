@@ -17,6 +17,7 @@ import { BootMetrics, declareNetbootMetrics, powerMetrics } from './metrics-hook
 import { registerNodeMetrics } from './metrics-nodes.ts';
 
 export { powerMetrics, type PowerMetrics } from './metrics-hooks.ts';
+export { storeWriteMetrics } from './metrics-guard.ts';
 
 export interface MetricsOptions {
   /** prom-client's process/Node.js metrics (default on; tests that build many apps turn them off). */

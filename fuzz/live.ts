@@ -13,8 +13,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { Agent, request } from 'node:http';
 import WebSocket from 'ws';
+import { verifyNodeToken } from '../common/tokens.ts';
+import { BlobStore } from '../dispatcher/files/blob-store.ts';
 import { SqliteStore } from '../dispatcher/store/sqlite-store.ts';
-import { ADMIN, helloFrame, startLiveMaster, VIEWER, type LiveMaster } from './live-master.ts';
+import { ADMIN, helloFrame, SECRET, startLiveMaster, VIEWER, type LiveMaster } from './live-master.ts';
 import { frameText } from './surfaces.ts';
 
 export interface LiveRun {
@@ -91,7 +93,17 @@ export async function withLiveMaster<T>(fn: (m: LiveMaster) => Promise<T>): Prom
   const dir = mkdtempSync(join(tmpdir(), 'picluster-fuzz-'));
   const m = await startLiveMaster({
     store: new SqliteStore(join(dir, 'fuzz.db')),
-    app: { rateLimit: { perSecond: 1e5, burst: 1e6, maxClients: 4096 } },
+    app: {
+      rateLimit: { perSecond: 1e5, burst: 1e6, maxClients: 4096 },
+      // The upload routes too: their body is a raw stream to disk, a surface of its own.
+      files: {
+        blobs: new BlobStore(join(dir, 'files')),
+        maxUploadBytes: 1024 * 1024,
+        artifacts: new BlobStore(join(dir, 'artifacts')),
+        maxArtifactBytes: 1024 * 1024,
+        nodeTokenValid: (node, token) => verifyNodeToken(SECRET, node, token),
+      },
+    },
     limits: { maxNodeEvents: 5000, maxBootEvents: 5000 },
   });
   try {
@@ -155,88 +167,130 @@ export async function fuzzShell(m: LiveMaster, count: number, seed: number): Pro
   return { inputs, reconnects: shell.reconnects };
 }
 
-const ROUTES = [
-  ['GET', '/api/jobs'],
-  ['GET', '/api/jobs/{n}'],
-  ['GET', '/api/jobs/{n}/output'],
-  ['GET', '/api/jobs/{n}/wait'],
-  ['POST', '/api/jobs/{n}/cancel'],
-  ['POST', '/api/jobs'],
-  ['GET', '/api/nodes'],
-  ['GET', '/api/nodes/{s}'],
-  ['PATCH', '/api/nodes/{s}'],
-  ['GET', '/api/nodes/{s}/events'],
-  ['GET', '/api/boot-events'],
-  ['GET', '/api/monitoring/export'],
-  ['GET', '/api/cluster/overview'],
+/** Routes the OpenAPI document leaves out (hidden from /docs) that are still open to the LAN. */
+const HIDDEN_ROUTES = [
   ['GET', '/boot/{s}'],
   ['GET', '/health'],
 ] as const;
 
-/** A hostile request: a route, odd path parameters, random query keys/values, a random JSON body. */
-function requestArb(): fc.Arbitrary<{ method: string; url: string; body?: string; token: string }> {
+/**
+ * Every documented route of the live master (from its OpenAPI document, so a new route is fuzzed
+ * without anyone adding it here), path parameters as `{name}`, plus the hidden ones.
+ */
+export function routesOf(m: LiveMaster): (readonly [string, string])[] {
+  const doc = (m.app as unknown as { swagger(): { paths: Record<string, Record<string, unknown>> } }).swagger();
+  const routes: (readonly [string, string])[] = [...HIDDEN_ROUTES];
+  for (const [path, ops] of Object.entries(doc.paths))
+    for (const method of Object.keys(ops)) if (['get', 'post', 'put', 'patch', 'delete'].includes(method)) routes.push([method.toUpperCase(), path]);
+  return routes;
+}
+
+interface HostileRequest {
+  method: string;
+  url: string;
+  body?: string | Buffer;
+  token: string;
+  headers: Record<string, string>;
+}
+
+const SHA = 'ab'.repeat(32);
+
+/**
+ * A hostile request: a route, odd path parameters, random query keys/values, and a body that is
+ * JSON, near-miss frame text or raw bytes, sent as JSON, octet-stream (the upload routes stream
+ * it to disk), text or with no type, with or without a (mostly wrong) x-picluster-sha256.
+ */
+function requestArb(routes: readonly (readonly [string, string])[]): fc.Arbitrary<HostileRequest> {
   const num = fc.oneof(fc.integer(), fc.double().map(String), fc.constantFrom('1e30', '-1', '0', 'NaN', '9'.repeat(40), '0x10', ''));
+  const param = fc.oneof(num, fc.string({ maxLength: 80 }), fc.constantFrom(SHA, 'local-1', 'fz-agent', '..%2f..%2fetc%2fpasswd'));
   return fc
     .record({
-      route: fc.constantFrom(...ROUTES),
-      n: num,
-      s: fc.string({ maxLength: 80 }),
+      route: fc.constantFrom(...routes),
+      params: fc.array(param, { minLength: 4, maxLength: 4 }),
       query: fc.dictionary(
-        fc.constantFrom('limit', 'offset', 'state', 'since', 'timeoutMs', 'format', 'scope', 'node', 'mac', 'x'),
+        fc.constantFrom('limit', 'offset', 'state', 'since', 'timeoutMs', 'format', 'scope', 'node', 'mac', 'open', 'x'),
         fc.oneof(num, fc.string({ maxLength: 30 })),
-        {
-          maxKeys: 4,
-        },
+        { maxKeys: 4 },
       ),
       body: fc.oneof(
         fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
         frameText(),
+        fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)),
       ),
-      token: fc.constantFrom(ADMIN, VIEWER, '', 'wrong-token-0123456789'),
+      type: fc.constantFrom('application/json', 'application/json', 'application/octet-stream', 'text/plain', 'application/json; charset=utf-16', ''),
+      sha: fc.option(fc.constantFrom(SHA, 'AB'.repeat(32), 'x', ''), { nil: undefined }),
+      node: fc.option(fc.constantFrom('fz-agent', 'local-1', ''), { nil: undefined }),
+      token: fc.constantFrom(ADMIN, ADMIN, VIEWER, '', 'wrong-token-0123456789'),
     })
-    .map(({ route, n, s, query, body, token }) => {
-      const [method, path] = route as readonly [string, string];
-      const p = path.replace('{n}', encodeURIComponent(String(n))).replace('{s}', encodeURIComponent(s));
+    .map(({ route, params, query, body, type, sha, node, token }) => {
+      const [method, path] = route;
+      let i = 0;
+      const p = path.replace(/\{[^}]+\}/g, () => encodeURIComponent(String(params[i++ % params.length])));
       const q = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
-      return { method, url: `${p}${q ? `?${q}` : ''}`, token, ...(method === 'GET' ? {} : { body }) };
+      const headers: Record<string, string> = {
+        ...(type && method !== 'GET' ? { 'content-type': type } : {}),
+        ...(sha !== undefined ? { 'x-picluster-sha256': sha } : {}),
+        ...(node !== undefined ? { 'x-picluster-node': node } : {}),
+      };
+      return { method, url: `${p}${q ? `?${q}` : ''}`, token, headers, ...(method === 'GET' ? {} : { body }) };
     });
 }
 
-export async function fuzzRest(m: LiveMaster, count: number, seed: number, concurrency = 32): Promise<LiveRun & { byStatus: Record<string, number> }> {
-  const arb = requestArb();
+/** A request that gets no answer in this long counts as a crash: the master hangs (e.g. spins on an input). */
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export async function fuzzRest(
+  m: LiveMaster,
+  count: number,
+  seed: number,
+  note: (what: string) => void = () => {},
+  concurrency = 32,
+): Promise<LiveRun & { byStatus: Record<string, number> }> {
+  const arb = requestArb(routesOf(m));
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const byStatus: Record<string, number> = {};
   let next = 0;
-  let pool: ReturnType<typeof requestArb> extends fc.Arbitrary<infer R> ? R[] : never = [];
+  let pool: HostileRequest[] = [];
+  let resent = 0;
   let poolSeed = seed;
   const worker = async () => {
     while (next < count) {
       next++;
       if (pool.length === 0) pool = fc.sample(arb, { numRuns: 1000, seed: poolSeed++ });
       const r = pool.pop()!;
-      const status = await new Promise<number>((res, rej) => {
-        const req = request(
-          `${m.httpUrl}${r.url}`,
-          {
-            method: r.method,
-            agent,
-            headers: { ...(r.token ? { authorization: `Bearer ${r.token}` } : {}), ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          },
-          (resp) => {
-            resp.resume();
-            resp.on('end', () => res(resp.statusCode ?? 0));
-            resp.on('error', rej);
-          },
-        );
-        req.on('error', rej);
-        req.end(r.body);
-      });
+      note(`${r.method} ${r.url} ${JSON.stringify(r.headers)} body ${r.body === undefined ? 'none' : Buffer.byteLength(r.body)} B`);
+      // A server may close a kept-alive connection after an early answer (401 before the body):
+      // a request that raced into that close is resent once on a fresh connection.
+      const status = await send(m, r, agent).catch((e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? (resent++, send(m, r, false)) : Promise.reject(e)));
       byStatus[status] = (byStatus[status] ?? 0) + 1;
       if (next % 100_000 === 0) process.stderr.write(`live-rest: ${next} requests ${JSON.stringify(byStatus)}\n`);
-      if (status >= 500 && status !== 507) throw new Error(`${r.method} ${r.url} → ${status}`);
+      if (status >= 500 && status !== 507) throw new Error(`${r.method} ${r.url} ${JSON.stringify(r.headers)} → ${status}`);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   agent.destroy();
-  return { inputs: count, reconnects: 0, byStatus };
+  return { inputs: count, reconnects: resent, byStatus };
+}
+
+function send(m: LiveMaster, r: HostileRequest, agent: Agent | false): Promise<number> {
+  return new Promise<number>((res, rej) => {
+    const req = request(
+      `${m.httpUrl}${r.url}`,
+      {
+        method: r.method,
+        agent,
+        timeout: REQUEST_TIMEOUT_MS,
+        headers: { ...(r.token ? { authorization: `Bearer ${r.token}` } : {}), ...r.headers },
+      },
+      (resp) => {
+        resp.resume();
+        resp.on('end', () => res(resp.statusCode ?? 0));
+        resp.on('error', rej);
+      },
+    );
+    const what = `${r.method} ${r.url} ${JSON.stringify(r.headers)} body ${r.body === undefined ? 'none' : Buffer.byteLength(r.body)} B`;
+    req.on('error', (e: NodeJS.ErrnoException) => rej(Object.assign(new Error(`${what}: ${e.message}`), { code: e.code })));
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS} ms (the master hangs)`)));
+    req.end(r.body);
+  });
 }

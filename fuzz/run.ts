@@ -13,6 +13,7 @@ import { silentLogger } from '../common/logger.ts';
 import { installProcessGuard } from '../dispatcher/process-guard.ts';
 import { fuzzAgent, fuzzRest, fuzzShell, fuzzUi, withLiveMaster } from './live.ts';
 import { PURE_SURFACES } from './surfaces.ts';
+import { startWatchdog } from './watchdog.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, only: { type: 'string' }, seed: { type: 'string' } } });
 const RUNS = Number(values.runs ?? process.env.FUZZ_RUNS ?? 1_000_000);
@@ -66,6 +67,8 @@ const live = [
   ['live-rest', fuzzRest],
 ] as const;
 if (live.some(([n]) => wanted(n))) {
+  // The live master shares this thread: a blocked event loop is reported (and the run killed), not waited on.
+  const watchdog = startWatchdog();
   await withLiveMaster(async (m) => {
     for (const [name, run] of live) {
       if (!wanted(name)) continue;
@@ -74,7 +77,8 @@ if (live.some(([n]) => wanted(n))) {
       let crashes = 0;
       let note: string;
       try {
-        const r = await run(m, RUNS, SEED);
+        watchdog.note(`${name} (seed ${SEED})`);
+        const r = await run(m, RUNS, SEED, (what) => watchdog.note(`${name}: ${what}`));
         note = `${r.reconnects} reconnects${'byStatus' in r ? ` status ${JSON.stringify(r.byStatus)}` : ''}`;
       } catch (e) {
         crashes++;
@@ -94,6 +98,7 @@ if (live.some(([n]) => wanted(n))) {
       print(row);
     }
   });
+  watchdog.stop();
 }
 
 guard.uninstall();

@@ -18,6 +18,9 @@ export class Assignment {
 
   assignJobs(now: number): number {
     const ctx = this.ctx;
+    // Nothing to hand out: skip the walk over every node (a pump runs on every pull and result).
+    ctx.queue.promoteDue(now);
+    if (ctx.queue.readySize === 0) return 0;
     const candidates: Candidate[] = [];
     for (const node of this.registry.nodes.values()) {
       const free = node.free;

@@ -1,6 +1,6 @@
 /**
- * Boot events from netboot (and the agent hello), joined to a node by MAC or serial, stored and
- * emitted. Netboot traffic is unauthenticated, so what it may write is bounded: events with the
+ * Boot events from netboot (and the agent hello), joined to a node by MAC or serial (events that
+ * carry only a client IP by the MAC that IP was last seen with: ip-join.ts), stored and emitted. Netboot traffic is unauthenticated, so what it may write is bounded: events with the
  * same client, kind, file, outcome and reason within `bootEventCoalesceMs` are stored once (the
  * rest counted as `inputDropped{channel="netboot",reason="BOOT_EVENT_COALESCED"}`), the coalescing
  * table is itself bounded, and the boot/node event tables are capped to `maxBootEvents` /
@@ -12,6 +12,7 @@ import type { BootDiagnosis } from '../../doctor/boot/schema.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
 import { bootReportEvents, type BootReportFrame } from './boot-report.ts';
 import type { DispatcherContext } from './context.ts';
+import { IpJoin } from './ip-join.ts';
 import type { NodeRegistry } from './node-registry.ts';
 
 export const HISTORY_DEFAULTS = { bootEventCoalesceMs: 10_000, maxBootEvents: 100_000, maxNodeEvents: 100_000 } as const;
@@ -36,6 +37,8 @@ export class BootEvents {
   private readonly refusals = new Map<string, Refusal>();
   private readonly lastStored = new Map<string, number>();
   private writes = 0;
+  /** IP-only netboot events (HTTP fetches, unprefixed TFTP reads) → the MAC/serial their IP was seen with. */
+  private readonly ipJoin = new IpJoin();
 
   constructor(
     private readonly ctx: DispatcherContext,
@@ -50,7 +53,8 @@ export class BootEvents {
    * Boot events from netboot (and the agent hello), joined to a node by MAC or serial. What an
    * authenticated agent reports (its hello, its boot report: once per boot) is never coalesced.
    */
-  record(event: BootEvent): void {
+  record(raw: BootEvent): void {
+    const event = FROM_AGENT.has(raw.kind) ? raw : this.ipJoin.join(raw);
     if (!FROM_AGENT.has(event.kind) && this.coalesced(event)) {
       this.ctx.emit('inputDropped', { channel: 'netboot', reason: 'BOOT_EVENT_COALESCED' });
       return;

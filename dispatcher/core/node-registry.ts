@@ -9,6 +9,13 @@ import { RuntimeNode } from '../node-runtime.ts';
 import type { NodeView } from '../views.ts';
 import type { DispatcherContext, RunningAttempt } from './context.ts';
 
+/**
+ * Natural order of node names (node2 before node10). One collator for every sort:
+ * `localeCompare` with options builds one per comparison, which made listing 10,000 nodes cost
+ * ~40 ms — and the recovery runner lists them on every tick (bench:scale's profile).
+ */
+const byName = new Intl.Collator(undefined, { numeric: true });
+
 export class NodeRegistry {
   readonly nodes = new Map<string, RuntimeNode>();
 
@@ -43,7 +50,7 @@ export class NodeRegistry {
   }
 
   listNodes(): NodeView[] {
-    return [...this.nodes.values()].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })).map((n) => n.view());
+    return [...this.nodes.values()].sort((a, b) => byName.compare(a.name, b.name)).map((n) => n.view());
   }
 
   getNode(name: string): NodeView {

@@ -171,3 +171,35 @@ describe('node-selection strategies', () => {
     expect(s.pick([node('a', { slots: 1, derate: 4 }), node('b', { slots: 1, derate: 1 })], 0).name).toBe('b');
   });
 });
+
+describe('JobQueue bookkeeping at depth', () => {
+  it('depthByGroup follows enqueue, remove, hand-out and promotion', () => {
+    const q = new JobQueue();
+    q.enqueue(job(1, { group: 'a' }), 0);
+    q.enqueue(job(2, { group: 'a' }), 0);
+    q.enqueue(job(3, { group: 'b', priority: 2 }), 0);
+    q.enqueue(job(4, { group: 'b', availableAt: 50 }), 0);
+    expect(Object.fromEntries(q.depthByGroup())).toEqual({ a: 2, b: 1 });
+    q.remove(2);
+    q.remove(4);
+    expect(Object.fromEntries(q.depthByGroup())).toEqual({ a: 1, b: 1 });
+    q.schedule([node('n1')], new RoundRobinStrategy(), 0);
+    expect(Object.fromEntries(q.depthByGroup())).toEqual({ a: 1 });
+    q.enqueue(job(5, { group: 'c', availableAt: 10 }), 0);
+    q.promoteDue(10);
+    expect(Object.fromEntries(q.depthByGroup())).toEqual({ a: 1, c: 1 });
+    q.enqueue(job(1, { group: 'c' }), 10); // re-enqueued under another group
+    expect(Object.fromEntries(q.depthByGroup())).toEqual({ c: 2 });
+  });
+
+  it('taking jobs from behind ones no node can run keeps both in FIFO order', () => {
+    const q = new JobQueue();
+    const x64 = { arch: 'x64' };
+    [1, 2, 3, 4, 5, 6].forEach((id) => q.enqueue(job(id, id % 2 ? { requirements: x64 } : {}), 0));
+    expect(order(q)).toEqual([2, 4, 6]);
+    expect(order(q)).toEqual([]);
+    const a = q.schedule([node('pc', { arch: 'x64', free: 3 })], new RoundRobinStrategy(), 0);
+    expect(a.map((x) => x.jobId)).toEqual([1, 3, 5]);
+    expect(q.size).toBe(0);
+  });
+});

@@ -54,6 +54,8 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
   /** Every queued job (ready or delayed), by id: the source of truth for liveness. */
   private readonly live = new Map<number, J>();
   private readonly ready = new Set<number>();
+  /** Ready jobs per group, kept as they come and go (the overview and metrics read it on every flush and scrape). */
+  private readonly readyByGroup = new Map<string, number>();
   private readonly levels = new Map<number, Level<J>>();
   private priorities: number[] = [];
   private readonly delayed: J[] = []; // binary min-heap on availableAt
@@ -80,7 +82,10 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
     const job = this.live.get(id);
     if (!job) return false;
     this.live.delete(id);
-    if (this.ready.delete(id)) this.levels.get(job.priority)!.count--;
+    if (this.ready.delete(id)) {
+      this.levels.get(job.priority)!.count--;
+      this.countReady(job.group, -1);
+    }
     // FIFO and heap entries are dropped lazily: they no longer match `live`.
     return true;
   }
@@ -104,14 +109,15 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
     return this.delayed[0]?.availableAt;
   }
 
-  /** Ready jobs by group (all priorities), for metrics and the overview. */
+  /** Ready jobs by group (all priorities), for metrics and the overview: O(groups), not O(jobs). */
   depthByGroup(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const id of this.ready) {
-      const g = this.live.get(id)!.group;
-      out.set(g, (out.get(g) ?? 0) + 1);
-    }
-    return out;
+    return new Map(this.readyByGroup);
+  }
+
+  private countReady(group: string, delta: number): void {
+    const n = (this.readyByGroup.get(group) ?? 0) + delta;
+    if (n > 0) this.readyByGroup.set(group, n);
+    else this.readyByGroup.delete(group);
   }
 
   /**
@@ -123,15 +129,19 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
     const out: Assignment<J>[] = [];
     if (this.ready.size === 0) return out;
     let free = candidates.filter((c) => c.free > 0);
+    // Requirements no free node met: the free set only shrinks during this call, so a job with
+    // the same requirements is skipped without checking every candidate again.
+    const blocked = new Set<string>();
     for (const priority of this.priorities) {
       const level = this.levels.get(priority)!;
       while (free.length && level.count > 0) {
-        const picked = this.pickFromLevel(level, free);
+        const picked = this.pickFromLevel(level, free, blocked);
         if (!picked) break;
         const node = strategy.pick(picked.eligible, now);
         out.push({ jobId: picked.job.id, node: node.name, job: picked.job });
         this.live.delete(picked.job.id);
         this.ready.delete(picked.job.id);
+        this.countReady(picked.job.group, -1);
         level.count--;
         node.free--;
         node.running++;
@@ -144,12 +154,12 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
     return out;
   }
 
-  private pickFromLevel(level: Level<J>, free: readonly Candidate[]): { job: J; eligible: readonly Candidate[] } | undefined {
+  private pickFromLevel(level: Level<J>, free: readonly Candidate[], blocked: Set<string>): { job: J; eligible: readonly Candidate[] } | undefined {
     for (let k = 0; k < level.ring.length;) {
       const idx = (level.cursor + k) % level.ring.length;
       const group = level.ring[idx]!;
       const fifo = level.groups.get(group)!;
-      const found = this.scanFifo(fifo, free);
+      const found = this.scanFifo(fifo, free, blocked);
       if (fifo.empty) {
         // Drop the exhausted group from the ring, keeping the cursor on the same successor.
         level.groups.delete(group);
@@ -169,7 +179,7 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
     return undefined;
   }
 
-  private scanFifo(fifo: Fifo<J>, free: readonly Candidate[]): { job: J; eligible: readonly Candidate[] } | undefined {
+  private scanFifo(fifo: Fifo<J>, free: readonly Candidate[], blocked: Set<string>): { job: J; eligible: readonly Candidate[] } | undefined {
     let scanned = 0;
     for (let i = fifo.head; i < fifo.items.length && scanned < SCAN_LIMIT; i++) {
       const job = fifo.items[i]!;
@@ -178,14 +188,25 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
         continue;
       }
       scanned++;
-      const eligible = hasRequirements(job.requirements) ? free.filter((c) => satisfies(c, job.requirements)) : free;
-      if (eligible.length === 0) continue;
-      if (i === fifo.head) {
-        fifo.head++;
-        fifo.compact();
-      } else {
-        fifo.items.splice(i, 1);
+      let eligible = free;
+      if (hasRequirements(job.requirements)) {
+        const key = JSON.stringify(job.requirements);
+        if (blocked.has(key)) continue;
+        eligible = free.filter((c) => satisfies(c, job.requirements));
+        if (eligible.length === 0) {
+          blocked.add(key);
+          continue;
+        }
       }
+      if (i > fifo.head) {
+        // Taken from behind jobs no free node can run: shift those up one place instead of
+        // splicing (O(distance scanned), bounded by SCAN_LIMIT plus dead entries, where a
+        // splice moved the whole rest of the FIFO: O(queue depth) per hand-out).
+        const items = fifo.items;
+        for (let j = i; j > fifo.head; j--) items[j] = items[j - 1]!;
+      }
+      fifo.head++;
+      fifo.compact();
       return { job, eligible };
     }
     return undefined;
@@ -208,6 +229,7 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
     }
     fifo.items.push(job);
     this.ready.add(job.id);
+    this.countReady(job.group, 1);
     level.count++;
   }
 

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../common/logger.ts';
 import { safeEqual } from '../../common/tokens.ts';
 import type { Dispatcher } from '../dispatcher.ts';
+import { dropInput, type GuardChannel } from '../guard.ts';
 import { UnauthorizedError } from './errors.ts';
 import { registerAgentGateway } from './agent-gateway.ts';
 import type { AuthSettings } from './auth.ts';
@@ -47,6 +48,12 @@ export interface AppDeps {
   readonly plugins?: readonly ((app: FastifyInstance) => Promise<void> | void)[];
 }
 
+/** The guard channel of a websocket path (`/agent`, `/ui`, `/shell`). */
+function wsChannelOf(url: string): GuardChannel {
+  const path = url.split('?')[0];
+  return path === '/ui' ? 'ui' : path === '/shell' ? 'shell' : 'agent';
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     // Request lines are not logged (too chatty for a job queue); errors are, by the error handler.
@@ -78,7 +85,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+  await app.register(websocket, {
+    options: { maxPayload: 16 * 1024 * 1024 },
+    // A peer's protocol error (a frame over maxPayload, a bad opcode, invalid UTF-8) is its
+    // input, not our failure: counted and logged at debug, the socket dropped. The plugin's
+    // default logged each at error level with a stack — a log flood any LAN peer could cause.
+    errorHandler: (error, socket, req) => {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+        dropInput(deps.dispatcher, wsChannelOf(req.url), code);
+        req.log.debug({ code, url: req.url.split('?')[0] }, 'websocket peer broke the protocol; connection dropped');
+      } else req.log.error({ err: error }, 'websocket handler failed');
+      socket.terminate();
+    },
+  });
 
   registerClusterRoutes(app, deps.dispatcher, deps.auth, { version: deps.version, storeKind: deps.storeKind, startedAt: Date.now() });
   registerNodeRoutes(app, deps.dispatcher, deps.auth);

@@ -8,6 +8,8 @@ describe('firstNonFinite', () => {
     expect(firstNonFinite({ limit: Number.NaN })).toBe('limit');
     expect(firstNonFinite({ a: 1, b: ['x', null, { c: -5e300 }] })).toBeUndefined();
     expect(firstNonFinite(Object.assign(Object.create(null) as object, { n: -Infinity }))).toBe('n');
+    // fastify's query object (fast-querystring): its prototype has a null prototype
+    expect(firstNonFinite(Object.assign(Object.create(Object.create(null) as object) as object, { limit: Infinity }))).toBe('limit');
   });
 
   it('does not walk what is not a parser result: a raw-body route hands it the request stream', () => {

@@ -15,8 +15,9 @@ import type { FastifyInstance } from 'fastify';
 export function firstNonFinite(v: unknown, path = '', depth = 0): string | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? undefined : path;
   if (depth > 64 || typeof v !== 'object' || v === null) return undefined;
-  const proto = Object.getPrototypeOf(v) as unknown;
-  if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) return undefined;
+  // Plain objects, null-prototype ones, and fast-querystring's (a prototype whose own prototype is null).
+  const proto = Object.getPrototypeOf(v) as object | null;
+  if (!Array.isArray(v) && proto !== Object.prototype && proto !== null && Object.getPrototypeOf(proto) !== null) return undefined;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const p = firstNonFinite(v[i], `${path}[${i}]`, depth + 1);

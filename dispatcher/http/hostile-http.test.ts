@@ -98,6 +98,8 @@ describe('/agent before hello', () => {
     const a = await peer(`${m.wsUrl}/agent`);
     a.send(JSON.stringify({ type: 'hello', pad: 'x'.repeat(64 * 1024) }));
     expect(await a.closed).toBe(1009);
+    // counted as the peer's input, not logged as the master's error (a flood any peer could cause)
+    await expect.poll(() => m!.metrics()).toMatch(/picluster_input_dropped_total\{channel="agent",reason="WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"\} 1/);
     const ok = await agent(m, 'n1');
     ok.send(JSON.stringify({ type: 'event', kind: 'k', message: 'x'.repeat(16 * 1024) }));
     ok.send(JSON.stringify({ type: 'output', attemptId: 1, stream: 'stdout', data: 'y'.repeat(512 * 1024) }));

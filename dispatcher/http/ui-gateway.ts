@@ -12,6 +12,11 @@
  * a resync asked sooner is sent when that time is up). Any other frame gets
  * `{type:'error', code, message}` and is counted; no frame ends the master (dispatcher/guard.ts).
  *
+ * Node rows: a node whose static part changed (hello, labels…) goes out whole, one that changed
+ * only state, running jobs, counters or health goes out as a `patches` entry (its dynamic
+ * fields), and health alone is held back per node when the cluster is large
+ * (ui-node-patches.ts: at most `healthPerSecond` a second). Rows leave out `identity`.
+ *
  * Besides nodes, jobs, events and output, a delta may carry `removed: [name…]` (nodes that left
  * the registry: removed, rejected, or renamed by an approval; see `nodeRemoved`) and
  * `alerts: true` when an alert was raised (the browser re-reads `GET /api/alerts`).
@@ -29,6 +34,7 @@ import { bearer, roleOf, type AuthSettings, type Role } from './auth.ts';
 import { jobSummaryView } from './serialize.ts';
 import { dropInput, guarded } from '../guard.ts';
 import { frameBytes, parseUiFrame } from './ws-frames.ts';
+import { NodePatcher } from './ui-node-patches.ts';
 
 /** Close codes the UI client understands. */
 export const UiCloseCode = { unauthorized: 4401, shutdown: 4503 } as const;
@@ -44,6 +50,8 @@ export interface UiGatewayOptions {
   readonly alertSource?: AlertSource;
   /** Snapshots a browser may ask for (`resync`) at most this often; default 1 s. */
   readonly resyncMinMs?: number;
+  /** Health-only node updates sent per second at most, over the whole cluster (ui-node-patches.ts); default 1000. */
+  readonly healthPerSecond?: number;
 }
 
 /** The part of NodeLifecycle the gateway listens to. */
@@ -85,6 +93,9 @@ export class UiGateway {
   private readonly flushMs: number;
   private readonly maxBuffered: number;
   private readonly detach: () => void;
+  private readonly patcher: NodePatcher;
+  /** Health-only node changes held back by the patcher, offered again on the next flush. */
+  private deferred = new Map<string, NodeView>();
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -94,10 +105,12 @@ export class UiGateway {
   ) {
     this.flushMs = options.flushMs ?? 200;
     this.maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.patcher = new NodePatcher(options.healthPerSecond ?? 1000);
     const onNode = (n: NodeView) =>
       this.add((b) => {
-        b.nodes.set(n.name, n);
+        b.nodes.set(n.name, uiRow(n));
         b.removed.delete(n.name);
+        this.deferred.delete(n.name);
       });
     const onJob = (j: Job) =>
       this.add((b) => {
@@ -141,6 +154,8 @@ export class UiGateway {
       b.nodes.delete(name);
       b.removed.add(name);
     });
+    this.deferred.delete(name);
+    this.patcher.forget(name);
   }
 
   get size(): number {
@@ -227,7 +242,7 @@ export class UiGateway {
       seq: this.seq,
       role,
       serverTime: Date.now(),
-      nodes: this.dispatcher.listNodes(),
+      nodes: this.dispatcher.listNodes().map(uiRow),
       jobs: [...jobs.values()].map(jobSummaryView),
       counts: o.jobs,
       queue: o.queue,
@@ -267,7 +282,11 @@ export class UiGateway {
     if (this.clients.size === 0) return;
     this.seq++;
     const base: Record<string, unknown> = { type: 'delta', seq: this.seq };
-    if (b.nodes.size) base.nodes = [...b.nodes.values()];
+    for (const [name, v] of this.deferred) if (!b.nodes.has(name) && !b.removed.has(name)) b.nodes.set(name, v);
+    const rows = this.patcher.rows(b.nodes.values(), Date.now());
+    this.deferred = new Map(rows.deferred.map((v) => [v.name, v]));
+    if (rows.full.length) base.nodes = rows.full;
+    if (rows.patches.length) base.patches = rows.patches;
     if (b.removed.size) base.removed = [...b.removed];
     if (b.alerts) base.alerts = true;
     if (b.jobs.size) {
@@ -297,6 +316,8 @@ export class UiGateway {
     }
     // Someone is behind: look again soon even if nothing else happens, to resync them.
     if (behind) this.flushTimer ??= setTimeout(this.guardedFlush, Math.max(this.flushMs, 500));
+    // Held-back health goes out later even if nothing else happens.
+    if (this.deferred.size) this.flushTimer ??= setTimeout(this.guardedFlush, Math.max(this.flushMs, 1000));
   }
 
   private readonly guardedFlush = (): void =>
@@ -338,4 +359,11 @@ export class UiGateway {
     }
     this.clients.clear();
   }
+}
+
+/** A node row as browsers get it: the view without `identity` (the UI shows its fields, which the view also carries). */
+function uiRow(n: NodeView): NodeView {
+  if (!n.identity) return n;
+  const { identity: _identity, ...row } = n;
+  return row;
 }

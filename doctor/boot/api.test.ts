@@ -74,8 +74,9 @@ describe('boot doctor API', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json<{ verdict: string; lastStep: string; findings: { id: string; evidence: string; fix: string }[] }>();
     expect(body.verdict).toBe('failed');
-    // The runtime's HTTP fetch carries no MAC, so it does not join the node's timeline.
-    expect(body.lastStep).toBe('tftp 1a2b3c4d/initramfs8 complete');
+    // The runtime's HTTP fetch carries only the Pi's IP; it joins the timeline by the serial its
+    // prefixed TFTP reads came from (dispatcher/core/ip-join.ts).
+    expect(body.lastStep).toBe('http runtime/arm64.sqfs complete');
     expect(body.findings.map((f) => f.id)).toEqual(['token-refused']);
     expect(body.findings[0]!.evidence).toContain('BAD_TOKEN');
 

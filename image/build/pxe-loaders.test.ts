@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dhcpConfig } from '../../netboot/dhcp/config.ts';
 import { fillTemplate, PI_INITRAMFS, PI_KERNEL } from './boot-files.ts';
 import { piBootLayout } from './pi-boot-layout.ts';
+import { fillServerAddress, TFTP_SERVER_PLACEHOLDER } from '../../netboot/tftp/loader-fill.ts';
 import { grubEmbeddedConfig, grubNodeConfigTemplate, isGzip, pxeBootLayout } from './pxe-loaders.ts';
 
 describe('PXE loaders in the TFTP root', () => {
@@ -16,9 +17,29 @@ describe('PXE loaders in the TFTP root', () => {
   it("GRUB's embedded config turns its colon MAC into the TFTP root's per-node prefix", () => {
     const cfg = grubEmbeddedConfig();
     expect(cfg).toContain('"$net_default_mac"');
-    expect(cfg).toMatch(/^configfile \(tftp\)\/\$m1-\$m2-\$m3-\$m4-\$m5-\$m6\/grub\.cfg$/m);
+    expect(cfg).toMatch(/^configfile \(tftp,\$picluster_server\)\/\$m1-\$m2-\$m3-\$m4-\$m5-\$m6\/grub\.cfg$/m);
     // a machine with no per-node config does not sit in GRUB forever
     expect(cfg).toMatch(/^reboot$/m);
+  });
+
+  it("asks the server the master filled in (proxy DHCP), else GRUB's $net_default_server", () => {
+    const cfg = grubEmbeddedConfig();
+    const lines = cfg.split('\n');
+    // the placeholder is a bare word of its own line, so a fill padded with spaces stays one word
+    expect(lines).toContain(`set picluster_filled=${TFTP_SERVER_PLACEHOLDER}`);
+    const filled = Buffer.from(cfg, 'latin1');
+    expect(fillServerAddress(filled, '10.213.40.1')).toBe(1);
+    expect(filled.toString('latin1')).toMatch(/^set picluster_filled=10\.213\.40\.1 +$/m);
+    // fallback first, then the fill's leading dotted quad (the unfilled placeholder does not match)
+    const fallback = lines.indexOf('set picluster_server="$net_default_server"');
+    const pick = lines.findIndex((l) => l.startsWith('regexp --set=1:picluster_server'));
+    expect(fallback).toBeGreaterThanOrEqual(0);
+    expect(pick).toBeGreaterThan(fallback);
+    const re = new RegExp(/'(.*)'/.exec(lines[pick]!)![1]!);
+    expect(re.exec('10.213.40.1      ')?.[1]).toBe('10.213.40.1');
+    expect(re.test(TFTP_SERVER_PLACEHOLDER)).toBe(false);
+    // the per-node grub.cfg's (tftp)/ paths then use it too
+    expect(lines.indexOf('set net_default_server="$picluster_server"')).toBeGreaterThan(pick);
   });
 
   it('the per-node grub.cfg boots the Pi kernel and initramfs with the node identity on the command line', () => {

@@ -13,12 +13,16 @@
  *     template below, as it does cmdline.txt for Pis — which boots the same kernel8.img and
  *     initramfs8 the Pis use (GRUB's gzio unpacks the gzip'd kernel) with the node's identity.
  *
+ * Under proxy DHCP the embedded config gets the master's address filled in as it is served
+ * (netboot/tftp/loader-fill.ts): GRUB itself only sees the router's DHCP ACK.
+ *
  * Why the embedded config builds the MAC path itself: the TFTP root serves per-node files under
  * a `aa-bb-cc-dd-ee-ff/` prefix (TFTP_PREFIX=2 style), while GRUB's $net_default_mac has colons.
  */
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PI_INITRAMFS, PI_KERNEL } from './boot-files.ts';
+import { TFTP_SERVER_PLACEHOLDER } from '../../netboot/tftp/loader-fill.ts';
 import { run } from './proc.ts';
 
 export const PXE_BIOS_LOADER = 'undionly.kpxe';
@@ -53,15 +57,26 @@ export function pxeBootLayout(): readonly PxeBootFile[] {
 /** GRUB modules of the netboot image: network (efinet, tftp), scripting, the Linux loader, gzip. */
 export const GRUB_MODULES = ['efinet', 'tftp', 'net', 'normal', 'configfile', 'linux', 'regexp', 'echo', 'test', 'gzio', 'sleep', 'reboot'];
 
-/** The config baked into grubnetaa64.efi: find this machine's grub.cfg on the TFTP server it came from. */
+/**
+ * The config baked into grubnetaa64.efi: find this machine's grub.cfg on the TFTP server GRUB
+ * came from. Under proxy DHCP GRUB cannot learn that server (its `$net_default_server` is the
+ * router's siaddr, or empty: netboot/tftp/loader-fill.ts), so the master fills its own address
+ * into TFTP_SERVER_PLACEHOLDER as it serves this file; unfilled (another TFTP server), GRUB
+ * keeps `$net_default_server`. The regexp both checks that the fill happened and strips the
+ * padding; GRUB's embedded config runs before `normal`, so no `if`.
+ */
 export function grubEmbeddedConfig(): string {
   return [
     '# picluster GRUB netboot (grub-mkimage -c): per-node config from the TFTP server GRUB came from',
     'set timeout=0',
-    'echo "picluster-grub: $net_default_mac from $net_default_server"',
+    'set picluster_server="$net_default_server"',
+    `set picluster_filled=${TFTP_SERVER_PLACEHOLDER}`,
+    'regexp --set=1:picluster_server \'^([0-9]+[.][0-9]+[.][0-9]+[.][0-9]+)\' "$picluster_filled"',
+    'set net_default_server="$picluster_server"',
+    'echo "picluster-grub: $net_default_mac from $picluster_server"',
     'regexp --set=1:m1 --set=2:m2 --set=3:m3 --set=4:m4 --set=5:m5 --set=6:m6 \'^(..):(..):(..):(..):(..):(..)$\' "$net_default_mac"',
-    'configfile (tftp)/$m1-$m2-$m3-$m4-$m5-$m6/grub.cfg',
-    'echo "picluster-grub: no boot config for $net_default_mac (unknown or unapproved node?); rebooting in 30 s"',
+    'configfile (tftp,$picluster_server)/$m1-$m2-$m3-$m4-$m5-$m6/grub.cfg',
+    'echo "picluster-grub: no boot config for $net_default_mac from $picluster_server (unknown or unapproved node?); rebooting in 30 s"',
     'sleep 30',
     'reboot',
     '',

@@ -143,6 +143,15 @@ describe('proxy mode: who is answered', () => {
     expect(messageTypeName(getOption(m, Opt.MessageType)?.[0])).toBe('OFFER');
   });
 
+  it.each([
+    ['option 50 of a SELECTING REQUEST', pxeRequest({ type: 'REQUEST', serverId: '192.168.1.1', requestedIp: '192.168.1.50' }), '192.168.1.50'],
+    ['ciaddr of a renewing REQUEST', pxeRequest({ type: 'REQUEST', ciaddr: '192.168.1.51' }), '192.168.1.51'],
+    ['neither', pxeRequest({ type: 'REQUEST', serverId: '192.168.1.1' }), undefined],
+  ])("a REQUEST to the router carries the client's address on its event (%s): IP-only fetches are joined by it", (_n, req, ip) => {
+    const d = decideReply(req, context());
+    expect(d.kind === 'ignore' && d.event?.ip).toBe(ip ?? undefined);
+  });
+
   it('real iPXE DISCOVER (same option 60 and 93 as a Pi) gets the iPXE script URL, not the Pi menu', () => {
     const m = reply(decideReply(decodeDhcp(loadHex('ipxe-qemu-discover')), context())).message;
     expect(m.file).toBe(`http://${SERVER}:8080/boot/ipxe?mac=\${net0/mac}`);

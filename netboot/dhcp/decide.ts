@@ -67,7 +67,11 @@ function decideProxy(ctx: DecideContext, s: Subject): Decision {
   if (!s.pxe) return ignore(ctx, s, 'not-pxe-client', false);
   if (s.type !== 'DISCOVER') {
     const forOther = s.info.serverId !== undefined && s.info.serverId !== ctx.serverAddress;
-    return ignore(ctx, s, forOther ? 'request-for-other-server' : s.type === 'REQUEST' ? 'proxy-request' : 'unsupported-message-type', true);
+    const d = ignore(ctx, s, forOther ? 'request-for-other-server' : s.type === 'REQUEST' ? 'proxy-request' : 'unsupported-message-type', true);
+    // The address the client takes from the LAN's DHCP server (option 50, or ciaddr when it
+    // renews) goes on the event: the dispatcher joins later IP-only fetches to this MAC by it.
+    const ip = s.type === 'REQUEST' ? (s.info.requestedIp ?? (s.request.ciaddr !== '0.0.0.0' ? s.request.ciaddr : undefined)) : undefined;
+    return ip && d.kind === 'ignore' && d.event ? { ...d, event: { ...d.event, ip } } : d;
   }
   const admission = admit(ctx, s);
   if (!admission.ok) return ignore(ctx, s, admission.reason, true, admission.enroll);

@@ -127,7 +127,8 @@ describe('TFTP server', () => {
   it.each([
     ['missing.bin', 1, 'not-found'],
     ['../etc/passwd', 2, 'access-violation'],
-    ['/etc/passwd', 2, 'access-violation'],
+    ['/../etc/passwd', 2, 'access-violation'],
+    ['/etc/passwd', 1, 'not-found'], // a leading / is the tftp root
   ])('refuses %s with ERROR %d and reports %s', async (file, code, outcome) => {
     h = await startHarness({ directory });
     const { msg } = await exchange(h.port, encodePacket({ op: 'rrq', filename: file, mode: 'octet', options: [] }));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NetbootNode, NodeDirectory } from '../node-directory.ts';
 import { TftpFileError } from './errors.ts';
+import { TFTP_SERVER_PLACEHOLDER } from './loader-fill.ts';
 import { checkRequestPath, parsePrefix, VirtualRoot } from './virtual-root.ts';
 
 const node6: NetbootNode = { name: 'node6', mac: 'dc:a6:32:01:36:c2', serial: '89eb9bb9', model: 'pi4', approved: true };
@@ -22,6 +23,8 @@ beforeAll(() => {
   mkdirSync(join(root, 'overlays'), { recursive: true });
   mkdirSync(join(root, '89eb9bb9'));
   writeFileSync(join(root, 'start.elf'), 'shared start.elf');
+  writeFileSync(join(root, 'grubnetaa64.efi'), `MZ set s=${TFTP_SERVER_PLACEHOLDER}\n`);
+  writeFileSync(join(root, 'kernel8.img'), `k ${TFTP_SERVER_PLACEHOLDER}`);
   writeFileSync(join(root, 'cmdline.txt'), 'shared cmdline');
   writeFileSync(join(root, 'config.txt'), 'shared config');
   writeFileSync(join(root, 'overlays', 'x.dtbo'), 'overlay');
@@ -54,7 +57,8 @@ describe('checkRequestPath', () => {
   it.each([
     ['../etc/passwd', 'parent directory segment'],
     ['a/../../b', 'parent directory segment'],
-    ['/etc/passwd', 'absolute path'],
+    ['/', 'empty name'],
+    ['/../etc/passwd', 'parent directory segment'],
     ['a\\..\\b', 'backslash in name'],
     ['a\0b', 'NUL in name'],
     ['a//b', 'empty or dot segment'],
@@ -65,6 +69,10 @@ describe('checkRequestPath', () => {
     ['a\nb', 'control or non-ASCII character in name'],
   ])('refuses %j (%s)', (name, reason) => expect(checkRequestPath(name)).toEqual({ ok: false, reason }));
   it.each(['bootcode.bin', '89eb9bb9/start.elf', 'overlays/x.dtbo', 'a..b', '..a'])('accepts %j', (name) => expect(checkRequestPath(name).ok).toBe(true));
+  it('takes a leading / as the root (GRUB sends `(tftp)/x` as `/x`)', () => {
+    expect(checkRequestPath('/aa-bb-cc-dd-ee-ff/grub.cfg')).toEqual({ ok: true, segments: ['aa-bb-cc-dd-ee-ff', 'grub.cfg'] });
+    expect(checkRequestPath('//etc/passwd')).toEqual({ ok: true, segments: ['etc', 'passwd'] });
+  });
 });
 
 describe('parsePrefix', () => {
@@ -111,7 +119,8 @@ describe('VirtualRoot', () => {
   });
   it.each([
     ['../secret.txt', 'access-violation'],
-    ['/etc/passwd', 'access-violation'],
+    ['/etc/passwd', 'not-found'], // a leading / is the tftp root: <root>/etc/passwd
+    ['/../secret.txt', 'access-violation'],
     ['escape-abs', 'access-violation'],
     ['escape-rel', 'access-violation'],
     ['escape-dir/f', 'access-violation'],
@@ -163,5 +172,17 @@ describe('VirtualRoot', () => {
   it('serves netascii conversions', async () => {
     writeFileSync(join(root, 'text.txt'), 'a\nb\n');
     expect((await vroot().resolve('text.txt', { netascii: true })).data.toString()).toBe('a\r\nb\r\n');
+  });
+});
+
+describe('EFI loaders carry the server address', () => {
+  it('fills the placeholder in .efi files with serverAddress (cached), other files and rootless addresses untouched', async () => {
+    const v = new VirtualRoot({ root, directory, cacheMaxBytes: 1 << 20, serverAddress: '10.213.40.1' });
+    const filled = `MZ set s=${'10.213.40.1'.padEnd(TFTP_SERVER_PLACEHOLDER.length, ' ')}\n`;
+    expect((await v.resolve('grubnetaa64.efi')).data.toString('latin1')).toBe(filled);
+    expect((await v.resolve('/dc-a6-32-01-36-c2/grubnetaa64.efi')).data.toString('latin1')).toBe(filled);
+    expect((await v.resolve('kernel8.img')).data.toString('latin1')).toBe(`k ${TFTP_SERVER_PLACEHOLDER}`);
+    const plain = await vroot().resolve('grubnetaa64.efi');
+    expect(plain.data.toString('latin1')).toBe(`MZ set s=${TFTP_SERVER_PLACEHOLDER}\n`);
   });
 });

@@ -15,8 +15,8 @@
  * The fallback matters: Pi firmware probes `<serial>/start.elf` and only keeps using the
  * prefix if it exists (DOC-NET), and the prefix is what lets us serve per-node files.
  *
- * Confinement: names with `..`, `.`, empty segments, a leading `/`, backslashes, NUL,
- * control or non-ASCII bytes are refused before touching the file system. Candidates are
+ * Confinement: names with `..`, `.`, empty segments, backslashes, NUL, control or
+ * non-ASCII bytes are refused before touching the file system (a leading `/` is the root). Candidates are
  * resolved with realpath and must stay under the root's realpath; the file is then opened
  * with O_NOFOLLOW|O_NONBLOCK (no FIFO can block us) and, on Linux, the opened descriptor's
  * `/proc/self/fd` link is checked again, so a symlink swapped in between cannot make us
@@ -25,6 +25,9 @@
  * Cache: each file is read once into one Buffer shared by every transfer (transfers send
  * slices of it, never copies), revalidated by a stat per request (mtime, size, inode) and
  * evicted least-recently-used beyond `cacheMaxBytes`. Concurrent requests share one read.
+ *
+ * EFI loaders get the server's own address filled in as they are read (`serverAddress`,
+ * loader-fill.ts): GRUB under proxy DHCP cannot learn it otherwise.
  */
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { existsSync } from 'node:fs';
@@ -32,6 +35,7 @@ import { join, sep } from 'node:path';
 import type { NetbootNode, NodeDirectory } from '../node-directory.ts';
 import { TftpFileError } from './errors.ts';
 import { toNetascii } from './codec.ts';
+import { fillServerAddress, isFillableLoader } from './loader-fill.ts';
 
 export type FileSource = 'node-file' | 'prefixed' | 'shared';
 
@@ -59,8 +63,11 @@ export function checkRequestPath(name: string): PathCheck {
     if (c < 0x20 || c > 0x7e) return { ok: false, reason: 'control or non-ASCII character in name' };
     if (c === 0x5c) return { ok: false, reason: 'backslash in name' };
   }
-  if (name.startsWith('/')) return { ok: false, reason: 'absolute path' };
-  const segments = name.split('/');
+  // A leading `/` names the root (GRUB asks for `(tftp)/x` as `/x`, as tftpd-hpa and dnsmasq
+  // take it); the rest is checked as a relative name.
+  const relative = name.replace(/^\/+/, '');
+  if (relative.length === 0) return { ok: false, reason: 'empty name' };
+  const segments = relative.split('/');
   for (const s of segments) {
     if (s === '..') return { ok: false, reason: 'parent directory segment' };
     if (s === '.' || s === '') return { ok: false, reason: 'empty or dot segment' };
@@ -95,12 +102,15 @@ export interface VirtualRootOptions {
   readonly root: string;
   readonly directory: NodeDirectory;
   readonly cacheMaxBytes: number;
+  /** The address this server answers from: filled into EFI loaders (loader-fill.ts). */
+  readonly serverAddress?: string;
 }
 
 export class VirtualRoot {
   private readonly root: string;
   private readonly directory: NodeDirectory;
   private readonly cacheMaxBytes: number;
+  private readonly serverAddress: string | undefined;
   private rootReal: Promise<string> | undefined;
   private readonly cache = new Map<string, CacheEntry>();
   private cachedBytes = 0;
@@ -113,6 +123,7 @@ export class VirtualRoot {
     this.root = options.root;
     this.directory = options.directory;
     this.cacheMaxBytes = options.cacheMaxBytes;
+    this.serverAddress = options.serverAddress;
   }
 
   /** Resolves a requested name; throws `TftpFileError` when it cannot be served. */
@@ -227,6 +238,7 @@ export class VirtualRoot {
         off += bytesRead;
       }
       this.reads++;
+      if (this.serverAddress && isFillableLoader(real)) fillServerAddress(data, this.serverAddress);
       const entry: CacheEntry = { key: real, mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, data: off === st.size ? data : data.subarray(0, off) };
       this.store(entry);
       return entry;

@@ -4,6 +4,7 @@
  * Reconnects by itself with backoff (and resynchronises from a fresh snapshot); an invalid
  * token sends the user back to the login page. No polling.
  */
+import type { NodePatch } from '../../http/ui-node-patches.ts';
 import type { FeedItem, JobView, MinuteCount, NodeView, QueueInfo } from './types.ts';
 
 export type LinkState = 'connecting' | 'live' | 'offline';
@@ -25,6 +26,8 @@ interface DeltaFrame {
   type: 'delta';
   seq: number;
   nodes?: NodeView[];
+  /** Nodes whose dynamic fields changed (dispatcher/http/ui-node-patches.ts): applied over the row; null removes a field. */
+  patches?: NodePatch[];
   jobs?: JobView[];
   counts?: Record<string, number>;
   queue?: QueueInfo;
@@ -166,6 +169,16 @@ export class LiveStore {
     }
     this.seq = f.seq;
     for (const n of f.nodes ?? []) this.nodes.set(n.name, n);
+    for (const p of f.patches ?? []) {
+      const row = this.nodes.get(p.name);
+      if (!row) continue;
+      const next: Record<string, unknown> = { ...row };
+      for (const [k, v] of Object.entries(p)) {
+        if (v === null) delete next[k];
+        else next[k] = v;
+      }
+      this.nodes.set(p.name, next as unknown as NodeView);
+    }
     for (const name of f.removed ?? []) this.nodes.delete(name);
     if (f.alerts) this.alertStamp++;
     for (const j of f.jobs ?? []) this.jobs.set(j.id, j);

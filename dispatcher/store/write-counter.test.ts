@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore } from './memory-store.ts';
+import { countStoreWrites } from './write-counter.ts';
+
+describe('countStoreWrites', () => {
+  it('counts write operations by name and leaves reads and results alone', () => {
+    const { store, counts } = countStoreWrites(new MemoryStore());
+    const [job] = store.transaction(() =>
+      store.insertJobs([{ spec: { kind: 'exec', argv: ['true'] }, priority: 0, group: 'g', retries: 0, requirements: {} }], 1),
+    );
+    expect(store.getJob(job!.id)?.id).toBe(job!.id);
+    store.setMeta('k', 'v');
+    store.setMeta('k', 'w');
+    expect(store.getMeta('k')).toBe('w');
+    expect(counts.get('transaction')).toBe(1);
+    expect(counts.get('insertJobs')).toBe(1);
+    expect(counts.get('setMeta')).toBe(2);
+    expect(counts.get('saveNode')).toBe(0);
+    expect([...counts.keys()]).not.toContain('getJob');
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * Counts the store's write operations by name, whatever the engine (a Proxy over any Store, so
+ * it does not care whether the methods are sync or async). `picluster_store_writes_total{op}`
+ * reads the counts; `npm run bench:scale` turns them into a write rate. `transaction` counts
+ * commits asked for by the Dispatcher (the pump's one per turn among them); the operations
+ * inside it are counted on their own as well.
+ */
+export const STORE_WRITE_OPS = [
+  'transaction',
+  'insertJobs',
+  'startAttempts',
+  'endAttempt',
+  'cancelQueuedJob',
+  'markCancelRequested',
+  'recordStaleResult',
+  'saveNode',
+  'deleteNode',
+  'setNodeRemoved',
+  'addNodeEvent',
+  'addBootEvent',
+  'insertPowerOp',
+  'completePowerOp',
+  'raiseAlert',
+  'resolveAlert',
+  'pruneHistory',
+  'capHistory',
+  'setMeta',
+] as const;
+export type StoreWriteOp = (typeof STORE_WRITE_OPS)[number];
+
+export interface StoreWriteCounts {
+  readonly counts: ReadonlyMap<StoreWriteOp, number>;
+}
+
+/** The same store, counting each call of a write operation; `counts` is live. */
+export function countStoreWrites<S extends object>(store: S): { store: S; counts: ReadonlyMap<StoreWriteOp, number> } {
+  const counts = new Map<StoreWriteOp, number>(STORE_WRITE_OPS.map((op) => [op, 0]));
+  const wrapped = new Map<PropertyKey, unknown>();
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || !counts.has(prop as StoreWriteOp)) return value;
+      let fn = wrapped.get(prop);
+      if (!fn) {
+        const op = prop as StoreWriteOp;
+        const method = value as (...a: unknown[]) => unknown;
+        fn = function (this: unknown, ...args: unknown[]) {
+          counts.set(op, counts.get(op)! + 1);
+          return method.apply(this, args);
+        };
+        wrapped.set(prop, fn);
+      }
+      return fn;
+    },
+  });
+  return { store: proxy, counts };
+}
