@@ -36,6 +36,8 @@ export interface FleetStats {
   readonly acked: number;
   readonly refused: number;
   readonly closed: number;
+  /** Connections reopened (with backoff) after the master closed them. */
+  readonly reconnects: number;
 }
 
 export class Fleet {
@@ -107,6 +109,7 @@ export class Fleet {
       acked: this.acked,
       refused: this.refused,
       closed: this.closed,
+      reconnects: this.agents.reduce((n, a) => n + a.reconnects, 0),
     };
   }
 
