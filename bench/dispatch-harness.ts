@@ -143,3 +143,39 @@ export async function runRound(sut: Sut, o: { jobs: number; latencyJobs: number;
     completeMs: latency(complete),
   };
 }
+
+/** The median (the mean of the two middle values for an even count). */
+export function median(xs: readonly number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Per agent count: medians over the rounds of each system, and picluster / BullMQ per round. */
+export function summarize(rounds: readonly (RoundResult & { agents: number; round: number })[], agentCounts: readonly number[]) {
+  return agentCounts.map((agents) => {
+    const of = (system: string) => rounds.filter((r) => r.agents === agents && r.system === system).sort((a, b) => a.round - b.round);
+    const sum = (rs: RoundResult[]) =>
+      rs.length
+        ? {
+            jobsPerSecond: Math.round(median(rs.map((r) => r.jobsPerSecond))),
+            serverCpuPercent: Math.round(median(rs.map((r) => r.serverCpuPercent))),
+            offeredPerSecond: Math.round(median(rs.map((r) => r.offeredPerSecond))),
+            dispatchP50Ms: r2(median(rs.map((r) => r.dispatchMs.p50))),
+            dispatchP99Ms: r2(median(rs.map((r) => r.dispatchMs.p99))),
+            completeP50Ms: r2(median(rs.map((r) => r.completeMs.p50))),
+            completeP99Ms: r2(median(rs.map((r) => r.completeMs.p99))),
+          }
+        : undefined;
+    const p = of('picluster');
+    const b = of('bullmq');
+    const ratios = b.length ? p.map((r, i) => r.jobsPerSecond / b[i]!.jobsPerSecond) : [];
+    return {
+      agents,
+      picluster: sum(p),
+      bullmq: sum(b),
+      ratio: ratios.length ? { median: r2(median(ratios)), min: r2(Math.min(...ratios)), max: r2(Math.max(...ratios)) } : undefined,
+    };
+  });
+}

@@ -12,12 +12,12 @@
  *
  * Prints per round, then per agent count the medians over rounds: jobs/s, p50/p99 dispatch and
  * submit → complete latency at half of capacity, and the ratio picluster / BullMQ (median of
- * the rounds' ratios). `--svg` draws throughput vs agents.
+ * the rounds' ratios; a round pairs the two systems' runs). `--svg` draws throughput vs agents.
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { runRound, percentile, type RoundResult, type Sut } from './dispatch-harness.ts';
+import { runRound, summarize, type RoundResult, type Sut } from './dispatch-harness.ts';
 import { lineChartSvg } from './plot.ts';
 import { startRedis, type RedisServer } from './redis.ts';
 
@@ -80,31 +80,7 @@ try {
   await redis?.stop();
 }
 
-const median = (xs: number[]) => percentile(xs, 50);
-const summary = AGENTS.map((agents) => {
-  const of = (system: string) => rounds.filter((r) => r.agents === agents && r.system === system);
-  const sum = (rs: RoundResult[]) =>
-    rs.length
-      ? {
-          jobsPerSecond: median(rs.map((r) => r.jobsPerSecond)),
-          serverCpuPercent: median(rs.map((r) => r.serverCpuPercent)),
-          offeredPerSecond: median(rs.map((r) => r.offeredPerSecond)),
-          dispatchP50Ms: median(rs.map((r) => r.dispatchMs.p50)),
-          dispatchP99Ms: median(rs.map((r) => r.dispatchMs.p99)),
-          completeP50Ms: median(rs.map((r) => r.completeMs.p50)),
-          completeP99Ms: median(rs.map((r) => r.completeMs.p99)),
-        }
-      : undefined;
-  const p = of('picluster');
-  const b = of('bullmq');
-  const ratios = b.length ? p.map((r, i) => r.jobsPerSecond / b[i]!.jobsPerSecond) : [];
-  return {
-    agents,
-    picluster: sum(p),
-    bullmq: sum(b),
-    ratio: ratios.length ? { median: +median(ratios).toFixed(2), min: +Math.min(...ratios).toFixed(2), max: +Math.max(...ratios).toFixed(2) } : undefined,
-  };
-});
+const summary = summarize(rounds, AGENTS);
 const load1 = loadavg()[0]!;
 console.log(
   `bench:dispatch: ${JOBS} no-op jobs, ${SLOTS} slots per agent, store ${store}, ${ROUNDS} round(s), load ${load0.toFixed(1)} → ${load1.toFixed(1)}${redis ? `, redis ${redis.version} AOF everysec` : ''}`,
