@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type AgentMessage } from '../common/protocol.ts';
+import { Fleet } from './fleet.ts';
 import { reconnectDelayMs, VirtualAgent } from './virtual-agent.ts';
 
 const servers: WebSocketServer[] = [];
@@ -60,5 +61,34 @@ describe('virtual agent reconnects', () => {
     expect(hellos).toHaveLength(2);
     expect(hellos[1]).toBe(hellos[0]); // the same boot: a reconnect, not a reboot
     agent.stop();
+  });
+
+  it("a fleet's first connect that fails before the welcome (not refused) is retried", async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    servers.push(wss);
+    await new Promise((r) => wss.once('listening', r));
+    let connections = 0;
+    wss.on('connection', (ws: WebSocket) => {
+      if (++connections === 1) return void ws.terminate(); // a loaded master dropping the first try
+      ws.on('message', (raw: Buffer) => {
+        const m = JSON.parse(raw.toString()) as AgentMessage;
+        if (m.type === 'hello')
+          ws.send(
+            JSON.stringify({
+              type: 'welcome',
+              protocol: PROTOCOL_VERSION,
+              node: m.node.name,
+              heartbeatMs: 1000,
+              slots: 1,
+              abandon: [],
+              serverTime: Date.now(),
+            }),
+          );
+      });
+    });
+    const fleet = new Fleet({ url: `http://127.0.0.1:${(wss.address() as { port: number }).port}`, clusterSecret: 's', nodes: 1 });
+    await fleet.start();
+    expect(fleet.stats()).toMatchObject({ welcomed: 1, connectRetries: 1, reconnects: 0 });
+    fleet.stop();
   });
 });
