@@ -13,7 +13,7 @@
  * driver uses it, and so does the test (to freeze a guest).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -56,7 +56,7 @@ export class LabGuest {
 
   /** One QMP command on the guest's socket (one client at a time: not while the master uses it). */
   async qmp(command: string): Promise<unknown> {
-    const q = await qmpConnect(parseQmpTarget(this.qmpPath)!, 5000, `qemu ${this.spec.name}`);
+    const q = await qmpConnect(parseQmpTarget(this.qmpPath)!, 20_000, `qemu ${this.spec.name}`);
     try {
       return await q.execute(command);
     } finally {
@@ -125,6 +125,8 @@ export class ClusterLab {
       c.on('close', () => this.sockets.delete(c));
       const u = createConnection(sock);
       c.pipe(u).pipe(c);
+      u.on('close', () => c.destroy());
+      c.on('close', () => u.destroy());
       u.on('error', () => c.destroy());
       c.on('error', () => u.destroy());
     });
@@ -156,6 +158,10 @@ export class ClusterLab {
       '-device',
       g.spec.nic('n0', g.spec.mac),
     ]);
+    // also on disk as it comes (tail -f while the test runs; copied to the artifacts)
+    const file = createWriteStream(join(this.dir, `serial-${g.spec.name}.log`), { flags: 'a' });
+    g.proc.child.stdout!.on('data', (d: Buffer) => file.write(d));
+    g.proc.child.on('exit', () => file.end());
   }
 
   /** Writes the master's config (picluster.yaml) and starts `picluster master` in the master ns. */
@@ -165,12 +171,16 @@ export class ClusterLab {
     writeFileSync(path, config);
     const m = this.lab.spawn(this.masterNs, process.execPath, [BIN, 'master', '--config', path]);
     this.master = m;
+    const file = createWriteStream(join(this.dir, 'master.log'), { flags: 'a' });
+    m.child.stdout!.on('data', (d: Buffer) => file.write(d));
+    m.child.stderr!.on('data', (d: Buffer) => file.write(d));
+    m.child.on('exit', () => file.end());
     let exited = false;
     await waitFor(
       'master /health',
       async () => {
         if (m.exitCode !== undefined) return (exited = true);
-        const r = await fetch(`${this.url}/health`).catch(() => undefined);
+        const r = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
         return r?.ok;
       },
       60_000,
@@ -201,7 +211,7 @@ export class ClusterLab {
       method,
       headers: { authorization: `Bearer ${this.token()}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(60_000),
+      signal: AbortSignal.timeout(30_000),
     });
     const text = await r.text();
     if (!r.ok) throw new Error(`${method} ${path} → ${r.status}: ${text}`);

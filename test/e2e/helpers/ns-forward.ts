@@ -12,6 +12,9 @@ rmSync(path, { force: true });
 const server = createServer((c) => {
   const u = createConnection(Number(port), '127.0.0.1');
   c.pipe(u).pipe(c);
+  // a refused or reset side ends the other (pipe() does not end its target on destroy)
+  u.on('close', () => c.destroy());
+  c.on('close', () => u.destroy());
   u.on('error', () => c.destroy());
   c.on('error', () => u.destroy());
 });
