@@ -183,7 +183,7 @@ export class ClusterLab {
         const r = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
         return r?.ok;
       },
-      60_000,
+      180_000, // tsx compiles the master on start: a minute and more on a loaded 2-core machine
       100,
     );
     if (exited) throw new Error(`master exited (${m.exitCode}): ${this.masterLog().slice(-3000)}`);

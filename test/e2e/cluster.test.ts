@@ -171,6 +171,15 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
   }
 
   beforeAll(async () => {
+    try {
+      await setupLab();
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, 1_800_000);
+
+  async function setupLab(): Promise<void> {
     await ensureImage('arm64');
     await ensureImage('amd64');
     // what `initramfs runtime8,initramfs8 followkernel` makes the firmware load, plus the package layer
@@ -184,7 +193,7 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
     await lab.setup();
     for (const g of GUESTS) lab.addGuest(g);
     await lab.startMaster(masterConfig(lab));
-  }, 1_800_000);
+  }
 
   afterAll(async () => {
     for (const n of NAMES) timelines[n] = await events(n).then(steps, (e: Error) => timelines[n] ?? `unavailable: ${e.message}`);
