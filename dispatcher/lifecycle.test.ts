@@ -200,6 +200,27 @@ describe('recovery ladder', () => {
     }
   }
 
+  it('a paused VM powered off and on: its agent heartbeats on the same link again, so it is online and never cycled (cluster e2e)', async () => {
+    // qemu's offMode stop: off pauses the guest (the link stays open), on continues the same boot
+    const t = setup(['n1', 'n2']);
+    t.connect('n1');
+    t.connect('n2');
+    expect(await t.lifecycle.power('n1', 'off', 'admin')).toMatchObject({ state: 'succeeded' });
+    expect(t.dispatcher.getNode('n1').state).toBe('offline');
+    expect(await t.lifecycle.power('n1', 'on', 'admin')).toMatchObject({ state: 'succeeded' });
+    expect(t.dispatcher.getNode('n1').state).toBe('booting');
+    // a frame already in flight when the power came on proves nothing
+    t.beat('n1');
+    expect(t.dispatcher.getNode('n1').state).toBe('booting');
+    await run(t, 1500, ['n1', 'n2']);
+    expect(t.dispatcher.getNode('n1')).toMatchObject({ state: 'online', boots: 1, connected: true });
+    expect(t.dispatcher.nodeEvents('n1').some((e) => e.kind === 'state' && e.message.includes('its boot resumed'))).toBe(true);
+    // the ladder that expected a boot ends: no cycle of a healthy node after the boot timeout
+    await run(t, 12_000, ['n1', 'n2']);
+    expect(t.drivers.get('n1')!.calls).toEqual(['off', 'on']);
+    expect(t.lifecycle.ladderOf('n1')).toBeUndefined();
+  });
+
   it('power-cycles a lost node after the grace; it rejoins with a new boot id and the ladder ends', async () => {
     const t = setup(['n1', 'n2', 'n3']);
     for (const n of ['n1', 'n2', 'n3']) t.connect(n);
