@@ -3,7 +3,7 @@
  * and local agents, wired together. Returns a handle that stops everything in order.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -38,6 +38,7 @@ import { guarded } from './guard.ts';
 import { installProcessGuard } from './process-guard.ts';
 import { ListenError } from './errors.ts';
 import { DiskWatch } from './disk-watch.ts';
+import { DB_FILE, removePidFile, secureDataDir, writePidFile } from './data-dir.ts';
 
 export interface MasterOptions {
   readonly log: Logger;
@@ -78,7 +79,11 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     if (missing.length) throw new BootFilesMissingError(missing);
   }
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  for (const change of secureDataDir(dataDir)) log.warn({ change }, 'data dir mode fixed (the database and secrets are for the master alone)');
+  writePidFile(dataDir);
+  // Created empty and 0600 so SQLite's -wal and -shm (which take the database's mode) are 0600 too.
+  if (!existsSync(join(dataDir, DB_FILE))) writeFileSync(join(dataDir, DB_FILE), '', { mode: 0o600 });
   const admin = loadOrCreateSecret(dataDir, ADMIN_TOKEN_FILE, config.auth.adminToken);
   const secret = loadOrCreateSecret(dataDir, CLUSTER_SECRET_FILE, config.cluster.secret);
   if (admin.created && admin.path) options.onAdminTokenCreated?.(admin.value, admin.path);
@@ -91,7 +96,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
   // Write operations counted by name for picluster_store_writes_total (store/write-counter.ts).
   const { store, counts: storeWrites } = countStoreWrites(
-    createStore({ kind: 'sqlite', path: join(dataDir, 'picluster.db'), synchronous: config.store.synchronous }),
+    createStore({ kind: 'sqlite', path: join(dataDir, DB_FILE), synchronous: config.store.synchronous }),
   );
   const dispatcher = new Dispatcher({
     store,
@@ -222,6 +227,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     dispatcher.shutdown();
     await app.close().catch(() => undefined);
     store.close();
+    removePidFile(dataDir);
     processGuard?.uninstall();
     const code = (e as NodeJS.ErrnoException).code;
     const where = `${config.http.host}:${config.http.port}`;
@@ -280,6 +286,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       dispatcher.shutdown();
       await app.close();
       store.close();
+      removePidFile(dataDir);
       processGuard?.uninstall();
     },
   };
