@@ -2,23 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { SqliteStore } from './sqlite-store.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { dumpTables } from './table-dump.ts';
 import { backupDatabase, inspectBackup, restoreDatabase } from './sqlite-backup.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'picluster-backup-'));
-
-/** Every row of every table, in order: "identical after restore" means this is equal. */
-export function dumpTables(path: string): Record<string, unknown[]> {
-  const db = new Database(path, { readonly: true });
-  try {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    return Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all()]));
-  } finally {
-    db.close();
-  }
-}
 
 function populate(store: SqliteStore): void {
   const jobs = store.insertJobs(
