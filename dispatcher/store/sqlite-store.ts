@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { StoreError } from './errors.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
+import { artifactsNamed, pruneFinishedJobs } from './sqlite-retention.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { toAlert, toAttempt, toJob, toPowerOp, type AlertRow, type AttemptRow, type JobRow, type PowerOpRow } from './sqlite-rows.ts';
@@ -22,6 +23,7 @@ import {
   type PowerOp,
   type PowerOpAction,
   type PowerOpState,
+  type PrunedJobs,
   type StaleResult,
   type Store,
 } from './store.ts';
@@ -356,6 +358,13 @@ export class SqliteStore implements Store {
         this.db.prepare('DELETE FROM stale_results WHERE received_at < ?').run(before).changes +
         this.db.prepare('DELETE FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ?').run(before).changes,
     );
+  }
+
+  pruneFinishedJobs(before: number, limit: number): PrunedJobs {
+    return this.transaction(() => pruneFinishedJobs(this.db, before, limit));
+  }
+  artifactsNamed(shas: ReadonlySet<string>, afterId: number, limit: number): { named: string[]; lastId: number } {
+    return artifactsNamed(this.db, shas, afterId, limit);
   }
 
   capHistory(caps: { bootEvents: number; nodeEvents: number }): number {
