@@ -133,6 +133,8 @@ export const ConfigSchema = Type.Object(
       {
         /** Boot events, node events, stale-result records and resolved alerts are kept this many days. */
         historyDays: Type.Integer({ minimum: 1, default: 30 }),
+        /** Finished jobs (with attempts, output, artifacts) are kept this many days; unset: `historyDays`. Pruned at start, hourly, and by `picluster prune`. */
+        jobHistoryDays: Type.Optional(Type.Integer({ minimum: 1 })),
         /** SQLite `synchronous`: `normal` survives process crashes (WAL); `full` also power loss, slower. */
         synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: 'normal' }),
       },

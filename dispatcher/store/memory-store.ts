@@ -307,7 +307,10 @@ export class MemoryStore implements Store {
   }
 
   artifactsNamed(shas: ReadonlySet<string>, afterId: number, limit: number): { named: string[]; lastId: number } {
-    const rows = [...this.attempts.values()].filter((a) => a.id > afterId).sort((a, b) => a.id - b.id).slice(0, Math.max(1, Math.floor(limit)));
+    const rows = [...this.attempts.values()]
+      .filter((a) => a.id > afterId)
+      .sort((a, b) => a.id - b.id)
+      .slice(0, Math.max(1, Math.floor(limit)));
     const named = new Set<string>();
     for (const a of rows) for (const x of a.result?.artifacts ?? []) if (shas.has(x.sha256)) named.add(x.sha256);
     return { named: [...named], lastId: rows.length < limit ? 0 : rows[rows.length - 1]!.id };

@@ -11,7 +11,13 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'picluster-backup-'));
 
 function populate(store: SqliteStore): void {
   const jobs = store.insertJobs(
-    Array.from({ length: 50 }, (_, i) => ({ spec: { kind: 'exec' as const, argv: ['echo', String(i)] }, priority: i % 3, group: `g${i % 4}`, retries: 1, requirements: {} })),
+    Array.from({ length: 50 }, (_, i) => ({
+      spec: { kind: 'exec' as const, argv: ['echo', String(i)] },
+      priority: i % 3,
+      group: `g${i % 4}`,
+      retries: 1,
+      requirements: {},
+    })),
     1000,
   );
   const started = store.startAttempts(
@@ -19,7 +25,14 @@ function populate(store: SqliteStore): void {
     2000,
   );
   for (const { jobId, attempt } of started.slice(0, 20)) {
-    store.endAttempt({ attemptId: attempt.id, jobId, state: 'succeeded', at: 3000, result: { exitCode: 0, stdout: `out ${jobId}`, stderr: '' }, job: { state: 'succeeded' } });
+    store.endAttempt({
+      attemptId: attempt.id,
+      jobId,
+      state: 'succeeded',
+      at: 3000,
+      result: { exitCode: 0, stdout: `out ${jobId}`, stderr: '' },
+      job: { state: 'succeeded' },
+    });
   }
   store.saveNode({ name: 'pi-1', mac: 'dc:a6:32:00:00:01', slots: 4, labels: { zone: 'a' } } as never);
   store.addNodeEvent({ node: 'pi-1', at: 5, kind: 'state', message: 'm', actor: 'system' });
@@ -38,7 +51,12 @@ describe('backup and restore (SQLite)', () => {
     store.close();
     expect(b).toMatchObject({ jobs: 50, schemaVersion: MIGRATIONS.at(-1)!.version });
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(inspectBackup(file)).toEqual({ jobs: 50, schemaVersion: b.schemaVersion, createdAt: 42, secrets: { 'cluster-secret': 's'.repeat(32), 'admin-token': 't'.repeat(32) } });
+    expect(inspectBackup(file)).toEqual({
+      jobs: 50,
+      schemaVersion: b.schemaVersion,
+      createdAt: 42,
+      secrets: { 'cluster-secret': 's'.repeat(32), 'admin-token': 't'.repeat(32) },
+    });
 
     const target = join(tmp(), 'picluster.db');
     const r = restoreDatabase(file, target);

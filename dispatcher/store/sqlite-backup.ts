@@ -114,12 +114,14 @@ export function inspectBackup(file: string): { jobs: number; schemaVersion: numb
       throw new StoreError(`${file} is not a picluster backup (no ${TABLE} table; made with picluster backup?)`);
     }
     const meta = new Map(rows.map((r) => [r.key, r.value]));
-    if (meta.get('format') !== BACKUP_FORMAT) throw new StoreError(`${file} has backup format ${meta.get('format')}; this picluster reads format ${BACKUP_FORMAT}`);
+    if (meta.get('format') !== BACKUP_FORMAT)
+      throw new StoreError(`${file} has backup format ${meta.get('format')}; this picluster reads format ${BACKUP_FORMAT}`);
     const check = db.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new StoreError(`${file} is damaged (quick_check: ${String(check)})`);
     const schemaVersion = db.pragma('user_version', { simple: true }) as number;
     const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-    if (schemaVersion > latest) throw new StoreError(`${file} is at schema version ${schemaVersion}, newer than this picluster knows (${latest}); upgrade picluster`);
+    if (schemaVersion > latest)
+      throw new StoreError(`${file} is at schema version ${schemaVersion}, newer than this picluster knows (${latest}); upgrade picluster`);
     const secrets: Record<string, string> = {};
     for (const [k, v] of meta) if (k.startsWith('secret:')) secrets[k.slice('secret:'.length)] = v;
     return { jobs: Number(meta.get('jobs')), schemaVersion, createdAt: Number(meta.get('created-at')), secrets };
@@ -158,7 +160,14 @@ export function restoreDatabase(file: string, dbPath: string, now = Date.now()):
     renameSync(tmp, dbPath);
     fsyncPath(dirname(dbPath));
     ok = true;
-    return { jobs: info.jobs, schemaVersion: info.schemaVersion, createdAt: info.createdAt, secrets: info.secrets, ...(previous ? { previous } : {}), ms: performance.now() - started };
+    return {
+      jobs: info.jobs,
+      schemaVersion: info.schemaVersion,
+      createdAt: info.createdAt,
+      secrets: info.secrets,
+      ...(previous ? { previous } : {}),
+      ms: performance.now() - started,
+    };
   } finally {
     if (!ok) for (const suffix of ['', '-wal', '-shm']) rmSync(tmp + suffix, { force: true });
   }

@@ -89,5 +89,14 @@ describe('backup and restore with real processes', () => {
     const after = await harness.api<Counts>('GET', '/api/jobs/status');
     expect(Object.values(after).reduce((a, b) => a + b)).toBe(acked);
     expect(after.succeeded).toBe((live.jobs as { state: string }[]).filter((j) => j.state === 'succeeded').length);
+
+    // picluster prune: every finished job (0 days) goes, through the master; counted in metrics.
+    const p = await cli(['prune', '--older-than-days', '0', '--json', '--token', token]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(JSON.parse(p.stdout)).toMatchObject({ jobs: after.succeeded + after.failed + after.cancelled });
+    expect(await harness.api<Counts>('GET', '/api/jobs/status')).toMatchObject({ succeeded: 0, queued: after.queued });
+    const metrics = await (await fetch(`${harness.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    expect(metrics).toContain(`picluster_pruned_total{kind="jobs"} ${after.succeeded + after.failed + after.cancelled}`);
+    expect((await cli(['prune', '--older-than-days', 'soon'])).code).toBe(2);
   });
 });
