@@ -4,7 +4,10 @@
  * answer each `assign` with a result at once). The agents live in a worker thread of this
  * process, so the main thread measures the dispatcher rather than the simulator.
  *
- *   npm run bench:dispatch -- [--agents 100] [--jobs 20000] [--store sqlite|memory]
+ *   npm run bench:dispatch -- [--agents 100] [--jobs 20000] [--store sqlite|memory] [--synchronous normal|full|full,normal]
+ *
+ * `--synchronous full,normal` runs the benchmark once per SQLite durability mode (each in a
+ * process of its own, one after the other) and prints them side by side.
  *
  * Two phases:
  *  1. throughput: all jobs submitted over HTTP in batches of 1000; time until every result is
@@ -113,8 +116,13 @@ async function main(): Promise<void> {
       'latency-jobs': { type: 'string', default: '5000' },
       store: { type: 'string', default: 'sqlite' },
       slots: { type: 'string', default: '4' },
+      synchronous: { type: 'string', default: 'full' },
     },
   });
+  const modes = values.synchronous.split(',');
+  if (modes.some((m) => m !== 'full' && m !== 'normal')) throw new Error('--synchronous takes full, normal or a list of them (full,normal)');
+  if (modes.length > 1) return sideBySide(modes);
+  const synchronous = modes[0] as 'full' | 'normal';
   const AGENTS = Number(values.agents);
   const JOBS = Number(values.jobs);
   const LAT_JOBS = Number(values['latency-jobs']);
@@ -126,7 +134,7 @@ async function main(): Promise<void> {
 
   const clock: Clock = { now: wall };
   const dir = mkdtempSync(join(tmpdir(), 'picluster-bench-'));
-  const store = createStore(values.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db') });
+  const store = createStore(values.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db'), synchronous });
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -220,6 +228,7 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         store: store.kind,
+        ...(store.kind === 'sqlite' ? { synchronous } : {}),
         agents: AGENTS,
         slotsPerAgent: SLOTS,
         throughput: {
@@ -247,6 +256,29 @@ async function main(): Promise<void> {
   store.close();
   rmSync(dir, { recursive: true, force: true });
   process.exit(0);
+}
+
+/** One run per durability mode, each a child process with the same flags; a table, then every run's JSON. */
+async function sideBySide(modes: string[]): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  const rest = process.argv.slice(2).filter((a, i, all) => a !== '--synchronous' && all[i - 1] !== '--synchronous' && !a.startsWith('--synchronous='));
+  const runs = modes.map((m) => {
+    const out = execFileSync(process.execPath, [...process.execArgv, process.argv[1]!, ...rest, '--synchronous', m], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    return JSON.parse(out.slice(out.indexOf('{'))) as { throughput: { jobsPerSecond: number }; dispatchLatencyMs: { p50: number; p99: number } };
+  });
+  console.log(
+    [
+      'synchronous  jobs/s  p50 ms  p99 ms',
+      ...runs.map(
+        (r, i) =>
+          `${modes[i]!.padEnd(11)}  ${String(r.throughput.jobsPerSecond).padStart(6)}  ${String(r.dispatchLatencyMs.p50).padStart(6)}  ${String(r.dispatchLatencyMs.p99).padStart(6)}`,
+      ),
+    ].join('\n'),
+  );
+  console.log(JSON.stringify(Object.fromEntries(runs.map((r, i) => [modes[i]!, r])), null, 2));
 }
 
 if (isMainThread) await main();

@@ -1,7 +1,8 @@
 /**
- * SQLite store (better-sqlite3, WAL). `synchronous=NORMAL` (default) survives a crash of
- * the master process with nothing committed lost; `full` also survives power loss at the
- * cost of an fsync per commit. All statements are prepared once.
+ * SQLite store (better-sqlite3, WAL). `synchronous=FULL` (default) syncs the WAL before each
+ * commit returns: nothing acknowledged is lost on power loss (test/power-loss). `normal` skips
+ * that fsync: a process crash loses nothing, a power loss may lose the last commits.
+ * All statements are prepared once.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -49,7 +50,7 @@ export class SqliteStore implements Store {
       throw new StoreError(`cannot open database ${path}: ${(e as Error).message}`, { cause: e });
     }
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
