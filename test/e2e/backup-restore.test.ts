@@ -16,7 +16,7 @@ const harness = new ClusterHarness();
 afterAll(() => harness.stop(), 30_000);
 
 const cli = (args: string[]) =>
-  run(process.execPath, [BIN, ...args], { env: { ...process.env, PICLUSTER_URL: harness.url, PICLUSTER_DATA_DIR: harness.dataDir }, timeout: 60_000 }).then(
+  run(process.execPath, [BIN, ...args], { env: { ...process.env, PICLUSTER_URL: harness.url, PICLUSTER_DATA_DIR: harness.dataDir }, timeout: 120_000 }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
@@ -24,16 +24,16 @@ const mode = (p: string) => statSync(p).mode & 0o777;
 type Counts = Record<'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled', number>;
 
 describe('backup and restore with real processes', () => {
-  it('backs up under write load, refuses to restore onto a running master, restores identically', { timeout: 120_000 }, async () => {
+  it('backs up under write load, refuses to restore onto a running master, restores identically', { timeout: 400_000 }, async () => {
     chmodSync(harness.dataDir, 0o755);
-    await harness.startMaster();
+    await harness.startMaster(120_000);
     expect(mode(harness.dataDir)).toBe(0o700);
     for (const f of ['picluster.db', 'picluster.db-wal', 'cluster-secret', 'admin-token']) expect(mode(join(harness.dataDir, f)), f).toBe(0o600);
     harness.startAgent('b1');
-    await harness.waitForNodes(['b1']);
+    await harness.waitForNodes(['b1'], /online|busy/, 120_000);
     const batch = (n: number) => Array.from({ length: n }, () => ({ argv: ['true'], group: 'bk' }));
     await harness.api('POST', '/api/jobs', batch(100));
-    await waitFor('100 jobs done', async () => (await harness.api<Counts>('GET', '/api/jobs/status')).succeeded === 100, 60_000);
+    await waitFor('100 jobs done', async () => (await harness.api<Counts>('GET', '/api/jobs/status')).succeeded === 100, 120_000);
 
     // Write load: batches submitted back to back while the backup runs in its own process.
     let acked = 100;
@@ -83,7 +83,7 @@ describe('backup and restore with real processes', () => {
     const restored = dumpTables(join(harness.dataDir, 'picluster.db'));
     for (const t of ['jobs', 'attempts', 'nodes', 'node_events', 'meta']) expect(restored[t], t).toEqual(live[t]);
     expect(restored.picluster_backup).toBeUndefined();
-    await harness.startMaster();
+    await harness.startMaster(120_000);
     expect(mode(join(harness.dataDir, 'admin-token'))).toBe(0o600);
     expect(harness.token()).toBe(token);
     const after = await harness.api<Counts>('GET', '/api/jobs/status');
