@@ -17,14 +17,20 @@ import { procCpuSeconds, wall, type Samples, type Sut } from './dispatch-harness
 const SECRET = 'bench-secret-0123456789abcdef';
 const ADMIN = 'bench-admin-0123456789abcdef';
 
-export async function startPicluster(o: { agents: number; slots: number; store: 'sqlite' | 'memory' }): Promise<Sut> {
+export async function startPicluster(o: {
+  agents: number;
+  slots: number;
+  store: 'sqlite' | 'memory';
+  synchronous?: 'full' | 'normal';
+  name?: string;
+}): Promise<Sut> {
   const { Dispatcher } = await import('../dispatcher/dispatcher.ts');
   const { buildApp } = await import('../dispatcher/http/app.ts');
   const { createMetrics } = await import('../dispatcher/metrics.ts');
   const { createStore } = await import('../dispatcher/store/factory.ts');
   const clock: Clock = { now: wall };
   const dir = mkdtempSync(join(tmpdir(), 'picluster-bench-'));
-  const store = createStore(o.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db') });
+  const store = createStore(o.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db'), synchronous: o.synchronous ?? 'full' });
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -70,7 +76,7 @@ export async function startPicluster(o: { agents: number; slots: number; store: 
   });
   const job = { argv: ['true'] };
   return {
-    name: 'picluster',
+    name: o.name ?? 'picluster',
     async submit(n) {
       const r = await fetch(`${url}/api/jobs`, {
         method: 'POST',

@@ -8,7 +8,11 @@
  *
  *   npm run bench:dispatch -- [--peer bullmq] [--rounds 3] [--agents 100 | --agents 10,50,100]
  *                             [--jobs 20000] [--latency-jobs 5000] [--slots 4] [--store sqlite|memory]
- *                             [--json F] [--svg F]
+ *                             [--synchronous full|normal|full,normal] [--json F] [--svg F]
+ *
+ * `--synchronous` is the SQLite durability mode (default full, the master's default). With a
+ * list, each mode is a system of its own in every round (the first is "picluster", the ratio's
+ * numerator; the others "picluster-<mode>"), so the modes are compared side by side in one run.
  *
  * Prints per round, then per agent count the medians over rounds: jobs/s, p50/p99 dispatch and
  * submit → complete latency at half of capacity, and the ratio picluster / BullMQ (median of
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     'latency-jobs': { type: 'string', default: '5000' },
     slots: { type: 'string', default: '4' },
     store: { type: 'string', default: 'sqlite' },
+    synchronous: { type: 'string', default: 'full' },
     'timeout-s': { type: 'string', default: '300' },
     json: { type: 'string' },
     svg: { type: 'string' },
@@ -43,6 +48,9 @@ const int = (name: string, v: string, min: number): number => {
 if (values.peer !== undefined && values.peer !== 'bullmq') throw new Error(`--peer must be bullmq, got ${JSON.stringify(values.peer)}`);
 if (values.store !== 'sqlite' && values.store !== 'memory') throw new Error(`--store must be sqlite or memory, got ${JSON.stringify(values.store)}`);
 const store = values.store;
+const MODES = values.synchronous.split(',');
+if (!MODES.every((m): m is 'full' | 'normal' => m === 'full' || m === 'normal'))
+  throw new Error(`--synchronous takes full, normal or a list of them (full,normal), got ${JSON.stringify(values.synchronous)}`);
 const ROUNDS = int('rounds', values.rounds, 1);
 const AGENTS = values.agents.split(',').map((a) => int('agents', a, 1));
 const JOBS = int('jobs', values.jobs, 1);
@@ -61,7 +69,9 @@ const fmt = (r: RoundResult) =>
 try {
   for (const agents of AGENTS) {
     for (let round = 0; round < ROUNDS; round++) {
-      const systems: (() => Promise<Sut>)[] = [() => startPicluster({ agents, slots: SLOTS, store })];
+      const systems: (() => Promise<Sut>)[] = MODES.map(
+        (synchronous, i) => () => startPicluster({ agents, slots: SLOTS, store, synchronous, name: i === 0 ? 'picluster' : `picluster-${synchronous}` }),
+      );
       if (redis) systems.push(() => startBullmq({ redis, consumers: agents, slots: SLOTS }));
       if (round % 2 === 1) systems.reverse();
       for (const start of systems) {
@@ -101,7 +111,18 @@ for (const s of summary) {
       `${String(s.agents).padStart(6)} agents: picluster / bullmq throughput ${s.ratio.median.toFixed(2)}x (rounds ${s.ratio.min.toFixed(2)}–${s.ratio.max.toFixed(2)}x)`,
     );
 }
+for (const mode of MODES.slice(1)) {
+  for (const agents of AGENTS) {
+    const mine = rounds.filter((r) => r.agents === agents && r.system === `picluster-${mode}`).map((r) => r.jobsPerSecond);
+    const first = rounds.filter((r) => r.agents === agents && r.system === 'picluster').map((r) => r.jobsPerSecond);
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
+    console.log(
+      `${String(agents).padStart(6)} agents: synchronous ${MODES[0]} ${med(first)} jobs/s vs ${mode} ${med(mine)} jobs/s (lower median of the rounds)`,
+    );
+  }
+}
 const result = {
+  synchronous: MODES,
   at: new Date().toISOString(),
   loadAverage: [+load0.toFixed(1), +load1.toFixed(1)],
   jobs: JOBS,

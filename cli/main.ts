@@ -66,6 +66,18 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'virtual agents against a running master: picluster simulate --nodes N',
     load: () => import('./commands/simulate.ts'),
   },
+  backup: {
+    summary: 'consistent copy of the database and secrets, master running or not: picluster backup <file>',
+    load: () => import('./commands/data-commands.ts').then((m) => m.backupCommand),
+  },
+  restore: {
+    summary: 'put a backup in place (master stopped): picluster restore <file>',
+    load: () => import('./commands/data-commands.ts').then((m) => m.restoreCommand),
+  },
+  prune: {
+    summary: 'delete finished jobs older than store.jobHistoryDays now: picluster prune [--older-than-days N]',
+    load: () => import('./commands/data-commands.ts').then((m) => m.pruneCommand),
+  },
   rollout: {
     summary: 'rolling image upgrade: picluster rollout [--batch n]',
     load: () => import('./commands/lifecycle-commands.ts').then((m) => m.rolloutCommand),

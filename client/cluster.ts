@@ -39,6 +39,7 @@ export const CLIENT_ROUTES = {
   maintenance: { method: 'POST', path: '/api/nodes/{name}/maintenance', status: 200, response: 'Node' },
   identify: { method: 'POST', path: '/api/nodes/{name}/identify', status: 200, response: 'IdentifyResult' },
   alerts: { method: 'GET', path: '/api/alerts', status: 200, response: 'AlertList' },
+  prune: { method: 'POST', path: '/api/admin/prune', status: 200, response: 'PruneReport' },
   powerOps: { method: 'GET', path: '/api/power/operations', status: 200, response: 'PowerOpList' },
   overview: { method: 'GET', path: '/api/cluster/overview', status: 200, response: 'Overview' },
 } as const satisfies Record<string, { method: string; path: string; status: number; response: keyof ApiShapes; array?: true }>;
@@ -249,6 +250,11 @@ export class Cluster {
   removeNode(name: string): Promise<ApiShapes['RemovedNode']> {
     return this.call('removeNode', { name });
   }
+  /** Prunes finished jobs older than `olderThanDays` (default: the master's store.jobHistoryDays) and old history, now (admin). */
+  prune(opts: { olderThanDays?: number } = {}): Promise<ApiShapes['PruneReport']> {
+    return this.call('prune', {}, opts);
+  }
+
   alerts(open?: boolean): Promise<ApiShapes['AlertList']> {
     return this.call('alerts', {}, undefined, { open });
   }

@@ -15,6 +15,8 @@ import { Dispatcher } from '../dispatcher/dispatcher.ts';
 import { RESPONSE_SCHEMAS } from '../dispatcher/http/api-schemas.ts';
 import { buildApp } from '../dispatcher/http/app.ts';
 import { registerLifecycleRoutes } from '../dispatcher/http/routes-lifecycle.ts';
+import { registerRetentionRoutes } from '../dispatcher/http/routes-retention.ts';
+import { Retention } from '../dispatcher/retention.ts';
 import { NodeLifecycle } from '../dispatcher/lifecycle.ts';
 import { createMetrics } from '../dispatcher/metrics.ts';
 import { MemoryStore } from '../dispatcher/store/memory-store.ts';
@@ -78,7 +80,10 @@ beforeAll(async () => {
     auth,
     version: 't',
     storeKind: 'memory',
-    plugins: [(a) => registerLifecycleRoutes(a, dispatcher, lifecycle, auth)],
+    plugins: [
+      (a) => registerLifecycleRoutes(a, dispatcher, lifecycle, auth),
+      (a) => registerRetentionRoutes(a, new Retention({ store, clock, log: silentLogger(), historyDays: 30, jobHistoryDays: 30 }), auth),
+    ],
   });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
 });

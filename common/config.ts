@@ -133,8 +133,14 @@ export const ConfigSchema = Type.Object(
       {
         /** Boot events, node events, stale-result records and resolved alerts are kept this many days. */
         historyDays: Type.Integer({ minimum: 1, default: 30 }),
-        /** SQLite `synchronous`: `normal` survives process crashes (WAL); `full` also power loss, slower. */
-        synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: 'normal' }),
+        /** Finished jobs (with attempts, output, artifacts) are kept this many days; unset: `historyDays`. Pruned at start, hourly, and by `picluster prune`. */
+        jobHistoryDays: Type.Optional(Type.Integer({ minimum: 1 })),
+        /**
+         * SQLite `synchronous`: `full` (default) syncs the WAL before a commit returns, so what was
+         * acknowledged survives power loss too; `normal` survives process crashes only (faster;
+         * docs/RELIABILITY.md has both measured).
+         */
+        synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: 'full' }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -3,7 +3,7 @@
  * and local agents, wired together. Returns a handle that stops everything in order.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -32,12 +32,15 @@ import { validatePowerConfig } from './power/driver.ts';
 import { registerLifecycleRoutes } from './http/routes-lifecycle.ts';
 import { registerBootRoutes } from './http/routes-boot.ts';
 import { networkInterfaces } from 'node:os';
-import type { Counter } from 'prom-client';
+import { Counter } from 'prom-client';
 import type { BootEvent } from '../netboot/boot-event.ts';
 import { guarded } from './guard.ts';
 import { installProcessGuard } from './process-guard.ts';
 import { ListenError } from './errors.ts';
 import { DiskWatch } from './disk-watch.ts';
+import { Retention } from './retention.ts';
+import { registerRetentionRoutes } from './http/routes-retention.ts';
+import { DB_FILE, removePidFile, secureDataDir, writePidFile } from './data-dir.ts';
 
 export interface MasterOptions {
   readonly log: Logger;
@@ -78,7 +81,11 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     if (missing.length) throw new BootFilesMissingError(missing);
   }
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  for (const change of secureDataDir(dataDir)) log.warn({ change }, 'data dir mode fixed (the database and secrets are for the master alone)');
+  writePidFile(dataDir);
+  // Created empty and 0600 so SQLite's -wal and -shm (which take the database's mode) are 0600 too.
+  if (!existsSync(join(dataDir, DB_FILE))) writeFileSync(join(dataDir, DB_FILE), '', { mode: 0o600 });
   const admin = loadOrCreateSecret(dataDir, ADMIN_TOKEN_FILE, config.auth.adminToken);
   const secret = loadOrCreateSecret(dataDir, CLUSTER_SECRET_FILE, config.cluster.secret);
   if (admin.created && admin.path) options.onAdminTokenCreated?.(admin.value, admin.path);
@@ -90,9 +97,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   disk.check();
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
   // Write operations counted by name for picluster_store_writes_total (store/write-counter.ts).
-  const { store, counts: storeWrites } = countStoreWrites(
-    createStore({ kind: 'sqlite', path: join(dataDir, 'picluster.db'), synchronous: config.store.synchronous }),
-  );
+  const { store, counts: storeWrites } = countStoreWrites(createStore({ kind: 'sqlite', path: join(dataDir, DB_FILE), synchronous: config.store.synchronous }));
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -159,6 +164,25 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     httpRoot: resolve(config.netboot.httpRoot),
   });
 
+  // Retention: old history and finished jobs, at start, hourly, and on demand (POST /api/admin/prune).
+  const artifacts = new BlobStore(join(dataDir, 'artifacts'), { storage: disk });
+  const pruned = new Counter({
+    name: 'picluster_pruned_total',
+    help: 'Rows and blobs deleted by retention, by kind (jobs, attempts, artifacts, history)',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const retention = new Retention({
+    store,
+    clock,
+    log: log.child({ component: 'retention' }),
+    historyDays: config.store.historyDays,
+    jobHistoryDays: config.store.jobHistoryDays ?? config.store.historyDays,
+    removeArtifact: (sha) => artifacts.remove(sha),
+    onPruned: (kind, n) => pruned.inc({ kind }, n),
+  });
+  retention.start();
+
   const auth = {
     adminToken: admin.value,
     ...(config.auth.viewerToken ? { viewerToken: config.auth.viewerToken } : {}),
@@ -172,6 +196,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     plugins: [
       (a) => registerBootRoutes(a, dispatcher, { root: resolve(config.netboot.httpRoot), directory }),
       (a) => registerLifecycleRoutes(a, dispatcher, lifecycle, auth),
+      (a) => registerRetentionRoutes(a, retention, auth),
       uiPlugin({ dispatcher, auth, clock, log, version: VERSION, alerts: lifecycle }),
     ],
     version: VERSION,
@@ -180,7 +205,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     files: {
       blobs: new BlobStore(join(dataDir, 'files'), { storage: disk }),
       maxUploadBytes: config.files.maxUploadBytes,
-      artifacts: new BlobStore(join(dataDir, 'artifacts'), { storage: disk }),
+      artifacts,
       maxArtifactBytes: config.files.maxArtifactBytes,
       nodeTokenValid: (node, token) => verifyNodeToken(secret.value, node, token),
     },
@@ -199,29 +224,17 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     }
   }, tickMs);
   ticker.unref();
-  // History retention: at start, then hourly.
-  const prune = () => {
-    try {
-      const n = store.pruneHistory(clock.now() - config.store.historyDays * 86_400_000);
-      if (n) log.info({ rows: n, historyDays: config.store.historyDays }, 'old history pruned');
-    } catch (e) {
-      log.error({ err: e }, 'history pruning failed');
-    }
-  };
-  prune();
-  const pruner = setInterval(prune, 3_600_000);
-  pruner.unref();
-
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (e) {
     // Undo what started, so the command exits with the reason instead of idling without a port.
     clearInterval(ticker);
-    clearInterval(pruner);
+    retention.stop();
     disk.stop();
     dispatcher.shutdown();
     await app.close().catch(() => undefined);
     store.close();
+    removePidFile(dataDir);
     processGuard?.uninstall();
     const code = (e as NodeJS.ErrnoException).code;
     const where = `${config.http.host}:${config.http.port}`;
@@ -274,12 +287,13 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       closed = true;
       clearInterval(ticker);
       disk.stop();
-      clearInterval(pruner);
+      retention.stop();
       await netboot?.close();
       await agents.stop();
       dispatcher.shutdown();
       await app.close();
       store.close();
+      removePidFile(dataDir);
       processGuard?.uninstall();
     },
   };

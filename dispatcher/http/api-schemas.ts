@@ -270,6 +270,11 @@ export const FeedItem = Type.Union(
 );
 export const Feed = Type.Array(ref(FeedItem), { $id: 'Feed' });
 
+export const PruneReport = Type.Object(
+  { jobs: Int(), attempts: Int(), artifacts: Int(), history: Int(), batches: Int(), ms: Int() },
+  { $id: 'PruneReport', description: 'What a prune deleted: finished jobs, their attempts, artifact blobs, history rows; in how many batches' },
+);
+
 /** Every response schema, registered with `app.addSchema` so routes can `Type.Ref` them. */
 export const RESPONSE_SCHEMAS: readonly TSchema[] = [
   JobView,
@@ -305,6 +310,7 @@ export const RESPONSE_SCHEMAS: readonly TSchema[] = [
   HealthHistory,
   FeedItem,
   Feed,
+  PruneReport,
 ];
 
 /** The types clients and the UI use, by schema `$id`. */
@@ -339,6 +345,7 @@ export interface ApiShapes {
   MinuteCount: Static<typeof MinuteCount>;
   HealthSample: Static<typeof HealthSample>;
   FeedItem: Static<typeof FeedItem>;
+  PruneReport: Static<typeof PruneReport>;
   /** Request bodies and shared parts the client also builds. */
   JobSpec: Static<typeof JobSpec>;
   Requirements: Static<typeof Requirements>;

@@ -274,6 +274,34 @@ export function storeConformance(name: string, factory: () => Store): void {
       expect(store.listAlerts({}).map((a) => a.kind)).toEqual(['y']);
     });
 
+    it('prunes finished jobs older than the cutoff, in bounded batches, with attempts and stale records, naming their artifacts', () => {
+      const spec = { spec: { kind: 'exec' as const, argv: ['true'] }, priority: 0, group: 'g', retries: 0, requirements: {} };
+      const jobs = store.insertJobs([spec, spec, spec, spec, spec], 1);
+      const started = store.startAttempts(
+        jobs.slice(0, 4).map((j) => ({ jobId: j.id, node: 'n' })),
+        2,
+      );
+      const art = (sha: string) => ({ exitCode: 0, stdout: 'o', stderr: '', artifacts: [{ name: 'a', sha256: sha, sizeBytes: 1 }] });
+      const [a, b, c] = started;
+      store.endAttempt({ attemptId: a!.attempt.id, jobId: a!.jobId, state: 'succeeded', at: 10, result: art('s1'), job: { state: 'succeeded' } });
+      store.endAttempt({ attemptId: b!.attempt.id, jobId: b!.jobId, state: 'failed', at: 20, result: art('s2'), job: { state: 'failed' } });
+      store.endAttempt({ attemptId: c!.attempt.id, jobId: c!.jobId, state: 'succeeded', at: 100, result: art('s2'), job: { state: 'succeeded' } });
+      store.recordStaleResult({ attemptId: a!.attempt.id, jobId: a!.jobId, node: 'n', reason: 'duplicate', at: 11 });
+      store.cancelQueuedJob(jobs[4]!.id, 'x', 30);
+      // job 4 still running, job 3 finished after the cutoff: both stay.
+      expect(store.pruneFinishedJobs(50, 2)).toEqual({ jobs: 2, attempts: 2, artifacts: expect.arrayContaining(['s1', 's2']) });
+      expect(store.countStaleResults()).toBe(0);
+      expect(store.pruneFinishedJobs(50, 2)).toEqual({ jobs: 1, attempts: 0, artifacts: [] });
+      expect(store.pruneFinishedJobs(50, 2)).toEqual({ jobs: 0, attempts: 0, artifacts: [] });
+      expect(store.getJob(jobs[0]!.id)).toBeUndefined();
+      expect(store.listAttempts(jobs[0]!.id)).toEqual([]);
+      expect(store.getJob(jobs[2]!.id)?.state).toBe('succeeded');
+      expect(store.getJob(jobs[3]!.id)?.state).toBe('running');
+      expect(store.artifactsNamed(new Set(['s1', 's2']), 0, 1000)).toEqual({ named: ['s2'], lastId: 0 });
+      const paged = store.artifactsNamed(new Set(['s2']), 0, 1);
+      expect(paged.lastId).toBeGreaterThan(0);
+    });
+
     it('caps boot and node events to a row count, deleting the oldest', () => {
       for (let i = 1; i <= 10; i++) {
         store.addBootEvent({ kind: 'dhcp-discover', at: i, outcome: 'answered' });

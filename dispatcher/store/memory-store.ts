@@ -15,6 +15,7 @@ import {
   type PowerOp,
   type PowerOpAction,
   type PowerOpState,
+  type PrunedJobs,
   type StaleResult,
   type Store,
 } from './store.ts';
@@ -282,6 +283,37 @@ export class MemoryStore implements Store {
     keep(this.stale, (e) => e.at < before);
     keep(this.alerts, (a) => a.resolvedAt !== undefined && a.resolvedAt < before);
     return n;
+  }
+
+  pruneFinishedJobs(before: number, limit: number): PrunedJobs {
+    const old = [...this.jobs.values()]
+      .filter((j) => (j.state === 'succeeded' || j.state === 'failed' || j.state === 'cancelled') && j.finishedAt !== undefined && j.finishedAt < before)
+      .sort((a, b) => a.id - b.id)
+      .slice(0, Math.max(1, Math.floor(limit)));
+    const artifacts = new Set<string>();
+    let attempts = 0;
+    for (const j of old) {
+      for (const id of this.attemptsByJob.get(j.id) ?? []) {
+        for (const a of this.attempts.get(id)?.result?.artifacts ?? []) artifacts.add(a.sha256);
+        this.attempts.delete(id);
+        attempts++;
+      }
+      this.attemptsByJob.delete(j.id);
+      this.jobs.delete(j.id);
+    }
+    const gone = new Set(old.map((j) => j.id));
+    this.stale.splice(0, this.stale.length, ...this.stale.filter((x) => x.jobId === undefined || !gone.has(x.jobId)));
+    return { jobs: old.length, attempts, artifacts: [...artifacts] };
+  }
+
+  artifactsNamed(shas: ReadonlySet<string>, afterId: number, limit: number): { named: string[]; lastId: number } {
+    const rows = [...this.attempts.values()]
+      .filter((a) => a.id > afterId)
+      .sort((a, b) => a.id - b.id)
+      .slice(0, Math.max(1, Math.floor(limit)));
+    const named = new Set<string>();
+    for (const a of rows) for (const x of a.result?.artifacts ?? []) if (shas.has(x.sha256)) named.add(x.sha256);
+    return { named: [...named], lastId: rows.length < limit ? 0 : rows[rows.length - 1]!.id };
   }
 
   setNodeRemoved(name: string, removed: boolean, at: number): void {

@@ -1,7 +1,8 @@
 /**
- * SQLite store (better-sqlite3, WAL). `synchronous=NORMAL` (default) survives a crash of
- * the master process with nothing committed lost; `full` also survives power loss at the
- * cost of an fsync per commit. All statements are prepared once.
+ * SQLite store (better-sqlite3, WAL). `synchronous=FULL` (default) syncs the WAL before each
+ * commit returns: nothing acknowledged is lost on power loss (test/power-loss). `normal` skips
+ * that fsync: a process crash loses nothing, a power loss may lose the last commits.
+ * All statements are prepared once.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { dirname } from 'node:path';
 import { StoreError } from './errors.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
+import { artifactsNamed, pruneFinishedJobs } from './sqlite-retention.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { toAlert, toAttempt, toJob, toPowerOp, type AlertRow, type AttemptRow, type JobRow, type PowerOpRow } from './sqlite-rows.ts';
@@ -22,6 +24,7 @@ import {
   type PowerOp,
   type PowerOpAction,
   type PowerOpState,
+  type PrunedJobs,
   type StaleResult,
   type Store,
 } from './store.ts';
@@ -47,7 +50,7 @@ export class SqliteStore implements Store {
       throw new StoreError(`cannot open database ${path}: ${(e as Error).message}`, { cause: e });
     }
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
@@ -356,6 +359,13 @@ export class SqliteStore implements Store {
         this.db.prepare('DELETE FROM stale_results WHERE received_at < ?').run(before).changes +
         this.db.prepare('DELETE FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ?').run(before).changes,
     );
+  }
+
+  pruneFinishedJobs(before: number, limit: number): PrunedJobs {
+    return this.transaction(() => pruneFinishedJobs(this.db, before, limit));
+  }
+  artifactsNamed(shas: ReadonlySet<string>, afterId: number, limit: number): { named: string[]; lastId: number } {
+    return artifactsNamed(this.db, shas, afterId, limit);
   }
 
   capHistory(caps: { bootEvents: number; nodeEvents: number }): number {

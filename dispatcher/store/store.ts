@@ -138,6 +138,15 @@ export interface Store {
 
   /** Retention: deletes boot events, node events, stale-result records and resolved alerts older than `before`. */
   pruneHistory(before: number): number;
+  /**
+   * Job retention: deletes up to `limit` finished jobs (succeeded, failed, cancelled) that finished
+   * before `before`, oldest id first, with their attempts (output is in their results) and stale-result
+   * records, in one transaction. → counts, and the artifact blobs their results named (the caller
+   * removes those no remaining attempt names: `artifactsNamed`).
+   */
+  pruneFinishedJobs(before: number, limit: number): PrunedJobs;
+  /** Which of `shas` the results of attempts with id > `afterId` name (up to `limit` attempts scanned); `lastId` 0 when done. */
+  artifactsNamed(shas: ReadonlySet<string>, afterId: number, limit: number): { named: string[]; lastId: number };
   /** Size caps: deletes the oldest boot events / node events beyond these row counts; returns rows deleted. */
   capHistory(caps: { bootEvents: number; nodeEvents: number }): number;
 
@@ -145,6 +154,12 @@ export interface Store {
   setMeta(key: string, value: string): void;
 
   close(): void;
+}
+
+export interface PrunedJobs {
+  readonly jobs: number;
+  readonly attempts: number;
+  readonly artifacts: readonly string[];
 }
 
 export const emptyCounts = (): Record<JobState, number> => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });

@@ -24,6 +24,7 @@ export const STORE_WRITE_OPS = [
   'resolveAlert',
   'pruneHistory',
   'capHistory',
+  'pruneFinishedJobs',
   'setMeta',
 ] as const;
 export type StoreWriteOp = (typeof STORE_WRITE_OPS)[number];

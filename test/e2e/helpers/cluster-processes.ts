@@ -99,7 +99,7 @@ export class ClusterHarness {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async startMaster(): Promise<MasterProc> {
+  async startMaster(timeoutMs = 30_000): Promise<MasterProc> {
     if (!this.port) this.port = await freePort();
     const p = startProc(['master'], {
       PICLUSTER_DATA_DIR: this.dataDir,
@@ -118,7 +118,7 @@ export class ClusterHarness {
         const r = await fetch(`${this.url}/health`).catch(() => undefined);
         return r?.ok;
       },
-      30_000,
+      timeoutMs,
     );
     return master;
   }
