@@ -10,7 +10,7 @@
  *   npm run bench:node-idle-ram -- --variant 20.20.2 --variant '24.22.3 --max-semi-space-size=1' …
  *
  * A --variant is a version followed by the node flags to run the agent with (as agent-loop in
- * the image would); given, the variants replace --versions.
+ * the image would), and NAME=value words for its environment; given, the variants replace --versions.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -40,11 +40,15 @@ interface Variant {
   readonly label: string;
   readonly version: string;
   readonly flags: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
 }
 const variants: Variant[] = (values.variant ?? values.versions.split(',')).map((v) => {
-  const [version, ...flags] = v.trim().split(/\s+/);
+  const words = v.trim().split(/\s+/);
+  const isEnv = (w: string) => /^[A-Z_][A-Z0-9_]*=/.test(w);
+  const env = Object.fromEntries(words.filter(isEnv).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  const [version, ...flags] = words.filter((w) => !isEnv(w));
   if (!version || !/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`--variant ${JSON.stringify(v)}: starts with a version such as 24.22.3`);
-  return { label: v.trim(), version, flags };
+  return { label: v.trim(), version, flags, env };
 });
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -92,8 +96,8 @@ async function main(): Promise<void> {
             `${master.url.replace(/^http/, 'ws')}/agent`,
             '--name',
             name,
-            '--token',
-            deriveNodeToken(master.clusterSecret, name),
+            // one argument: a token may start with '-'
+            `--token=${deriveNodeToken(master.clusterSecret, name)}`,
             '--work-dir',
             work,
             '--log-level',
@@ -101,7 +105,7 @@ async function main(): Promise<void> {
             '--cgroups',
             'off',
           ],
-          { stdio: ['ignore', 'ignore', 'inherit'] },
+          { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...variant.env } },
         );
         await new Promise<void>((res, rej) => {
           const t = setTimeout(() => rej(new Error(`${name} did not connect within 30 s`)), 30_000);
