@@ -21,6 +21,11 @@ export interface ReconnectTimer {
   clear(handle: unknown): void;
 }
 
+export const realTimer: ReconnectTimer = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
 export interface AgentOptions {
   /** `ws://host:port/agent`. */
   readonly url: string;

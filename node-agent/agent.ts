@@ -14,21 +14,15 @@ import WebSocket from 'ws';
 import { systemClock, type Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import { CloseCode, PROTOCOL_VERSION, parseDispatcherMessage, type AgentMessage, type Health, type NodeIdentity, type ResultBody } from '../common/protocol.ts';
-import type { AgentEvents, AgentOptions, AgentStats, Msg, ReconnectTimer } from './agent-types.ts';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
-import { identify, runNodeCommand } from './node-commands.ts';
+import { realTimer, type AgentEvents, type AgentOptions, type AgentStats, type Msg, type ReconnectTimer } from './agent-types.ts';
+import { DEFAULT_BACKOFF, reconnectDelay, type BackoffOptions } from './backoff.ts';
+import { runDispatcherCommand } from './node-commands.ts';
 import { fitResult } from './result-size.ts';
 import { ShellSessions } from './shell.ts';
 import type { RunningAttempt } from './runner.ts';
-import { systemFiles } from './sources.ts';
 import { Watchdog } from './watchdog.ts';
 
 export type { AgentEvents, AgentOptions, AgentStats, JobRunner, ReconnectTimer } from './agent-types.ts';
-
-const realTimer: ReconnectTimer = {
-  set: (fn, ms) => setTimeout(fn, ms),
-  clear: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 export class Agent extends EventEmitter<AgentEvents> {
   private ws: WebSocket | undefined;
@@ -163,8 +157,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.lastSeen = this.clock.now();
     });
     ws.on('error', (e) => {
-      const status = /Unexpected server response: (\d+)/.exec(e.message)?.[1];
-      if (status === '401' || status === '403') this.closeReason = 'refused';
+      if (/Unexpected server response: 40[13]\b/.test(e.message)) this.closeReason = 'refused';
       this.log.warn({ err: e.message, url: this.o.url }, 'dispatcher connection error');
     });
     ws.on('close', (code, reasonBuf) => this.onClose(ws, code, reasonBuf.toString('utf8')));
@@ -190,17 +183,10 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectHandle !== undefined) return;
-    let delayMs: number;
     const reason = this.closeReason ?? 'backoff';
-    if (reason === 'refused') {
-      delayMs = Math.round((this.o.refusedBackoffMs ?? 60_000) * (0.75 + 0.25 * this.backoff.random()));
-      this.log.error({ retryInMs: delayMs }, 'the dispatcher refused this agent; retrying after a long pause');
-    } else if (reason === 'replaced') {
-      delayMs = Math.round((this.o.replacedBackoffMs ?? 30_000) * (0.75 + 0.25 * this.backoff.random()));
-      this.log.error({ retryInMs: delayMs }, 'another connection for this node name replaced this one; is the name used twice?');
-    } else {
-      delayMs = backoffDelay(this.failures, this.backoff);
-    }
+    const delayMs = reconnectDelay(reason, this.failures, this.backoff, this.o);
+    if (reason === 'refused') this.log.error({ retryInMs: delayMs }, 'the dispatcher refused this agent; retrying after a long pause');
+    if (reason === 'replaced') this.log.error({ retryInMs: delayMs }, 'another connection for this node name replaced this one; is the name used twice?');
     this.failures++;
     this.reconnects++;
     this.emit('reconnect-scheduled', { delayMs, reason });
@@ -210,8 +196,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private stopTimers(): void {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.helloTimer);
-    this.heartbeatTimer = undefined;
-    this.helloTimer = undefined;
+    this.heartbeatTimer = this.helloTimer = undefined;
   }
 
   private send(msg: AgentMessage): boolean {
@@ -255,7 +240,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           this.topUpCredits();
           return;
         case 'command':
-          return void this.onCommand(m);
+          return void this.onCommand(m).catch((e: unknown) => this.log.error({ err: e }, 'node command failed'));
         case 'shell-open':
         case 'shell-input':
         case 'shell-resize':
@@ -408,17 +393,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private async onCommand(m: Msg<'command'>): Promise<void> {
-    this.log.info({ command: m.command }, 'node command from the dispatcher');
-    let outcome: { ok: boolean; detail: string };
-    if (m.command === 'identify') {
-      const raw = Number(m.args?.seconds ?? 10);
-      const seconds = Number.isFinite(raw) ? Math.min(Math.max(raw, 0), 300) : 10;
-      outcome = await identify({ seconds, ledsDir: this.o.ledsDir, files: this.o.files ?? systemFiles, log: this.log });
-    } else {
-      const argv = m.command === 'reboot' ? (this.o.rebootCommand ?? ['reboot']) : (this.o.shutdownCommand ?? ['poweroff']);
-      this.send({ type: 'event', kind: 'command', level: 'info', message: `${m.command}: running ${argv.join(' ')}` });
-      outcome = await runNodeCommand(argv, this.log);
-    }
+    const outcome = await runDispatcherCommand(m, this.o, this.log, (message) => this.send({ type: 'event', kind: 'command', level: 'info', message }));
     this.send({ type: 'event', kind: 'command', level: outcome.ok ? 'info' : 'warn', message: `${m.command}: ${outcome.detail}` });
     this.emit('command', { command: m.command, ...outcome });
   }

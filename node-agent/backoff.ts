@@ -19,3 +19,17 @@ export function backoffDelay(attempt: number, o: BackoffOptions = DEFAULT_BACKOF
   const floor = Math.min(o.minMs, ceiling);
   return Math.round(floor + o.random() * (ceiling - floor));
 }
+
+export interface LongPauses {
+  /** After the dispatcher refused this agent (401/403, close code refused); default 60 s. */
+  readonly refusedBackoffMs?: number;
+  /** After another connection for this node name replaced this one; default 30 s. */
+  readonly replacedBackoffMs?: number;
+}
+
+/** The wait before the next connect: a long jittered pause after a refusal or a replacement, else backoffDelay. */
+export function reconnectDelay(reason: 'refused' | 'replaced' | 'backoff', failures: number, o: BackoffOptions, pauses: LongPauses): number {
+  if (reason === 'refused') return Math.round((pauses.refusedBackoffMs ?? 60_000) * (0.75 + 0.25 * o.random()));
+  if (reason === 'replaced') return Math.round((pauses.replacedBackoffMs ?? 30_000) * (0.75 + 0.25 * o.random()));
+  return backoffDelay(failures, o);
+}

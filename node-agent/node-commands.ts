@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.ts';
-import type { FileSource } from './sources.ts';
+import { systemFiles, type FileSource } from './sources.ts';
 
 /** Runs `argv` detached (it must outlive the agent when it is a reboot); resolves with its exit status. */
 export function runNodeCommand(argv: readonly string[], log: Logger): Promise<{ ok: boolean; detail: string }> {
@@ -72,4 +72,29 @@ export async function identify(o: IdentifyOptions): Promise<{ ok: boolean; detai
   }
   o.log.info({ seconds: o.seconds }, 'identify: this node has no ACT/led0 LED; logging only');
   return { ok: false, detail: 'no ACT or led0 LED on this node' };
+}
+
+export interface CommandOptions {
+  readonly ledsDir?: string;
+  readonly files?: FileSource;
+  readonly rebootCommand?: readonly string[];
+  readonly shutdownCommand?: readonly string[];
+}
+
+/** A `command` frame from the dispatcher: identify blinks the LEDs (seconds clamped to 0–300), reboot/shutdown run their command. */
+export async function runDispatcherCommand(
+  m: { readonly command: 'identify' | 'reboot' | 'shutdown'; readonly args?: Readonly<Record<string, unknown>> },
+  o: CommandOptions,
+  log: Logger,
+  announce: (message: string) => void,
+): Promise<{ ok: boolean; detail: string }> {
+  log.info({ command: m.command }, 'node command from the dispatcher');
+  if (m.command === 'identify') {
+    const raw = Number(m.args?.seconds ?? 10);
+    const seconds = Number.isFinite(raw) ? Math.min(Math.max(raw, 0), 300) : 10;
+    return identify({ seconds, ledsDir: o.ledsDir, files: o.files ?? systemFiles, log });
+  }
+  const argv = m.command === 'reboot' ? (o.rebootCommand ?? ['reboot']) : (o.shutdownCommand ?? ['poweroff']);
+  announce(`${m.command}: running ${argv.join(' ')}`);
+  return runNodeCommand(argv, log);
 }
