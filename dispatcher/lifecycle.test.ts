@@ -9,6 +9,7 @@ import { NodeLifecycle, type LifecyclePolicy } from './lifecycle.ts';
 import type { AgentLink } from './node-runtime.ts';
 import type { PowerDriver, PowerResult, PowerState } from './power/driver.ts';
 import { MemoryStore } from './store/memory-store.ts';
+import { countStoreWrites } from './store/write-counter.ts';
 
 const SECRET = 'lifecycle-secret-0123456789';
 const policy: LifecyclePolicy = {
@@ -244,6 +245,42 @@ describe('recovery ladder', () => {
     await run(t, 1000, ['n1', 'n2', 'n3', 'n4']);
     expect(t.lifecycle.breakerIsOpen).toBe(false);
     expect(t.lifecycle.alerts(true).some((a) => a.kind === 'circuit-breaker')).toBe(false);
+  });
+
+  it('an open alert is not re-written on every tick (open-alert cache); resolved, it is raised anew', async () => {
+    const { store, counts } = countStoreWrites(new MemoryStore());
+    const t = setup(['n1', 'n2', 'n3', 'n4'], {}, store);
+    for (const n of ['n1', 'n2', 'n3', 'n4']) t.connect(n);
+    // n1 and n2 lost at once: the breaker opens and each tick's ladder says "alert" for both.
+    await run(t, 20_000, ['n3', 'n4']);
+    const blocked = () => t.lifecycle.alerts(true).filter((a) => a.kind === 'recovery-blocked');
+    expect(
+      blocked()
+        .map((a) => a.node)
+        .sort(),
+    ).toEqual(['n1', 'n2']);
+    expect(counts.get('raiseAlert')).toBe(3); // circuit-breaker + recovery-blocked ×2, not once per tick
+    await run(t, 10_000, ['n3', 'n4']);
+    expect(counts.get('raiseAlert')).toBe(3);
+    // Resolved through the lifecycle (as master.ts's watches do), the same kind is raised again.
+    const first = t.lifecycle.alert('disk-low', 'critical', 'low');
+    expect(t.lifecycle.alert('disk-low', 'critical', 'still low').id).toBe(first.id);
+    expect(t.lifecycle.resolveAlert('disk-low')).toBe(true);
+    expect(t.lifecycle.resolveAlert('disk-low')).toBe(false);
+    const second = t.lifecycle.alert('disk-low', 'critical', 'low again');
+    expect(second.id).not.toBe(first.id);
+    expect(t.lifecycle.alerts(true).filter((a) => a.kind === 'disk-low')).toEqual([expect.objectContaining({ id: second.id, message: 'low again' })]);
+    // The nodes come back: their recovery-blocked alerts are resolved; lost again, raised anew.
+    t.connect('n1', 'boot-n1-2');
+    t.connect('n2', 'boot-n2-2');
+    await run(t, 1000, ['n1', 'n2', 'n3', 'n4']);
+    expect(blocked()).toEqual([]);
+    await run(t, 20_000, ['n3', 'n4']);
+    expect(
+      blocked()
+        .map((a) => a.node)
+        .sort(),
+    ).toEqual(['n1', 'n2']);
   });
 
   it('never touches a node in maintenance', async () => {

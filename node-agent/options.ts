@@ -4,6 +4,7 @@
  * `readKernelCmdline`, so the precedence rules are unit-tested without a Pi.
  */
 import { parseArgs } from 'node:util';
+import { bindDashValues } from '../common/argv.ts';
 import { AgentUsageError } from './errors.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -100,7 +101,7 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: [...src.argv],
+      args: bindDashValues(src.argv),
       strict: true,
       allowPositionals: false,
       options: {
