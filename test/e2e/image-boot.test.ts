@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CACHE_DIR } from '../../image/build/build.ts';
 import type { ArchManifest } from '../../image/build/manifest.ts';
 import { encodeCpio } from '../../image/build/cpio.ts';
+import { NODE_VERSION } from '../../image/build/inputs.ts';
 import {
   DIST,
   ensureImage,
@@ -55,6 +56,8 @@ function record(machine: string, r: NodeExercise, py: PythonExercise, extra: Rec
 
 function expectJoined(r: NodeExercise, manifest: ArchManifest, unameM: string, nodeArch: string): void {
   expect(r.node.imageVersion).toBe(manifest.imageVersion);
+  // the agent runs on the pinned Node LTS (identity.runtimes.node from its hello)
+  expect(r.node.identity?.runtimes?.node).toBe(NODE_VERSION);
   expect(r.exec.state).toBe('succeeded');
   expect(r.exec.stdout).toContain(`hello from ${unameM} ${manifest.arch}`);
   expect(r.pty.stdout).toContain('pty-42');
