@@ -66,6 +66,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'virtual agents against a running master: picluster simulate --nodes N',
     load: () => import('./commands/simulate.ts'),
   },
+  tls: {
+    summary: 'a self-signed CA and server certificate for https: picluster tls init [--name host --ip addr]',
+    load: () => import('./commands/tls.ts'),
+  },
   rollout: {
     summary: 'rolling image upgrade: picluster rollout [--batch n]',
     load: () => import('./commands/lifecycle-commands.ts').then((m) => m.rolloutCommand),
