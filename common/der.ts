@@ -50,7 +50,7 @@ export function namedBits(bits: readonly number[]): Buffer {
   if (bits.length === 0) return tlv(0x03, Buffer.from([0]));
   const last = Math.max(...bits);
   const bytes = Buffer.alloc(Math.floor(last / 8) + 1);
-  for (const bit of bits) bytes[Math.floor(bit / 8)]! |= 0x80 >> bit % 8;
+  for (const bit of bits) bytes[Math.floor(bit / 8)]! |= 0x80 >> (bit % 8);
   return tlv(0x03, Buffer.concat([Buffer.from([7 - (last % 8)]), bytes]));
 }
 

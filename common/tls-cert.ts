@@ -34,16 +34,16 @@ const pem = (label: string, der: Buffer): string =>
     .match(/.{1,64}/g)!
     .join('\n')}\n-----END ${label}-----\n`;
 
-const name = (cn: string): Buffer =>
-  sequence(set(sequence(oid(O), utf8String('picluster'))), set(sequence(oid(CN), utf8String(cn))));
+const name = (cn: string): Buffer => sequence(set(sequence(oid(O), utf8String('picluster'))), set(sequence(oid(CN), utf8String(cn))));
 
-const extension = (id: string, critical: boolean, value: Buffer): Buffer =>
-  sequence(oid(id), ...(critical ? [bool(true)] : []), octetString(value));
+const extension = (id: string, critical: boolean, value: Buffer): Buffer => sequence(oid(id), ...(critical ? [bool(true)] : []), octetString(value));
 
 /** SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1). */
 function keyId(spki: Buffer): Buffer {
   // SPKI = SEQUENCE { AlgorithmIdentifier, BIT STRING }: for P-256 the key is the last 65 bytes.
-  return createHash('sha1').update(spki.subarray(spki.length - 65)).digest();
+  return createHash('sha1')
+    .update(spki.subarray(spki.length - 65))
+    .digest();
 }
 
 function serial(): Buffer {

@@ -90,7 +90,9 @@ export function trustedConnect(trust: TlsTrust): (options: ConnectionOptions, cb
     };
     socket.once('secureConnect', () => finish(trust.pin ? (checkPin(socket, trust.pin) ?? null) : null));
     socket.once('error', (e) => finish(e));
-    socket.once('close', () => finish(new TlsTrustError(`the TLS connection to ${options.host ?? 'the master'}:${options.port ?? ''} closed during the handshake`)));
+    socket.once('close', () =>
+      finish(new TlsTrustError(`the TLS connection to ${options.host ?? 'the master'}:${options.port ?? ''} closed during the handshake`)),
+    );
     return undefined;
   };
 }

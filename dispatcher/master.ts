@@ -265,7 +265,10 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   // registry, its boot events into the Dispatcher's per-node timeline.
   let netboot: RunningNetboot | undefined;
   if (config.netboot.enabled) {
-    const netbootConfig = { ...config.netboot, dhcp: { ...config.netboot.dhcp, httpPort: config.http.publicUrl ? config.netboot.dhcp.httpPort : boot ? boot.port : port } };
+    const netbootConfig = {
+      ...config.netboot,
+      dhcp: { ...config.netboot.dhcp, httpPort: config.http.publicUrl ? config.netboot.dhcp.httpPort : boot ? boot.port : port },
+    };
     netboot = await startNetboot(netbootConfig, {
       log: log.child({ component: 'netboot' }),
       clock,
@@ -276,7 +279,14 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     log.info({ ports: netboot.ports, mode: config.netboot.mode, clients: config.netboot.clients }, 'netboot started');
   }
 
-  const agents = new LocalAgents(options.localAgents ?? 0, `${tls ? 'wss' : 'ws'}://${localHost}:${port}/agent`, secret.value, dataDir, log.child({ component: 'local-agents' }), () => tls?.pin);
+  const agents = new LocalAgents(
+    options.localAgents ?? 0,
+    `${tls ? 'wss' : 'ws'}://${localHost}:${port}/agent`,
+    secret.value,
+    dataDir,
+    log.child({ component: 'local-agents' }),
+    () => tls?.pin,
+  );
   agents.start();
 
   let closed = false;

@@ -79,7 +79,8 @@ export function reloadOnSighup(server: HttpsServer, files: TlsFiles, log: Logger
 }
 
 /** swagger-ui loads its own scripts and styles from /docs/static and inlines a few styles and data: images. */
-const DOCS_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const DOCS_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 /** Everything else that is not the UI page (which sets its own nonce CSP): JSON, metrics, boot files. */
 const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
@@ -111,7 +112,10 @@ export async function startBootServer(o: {
   } catch (e) {
     await app.close().catch(() => undefined);
     const code = (e as NodeJS.ErrnoException).code;
-    throw new TlsConfigError(`http.bootPort ${o.host}:${o.port} (plain /boot with TLS on): ${code === 'EADDRINUSE' ? 'in use' : code === 'EACCES' ? 'needs CAP_NET_BIND_SERVICE below 1024' : (e as Error).message}`, { cause: e });
+    throw new TlsConfigError(
+      `http.bootPort ${o.host}:${o.port} (plain /boot with TLS on): ${code === 'EADDRINUSE' ? 'in use' : code === 'EACCES' ? 'needs CAP_NET_BIND_SERVICE below 1024' : (e as Error).message}`,
+      { cause: e },
+    );
   }
   const a = app.server.address();
   return { app, port: typeof a === 'object' && a ? a.port : o.port };

@@ -87,7 +87,17 @@ afterAll(async () => {
 describe('TLS', () => {
   it('an agent connects by pin and the CLI submits with --ca; a wrong pin is refused', { timeout: 90_000 }, async () => {
     const secret = readFileSync(join(dir, 'data', 'cluster-secret'), 'utf8').trim();
-    const agentArgs = (name: string, p: string) => ['agent', '--dispatcher', `wss://127.0.0.1:${port}/agent`, '--name', name, '--tls-pin', p, '--work-dir', join(dir, 'agents', name)];
+    const agentArgs = (name: string, p: string) => [
+      'agent',
+      '--dispatcher',
+      `wss://127.0.0.1:${port}/agent`,
+      '--name',
+      name,
+      '--tls-pin',
+      p,
+      '--work-dir',
+      join(dir, 'agents', name),
+    ];
     start(agentArgs('t1', pin), { PICLUSTER_AGENT_TOKEN: deriveNodeToken(secret, 't1') });
     const r = await cli(['submit', '--ca', join(dir, 'tls', 'ca.pem'), '--', 'echo', 'over-tls']);
     expect(r).toMatchObject({ code: 0, stdout: 'over-tls\n' });
@@ -98,7 +108,11 @@ describe('TLS', () => {
     const plain = await cli(['nodes'], { PICLUSTER_URL: url() });
     expect(plain.code).not.toBe(0);
     const bad = start(agentArgs('t2', wrong), { PICLUSTER_AGENT_TOKEN: deriveNodeToken(secret, 't2') });
-    await waitFor('agent logs the pin mismatch', async () => (bad as ChildProcess & { output: () => string }).output().includes('certificate pin mismatch'), 30_000);
+    await waitFor(
+      'agent logs the pin mismatch',
+      async () => (bad as ChildProcess & { output: () => string }).output().includes('certificate pin mismatch'),
+      30_000,
+    );
   });
 
   it('security headers on /, /docs, /api and /boot; /boot plain on its own port', { timeout: 30_000 }, async () => {
@@ -128,7 +142,11 @@ describe('TLS', () => {
     await waitFor('new certificate served', async () => (await servedPin()) === next, 20_000);
     writeFileSync(join(dir, 'tls', 'server.pem'), 'not a certificate');
     master.kill('SIGHUP');
-    await waitFor('reload failure logged', async () => (master as ChildProcess & { output: () => string }).output().includes('tls certificate reload failed'), 20_000);
+    await waitFor(
+      'reload failure logged',
+      async () => (master as ChildProcess & { output: () => string }).output().includes('tls certificate reload failed'),
+      20_000,
+    );
     expect(await servedPin()).toBe(next);
   });
 });
