@@ -1,253 +1,124 @@
 /**
- * Dispatch benchmark: the real Dispatcher + fastify app + SQLite store on loopback, and N
- * simulated agents speaking the real protocol over real WebSockets, running no-op jobs (they
- * answer each `assign` with a result at once). The agents live in a worker thread of this
- * process, so the main thread measures the dispatcher rather than the simulator.
+ * Dispatch benchmark (issue 13 item 1): the same workload — `--jobs` no-op jobs, `--agents`
+ * consumers with `--slots` each — through picluster (the real Dispatcher + HTTP API + SQLite,
+ * agents over real WebSockets: bench/dispatch-picluster.ts) and, with `--peer bullmq`, through
+ * BullMQ 5 on a redis-server the bench starts itself (AOF everysec: bench/redis.ts,
+ * bench/dispatch-bullmq.ts), in one process run, in alternating rounds (picluster first in even
+ * rounds, BullMQ first in odd ones). What a round measures: bench/dispatch-harness.ts.
  *
- *   npm run bench:dispatch -- [--agents 100] [--jobs 20000] [--store sqlite|memory]
+ *   npm run bench:dispatch -- [--peer bullmq] [--rounds 3] [--agents 100 | --agents 10,50,100]
+ *                             [--jobs 20000] [--latency-jobs 5000] [--slots 4] [--store sqlite|memory]
+ *                             [--json F] [--svg F]
  *
- * Two phases:
- *  1. throughput: all jobs submitted over HTTP in batches of 1000; time until every result is
- *     committed and acked (submit → assign → result → commit → ack) → jobs/s.
- *  2. latency: jobs submitted in small batches at a pace below capacity; dispatch latency =
- *     submission request sent → `assign` received by the agent, p50/p99 (an upper bound on
- *     ready → assign: it includes the HTTP submit itself).
+ * Prints per round, then per agent count the medians over rounds: jobs/s, p50/p99 dispatch and
+ * submit → complete latency at half of capacity, and the ratio picluster / BullMQ (median of
+ * the rounds' ratios; a round pairs the two systems' runs). `--svg` draws throughput vs agents.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { Registry } from 'prom-client';
-import WebSocket from 'ws';
-import type { Clock } from '../common/clock.ts';
-import { silentLogger } from '../common/logger.ts';
-import { PROTOCOL_VERSION, type DispatcherMessage } from '../common/protocol.ts';
-import { deriveNodeToken } from '../common/tokens.ts';
+import { runRound, summarize, type RoundResult, type Sut } from './dispatch-harness.ts';
+import { lineChartSvg } from './plot.ts';
+import { startRedis, type RedisServer } from './redis.ts';
 
-const SECRET = 'bench-secret-0123456789abcdef';
-const ADMIN = 'bench-admin-0123456789abcdef';
-// Sub-millisecond wall clock shared by both threads (performance.timeOrigin differs per thread).
-const wall = (): number => performance.timeOrigin + performance.now();
+const { values } = parseArgs({
+  options: {
+    peer: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
+    agents: { type: 'string', default: '100' },
+    jobs: { type: 'string', default: '20000' },
+    'latency-jobs': { type: 'string', default: '5000' },
+    slots: { type: 'string', default: '4' },
+    store: { type: 'string', default: 'sqlite' },
+    'timeout-s': { type: 'string', default: '300' },
+    json: { type: 'string' },
+    svg: { type: 'string' },
+  },
+});
+const int = (name: string, v: string, min: number): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  return n;
+};
+if (values.peer !== undefined && values.peer !== 'bullmq') throw new Error(`--peer must be bullmq, got ${JSON.stringify(values.peer)}`);
+if (values.store !== 'sqlite' && values.store !== 'memory') throw new Error(`--store must be sqlite or memory, got ${JSON.stringify(values.store)}`);
+const store = values.store;
+const ROUNDS = int('rounds', values.rounds, 1);
+const AGENTS = values.agents.split(',').map((a) => int('agents', a, 1));
+const JOBS = int('jobs', values.jobs, 1);
+const LAT_JOBS = int('latency-jobs', values['latency-jobs'], 10);
+const SLOTS = int('slots', values.slots, 1);
+const TIMEOUT_S = int('timeout-s', values['timeout-s'], 1);
 
-interface AgentsInit {
-  url: string;
-  agents: number;
-  slots: number;
-}
-type ToWorker = { type: 'measure'; on: boolean } | { type: 'stop' };
-type FromWorker = { type: 'ready' } | { type: 'acked'; n: number } | { type: 'latencies'; jobs: number[]; at: number[] };
-
-// ── the simulated agents (worker thread) ────────────────────────────────────────────────
-async function runAgents(init: AgentsInit): Promise<void> {
-  let measuring = false;
-  let acked = 0;
-  let pendingJobs: number[] = [];
-  let pendingAt: number[] = [];
-  const sockets: WebSocket[] = [];
-  const start = async (i: number): Promise<void> => {
-    const name = `sim-${i}`;
-    const ws = new WebSocket(init.url.replace('http', 'ws') + '/agent', { perMessageDeflate: false });
-    sockets.push(ws);
-    await new Promise((res, rej) => (ws.once('open', res), ws.once('error', rej)));
-    await new Promise<void>((welcomed) => {
-      ws.on('message', (raw) => {
-        const m = JSON.parse(raw.toString()) as DispatcherMessage;
-        if (m.type === 'assign') {
-          if (measuring) {
-            pendingJobs.push(m.jobId);
-            pendingAt.push(wall());
-          }
-          const now = Date.now();
-          ws.send(
-            JSON.stringify({
-              type: 'result',
-              result: { attemptId: m.attemptId, jobId: m.jobId, outcome: 'succeeded', exitCode: 0, startedAt: now, durationMs: 0 },
-            }),
-          );
-          ws.send(JSON.stringify({ type: 'pull', slots: 1 }));
-        } else if (m.type === 'result-ack') {
-          acked++;
-        } else if (m.type === 'welcome') {
-          ws.send(JSON.stringify({ type: 'pull', slots: init.slots }));
-          welcomed();
+const { startPicluster } = await import('./dispatch-picluster.ts');
+const { startBullmq } = await import('./dispatch-bullmq.ts');
+const redis: RedisServer | undefined = values.peer === 'bullmq' ? await startRedis() : undefined;
+const load0 = loadavg()[0]!;
+const rounds: (RoundResult & { agents: number; round: number })[] = [];
+const fmt = (r: RoundResult) =>
+  `${r.system.padEnd(9)} ${String(r.jobsPerSecond).padStart(6)} jobs/s (${r.seconds} s, server CPU ${r.serverCpuPercent} %) | ` +
+  `at ${r.offeredPerSecond}/s: dispatch p50 ${r.dispatchMs.p50} p99 ${r.dispatchMs.p99} ms, complete p50 ${r.completeMs.p50} p99 ${r.completeMs.p99} ms (${r.dispatchMs.jobs} jobs)`;
+try {
+  for (const agents of AGENTS) {
+    for (let round = 0; round < ROUNDS; round++) {
+      const systems: (() => Promise<Sut>)[] = [() => startPicluster({ agents, slots: SLOTS, store })];
+      if (redis) systems.push(() => startBullmq({ redis, consumers: agents, slots: SLOTS }));
+      if (round % 2 === 1) systems.reverse();
+      for (const start of systems) {
+        const sut = await start();
+        try {
+          const r = await runRound(sut, { jobs: JOBS, latencyJobs: LAT_JOBS, timeoutS: TIMEOUT_S });
+          rounds.push({ ...r, agents, round });
+          process.stderr.write(`[${agents} agents, round ${round + 1}/${ROUNDS}, load ${loadavg()[0]!.toFixed(1)}] ${fmt(r)}\n`);
+        } finally {
+          await sut.close();
         }
-      });
-      ws.send(
-        JSON.stringify({
-          type: 'hello',
-          protocol: PROTOCOL_VERSION,
-          token: deriveNodeToken(SECRET, name),
-          node: { name, cpus: init.slots, memoryMb: 1024, arch: 'arm64', platform: 'linux', agentVersion: 'sim', bootId: `boot-${i}` },
-          running: [],
-        }),
-      );
-    });
-  };
-  await Promise.all(Array.from({ length: init.agents }, (_, i) => start(i)));
-  const port = parentPort!;
-  port.postMessage({ type: 'ready' } satisfies FromWorker);
-  const flush = setInterval(() => {
-    if (acked) port.postMessage({ type: 'acked', n: acked } satisfies FromWorker);
-    acked = 0;
-    if (pendingJobs.length) port.postMessage({ type: 'latencies', jobs: pendingJobs, at: pendingAt } satisfies FromWorker);
-    pendingJobs = [];
-    pendingAt = [];
-  }, 20);
-  port.on('message', (m: ToWorker) => {
-    if (m.type === 'measure') measuring = m.on;
-    if (m.type === 'stop') {
-      clearInterval(flush);
-      for (const s of sockets) s.close();
-      port.close();
-    }
-  });
-}
-
-// ── the dispatcher (main thread) ────────────────────────────────────────────────────────
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      agents: { type: 'string', default: '100' },
-      jobs: { type: 'string', default: '20000' },
-      'latency-jobs': { type: 'string', default: '5000' },
-      store: { type: 'string', default: 'sqlite' },
-      slots: { type: 'string', default: '4' },
-    },
-  });
-  const AGENTS = Number(values.agents);
-  const JOBS = Number(values.jobs);
-  const LAT_JOBS = Number(values['latency-jobs']);
-  const SLOTS = Number(values.slots);
-  const { Dispatcher } = await import('../dispatcher/dispatcher.ts');
-  const { buildApp } = await import('../dispatcher/http/app.ts');
-  const { createMetrics } = await import('../dispatcher/metrics.ts');
-  const { createStore } = await import('../dispatcher/store/factory.ts');
-
-  const clock: Clock = { now: wall };
-  const dir = mkdtempSync(join(tmpdir(), 'picluster-bench-'));
-  const store = createStore(values.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db') });
-  const dispatcher = new Dispatcher({
-    store,
-    clock,
-    log: silentLogger(),
-    clusterSecret: SECRET,
-    scheduler: {
-      strategy: 'round-robin',
-      heartbeatMs: 2000,
-      missedHeartbeats: 3,
-      restartGraceMs: 1000,
-      defaultRetries: 0,
-      retryBackoffMs: 0,
-      retryBackoffMaxMs: 0,
-      outputLimitBytes: 65536,
-    },
-  });
-  dispatcher.start();
-  const app = await buildApp({
-    dispatcher,
-    registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
-    log: silentLogger(),
-    auth: { adminToken: ADMIN },
-    version: 'bench',
-    storeKind: store.kind,
-  });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-
-  const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
-    workerData: { entry: import.meta.url, url, agents: AGENTS, slots: SLOTS } satisfies AgentsInit & { entry: string },
-  });
-  const submittedAt = new Map<number, number>();
-  const latencies: number[] = [];
-  let done = 0;
-  let target = 0;
-  let onDone: (() => void) | undefined;
-  const ready = new Promise<void>((res) =>
-    worker.on('message', (m: FromWorker) => {
-      if (m.type === 'ready') res();
-      else if (m.type === 'acked') {
-        done += m.n;
-        if (done >= target) onDone?.();
-      } else if (m.type === 'latencies') {
-        m.jobs.forEach((id, i) => {
-          const t = submittedAt.get(id);
-          if (t !== undefined) latencies.push(m.at[i]! - t);
-        });
       }
-    }),
-  );
-  await ready;
-
-  const post = async (jobs: unknown[]): Promise<{ id: number }[]> => {
-    const r = await fetch(`${url}/api/jobs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify(jobs),
-    });
-    if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${await r.text()}`);
-    return (await r.json()) as { id: number }[];
-  };
-  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
-  const job = { argv: ['true'] };
-
-  // Phase 1: throughput.
-  target = JOBS;
-  const allDone = new Promise<void>((res) => (onDone = res));
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let sent = 0; sent < JOBS; sent += 1000) await post(Array.from({ length: Math.min(1000, JOBS - sent) }, () => job));
-  const tSubmitted = performance.now();
-  await allDone;
-  const t1 = performance.now();
-  const cpu = process.cpuUsage(cpu0);
-
-  // Phase 2: latency at a pace below capacity (batches of 20 every 5 ms ≈ 4,000 jobs/s offered).
-  worker.postMessage({ type: 'measure', on: true } satisfies ToWorker);
-  done = 0;
-  target = LAT_JOBS;
-  const latDone = new Promise<void>((res) => (onDone = res));
-  for (let sent = 0; sent < LAT_JOBS; sent += 20) {
-    const before = wall();
-    const created = await post(Array.from({ length: Math.min(20, LAT_JOBS - sent) }, () => job));
-    for (const c of created) submittedAt.set(c.id, before);
-    await new Promise((r) => setTimeout(r, 5));
+    }
   }
-  await latDone;
-  await new Promise((r) => setTimeout(r, 100)); // last latency batch from the worker
-
-  const mem = process.memoryUsage();
-  console.log(
-    JSON.stringify(
-      {
-        store: store.kind,
-        agents: AGENTS,
-        slotsPerAgent: SLOTS,
-        throughput: {
-          jobs: JOBS,
-          seconds: +((t1 - t0) / 1000).toFixed(2),
-          submitSeconds: +((tSubmitted - t0) / 1000).toFixed(2),
-          jobsPerSecond: Math.round(JOBS / ((t1 - t0) / 1000)),
-          dispatcherCpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / (t1 - t0)) * 100),
-        },
-        dispatchLatencyMs: {
-          jobs: latencies.length,
-          p50: +pct(latencies, 50).toFixed(2),
-          p99: +pct(latencies, 99).toFixed(2),
-          max: +Math.max(...latencies).toFixed(2),
-        },
-        rssMb: Math.round(mem.rss / 1048576),
-        counts: dispatcher.jobCounts(),
-      },
-      null,
-      2,
-    ),
-  );
-  worker.postMessage({ type: 'stop' } satisfies ToWorker);
-  await app.close();
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-  process.exit(0);
+} finally {
+  await redis?.stop();
 }
 
-if (isMainThread) await main();
-else await runAgents(workerData as AgentsInit);
+const summary = summarize(rounds, AGENTS);
+const load1 = loadavg()[0]!;
+console.log(
+  `bench:dispatch: ${JOBS} no-op jobs, ${SLOTS} slots per agent, store ${store}, ${ROUNDS} round(s), load ${load0.toFixed(1)} → ${load1.toFixed(1)}${redis ? `, redis ${redis.version} AOF everysec` : ''}`,
+);
+console.log('agents | system    | jobs/s | server CPU % | offered/s | dispatch p50 / p99 ms | submit→complete p50 / p99 ms');
+for (const s of summary) {
+  for (const [name, v] of [
+    ['picluster', s.picluster],
+    ['bullmq', s.bullmq],
+  ] as const) {
+    if (!v) continue;
+    console.log(
+      `${String(s.agents).padStart(6)} | ${name.padEnd(9)} | ${String(v.jobsPerSecond).padStart(6)} | ${String(v.serverCpuPercent).padStart(12)} | ${String(v.offeredPerSecond).padStart(9)} | ${v.dispatchP50Ms} / ${v.dispatchP99Ms} | ${v.completeP50Ms} / ${v.completeP99Ms}`,
+    );
+  }
+  if (s.ratio)
+    console.log(
+      `${String(s.agents).padStart(6)} agents: picluster / bullmq throughput ${s.ratio.median.toFixed(2)}x (rounds ${s.ratio.min.toFixed(2)}–${s.ratio.max.toFixed(2)}x)`,
+    );
+}
+const result = {
+  at: new Date().toISOString(),
+  loadAverage: [+load0.toFixed(1), +load1.toFixed(1)],
+  jobs: JOBS,
+  slots: SLOTS,
+  store,
+  redis: redis?.version,
+  summary,
+  rounds,
+};
+if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');
+if (values.svg) {
+  const series = (['picluster', 'bullmq'] as const)
+    .map((name) => ({ name, points: summary.flatMap((s) => (s[name] ? [[s.agents, s[name]!.jobsPerSecond] as const] : [])) }))
+    .filter((s) => s.points.length);
+  writeFileSync(
+    values.svg,
+    lineChartSvg({ title: `Dispatch throughput vs agents (${JOBS} no-op jobs, ${SLOTS} slots each)`, xLabel: 'agents', yLabel: 'jobs/s', series }),
+  );
+}
+process.exit(0);

@@ -80,7 +80,7 @@ try {
   const script = fileURLToPath(new URL('./python_map.py', import.meta.url));
   const { stdout } = await promisify(execFile)(
     '/usr/bin/python3',
-    [script, '--url', url, '--token', token, '--tasks', String(tasks), '--slots', String(slots)],
+    [script, '--url', url, `--token=${token}`, '--tasks', String(tasks), '--slots', String(slots)],
     {
       timeout: 30 * 60_000,
       maxBuffer: 16 * 1024 * 1024,

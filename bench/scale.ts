@@ -47,6 +47,7 @@ export interface ScaleRow {
   jobs: Phase & { offeredPerS: number; dispatched: number; p50Ms: number; p99Ms: number; maxMs: number };
   rssPerNodeKb: number;
   lostOrClosed: number;
+  reconnects: number;
 }
 
 async function startMaster(dir: string, profileDir: string | undefined): Promise<{ child: ChildProcess; url: string }> {
@@ -131,6 +132,7 @@ async function runSize(nodes: number, o: { phaseS: number; jobS: number; jobRate
   const submitted = new Map<number, number>();
   const latencies: number[] = [];
   let closed = 0;
+  let reconnects = 0;
   try {
     await sleep(1000);
     const idleRss = rssBytes(pid);
@@ -138,8 +140,10 @@ async function runSize(nodes: number, o: { phaseS: number; jobS: number; jobRate
       worker.on('message', (m: FromAgents) => {
         if (m.type === 'ready') resolve(m.connectS);
         else if (m.type === 'failed') reject(new Error(m.message));
-        else if (m.type === 'stats') closed = m.stats.closed + m.stats.refused;
-        else if (m.type === 'assigns')
+        else if (m.type === 'stats') {
+          closed = m.stats.closed + m.stats.refused;
+          reconnects = m.stats.reconnects;
+        } else if (m.type === 'assigns')
           m.jobs.forEach((id, i) => {
             const t = submitted.get(id);
             if (t !== undefined) latencies.push(m.at[i]! - t);
@@ -236,6 +240,7 @@ async function runSize(nodes: number, o: { phaseS: number; jobS: number; jobRate
       jobs,
       rssPerNodeKb: Math.round(((heartbeats.rssMb - mb(idleRss)) * 1024) / nodes),
       lostOrClosed: closed,
+      reconnects,
     };
   } finally {
     worker.postMessage({ type: 'stop' });

@@ -1,5 +1,6 @@
 /** Small, strict flag parsing shared by the CLI commands (node:util parseArgs with clear errors). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { bindDashValues } from '../common/argv.ts';
 import { PiclusterError } from '../common/errors.ts';
 
 export class UsageError extends PiclusterError {
@@ -8,7 +9,7 @@ export class UsageError extends PiclusterError {
 
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return parseArgs({ args: bindDashValues(argv), options, allowPositionals, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -9,6 +9,7 @@ import { NodeLifecycle, type LifecyclePolicy } from './lifecycle.ts';
 import type { AgentLink } from './node-runtime.ts';
 import type { PowerDriver, PowerResult, PowerState } from './power/driver.ts';
 import { MemoryStore } from './store/memory-store.ts';
+import { countStoreWrites } from './store/write-counter.ts';
 
 const SECRET = 'lifecycle-secret-0123456789';
 const policy: LifecyclePolicy = {
@@ -199,6 +200,27 @@ describe('recovery ladder', () => {
     }
   }
 
+  it('a paused VM powered off and on: its agent heartbeats on the same link again, so it is online and never cycled (cluster e2e)', async () => {
+    // qemu's offMode stop: off pauses the guest (the link stays open), on continues the same boot
+    const t = setup(['n1', 'n2']);
+    t.connect('n1');
+    t.connect('n2');
+    expect(await t.lifecycle.power('n1', 'off', 'admin')).toMatchObject({ state: 'succeeded' });
+    expect(t.dispatcher.getNode('n1').state).toBe('offline');
+    expect(await t.lifecycle.power('n1', 'on', 'admin')).toMatchObject({ state: 'succeeded' });
+    expect(t.dispatcher.getNode('n1').state).toBe('booting');
+    // a frame already in flight when the power came on proves nothing
+    t.beat('n1');
+    expect(t.dispatcher.getNode('n1').state).toBe('booting');
+    await run(t, 1500, ['n1', 'n2']);
+    expect(t.dispatcher.getNode('n1')).toMatchObject({ state: 'online', boots: 1, connected: true });
+    expect(t.dispatcher.nodeEvents('n1').some((e) => e.kind === 'state' && e.message.includes('its boot resumed'))).toBe(true);
+    // the ladder that expected a boot ends: no cycle of a healthy node after the boot timeout
+    await run(t, 12_000, ['n1', 'n2']);
+    expect(t.drivers.get('n1')!.calls).toEqual(['off', 'on']);
+    expect(t.lifecycle.ladderOf('n1')).toBeUndefined();
+  });
+
   it('power-cycles a lost node after the grace; it rejoins with a new boot id and the ladder ends', async () => {
     const t = setup(['n1', 'n2', 'n3']);
     for (const n of ['n1', 'n2', 'n3']) t.connect(n);
@@ -244,6 +266,42 @@ describe('recovery ladder', () => {
     await run(t, 1000, ['n1', 'n2', 'n3', 'n4']);
     expect(t.lifecycle.breakerIsOpen).toBe(false);
     expect(t.lifecycle.alerts(true).some((a) => a.kind === 'circuit-breaker')).toBe(false);
+  });
+
+  it('an open alert is not re-written on every tick (open-alert cache); resolved, it is raised anew', async () => {
+    const { store, counts } = countStoreWrites(new MemoryStore());
+    const t = setup(['n1', 'n2', 'n3', 'n4'], {}, store);
+    for (const n of ['n1', 'n2', 'n3', 'n4']) t.connect(n);
+    // n1 and n2 lost at once: the breaker opens and each tick's ladder says "alert" for both.
+    await run(t, 20_000, ['n3', 'n4']);
+    const blocked = () => t.lifecycle.alerts(true).filter((a) => a.kind === 'recovery-blocked');
+    expect(
+      blocked()
+        .map((a) => a.node)
+        .sort(),
+    ).toEqual(['n1', 'n2']);
+    expect(counts.get('raiseAlert')).toBe(3); // circuit-breaker + recovery-blocked ×2, not once per tick
+    await run(t, 10_000, ['n3', 'n4']);
+    expect(counts.get('raiseAlert')).toBe(3);
+    // Resolved through the lifecycle (as master.ts's watches do), the same kind is raised again.
+    const first = t.lifecycle.alert('disk-low', 'critical', 'low');
+    expect(t.lifecycle.alert('disk-low', 'critical', 'still low').id).toBe(first.id);
+    expect(t.lifecycle.resolveAlert('disk-low')).toBe(true);
+    expect(t.lifecycle.resolveAlert('disk-low')).toBe(false);
+    const second = t.lifecycle.alert('disk-low', 'critical', 'low again');
+    expect(second.id).not.toBe(first.id);
+    expect(t.lifecycle.alerts(true).filter((a) => a.kind === 'disk-low')).toEqual([expect.objectContaining({ id: second.id, message: 'low again' })]);
+    // The nodes come back: their recovery-blocked alerts are resolved; lost again, raised anew.
+    t.connect('n1', 'boot-n1-2');
+    t.connect('n2', 'boot-n2-2');
+    await run(t, 1000, ['n1', 'n2', 'n3', 'n4']);
+    expect(blocked()).toEqual([]);
+    await run(t, 20_000, ['n3', 'n4']);
+    expect(
+      blocked()
+        .map((a) => a.node)
+        .sort(),
+    ).toEqual(['n1', 'n2']);
   });
 
   it('never touches a node in maintenance', async () => {

@@ -53,10 +53,12 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
   private readonly alertsOf: Alerts;
   private readonly powerService: PowerService;
   private readonly recovery: RecoveryRunner;
+  private readonly clock: Clock;
 
   constructor(deps: LifecycleDeps) {
     super();
     const { dispatcher: nodes, store, clock, log, policy } = deps;
+    this.clock = clock;
     this.alertsOf = new Alerts(store, clock, log, (a) => this.emit('alert', a));
     this.powerService = new PowerService({
       nodes,
@@ -112,6 +114,11 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
 
   alert(kind: string, severity: Alert['severity'], message: string, node?: string): Alert {
     return this.alertsOf.raise(kind, severity, message, node);
+  }
+
+  /** Resolves the open alert of this kind (and node); true if one was open. */
+  resolveAlert(kind: string, node?: string): boolean {
+    return this.alertsOf.resolve(kind, node, this.clock.now());
   }
 
   alerts(open?: boolean): Alert[] {

@@ -135,9 +135,9 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       log.error({ err: e, node: m.node }, 'could not record the identity alert');
     }
   });
-  watchDisk(disk, dispatcher, lifecycle, (kind) => store.resolveAlert(kind, undefined, clock.now()), log);
+  watchDisk(disk, dispatcher, lifecycle, (kind) => lifecycle.resolveAlert(kind), log);
   disk.start(config.limits.diskCheckMs);
-  watchStoreHealth(dispatcher, lifecycle, (kind) => store.resolveAlert(kind, undefined, clock.now()), log);
+  watchStoreHealth(dispatcher, lifecycle, (kind) => lifecycle.resolveAlert(kind), log);
   lifecycle.on('powerOp', (op) => {
     if (op.state === 'pending') return;
     const outcome = op.state === 'succeeded' ? (op.verified ? 'ok' : 'unverified') : op.state;

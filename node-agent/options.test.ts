@@ -89,6 +89,11 @@ describe('resolveAgentOptions', () => {
     });
   });
 
+  it('takes a token that starts with a dash (a derived base64url token does one time in 64; parseArgs calls it ambiguous)', () => {
+    const o = resolveAgentOptions(src({ argv: ['--dispatcher', 'ws://m/agent', '--token', '-Zk3_x', '--name', 'n1'] }));
+    expect(o).toMatchObject({ token: '-Zk3_x', name: 'n1' });
+  });
+
   it('defaults: name from the hostname, no slot cap, image version from the file, info logs', () => {
     const o = resolveAgentOptions(src({ argv: ['--dispatcher', 'wss://m/agent', '--token', 't'], imageVersionFile: '2024.11-1\n' }));
     expect(o).toMatchObject({

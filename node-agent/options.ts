@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { TlsTrust } from '../common/tls-pin.ts';
+import { bindDashValues } from '../common/argv.ts';
 import { AgentUsageError } from './errors.ts';
 import { resolveAgentTls, TLS_ARGS, TLS_USAGE } from './tls-options.ts';
 
@@ -104,7 +105,7 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: [...src.argv],
+      args: bindDashValues(src.argv),
       strict: true,
       allowPositionals: false,
       options: {

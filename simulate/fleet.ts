@@ -5,7 +5,7 @@
  * interval the welcome gave it), and counters for what happened.
  */
 import { deriveNodeToken } from '../common/tokens.ts';
-import { VirtualAgent } from './virtual-agent.ts';
+import { reconnectDelayMs, VirtualAgent } from './virtual-agent.ts';
 
 export interface FleetOptions {
   /** The master's base URL, `http://host:port` (or `ws://…`); agents connect to `/agent`. */
@@ -36,6 +36,10 @@ export interface FleetStats {
   readonly acked: number;
   readonly refused: number;
   readonly closed: number;
+  /** Connections reopened (with backoff) after the master closed them. */
+  readonly reconnects: number;
+  /** First connects retried (with backoff) after failing without a refusal. */
+  readonly connectRetries: number;
 }
 
 export class Fleet {
@@ -46,6 +50,7 @@ export class Fleet {
   private refused = 0;
   private closed = 0;
   private stopping = false;
+  private connectRetries = 0;
   readonly refusals: string[] = [];
 
   constructor(private readonly o: FleetOptions) {
@@ -94,7 +99,21 @@ export class Fleet {
     }, 50);
     const queue = [...this.agents];
     const worker = async (): Promise<void> => {
-      for (let a = queue.shift(); a; a = queue.shift()) await a.connect();
+      for (let a = queue.shift(); a; a = queue.shift()) await connectWithRetry(a, this.refusals.length);
+    };
+    // A connect that fails without a refusal (a loaded master's listen backlog: ETIMEDOUT,
+    // ECONNRESET) is retried with backoff, 5 times; a refusal fails the start at once.
+    const random = mulberry32((this.o.seed ?? 1) + 7);
+    const connectWithRetry = async (a: VirtualAgent, refusalsBefore: number): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await a.connect();
+        } catch (e) {
+          if (attempt >= 5 || this.refusals.length > refusalsBefore || this.stopping) throw e;
+          this.connectRetries++;
+          await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt, random)));
+        }
+      }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 64, queue.length) }, worker));
   }
@@ -107,6 +126,8 @@ export class Fleet {
       acked: this.acked,
       refused: this.refused,
       closed: this.closed,
+      reconnects: this.agents.reduce((n, a) => n + a.reconnects, 0),
+      connectRetries: this.connectRetries,
     };
   }
 

@@ -4,7 +4,9 @@
  * timer, `heartbeat()`), `pull` credits, and for each `assign` a result after the job's length
  * (`sleep N` jobs last N seconds, others `jobMs`). Results are kept until acked and resent
  * after a reconnect, like the real agent; `cancel` ends the job at once. A `reboot` command
- * reconnects with a new boot id.
+ * reconnects with a new boot id. Once welcomed, a connection that closes (the master declared
+ * the node lost, restarted, refused a hello) is reopened with exponential backoff and jitter
+ * (`reconnectDelayMs`), as the real agent does, instead of the node staying gone.
  */
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, parseDispatcherMessage, type AgentMessage, type DispatcherMessage, type ResultBody } from '../common/protocol.ts';
@@ -52,6 +54,12 @@ export class VirtualAgent {
   nextHeartbeatAt = Infinity;
   welcomed = false;
   private stopped = false;
+  private rebooting = false;
+  private started = false;
+  private failures = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Reconnections after a lost connection (not reboots). */
+  reconnects = 0;
   private slots: number;
 
   constructor(private readonly o: VirtualAgentOptions) {
@@ -90,10 +98,12 @@ export class VirtualAgent {
       });
       ws.on('error', (e) => settle(e));
       ws.on('close', (code) => {
+        if (this.ws !== ws) return;
         this.welcomed = false;
         this.nextHeartbeatAt = Infinity;
         this.o.events.closed(this.o.name, code);
         settle(new Error(`${this.o.name}: connection closed (${code}) before welcome`));
+        this.afterClose();
       });
     });
   }
@@ -110,6 +120,7 @@ export class VirtualAgent {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.reconnectTimer);
     for (const r of this.running.values()) clearTimeout(r.timer);
     this.running.clear();
     this.ws?.close(1000, 'simulation over');
@@ -143,6 +154,8 @@ export class VirtualAgent {
     switch (m.type) {
       case 'welcome': {
         this.welcomed = true;
+        this.started = true;
+        this.failures = 0;
         this.heartbeatMs = m.heartbeatMs;
         this.slots = m.slots;
         for (const id of m.abandon) this.finish(id, undefined);
@@ -208,14 +221,36 @@ export class VirtualAgent {
     this.running.clear();
     this.unacked.clear();
     this.bootId = bootIdOf(this.o.random);
+    this.rebooting = true;
     this.ws?.close(1000, 'rebooting');
-    if (!this.stopped) setTimeout(() => void this.connect().catch(() => {}), 100);
+  }
+
+  /** After a close: a reboot comes back in 100 ms; a lost connection of a started agent with backoff. */
+  private afterClose(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    let ms: number;
+    if (this.rebooting) {
+      this.rebooting = false;
+      ms = 100;
+    } else if (this.started) {
+      ms = reconnectDelayMs(this.failures++, this.o.random);
+      this.reconnects++;
+    } else return; // never welcomed: the fleet's start reports the failure
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.stopped) void this.connect().catch(() => {});
+    }, ms);
   }
 
   private send(m: AgentMessage): void {
     const ws = this.ws;
     if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
   }
+}
+
+/** Backoff before reconnect number `failures` (from 0): 0.5 s doubling to 30 s, each ×0.5–1.5 at random. */
+export function reconnectDelayMs(failures: number, random: () => number): number {
+  return Math.round(Math.min(30_000, 500 * 2 ** Math.min(failures, 16)) * (0.5 + random()));
 }
 
 /** `sleep N` (seconds) lasts N seconds; anything else lasts `fallbackMs`. */

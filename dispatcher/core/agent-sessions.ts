@@ -128,6 +128,10 @@ export class AgentSessions {
     node.deadline = now + ctx.lostAfterMs;
     node.update({ lastSeenAt: now });
     if (node.state === 'suspect') registry.setState(node, 'online', 'agent heard from again', 'agent');
+    // Powered on, and the agent of the same boot still heartbeats on its link a heartbeat later:
+    // its boot resumed (a VM paused by `off` and continued by `on`); no new hello will come.
+    else if (node.state === 'booting' && msg.type === 'heartbeat' && now - node.record.stateSince >= ctx.settings.heartbeatMs)
+      registry.setState(node, 'online', 'agent heard from again on the same link: its boot resumed', 'agent');
     switch (msg.type) {
       case 'heartbeat':
         node.update({ health: msg.health });

@@ -74,7 +74,10 @@ export class RecoveryRunner {
         {
           now,
           agentConnected: n.connected,
-          helloSince: (this.lastHelloAt.get(n.name) ?? -1) >= ladder.since && n.connected,
+          // back: a hello since the ladder started, or the same boot heard from again (online since then)
+          helloSince:
+            n.connected &&
+            ((this.lastHelloAt.get(n.name) ?? -1) >= ladder.since || ((n.state === 'online' || n.state === 'busy') && n.stateSince >= ladder.since)),
           bootEventSince: (this.lastBootAt.get(n.name) ?? -1) >= ladder.since,
           canPowerCycle: power.canPowerCycle(n.name),
           breakerOpen: this.breaker,

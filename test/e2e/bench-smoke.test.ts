@@ -4,6 +4,8 @@
  * print their ratios and write their JSON and SVG. Not timed: the numbers are not checked,
  * only that every server answered every client. Needs root, iproute2 (ip, tc), curl, atftp,
  * dnsmasq, tftpd-hpa (CI installs them: .ci/packages.txt); skips with the reason otherwise.
+ * bench:dispatch --peer bullmq (picluster vs BullMQ on a redis-server it starts) needs only
+ * redis-server, no root.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const REPO = new URL('../../', import.meta.url).pathname;
 const has = (tool: string): boolean => ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => existsSync(join(d, tool)));
+const redisMissing = has('redis-server') ? undefined : 'missing redis-server';
 const missing = ['ip', 'tc', 'curl', 'atftp', 'dnsmasq', 'in.tftpd'].filter((t) => !has(t));
 const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : missing.length ? `missing ${missing.join(', ')}` : undefined;
 
@@ -62,5 +65,37 @@ describe.skipIf(skip !== undefined)(`bench smoke runs${skip ? ` — skipped: ${s
       expect(row.allFilesS).toBeGreaterThan(0);
     }
     expect(readFileSync(join(out, 'bootstorm.svg'), 'utf8')).toMatch(/<path [\s\S]*<path /);
+  });
+});
+
+describe.skipIf(redisMissing !== undefined)(`bench:dispatch smoke run${redisMissing ? ` — skipped: ${redisMissing}` : ''}`, () => {
+  it('bench:dispatch --peer bullmq, 2 rounds of 500 jobs to 5 agents, both complete every job', { timeout: 180_000 }, async () => {
+    const json = join(out, 'dispatch.json');
+    const args = [
+      '--peer',
+      'bullmq',
+      '--rounds',
+      '2',
+      '--agents',
+      '5',
+      '--jobs',
+      '500',
+      '--latency-jobs',
+      '100',
+      '--json',
+      json,
+      '--svg',
+      join(out, 'dispatch.svg'),
+    ];
+    const { stdout } = await bench('dispatch.ts', args);
+    expect(stdout).toMatch(/picluster \/ bullmq throughput \d+\.\d\dx/);
+    const r = JSON.parse(readFileSync(json, 'utf8')) as { rounds: { system: string; round: number; jobsPerSecond: number; dispatchMs: { jobs: number } }[] };
+    // Alternating: picluster first in round 1, BullMQ first in round 2.
+    expect(r.rounds.map((x) => `${x.round}:${x.system}`)).toEqual(['0:picluster', '0:bullmq', '1:bullmq', '1:picluster']);
+    for (const round of r.rounds) {
+      expect(round.jobsPerSecond).toBeGreaterThan(0);
+      expect(round.dispatchMs.jobs).toBe(100);
+    }
+    expect(readFileSync(join(out, 'dispatch.svg'), 'utf8')).toMatch(/^<svg[\s\S]*bullmq[\s\S]*<\/svg>/);
   });
 });

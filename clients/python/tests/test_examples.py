@@ -69,7 +69,7 @@ class Examples(unittest.TestCase):
     def test_submit_jobs_prints_a_summary_per_node(self):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
         p = subprocess.run(
-            [sys.executable, os.path.join(EXAMPLES, "submit_jobs.py"), "--jobs", "12", "--size", "50000", "--url", URL, "--token", TOKEN, "--progress", "on"],
+            [sys.executable, os.path.join(EXAMPLES, "submit_jobs.py"), "--jobs", "12", "--size", "50000", "--url", URL, "--token=" + TOKEN, "--progress", "on"],
             capture_output=True, text=True, timeout=120, env=env,
         )
         self.assertEqual(p.returncode, 0, p.stderr)

@@ -1,0 +1,96 @@
+/**
+ * bench:dispatch's picluster system: the real Dispatcher + fastify app + store (SQLite by
+ * default, WAL, the durable default a master uses) on loopback, jobs submitted over HTTP
+ * (`POST /api/jobs`, answered after the commit), agents in a worker thread
+ * (bench/dispatch-agents.ts). The server's CPU is the main thread's (the dispatcher's).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Registry } from 'prom-client';
+import type { Clock } from '../common/clock.ts';
+import { silentLogger } from '../common/logger.ts';
+import type { AgentsInit, FromAgents } from './dispatch-agents.ts';
+import { procCpuSeconds, wall, type Samples, type Sut } from './dispatch-harness.ts';
+
+const SECRET = 'bench-secret-0123456789abcdef';
+const ADMIN = 'bench-admin-0123456789abcdef';
+
+export async function startPicluster(o: { agents: number; slots: number; store: 'sqlite' | 'memory' }): Promise<Sut> {
+  const { Dispatcher } = await import('../dispatcher/dispatcher.ts');
+  const { buildApp } = await import('../dispatcher/http/app.ts');
+  const { createMetrics } = await import('../dispatcher/metrics.ts');
+  const { createStore } = await import('../dispatcher/store/factory.ts');
+  const clock: Clock = { now: wall };
+  const dir = mkdtempSync(join(tmpdir(), 'picluster-bench-'));
+  const store = createStore(o.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db') });
+  const dispatcher = new Dispatcher({
+    store,
+    clock,
+    log: silentLogger(),
+    clusterSecret: SECRET,
+    scheduler: {
+      strategy: 'round-robin',
+      heartbeatMs: 2000,
+      missedHeartbeats: 3,
+      restartGraceMs: 1000,
+      defaultRetries: 0,
+      retryBackoffMs: 0,
+      retryBackoffMaxMs: 0,
+      outputLimitBytes: 65536,
+    },
+  });
+  dispatcher.start();
+  const app = await buildApp({
+    dispatcher,
+    registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
+    log: silentLogger(),
+    auth: { adminToken: ADMIN },
+    version: 'bench',
+    storeKind: store.kind,
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const worker = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
+    workerData: {
+      entry: new URL('./dispatch-agents.ts', import.meta.url).href,
+      url,
+      secret: SECRET,
+      agents: o.agents,
+      slots: o.slots,
+    } satisfies AgentsInit & { entry: string },
+  });
+  let report: ((completed: number, samples: Samples | undefined) => void) | undefined;
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: FromAgents) => {
+      if (m.type === 'ready') resolve();
+      else report?.(m.completed, m.samples);
+    });
+    worker.once('error', reject);
+  });
+  const job = { argv: ['true'] };
+  return {
+    name: 'picluster',
+    async submit(n) {
+      const r = await fetch(`${url}/api/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(Array.from({ length: n }, () => job)),
+      });
+      if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${await r.text()}`);
+      return ((await r.json()) as { id: number }[]).map((j) => String(j.id));
+    },
+    onReport(cb) {
+      report = cb;
+    },
+    serverCpuSeconds: () => procCpuSeconds(process.pid, process.pid),
+    async close() {
+      worker.postMessage({ type: 'stop' });
+      await new Promise((r) => setTimeout(r, 50));
+      await worker.terminate();
+      await app.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
