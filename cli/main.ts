@@ -78,6 +78,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'delete finished jobs older than store.jobHistoryDays now: picluster prune [--older-than-days N]',
     load: () => import('./commands/data-commands.ts').then((m) => m.pruneCommand),
   },
+  tls: {
+    summary: 'a self-signed CA and server certificate for https: picluster tls init [--name host --ip addr]',
+    load: () => import('./commands/tls.ts'),
+  },
   rollout: {
     summary: 'rolling image upgrade: picluster rollout [--batch n]',
     load: () => import('./commands/lifecycle-commands.ts').then((m) => m.rolloutCommand),

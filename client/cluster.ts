@@ -3,6 +3,8 @@
  * `result()` resolves when it ends; `map()` runs a function (or a command) over many
  * arguments, dispy style. Uses only `fetch` (Node ≥ 18).
  */
+import { fetchWithTrust } from '../common/tls-fetch.ts';
+import { loadTrust } from '../common/tls-pin.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 // Types only: the REST shapes are the dispatcher's TypeBox schemas (one declaration; no runtime import).
@@ -120,6 +122,10 @@ export interface ClusterOptions {
   /** Admin token; default $PICLUSTER_TOKEN, else `<dataDir>/admin-token`. */
   readonly token?: string;
   readonly dataDir?: string;
+  /** https: verify the master against this CA file (default $PICLUSTER_CA) … */
+  readonly caFile?: string;
+  /** … or by its certificate's SHA-256, `sha256:<hex>` (default $PICLUSTER_PIN). */
+  readonly pin?: string;
 }
 
 export class SubmittedJob {
@@ -146,8 +152,13 @@ export class SubmittedJob {
 export class Cluster {
   readonly url: string;
   private readonly token: string | undefined;
+  private readonly fetch: typeof fetch;
 
   constructor(options: ClusterOptions = {}) {
+    // A bad CA file or pin throws here (TlsTrustError naming it), before any request.
+    this.fetch = fetchWithTrust(
+      loadTrust({ caFile: options.caFile ?? process.env.PICLUSTER_CA, pin: options.pin ?? process.env.PICLUSTER_PIN }, { ca: 'caFile', pin: 'pin' }),
+    );
     this.url = (options.url ?? process.env.PICLUSTER_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
     this.token = options.token ?? process.env.PICLUSTER_TOKEN ?? readToken(options.dataDir ?? process.env.PICLUSTER_DATA_DIR ?? './data');
   }
@@ -215,7 +226,7 @@ export class Cluster {
   /** One artifact's bytes. */
   async downloadArtifact(id: number, name: string): Promise<Buffer> {
     const path = `/api/jobs/${id}/artifacts/${name.split('/').map(encodeURIComponent).join('/')}`;
-    const res = await fetch(this.url + path, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} }).catch((e: Error) => {
+    const res = await this.fetch(this.url + path, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} }).catch((e: Error) => {
       throw new ClusterApiError(0, 'UNREACHABLE', `cannot reach the master at ${this.url}: ${e.message}`);
     });
     if (!res.ok) {
@@ -286,7 +297,7 @@ export class Cluster {
   async request(method: string, path: string, body?: unknown): Promise<unknown> {
     let res: Response;
     try {
-      res = await fetch(this.url + path, {
+      res = await this.fetch(this.url + path, {
         method,
         headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),

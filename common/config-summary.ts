@@ -23,7 +23,7 @@ export function configSummary(config: Config): ConfigSummary {
     config.auth.metricsToken ? 'metrics guarded' : 'metrics open',
   ];
   return {
-    http: `${config.http.host}:${config.http.port}`,
+    http: `${config.http.host}:${config.http.port}${config.http.tls ? ` (https; /boot plain on :${config.http.bootPort})` : ''}`,
     dataDir: config.dataDir,
     inventory: config.inventory.path,
     strategy: config.scheduler.strategy,

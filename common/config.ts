@@ -39,6 +39,10 @@ export const ConfigSchema = Type.Object(
         publicUrl: Type.Optional(Type.String({ minLength: 1 })),
         /** Largest accepted request body. */
         bodyLimitBytes: Type.Integer({ minimum: 1024, default: 8 * 1024 * 1024 }),
+        /** PEM files: the master serves https/wss on `port` (re-read on SIGHUP); `picluster tls init` makes them. */
+        tls: Type.Optional(Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
+        /** With `tls`: the plain-HTTP port that serves `/boot/*` only (firmware, iPXE and GRUB fetch without TLS). */
+        bootPort: Type.Integer({ minimum: 0, maximum: 65535, default: 8081 }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -212,6 +216,7 @@ const ENV_ALIASES: Readonly<Record<string, string>> = {
   PICLUSTER_HTTP_PORT: 'http.port',
   PICLUSTER_HTTP_HOST: 'http.host',
   PICLUSTER_PUBLIC_URL: 'http.publicUrl',
+  PICLUSTER_HTTP_BOOT_PORT: 'http.bootPort',
   PICLUSTER_ADMIN_TOKEN: 'auth.adminToken',
   PICLUSTER_VIEWER_TOKEN: 'auth.viewerToken',
   PICLUSTER_METRICS_TOKEN: 'auth.metricsToken',
@@ -222,7 +227,7 @@ const ENV_ALIASES: Readonly<Record<string, string>> = {
   PICLUSTER_INVENTORY: 'inventory.path',
 };
 /** Env names that are not master config keys: the config path, and the agent's and client's own settings. */
-const ENV_IGNORED = new Set(['PICLUSTER_CONFIG', 'PICLUSTER_URL', 'PICLUSTER_TOKEN', 'PICLUSTER_IMAGE_VERSION']);
+const ENV_IGNORED = new Set(['PICLUSTER_CONFIG', 'PICLUSTER_URL', 'PICLUSTER_TOKEN', 'PICLUSTER_CA', 'PICLUSTER_PIN', 'PICLUSTER_IMAGE_VERSION']);
 const ENV_IGNORED_PREFIXES = ['PICLUSTER_AGENT_', 'PICLUSTER_TEST_', 'PICLUSTER_BENCH_'];
 
 const camel = (s: string): string => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

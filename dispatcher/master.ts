@@ -2,18 +2,17 @@
  * `startMaster(config)`: store, inventory, Dispatcher, HTTP app, timers, optional netboot
  * and local agents, wired together. Returns a handle that stops everything in order.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
 import { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../common/clock.ts';
 import type { Config } from '../common/config.ts';
 import { redactConfig } from '../common/config.ts';
 import { configSummary } from '../common/config-summary.ts';
 import type { Logger } from '../common/logger.ts';
-import { deriveNodeToken, verifyNodeToken } from '../common/tokens.ts';
+import { verifyNodeToken } from '../common/tokens.ts';
 import { BlobStore } from './files/blob-store.ts';
 import { loadInventory } from '../inventory/inventory.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -41,6 +40,8 @@ import { DiskWatch } from './disk-watch.ts';
 import { Retention } from './retention.ts';
 import { registerRetentionRoutes } from './http/routes-retention.ts';
 import { DB_FILE, removePidFile, secureDataDir, writePidFile } from './data-dir.ts';
+import { LocalAgents } from './local-agents.ts';
+import { readTlsFiles, reloadOnSighup, startBootServer } from './tls-server.ts';
 
 export interface MasterOptions {
   readonly log: Logger;
@@ -58,9 +59,12 @@ export interface Master {
   readonly dispatcher: Dispatcher;
   readonly lifecycle: NodeLifecycle;
   readonly registry: Registry;
-  /** `http://host:port` as bound. */
+  /** `http(s)://host:port` as bound. */
   readonly url: string;
   readonly port: number;
+  /** With `http.tls`: the plain /boot port as bound, and the pin of the certificate in use. */
+  readonly bootPort?: number;
+  readonly tlsPin?: () => string;
   readonly adminToken: string;
   readonly adminTokenPath?: string;
   readonly clusterSecret: string;
@@ -70,8 +74,6 @@ export interface Master {
   close(): Promise<void>;
 }
 
-const BIN = fileURLToPath(new URL('../bin/picluster.js', import.meta.url));
-
 export async function startMaster(config: Config, options: MasterOptions): Promise<Master> {
   const log = options.log;
   const clock = options.clock ?? systemClock;
@@ -80,6 +82,8 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     const missing = missingBootFiles(config.netboot);
     if (missing.length) throw new BootFilesMissingError(missing);
   }
+  // TLS files are checked before anything starts: a bad path is an error naming it.
+  let tls = config.http.tls ? readTlsFiles(config.http.tls) : undefined;
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   for (const change of secureDataDir(dataDir)) log.warn({ change }, 'data dir mode fixed (the database and secrets are for the master alone)');
@@ -150,16 +154,20 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
 
   // What netbooting nodes are told: where the dispatcher and the /boot files are.
   let boundPort = config.http.port;
+  let bootPort = config.http.bootPort;
   const nodeFacingHost = (): string =>
     config.netboot.serverAddress ??
     interfaceAddress(config.netboot.interface) ??
     (config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host);
-  const publicHttp = (): string => config.http.publicUrl?.replace(/\/+$/, '') ?? `http://${nodeFacingHost()}:${boundPort}`;
+  const publicHttp = (): string => config.http.publicUrl?.replace(/\/+$/, '') ?? `${tls ? 'https' : 'http'}://${nodeFacingHost()}:${boundPort}`;
+  // With TLS, firmware fetches /boot from the plain port, on the host nodes reach the master by.
+  const bootBase = (): string => (tls ? `http://${new URL(publicHttp()).hostname}:${bootPort}/boot` : `${publicHttp()}/boot`);
   const directory = new DispatcherNodeDirectory({
     dispatcher,
     clusterSecret: secret.value,
     dispatcherUrl: () => config.netboot.dispatcherUrl ?? `${publicHttp().replace(/^http/, 'ws')}/agent`,
-    bootUrl: () => `${publicHttp()}/boot`,
+    bootUrl: bootBase,
+    tlsPin: () => tls?.pin,
     tftpRoot: resolve(config.netboot.tftpRoot),
     httpRoot: resolve(config.netboot.httpRoot),
   });
@@ -202,6 +210,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     version: VERSION,
     storeKind: store.kind,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    ...(tls ? { https: tls } : {}),
     files: {
       blobs: new BlobStore(join(dataDir, 'files'), { storage: disk }),
       maxUploadBytes: config.files.maxUploadBytes,
@@ -249,13 +258,30 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   boundPort = port;
   const localHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
-  const url = `http://${localHost}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${localHost}:${port}`;
+  const boot = tls
+    ? await startBootServer({
+        host: config.http.host,
+        port: config.http.bootPort,
+        log,
+        register: (a) => registerBootRoutes(a, dispatcher, { root: resolve(config.netboot.httpRoot), directory }),
+      }).catch(async (e: unknown) => {
+        await app.close().catch(() => undefined);
+        throw e;
+      })
+    : undefined;
+  if (boot) bootPort = boot.port;
+  const stopSighup =
+    tls && config.http.tls ? reloadOnSighup(app.server as HttpsServer, config.http.tls, log.child({ component: 'tls' }), (m) => (tls = m)) : undefined;
 
   // Netboot (proxyDHCP/DHCP + TFTP) inside the master, when enabled: its counters go to this
   // registry, its boot events into the Dispatcher's per-node timeline.
   let netboot: RunningNetboot | undefined;
   if (config.netboot.enabled) {
-    const netbootConfig = { ...config.netboot, dhcp: { ...config.netboot.dhcp, httpPort: config.http.publicUrl ? config.netboot.dhcp.httpPort : port } };
+    const netbootConfig = {
+      ...config.netboot,
+      dhcp: { ...config.netboot.dhcp, httpPort: config.http.publicUrl ? config.netboot.dhcp.httpPort : boot ? boot.port : port },
+    };
     netboot = await startNetboot(netbootConfig, {
       log: log.child({ component: 'netboot' }),
       clock,
@@ -266,7 +292,14 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     log.info({ ports: netboot.ports, mode: config.netboot.mode, clients: config.netboot.clients }, 'netboot started');
   }
 
-  const agents = new LocalAgents(options.localAgents ?? 0, `ws://${localHost}:${port}/agent`, secret.value, dataDir, log.child({ component: 'local-agents' }));
+  const agents = new LocalAgents(
+    options.localAgents ?? 0,
+    `${tls ? 'wss' : 'ws'}://${localHost}:${port}/agent`,
+    secret.value,
+    dataDir,
+    log.child({ component: 'local-agents' }),
+    () => tls?.pin,
+  );
   agents.start();
 
   let closed = false;
@@ -282,6 +315,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     clusterSecret: secret.value,
     localAgentPids: () => agents.pids(),
     ...(netboot ? { netbootPorts: netboot.ports } : {}),
+    ...(boot ? { bootPort: boot.port, tlsPin: () => tls!.pin } : {}),
     async close() {
       if (closed) return;
       closed = true;
@@ -291,71 +325,14 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       await netboot?.close();
       await agents.stop();
       dispatcher.shutdown();
+      stopSighup?.();
+      await boot?.app.close();
       await app.close();
       store.close();
       removePidFile(dataDir);
       processGuard?.uninstall();
     },
   };
-}
-
-/** Local agents (`npm start`): child processes restarted with backoff if they exit. */
-class LocalAgents {
-  private readonly children = new Map<string, ChildProcess>();
-  private stopping = false;
-  private readonly restarts = new Map<string, number>();
-
-  constructor(
-    private readonly count: number,
-    private readonly url: string,
-    private readonly secret: string,
-    private readonly dataDir: string,
-    private readonly log: Logger,
-  ) {}
-
-  start(): void {
-    for (let i = 1; i <= this.count; i++) this.spawn(`local-${i}`);
-  }
-
-  pids(): number[] {
-    return [...this.children.values()].map((c) => c.pid!).filter(Boolean);
-  }
-
-  private spawn(name: string): void {
-    const child = spawn(process.execPath, [BIN, 'agent', '--dispatcher', this.url, '--name', name, '--work-dir', join(this.dataDir, 'agents', name)], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, PICLUSTER_AGENT_TOKEN: deriveNodeToken(this.secret, name) },
-    });
-    this.children.set(name, child);
-    this.log.info({ name, pid: child.pid }, 'local agent started');
-    child.on('exit', (code, signal) => {
-      this.children.delete(name);
-      if (this.stopping) return;
-      const n = (this.restarts.get(name) ?? 0) + 1;
-      this.restarts.set(name, n);
-      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(n, 6));
-      this.log.warn({ name, code, signal, restartInMs: delayMs }, 'local agent exited; restarting');
-      setTimeout(() => !this.stopping && this.spawn(name), delayMs).unref();
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await Promise.all(
-      [...this.children.values()].map(
-        (child) =>
-          new Promise<void>((res) => {
-            if (child.exitCode !== null || child.signalCode !== null) return res();
-            const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-            child.once('exit', () => {
-              clearTimeout(kill);
-              res();
-            });
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
-  }
 }
 
 /** Disk low ⇄ ok raises/resolves `disk-low`; a store write refused makes the watch look at once. */

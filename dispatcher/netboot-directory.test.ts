@@ -74,6 +74,23 @@ describe('netboot directory', () => {
     expect(directory.renderNodeFile(directory.findByMac('b8:27:eb:10:00:06')!, 'config.txt')).toBeUndefined();
   });
 
+  it('with TLS, cmdline.txt also carries the pin and the plain /boot URL', () => {
+    const pin = `sha256:${'ab'.repeat(32)}`;
+    const tlsDir = new DispatcherNodeDirectory({
+      dispatcher,
+      clusterSecret: SECRET,
+      dispatcherUrl: () => 'wss://10.0.0.1:8080/agent',
+      bootUrl: () => 'http://10.0.0.1:8081/boot',
+      tlsPin: () => pin,
+      tftpRoot: join(dir, 'pi'),
+      httpRoot: dir,
+    });
+    const text = tlsDir.renderNodeFile(tlsDir.findByMac('b8:27:eb:10:00:06')!, 'cmdline.txt')!.toString();
+    expect(text).toMatch(new RegExp(`picluster\\.token=\\S+ picluster\\.tlspin=${pin} picluster\\.boot=http://10\\.0\\.0\\.1:8081/boot`));
+    expect(text).toContain('picluster.dispatcher=wss://10.0.0.1:8080/agent');
+    expect(directory.renderNodeFile(directory.findByMac('b8:27:eb:10:00:06')!, 'cmdline.txt')!.toString()).not.toContain('tlspin');
+  });
+
   it("renders an arm64 UEFI node's grub.cfg from the image's template, and nothing without one", () => {
     const node = directory.findByMac('52:54:00:00:00:01')!;
     expect(directory.renderNodeFile(node, 'grub.cfg')).toBeUndefined();

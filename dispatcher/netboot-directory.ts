@@ -17,8 +17,10 @@ export interface DirectoryOptions {
   readonly clusterSecret: string;
   /** ws://host:port/agent as nodes must see it (a function: the port may be known only after listen). */
   readonly dispatcherUrl: () => string;
-  /** http://host:port/boot as nodes must see it. */
+  /** http://host:port/boot as nodes must see it (with TLS: the plain boot port). */
   readonly bootUrl: () => string;
+  /** With TLS: the pin of the master's certificate, given to agents as `picluster.tlspin=`. */
+  readonly tlsPin?: () => string | undefined;
   /** The shared TFTP root (for the cmdline.txt template). */
   readonly tftpRoot: string;
   /** The /boot HTTP root (for amd64/boot.ipxe). */
@@ -80,7 +82,28 @@ export class DispatcherNodeDirectory implements NodeDirectory {
   }
 
   values(node: Pick<NetbootNode, 'name'>): Record<string, string> {
-    return { dispatcherUrl: this.o.dispatcherUrl(), nodeName: node.name, token: deriveNodeToken(this.o.clusterSecret, node.name), bootUrl: this.o.bootUrl() };
+    const pin = this.o.tlsPin?.();
+    return {
+      dispatcherUrl: this.o.dispatcherUrl(),
+      nodeName: node.name,
+      token: deriveNodeToken(this.o.clusterSecret, node.name),
+      bootUrl: this.o.bootUrl(),
+      ...(pin ? { tlsPin: pin } : {}),
+    };
+  }
+
+  /**
+   * With TLS on, every kernel command line (cmdline.txt, grub.cfg, the iPXE script) also carries
+   * the pin the agent verifies the master by, and the plain /boot URL /init fetches the runtime
+   * from (the dispatcher's own port speaks TLS). Added after `picluster.token=` so image
+   * templates need no TLS placeholders.
+   */
+  private fill(template: string, node: Pick<NetbootNode, 'name'>): string {
+    const values = this.values(node);
+    const t = values.tlsPin
+      ? template.replaceAll('picluster.token={{token}}', 'picluster.token={{token}} picluster.tlspin={{tlsPin}} picluster.boot={{bootUrl}}')
+      : template;
+    return fillTemplate(t, values);
   }
 
   renderNodeFile(node: NetbootNode, file: string): Buffer | undefined {
@@ -89,11 +112,11 @@ export class DispatcherNodeDirectory implements NodeDirectory {
       const template =
         this.cmdline.text() ??
         'console=tty1 console=ttyS1,115200 picluster.dispatcher={{dispatcherUrl}} picluster.name={{nodeName}} picluster.token={{token}}\n';
-      return Buffer.from(fillTemplate(template, this.values(node)));
+      return Buffer.from(this.fill(template, node));
     }
     if (file === 'grub.cfg') {
       const template = this.grub.text();
-      return template === undefined ? undefined : Buffer.from(fillTemplate(template, this.values(node)));
+      return template === undefined ? undefined : Buffer.from(this.fill(template, node));
     }
     return undefined;
   }
@@ -104,6 +127,6 @@ export class DispatcherNodeDirectory implements NodeDirectory {
     if (!node || !node.approved) return undefined;
     const template = this.ipxe.text();
     if (!template) return undefined;
-    return fillTemplate(template, this.values(node));
+    return this.fill(template, node);
   }
 }

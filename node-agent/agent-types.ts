@@ -2,6 +2,7 @@
  * The Agent's public types: its options, the typed events tests and `main` listen to, and the
  * seams tests replace (job runner, reconnect timer).
  */
+import type { ClientOptions } from 'ws';
 import type { BootReport } from './boot-report.ts';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
@@ -27,8 +28,10 @@ export const realTimer: ReconnectTimer = {
 };
 
 export interface AgentOptions {
-  /** `ws://host:port/agent`. */
+  /** `ws://host:port/agent` (or `wss://`). */
   readonly url: string;
+  /** With wss: how the master's certificate is checked (node-agent/tls-options.ts). */
+  readonly wsOptions?: Pick<ClientOptions, 'createConnection'>;
   readonly token: string;
   readonly log: Logger;
   /** Collected before every connection (addresses may change between them). */

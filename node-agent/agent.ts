@@ -135,7 +135,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       return;
     }
     if (this.stopped) return;
-    const ws = new WebSocket(this.o.url, { handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024 });
+    const ws = new WebSocket(this.o.url, { handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024, ...this.o.wsOptions });
     this.ws = ws;
     this.closeReason = undefined;
     ws.on('open', () => {

@@ -77,6 +77,8 @@ export interface ArtifactUploaderOptions {
   readonly token: string;
   readonly log: Logger;
   readonly limits?: ArtifactLimits;
+  /** fetch verifying a https master (node-agent/tls-options.ts); default: the global fetch. */
+  readonly fetch?: typeof fetch;
 }
 
 export class ArtifactUploader {
@@ -97,7 +99,7 @@ export class ArtifactUploader {
       try {
         const bytes = await readFile(f.path);
         const sha256 = createHash('sha256').update(bytes).digest('hex');
-        const res = await fetch(`${this.o.apiBase}artifacts`, {
+        const res = await (this.o.fetch ?? fetch)(`${this.o.apiBase}artifacts`, {
           method: 'POST',
           headers: {
             authorization: `Bearer ${this.o.token}`,

@@ -25,6 +25,8 @@ export interface FileCacheOptions {
   readonly nodeName: string;
   readonly token: string;
   readonly log: Logger;
+  /** fetch verifying a https master (node-agent/tls-options.ts); default: the global fetch. */
+  readonly fetch?: typeof fetch;
 }
 
 /** `failed`: the master served other bytes than the job named (not retried by default); `rejected`: could not fetch (retried). */
@@ -161,7 +163,7 @@ export class FileCache {
   private async fetchTo(f: FileRef, path: string): Promise<void> {
     let res: Response;
     try {
-      res = await fetch(this.base + f.sha256 + '/content', {
+      res = await (this.o.fetch ?? fetch)(this.base + f.sha256 + '/content', {
         headers: { authorization: `Bearer ${this.o.token}`, 'x-picluster-node': this.o.nodeName },
       });
     } catch (e) {

@@ -23,6 +23,7 @@ import { Runner } from './runner.ts';
 import { detectRuntimes } from './runtimes.ts';
 import { systemFiles } from './sources.ts';
 import { AGENT_VERSION } from './version.ts';
+import { agentFetch, wsTlsOptions } from './tls-options.ts';
 
 /** Runs the agent until SIGINT/SIGTERM; resolves with the exit code (2 = bad options). */
 export async function run(argv: string[]): Promise<number | undefined> {
@@ -78,12 +79,14 @@ export async function run(argv: string[]): Promise<number | undefined> {
       nodeName: opts.name,
       token: opts.token,
       log: log.child({ component: 'files' }),
+      fetch: agentFetch(opts.tls),
     }),
     artifacts: new ArtifactUploader({
       apiBase: apiBaseUrl(opts.dispatcher),
       nodeName: opts.name,
       token: opts.token,
       log: log.child({ component: 'artifacts' }),
+      fetch: agentFetch(opts.tls),
     }),
   });
   const runtimes = await detectRuntimes(runner.python());
@@ -91,6 +94,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
   const health = new HealthCollector({ files: systemFiles });
   const agent = new Agent({
     url: opts.dispatcher,
+    wsOptions: wsTlsOptions(opts.tls),
     token: opts.token,
     log,
     identity: async () => ({

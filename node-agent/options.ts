@@ -4,8 +4,10 @@
  * `readKernelCmdline`, so the precedence rules are unit-tested without a Pi.
  */
 import { parseArgs } from 'node:util';
+import type { TlsTrust } from '../common/tls-pin.ts';
 import { bindDashValues } from '../common/argv.ts';
 import { AgentUsageError } from './errors.ts';
+import { resolveAgentTls, TLS_ARGS, TLS_USAGE } from './tls-options.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,6 +33,8 @@ export interface AgentCliOptions {
   readonly cgroups: 'auto' | 'off';
   /** Bound in bytes of the node's cache of input files (RAM on a netbooted node). */
   readonly fileCacheBytes: number;
+  /** How a wss:// master is verified (CA file or pin); undefined = the system CAs. */
+  readonly tls: TlsTrust | undefined;
   /** Where each of dispatcher/name/token came from (for the start-up log; never the values of secrets). */
   readonly sources: Readonly<Record<'dispatcher' | 'name' | 'token', 'flag' | 'env' | 'cmdline' | 'default'>>;
 }
@@ -51,7 +55,7 @@ export const USAGE = `usage: picluster agent [options]
   --python PATH         python3 for python jobs (env PICLUSTER_AGENT_PYTHON; default: python3 on PATH)
   --cgroups auto|off    a cgroup v2 per job where available (env PICLUSTER_AGENT_CGROUPS; default: auto)
   --file-cache-bytes N  bound of the input-file cache by hash (env PICLUSTER_AGENT_FILE_CACHE_BYTES; default 64 MiB, 0 = no cache)
-  -h, --help            show this help
+${TLS_USAGE}  -h, --help            show this help
 `;
 
 /**
@@ -119,6 +123,7 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
         python: { type: 'string' },
         cgroups: { type: 'string' },
         'file-cache-bytes': { type: 'string' },
+        ...TLS_ARGS,
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -187,6 +192,9 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
   const fileCacheBytes = cacheText === undefined ? DEFAULT_FILE_CACHE_BYTES : /^\d+$/.test(cacheText) ? Number(cacheText) : NaN;
   if (!Number.isSafeInteger(fileCacheBytes)) problems.push(`--file-cache-bytes must be a number of bytes (got ${JSON.stringify(cacheText)})`);
 
+  const tls = resolveAgentTls(str, env, fromCmdline, problems);
+  if (tls && dispatcher?.startsWith('ws://')) problems.push('--tls-ca/--tls-pin (or picluster.tlspin=) need a wss:// dispatcher URL');
+
   if (problems.length > 0) throw new AgentUsageError(problems.join('\n'), { details: { problems } });
   const imageVersion = str('image-version') ?? env('PICLUSTER_IMAGE_VERSION') ?? (src.imageVersionFile?.trim() || undefined);
   return {
@@ -204,6 +212,7 @@ export function resolveAgentOptions(src: OptionSources): AgentCliOptions | 'help
     python: str('python') ?? env('PICLUSTER_AGENT_PYTHON'),
     cgroups: cgroups as 'auto' | 'off',
     fileCacheBytes,
+    tls,
     sources: { dispatcher: dispatcherSrc, name: nameSrc, token: tokenSrc },
   };
 }

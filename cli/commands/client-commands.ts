@@ -14,13 +14,17 @@ import { parseFlags, UsageError } from '../args.ts';
 export const common = {
   url: { type: 'string' },
   token: { type: 'string' },
+  ca: { type: 'string' },
+  pin: { type: 'string' },
   'data-dir': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function cluster(values: { url?: string; token?: string; 'data-dir'?: string }): Cluster {
+export function cluster(values: { url?: string; token?: string; ca?: string; pin?: string; 'data-dir'?: string }): Cluster {
   return new Cluster({
+    ...(values.ca ? { caFile: values.ca } : {}),
+    ...(values.pin ? { pin: values.pin } : {}),
     ...(values.url ? { url: values.url } : {}),
     ...(values.token ? { token: values.token } : {}),
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),

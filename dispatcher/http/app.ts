@@ -16,6 +16,7 @@ import type { AuthSettings } from './auth.ts';
 import { bearer } from './auth.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { installFiniteNumbers } from './finite-numbers.ts';
+import { installSecurityHeaders } from '../tls-server.ts';
 import { installRateLimit, type RateLimitSettings } from './rate-limit.ts';
 import { registerClusterRoutes } from './routes-cluster.ts';
 import { ArtifactList, registerArtifactRoutes } from './routes-artifacts.ts';
@@ -44,6 +45,8 @@ export interface AppDeps {
   readonly monitoring?: MonitoringOptions;
   /** Input files (`/api/files`); absent = no such routes, and jobs cannot name files. */
   readonly files?: FilesOptions;
+  /** PEM pair: serve https (and wss) instead of http; HSTS is sent. */
+  readonly https?: { readonly cert: string; readonly key: string };
   /** Extra route registrations (UI, netboot HTTP), given the app. */
   readonly plugins?: readonly ((app: FastifyInstance) => Promise<void> | void)[];
 }
@@ -61,7 +64,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Authentication runs in onRequest (before a body is read); bodies are small except job submissions (bodyLimitBytes).
     bodyLimit: SMALL_BODY_LIMIT_BYTES,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false } },
+    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
   }) as unknown as FastifyInstance;
+  installSecurityHeaders(app, { hsts: deps.https !== undefined });
   deps.dispatcher.setMaxListeners(0);
   installErrorHandler(app);
   installFiniteNumbers(app);
