@@ -55,10 +55,6 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   STORE: 500,
   STORAGE_FULL: 507,
   LISTEN_FAILED: 500,
-  // TLS: a bad certificate/key file at start or reload (the operator's config), and a client's trust refusing the master
-  TLS_CONFIG: 500,
-  TLS_TRUST: 502,
-  TLS_PIN_MISMATCH: 502,
   FILE_NOT_FOUND: 404,
   FILE_HASH_MISMATCH: 400,
   FILE_TOO_LARGE: 413,
