@@ -13,7 +13,16 @@ import { LIFECYCLE_ERROR_CODES } from './lifecycle/errors.ts';
 import { STORE_ERROR_CODES } from './store/errors.ts';
 
 /** Codes of errors declared outside a code list: common/ (ValidationError, ConfigFileError), inventory/, the master's start-up checks. */
-const OTHER_ERROR_CODES = ['VALIDATION_FAILED', 'CONFIG_FILE', 'INVENTORY_FILE', 'BOOT_FILES_MISSING'] as const;
+const OTHER_ERROR_CODES = [
+  'VALIDATION_FAILED',
+  'CONFIG_FILE',
+  'INVENTORY_FILE',
+  'BOOT_FILES_MISSING',
+  // TLS: a bad certificate or key file (tls-server.ts), a client refusing the master (common/tls-pin.ts)
+  'TLS_CONFIG',
+  'TLS_TRUST',
+  'TLS_PIN_MISMATCH',
+] as const;
 
 export const ERROR_CODES = [
   ...OTHER_ERROR_CODES,
@@ -55,6 +64,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   STORE: 500,
   STORAGE_FULL: 507,
   LISTEN_FAILED: 500,
+  TLS_CONFIG: 500,
+  TLS_TRUST: 502,
+  TLS_PIN_MISMATCH: 502,
   FILE_NOT_FOUND: 404,
   FILE_HASH_MISMATCH: 400,
   FILE_TOO_LARGE: 413,
