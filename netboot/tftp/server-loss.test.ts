@@ -20,12 +20,14 @@ describe('transfers under datagram loss', () => {
     ['windowed', 0.03, 16, 1024, 14],
     ['windowed', 0.05, 8, 512, 15],
   ])('%s with %d loss (windowsize %d, blksize %d, seed %d)', async (_kind, rate, windowsize, blksize, seed) => {
-    const random = seededRandom(seed);
+    // one stream per side, so the server's drops fall on the same datagrams however the two interleave
+    const serverRandom = seededRandom(seed);
+    const clientRandom = seededRandom(seed + 1000);
     const serverStats: LossStats = { sent: 0, dropped: 0 };
     const clientStats: LossStats = { sent: 0, dropped: 0 };
     const h = await startHarness({
       tftp: { retransmitMs: 15, maxRetries: 50, windowsizeMax: 64 },
-      wrapSocket: (s) => makeLossy(s, rate, random, serverStats),
+      wrapSocket: (s) => makeLossy(s, rate, serverRandom, serverStats),
     });
     try {
       const content = randomBytes(300_000);
@@ -37,7 +39,7 @@ describe('transfers under datagram loss', () => {
         options: [{ name: 'blksize', value: String(blksize) }, ...(windowsize > 1 ? [{ name: 'windowsize', value: String(windowsize) }] : [])],
         timeoutMs: 40,
         maxRetries: 100,
-        wrap: (s) => makeLossy(s, rate, random, clientStats),
+        wrap: (s) => makeLossy(s, rate, clientRandom, clientStats),
         dallyUntil: done,
       });
       expect(r.data.length).toBe(content.length);
@@ -45,8 +47,8 @@ describe('transfers under datagram loss', () => {
       const e = await done;
       expect(e.outcome).toBe('complete');
       const blocks = Math.ceil(content.length / blksize);
-      // Loss happened and was repaired by retransmits …
-      expect(serverStats.dropped + clientStats.dropped).toBeGreaterThan(0);
+      // The server lost datagrams (with these seeds it always does) and repaired them by retransmits …
+      expect(serverStats.dropped).toBeGreaterThan(0);
       expect(e.detail?.retransmits).toBeGreaterThan(0);
       // … without a Sorcerer's Apprentice blow-up.
       expect(Number(e.detail?.retransmits)).toBeLessThan(blocks);
