@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-const exclude = ['node_modules/**', 'image/dist/**', 'image/.cache/**', 'data/**', 'buildroot/output/**'];
+const exclude = ['**/node_modules/**', '.cache/**', 'image/dist/**', 'image/.cache/**', 'data/**', 'buildroot/output/**'];
 
 // One run covers unit, integration and e2e suites. Suites that need a tool that is absent
 // (qemu, dnsmasq, chromium, netns privileges) skip with a reason; CI installs them.
