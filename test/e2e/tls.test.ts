@@ -125,10 +125,13 @@ describe('TLS', () => {
     );
   });
 
-  it.skipIf(!existsSync(PYTHON))('the Python client submits and fetches results by CA file and by pin; a wrong pin and plain http fail clearly', { timeout: 60_000 }, async () => {
-    const wrong = `sha256:${'1'.repeat(64)}`;
-    const r = await py(
-      `
+  it.skipIf(!existsSync(PYTHON))(
+    'the Python client submits and fetches results by CA file and by pin; a wrong pin and plain http fail clearly',
+    { timeout: 60_000 },
+    async () => {
+      const wrong = `sha256:${'1'.repeat(64)}`;
+      const r = await py(
+        `
 import json, os, sys
 from picluster import Cluster, ClusterError, TlsPinMismatch
 url, ca, pin, wrong, token = (os.environ[k] for k in ("U", "CA", "PIN", "WRONG", "TOKEN"))
@@ -150,21 +153,25 @@ try:
 except ClusterError as e:
     out(check="plain", raised=type(e).__name__, code=e.code, message=e.message)
 `,
-      { U: url(), CA: join(dir, 'tls', 'ca.pem'), PIN: pin, WRONG: wrong, TOKEN: readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim() },
-    );
-    expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines[0]).toEqual({ check: 'ca', result: 'py-ca\n', state: 'succeeded' });
-    expect(lines[1]).toMatchObject({ check: 'pin', results: ['p1\n', 'p2\n'], stdout: 'p1\n' });
-    expect(lines[2]).toEqual({
-      check: 'wrong',
-      raised: 'TlsPinMismatch',
-      code: 'TLS_PIN_MISMATCH',
-      message: `certificate pin mismatch: expected ${wrong}, got ${pin}`,
-    });
-    expect(lines[3]).toMatchObject({ check: 'plain', raised: 'ClusterError', code: 'UNREACHABLE' });
-    expect(lines[3]!.message).toMatch(/use an https:\/\/ URL/);
-  });
+        { U: url(), CA: join(dir, 'tls', 'ca.pem'), PIN: pin, WRONG: wrong, TOKEN: readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim() },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines[0]).toEqual({ check: 'ca', result: 'py-ca\n', state: 'succeeded' });
+      expect(lines[1]).toMatchObject({ check: 'pin', results: ['p1\n', 'p2\n'], stdout: 'p1\n' });
+      expect(lines[2]).toEqual({
+        check: 'wrong',
+        raised: 'TlsPinMismatch',
+        code: 'TLS_PIN_MISMATCH',
+        message: `certificate pin mismatch: expected ${wrong}, got ${pin}`,
+      });
+      expect(lines[3]).toMatchObject({ check: 'plain', raised: 'ClusterError', code: 'UNREACHABLE' });
+      expect(lines[3]!.message).toMatch(/use an https:\/\/ URL/);
+    },
+  );
 
   it('security headers on /, /docs, /api and /boot; /boot plain on its own port', { timeout: 30_000 }, async () => {
     const f = fetchWithTrust({ pin });
