@@ -105,6 +105,17 @@ class TrustArguments(unittest.TestCase):
             Cluster("https://127.0.0.1:9", token="t", ca_file=__file__)
         self.assertIn("holds no PEM certificate", str(cm.exception))
 
+    def test_https_to_a_plain_http_port_says_the_handshake_failed(self):
+        s = _Server(lambda m, p, h, b: (200, NODES))
+        self.addCleanup(s.close)
+        c = Cluster(s.url.replace("http://", "https://"), token="t", pin="sha256:" + "0" * 64)
+        self.addCleanup(c.close)
+        with self.assertRaises(ClusterError) as cm:
+            c.nodes()
+        self.assertEqual(cm.exception.code, "UNREACHABLE")
+        self.assertIn("the TLS handshake with", cm.exception.message)
+        self.assertIn("does the master serve https on this port?", cm.exception.message)
+
     def test_ca_file_and_pin_belong_to_https_urls(self):
         with self.assertRaises(ValueError):
             Cluster("http://127.0.0.1:9", token="t", pin="sha256:" + "0" * 64)
