@@ -1,9 +1,10 @@
 /**
  * A minimal dispatcher for agent tests: a real `ws` server on a loopback port 0 that validates
  * every agent frame against the protocol, records them per connection, and answers hello with
- * a welcome (or whatever the test's `onHello` returns).
+ * a welcome (or whatever the test's `onHello` returns). With `tls` it serves wss from an https server.
  */
 import { EventEmitter, once } from 'node:events';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PROTOCOL_VERSION, parseAgentMessage, type AgentMessage, type DispatcherMessage, type MessageOf } from '../common/protocol.ts';
@@ -22,7 +23,10 @@ export class FakeDispatcher extends EventEmitter {
   readonly invalid: string[] = [];
   readonly conns: WebSocket[] = [];
   onHello: (hello: Hello, conn: number) => HelloReply = () => ({});
-  private constructor(private readonly wss: WebSocketServer) {
+  private constructor(
+    private readonly wss: WebSocketServer,
+    private readonly https?: HttpsServer,
+  ) {
     super();
     wss.on('connection', (ws) => {
       const conn = this.conns.push(ws) - 1;
@@ -55,14 +59,21 @@ export class FakeDispatcher extends EventEmitter {
     });
   }
 
-  static async start(options: { autoPong?: boolean } = {}): Promise<FakeDispatcher> {
+  static async start(options: { autoPong?: boolean; tls?: { cert: string; key: string } } = {}): Promise<FakeDispatcher> {
+    if (options.tls) {
+      const https = createHttpsServer(options.tls, (_req, res) => res.writeHead(404).end('not the agent endpoint'));
+      https.listen(0, '127.0.0.1');
+      await once(https, 'listening');
+      return new FakeDispatcher(new WebSocketServer({ server: https, path: '/agent', autoPong: options.autoPong ?? true }), https);
+    }
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/agent', autoPong: options.autoPong ?? true });
     await once(wss, 'listening');
     return new FakeDispatcher(wss);
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/agent`;
+    const address = (this.https ?? this.wss).address() as AddressInfo;
+    return `${this.https ? 'wss' : 'ws'}://127.0.0.1:${address.port}/agent`;
   }
 
   send(conn: number, msg: DispatcherMessage | string): void {
@@ -92,5 +103,9 @@ export class FakeDispatcher extends EventEmitter {
   async close(): Promise<void> {
     for (const ws of this.conns) ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    if (this.https) {
+      this.https.closeAllConnections();
+      await new Promise<void>((resolve) => this.https!.close(() => resolve()));
+    }
   }
 }

@@ -2,7 +2,8 @@
  * Issue 14 end to end: the Python client (clients/python) installed with plain `pip install`
  * into a venv of Debian's /usr/bin/python3 with no package index, then its unittest suite
  * (client pieces, the examples, python jobs on real agents) against `picluster master
- * --local-agents 2` on loopback. Debian's python3 is used explicitly: CI's fresh machine has
+ * --local-agents 2` on loopback (test_tls.py: https by CA file and pin against a loopback server
+ * with the certificates of `picluster tls init`). Debian's python3 is used explicitly: CI's fresh machine has
  * only that one (a pyenv shim may come first on PATH here).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -63,6 +64,8 @@ describe(`Python client against a real master${skip}`, () => {
     master.stdout!.on('data', keep);
     master.stderr!.on('data', keep);
     await run(PYTHON, ['-m', 'venv', join(dir, 'venv')], { timeout: 120_000 });
+    // test_tls.py serves https on loopback with the certificates `picluster tls init` makes
+    await run(process.execPath, [BIN, 'tls', 'init', '--dir', join(dir, 'tls'), '--name', 'localhost', '--ip', '127.0.0.1'], { timeout: 60_000 });
     await waitFor(
       'local-1 and local-2 online',
       async () => {
@@ -99,7 +102,7 @@ describe(`Python client against a real master${skip}`, () => {
   it.skipIf(!hasVenv)('its unittest suite passes against the master with local agents, nothing skipped', { timeout: 300_000 }, async () => {
     const r = await run(venvPython, ['-m', 'unittest', 'discover', '-s', join(CLIENT, 'tests'), '-t', join(CLIENT, 'tests'), '-v'], {
       cwd: dir,
-      env: { ...process.env, PICLUSTER_TEST_URL: url, PICLUSTER_TEST_TOKEN: token(), PYTHONDONTWRITEBYTECODE: '1' },
+      env: { ...process.env, PICLUSTER_TEST_URL: url, PICLUSTER_TEST_TOKEN: token(), PICLUSTER_TEST_TLS_DIR: join(dir, 'tls'), PYTHONDONTWRITEBYTECODE: '1' },
       timeout: 290_000,
       maxBuffer: 16 * 1024 * 1024,
     }).catch((e: { stdout: string; stderr: string; code: number }) => e);

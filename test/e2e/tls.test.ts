@@ -1,13 +1,14 @@
 /**
  * TLS with real processes: `picluster tls init` makes the certificates, a master serves https
  * and wss with them, an agent connects by pin, the CLI submits with --ca, a wrong pin is
- * refused, SIGHUP swaps the certificate for new connections, /boot answers plain on its port.
+ * refused, the Python client (clients/python, from source) submits by CA file and by pin, SIGHUP swaps the certificate for new connections, /boot answers plain on its port.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connect } from 'node:tls';
 import { deriveNodeToken } from '../../common/tokens.ts';
@@ -22,6 +23,15 @@ let port = 0;
 let bootPort = 0;
 let pin = '';
 const url = () => `https://127.0.0.1:${port}`;
+const PYTHON = '/usr/bin/python3';
+const PY_SRC = fileURLToPath(new URL('../../clients/python/src', import.meta.url));
+
+/** Runs a Python snippet with the client from source; it prints one JSON line per check. */
+const py = (code: string, env: Record<string, string> = {}) =>
+  run(PYTHON, ['-c', code], { env: { ...process.env, PYTHONPATH: PY_SRC, PYTHONDONTWRITEBYTECODE: '1', ...env }, timeout: 60_000 }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
   run(process.execPath, [BIN, ...args], { env: { ...process.env, PICLUSTER_URL: url(), PICLUSTER_DATA_DIR: join(dir, 'data'), ...env }, timeout: 60_000 }).then(
@@ -114,6 +124,54 @@ describe('TLS', () => {
       30_000,
     );
   });
+
+  it.skipIf(!existsSync(PYTHON))(
+    'the Python client submits and fetches results by CA file and by pin; a wrong pin and plain http fail clearly',
+    { timeout: 60_000 },
+    async () => {
+      const wrong = `sha256:${'1'.repeat(64)}`;
+      const r = await py(
+        `
+import json, os, sys
+from picluster import Cluster, ClusterError, TlsPinMismatch
+url, ca, pin, wrong, token = (os.environ[k] for k in ("U", "CA", "PIN", "WRONG", "TOKEN"))
+def out(**kw): print(json.dumps(kw), flush=True)
+with Cluster(url, token, ca_file=ca) as c:
+    job = c.submit(["echo", "py-ca"])
+    out(check="ca", result=job.result(timeout=30), state=job.wait(timeout=30).state)
+with Cluster(url, token, pin=pin) as c:
+    jobs = [c.submit(["echo", a]) for a in ("p1", "p2")]
+    out(check="pin", results=[j.result(timeout=30) for j in jobs], stdout=jobs[0].output().stdout)
+try:
+    Cluster(url, token, pin=wrong).submit(["echo", "never"])
+    out(check="wrong", raised=None)
+except TlsPinMismatch as e:
+    out(check="wrong", raised=type(e).__name__, code=e.code, message=e.message)
+try:
+    Cluster(url.replace("https://", "http://"), token).nodes()
+    out(check="plain", raised=None)
+except ClusterError as e:
+    out(check="plain", raised=type(e).__name__, code=e.code, message=e.message)
+`,
+        { U: url(), CA: join(dir, 'tls', 'ca.pem'), PIN: pin, WRONG: wrong, TOKEN: readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim() },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines[0]).toEqual({ check: 'ca', result: 'py-ca\n', state: 'succeeded' });
+      expect(lines[1]).toMatchObject({ check: 'pin', results: ['p1\n', 'p2\n'], stdout: 'p1\n' });
+      expect(lines[2]).toEqual({
+        check: 'wrong',
+        raised: 'TlsPinMismatch',
+        code: 'TLS_PIN_MISMATCH',
+        message: `certificate pin mismatch: expected ${wrong}, got ${pin}`,
+      });
+      expect(lines[3]).toMatchObject({ check: 'plain', raised: 'ClusterError', code: 'UNREACHABLE' });
+      expect(lines[3]!.message).toMatch(/use an https:\/\/ URL/);
+    },
+  );
 
   it('security headers on /, /docs, /api and /boot; /boot plain on its own port', { timeout: 30_000 }, async () => {
     const f = fetchWithTrust({ pin });

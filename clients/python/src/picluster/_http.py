@@ -10,7 +10,8 @@ import time
 from typing import IO, Any, Dict, Optional, Union
 from urllib.parse import urlsplit
 
-from .errors import ClusterError
+from ._tls import PinnedHTTPSConnection, load_trust
+from .errors import ClusterError, TlsTrustError
 
 # fastify closes idle keep-alive sockets after 72 s; a connection idle longer than this is
 # replaced before a request is sent, so a POST is never sent into a socket the server closed.
@@ -18,7 +19,7 @@ _IDLE_REOPEN_S = 4.0
 
 
 class Transport:
-    def __init__(self, url: str, token: Optional[str], timeout_s: float = 60.0) -> None:
+    def __init__(self, url: str, token: Optional[str], timeout_s: float = 60.0, *, ca_file: Optional[str] = None, pin: Optional[str] = None) -> None:
         self.url = url.rstrip("/")
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -30,6 +31,11 @@ class Transport:
         self._token = token
         self._timeout = timeout_s
         self._local = threading.local()
+        # https: verified by ca_file or pin (a bad one raises TlsTrustError here); http ignores them
+        self._context: Optional[ssl.SSLContext] = None
+        self._pin: Optional[str] = None
+        if self._https:
+            self._context, self._pin = load_trust(ca_file, pin)
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         conn: Optional[http.client.HTTPConnection] = getattr(self._local, "conn", None)
@@ -38,7 +44,8 @@ class Transport:
             conn = None
         if conn is None:
             if self._https:
-                conn = http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=ssl.create_default_context())
+                assert self._context is not None
+                conn = PinnedHTTPSConnection(self._host, self._port, timeout=timeout, context=self._context, pin=self._pin)
             else:
                 conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
             self._local.conn = conn
@@ -82,11 +89,26 @@ class Transport:
                 text = resp.read()
                 self._local.used = time.monotonic()
                 break
+            except TlsTrustError:
+                self._drop()
+                raise
+            except ssl.SSLCertVerificationError as e:
+                self._drop()
+                raise TlsTrustError(
+                    "the master at %s is not trusted: %s (pass ca_file= the CA of `picluster tls init`, or pin=; env PICLUSTER_CA / PICLUSTER_PIN)"
+                    % (self.url, e.verify_message or e.reason or e)
+                ) from e
+            except ssl.SSLError as e:
+                self._drop()
+                raise ClusterError(
+                    0, "UNREACHABLE", "the TLS handshake with %s failed: %s (does the master serve https on this port?)" % (self.url, e.reason or e)
+                ) from e
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
                 self._drop()
                 if attempt == 1 and idempotent:
                     continue
-                raise ClusterError(0, "UNREACHABLE", "the master at %s closed the connection during %s %s: %s" % (self.url, method, path, e)) from e
+                hint = "" if self._https else " (if the master serves https, use an https:// URL)"
+                raise ClusterError(0, "UNREACHABLE", "the master at %s closed the connection during %s %s: %s%s" % (self.url, method, path, e, hint)) from e
             except socket.timeout as e:
                 self._drop()
                 raise ClusterError(0, "TIMEOUT", "the master at %s did not answer %s %s in time" % (self.url, method, path)) from e

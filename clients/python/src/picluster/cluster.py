@@ -34,14 +34,33 @@ class Cluster:
 
     ``url`` defaults to ``$PICLUSTER_URL`` (else ``http://127.0.0.1:8080``), ``token`` to
     ``$PICLUSTER_TOKEN``, else ``<data dir>/admin-token`` on the master itself.
+
+    An ``https://`` master is verified against ``ca_file`` (a PEM CA, e.g. the ``ca.pem`` of
+    ``picluster tls init``; default ``$PICLUSTER_CA``) or by ``pin``, the SHA-256 of its
+    certificate (``sha256:<hex>``; default ``$PICLUSTER_PIN``), else by the system CAs. A bad
+    file or pin raises TlsTrustError here; a master that fails the check raises TlsTrustError
+    (``TLS_TRUST``) or TlsPinMismatch (``TLS_PIN_MISMATCH``) before any request is sent.
     """
 
-    def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *, data_dir: Optional[str] = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        token: Optional[str] = None,
+        *,
+        data_dir: Optional[str] = None,
+        timeout: float = 60.0,
+        ca_file: Optional[str] = None,
+        pin: Optional[str] = None,
+    ) -> None:
         url = url or os.environ.get("PICLUSTER_URL") or "http://127.0.0.1:8080"
         if token is None:
             token = os.environ.get("PICLUSTER_TOKEN") or _read_token(data_dir or os.environ.get("PICLUSTER_DATA_DIR") or "./data")
         self.url = url.rstrip("/")
-        self._t = Transport(self.url, token, timeout)
+        if (ca_file or pin) and not self.url.startswith("https://"):
+            raise ValueError("ca_file= and pin= verify an https:// master; %r is not one" % self.url)
+        ca_file = ca_file or os.environ.get("PICLUSTER_CA") or None
+        pin = pin or os.environ.get("PICLUSTER_PIN") or None
+        self._t = Transport(self.url, token, timeout, ca_file=ca_file, pin=pin)
         self._uploaded: Dict[str, Dict[str, Any]] = {}
 
     def __enter__(self) -> "Cluster":

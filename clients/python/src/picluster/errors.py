@@ -20,6 +20,23 @@ class ClusterError(Exception):
         self.field = field
 
 
+class TlsTrustError(ClusterError):
+    """The https master could not be verified (code ``TLS_TRUST``): its certificate is not signed by
+    ``ca_file`` (or the system CAs) or does not name the host, or ``ca_file``/``pin`` is unusable.
+    ``status`` is 0: no request was sent."""
+
+    def __init__(self, message: str, code: str = "TLS_TRUST") -> None:
+        super().__init__(0, code, message)
+
+
+class TlsPinMismatch(TlsTrustError):
+    """The master's certificate does not hash to ``pin`` (code ``TLS_PIN_MISMATCH``); the message
+    names both fingerprints. No byte of the request was sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "TLS_PIN_MISMATCH")
+
+
 class FilesUnsupported(ClusterError):
     """``files=`` was given but this master has no ``/api/files`` endpoint (input files arrive in a later version)."""
 
