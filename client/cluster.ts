@@ -227,7 +227,7 @@ export class Cluster {
   async downloadArtifact(id: number, name: string): Promise<Buffer> {
     const path = `/api/jobs/${id}/artifacts/${name.split('/').map(encodeURIComponent).join('/')}`;
     const res = await this.fetch(this.url + path, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} }).catch((e: Error) => {
-      throw new ClusterApiError(0, 'UNREACHABLE', `cannot reach the master at ${this.url}: ${e.message}`);
+      throw unreachable(this.url, e);
     });
     if (!res.ok) {
       const err = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
@@ -303,11 +303,7 @@ export class Cluster {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (e) {
-      throw new ClusterApiError(
-        0,
-        'UNREACHABLE',
-        `cannot reach the master at ${this.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message} (is \`picluster master\` running? set PICLUSTER_URL)`,
-      );
+      throw unreachable(this.url, e as Error);
     }
     const text = await res.text();
     let data: unknown;
@@ -359,4 +355,25 @@ function functionSource(fn: (...args: never[]) => unknown): string {
   const src = fn.toString();
   if (/^(async\s+)?(function\b|\(|[A-Za-z_$][\w$]*\s*=>)/.test(src)) return src;
   return `(${src.startsWith('async ') ? 'async function ' + src.slice(6) : 'function ' + src})`;
+}
+
+/** Node's codes for a certificate the client's trust refuses (chain, self-signed, expiry, host name). */
+const CERT_REFUSED = /^(UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_|ERR_TLS_CERT_ALTNAME_INVALID)/;
+
+/**
+ * A request that got no answer: TLS_PIN_MISMATCH or TLS_TRUST when the client refused the
+ * master's certificate (as clients/python raises them), UNREACHABLE otherwise.
+ */
+function unreachable(url: string, e: Error): ClusterApiError {
+  const cause = (e.cause instanceof Error ? e.cause : e) as Error & { code?: unknown };
+  const code = typeof cause.code === 'string' ? cause.code : '';
+  if (code === 'TLS_PIN_MISMATCH') return new ClusterApiError(0, code, `${cause.message} (the master at ${url} is not the one --pin/PICLUSTER_PIN names)`);
+  if (code === 'TLS_TRUST' || CERT_REFUSED.test(code)) {
+    return new ClusterApiError(
+      0,
+      'TLS_TRUST',
+      `the master's certificate at ${url} is not trusted: ${cause.message} (give its CA with --ca/PICLUSTER_CA or pin it with --pin/PICLUSTER_PIN)`,
+    );
+  }
+  return new ClusterApiError(0, 'UNREACHABLE', `cannot reach the master at ${url}: ${cause.message} (is \`picluster master\` running? set PICLUSTER_URL)`);
 }

@@ -115,6 +115,7 @@ describe('TLS', () => {
     const refused = await cli(['nodes', '--pin', wrong]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain(`certificate pin mismatch: expected ${wrong}, got ${pin}`);
+    expect(refused.stderr).toContain('TLS_PIN_MISMATCH');
     const plain = await cli(['nodes'], { PICLUSTER_URL: url() });
     expect(plain.code).not.toBe(0);
     const bad = start(agentArgs('t2', wrong), { PICLUSTER_AGENT_TOKEN: deriveNodeToken(secret, 't2') });
