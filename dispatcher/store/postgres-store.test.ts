@@ -40,6 +40,25 @@ describe.skipIf(!bin)('PostgresStore (a real PostgreSQL, started by the test)', 
     await expect(PostgresStore.open(url)).rejects.toThrow(/newer than this picluster knows/);
   });
 
+  it('concurrent ends of one attempt from two connections: exactly one is recorded', async () => {
+    const url = await server.freshDatabase();
+    const [a, b] = await Promise.all([PostgresStore.open(url), PostgresStore.open(url)]);
+    const jobs = await a.insertJobs(
+      Array.from({ length: 20 }, () => ({ spec: { kind: 'exec' as const, argv: ['true'] }, priority: 0, group: 'g', retries: 0, requirements: {} })),
+      1,
+    );
+    const started = await a.startAttempts(
+      jobs.map((j) => ({ jobId: j.id, node: 'n' })),
+      2,
+    );
+    const end = (s: PostgresStore, attemptId: number, jobId: number) =>
+      s.transaction(async (tx) => tx.endAttempt({ attemptId, jobId, state: 'succeeded', at: 3, job: { state: 'succeeded' } }));
+    const outcomes = await Promise.all(started.flatMap(({ jobId, attempt }) => [end(a, attempt.id, jobId), end(b, attempt.id, jobId)]));
+    expect(outcomes.filter(Boolean)).toHaveLength(20);
+    expect(await a.countJobsByState()).toMatchObject({ succeeded: 20, running: 0 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('two stores opening one empty database at once migrate it once', async () => {
     const url = await server.freshDatabase();
     const [a, b] = await Promise.all([PostgresStore.open(url), PostgresStore.open(url)]);

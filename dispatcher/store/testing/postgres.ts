@@ -68,7 +68,8 @@ function waitForLog(child: ChildProcess, marker: string, ms: number, log: () => 
   });
 }
 
-export async function startPostgres(bin: string, opts: { readyMs?: number } = {}): Promise<TestPostgres> {
+/** `fsync: true` for benchmarks (durable commits, like a production server); tests leave it off. */
+export async function startPostgres(bin: string, opts: { readyMs?: number; fsync?: boolean } = {}): Promise<TestPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'picluster-pg-'));
   if (process.getuid?.() === 0) {
     const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
