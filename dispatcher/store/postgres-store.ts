@@ -161,23 +161,24 @@ export class PostgresStore extends PostgresHistory implements AsyncStore {
   }
 
   async startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): Promise<{ jobId: number; attempt: Attempt }[]> {
-    if (!assignments.length) return [];
-    return this.atomic(async (s) => {
-      const out: { jobId: number; attempt: Attempt }[] = [];
-      for (const { jobId, node } of assignments) {
-        // One statement: the attempt is inserted only if the job is queued (its row locked), and the job points at it.
-        const rows = await s.rows<{ id: number }>(
-          `WITH q AS (SELECT id FROM jobs WHERE id = $1 AND state = 'queued' FOR UPDATE),
-                a AS (INSERT INTO attempts (job_id, node, state, started_at) SELECT id, $2, 'running', $3 FROM q RETURNING id)
-           UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, $3),
-                  current_attempt_id = a.id, last_attempt_id = a.id, node = $2
-             FROM a WHERE jobs.id = $1 RETURNING a.id`,
-          [jobId, node, now],
-        );
-        if (rows[0]) out.push({ jobId, attempt: { id: rows[0].id, jobId, node, state: 'running', startedAt: now } });
-      }
-      return out;
-    });
+    // A job named twice can start once: its first assignment wins (the later ones would find it running).
+    const seen = new Set<number>();
+    const first = assignments.filter((a) => !seen.has(a.jobId) && seen.add(a.jobId));
+    if (!first.length) return [];
+    // One statement for the batch: queued jobs locked, one attempt each (ids in the assignments' order), jobs pointed at them.
+    const rows = await this.atomic((s) =>
+      s.rows<{ id: number; job_id: number; node: string }>(
+        `WITH input AS (SELECT * FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x(job_id, node, ord)),
+              q AS (SELECT input.* FROM input JOIN jobs ON jobs.id = input.job_id WHERE jobs.state = 'queued' ORDER BY input.ord FOR UPDATE OF jobs),
+              a AS (INSERT INTO attempts (job_id, node, state, started_at) SELECT job_id, node, 'running', $3 FROM q ORDER BY ord RETURNING id, job_id),
+              u AS (UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, $3),
+                           current_attempt_id = a.id, last_attempt_id = a.id, node = q.node
+                      FROM a JOIN q ON q.job_id = a.job_id WHERE jobs.id = a.job_id RETURNING jobs.id)
+         SELECT a.id, a.job_id, q.node FROM a JOIN q ON q.job_id = a.job_id ORDER BY q.ord`,
+        [first.map((a) => a.jobId), first.map((a) => a.node), now],
+      ),
+    );
+    return rows.map((r) => ({ jobId: r.job_id, attempt: { id: r.id, jobId: r.job_id, node: r.node, state: 'running', startedAt: now } }));
   }
 
   async endAttempt(end: AttemptEnd): Promise<boolean> {
