@@ -74,4 +74,15 @@ describe('loadConfig', () => {
     expect(JSON.stringify(r)).not.toContain('aaaa');
     expect(r.http.port).toBe(8080);
   });
+
+  it('takes a PostgreSQL store with its URL, requires the URL, and redacts its password', () => {
+    expect(loadConfig({}).store.kind).toBe('sqlite');
+    const c = loadConfig({ env: { PICLUSTER_STORE__KIND: 'postgres', PICLUSTER_STORE__URL: 'postgres://pic:hunter2@db.lan:5432/picluster' } });
+    expect(c.store).toMatchObject({ kind: 'postgres', url: 'postgres://pic:hunter2@db.lan:5432/picluster' });
+    expect(JSON.stringify(redactConfig(c))).not.toContain('hunter2');
+    expect((redactConfig(c) as { store: { url: string } }).store.url).toBe('postgres://pic:[redacted]@db.lan:5432/picluster');
+    expect(() => loadConfig({ overrides: { 'store.kind': 'postgres' } })).toThrow(/store\.url.*required with store\.kind: postgres/s);
+    expect(() => loadConfig({ overrides: { 'store.url': 'postgres://x@h/db' } })).toThrow(/store\.url.*only used with store\.kind: postgres/s);
+    expect(() => loadConfig({ overrides: { 'store.kind': 'postgres', 'store.url': 'mysql://h/db' } })).toThrow(/store\.url/);
+  });
 });

@@ -135,6 +135,14 @@ export const ConfigSchema = Type.Object(
     ),
     store: Type.Object(
       {
+        /**
+         * The engine: `sqlite` (default: `<dataDir>/picluster.db`, embedded) or `postgres` (`store.url`;
+         * the store passes the same conformance suite; the master itself refuses it until the
+         * dispatcher runs on the asynchronous contract — dispatcher/store/README.md).
+         */
+        kind: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
+        /** `postgres://user[:password]@host[:port]/database` (kind `postgres` only); env PICLUSTER_STORE__URL. The password is redacted in logs. */
+        url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
         /** Boot events, node events, stale-result records and resolved alerts are kept this many days. */
         historyDays: Type.Integer({ minimum: 1, default: 30 }),
         /** Finished jobs (with attempts, output, artifacts) are kept this many days; unset: `historyDays`. Pruned at start, hourly, and by `picluster prune`. */
@@ -333,6 +341,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   for (const [path, value] of Object.entries(sources.overrides ?? {})) setPath(merged, path, value);
   try {
     const config = validateWithDefaults(sources.file ? `invalid configuration (${sources.file})` : 'invalid configuration', ConfigSchema, merged);
+    if (config.store.kind === 'postgres' && config.store.url === undefined)
+      problems.push({ path: 'store.url', message: 'is required with store.kind: postgres' });
+    if (config.store.kind !== 'postgres' && config.store.url !== undefined)
+      problems.push({ path: 'store.url', message: 'is only used with store.kind: postgres' });
     if (problems.length) throw new ValidationError('invalid configuration', problems);
     return deepFreeze(config);
   } catch (e) {
@@ -350,7 +362,14 @@ export function redactConfig(config: unknown): unknown {
   if (Array.isArray(config)) return config.map(redactConfig);
   if (config && typeof config === 'object') {
     return Object.fromEntries(
-      Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.test(k) && v !== undefined && typeof v !== 'object' ? '[redacted]' : redactConfig(v)]),
+      Object.entries(config).map(([k, v]) => [
+        k,
+        SECRET_KEYS.test(k) && v !== undefined && typeof v !== 'object'
+          ? '[redacted]'
+          : k === 'url' && typeof v === 'string'
+            ? v.replace(/(\/\/[^:/@]+):[^@]*@/, '$1:[redacted]@')
+            : redactConfig(v),
+      ]),
     );
   }
   return config;

@@ -36,6 +36,7 @@ import type { BootEvent } from '../netboot/boot-event.ts';
 import { guarded } from './guard.ts';
 import { installProcessGuard } from './process-guard.ts';
 import { ListenError } from './errors.ts';
+import { StoreError } from './store/errors.ts';
 import { DiskWatch } from './disk-watch.ts';
 import { Retention } from './retention.ts';
 import { registerRetentionRoutes } from './http/routes-retention.ts';
@@ -77,6 +78,12 @@ export interface Master {
 export async function startMaster(config: Config, options: MasterOptions): Promise<Master> {
   const log = options.log;
   const clock = options.clock ?? systemClock;
+  if (config.store.kind !== 'sqlite') {
+    // The PostgreSQL store passes the conformance suite, but the dispatcher still runs on the synchronous contract.
+    throw new StoreError(
+      `store.kind: ${config.store.kind} is not yet supported by the master (the dispatcher runs on the embedded, synchronous store; dispatcher/store/README.md): use store.kind: sqlite`,
+    );
+  }
   // Netboot may only advertise files that exist (a PXE client sent to a missing one just loops).
   if (config.netboot.enabled) {
     const missing = missingBootFiles(config.netboot);

@@ -19,11 +19,19 @@ import { cluster, common, wrap } from './client-commands.ts';
 
 const dirFlags = { config: { type: 'string', short: 'c' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
-/** The data dir as the master would use it: --data-dir, else the config (FILE, $PICLUSTER_CONFIG, ./picluster.yaml), else ./data. */
-function dataDirOf(values: { config?: string; 'data-dir'?: string }): string {
+/**
+ * The data dir as the master would use it: --data-dir, else the config (FILE, $PICLUSTER_CONFIG, ./picluster.yaml), else ./data.
+ * Backup and restore copy the SQLite file: a config naming another engine is refused (`what` names the command).
+ */
+function dataDirOf(values: { config?: string; 'data-dir'?: string }, what: string): string {
   if (values['data-dir'] !== undefined) return resolve(values['data-dir']);
   const file = values.config ?? process.env.PICLUSTER_CONFIG ?? 'picluster.yaml';
   const config = loadConfig({ file, required: values.config !== undefined || process.env.PICLUSTER_CONFIG !== undefined, env: process.env });
+  if (config.store.kind !== 'sqlite') {
+    throw new StoreError(
+      `picluster ${what} copies the SQLite database; this configuration's store is ${config.store.kind} (store.kind): use that engine's own tools (pg_dump / pg_restore), docs/backup.md`,
+    );
+  }
   return resolve(config.dataDir);
 }
 
@@ -40,7 +48,7 @@ to <file> (0600; never overwrites). Safe while the master runs. Run it as the se
 export const backupCommand = wrap(BACKUP_USAGE, async (argv) => {
   const { values, positionals } = parseFlags(argv, dirFlags, true);
   if (positionals.length !== 1) throw new UsageError('backup takes one file name');
-  const dataDir = dataDirOf(values);
+  const dataDir = dataDirOf(values, 'backup');
   const secrets: Record<string, string> = {};
   for (const name of [CLUSTER_SECRET_FILE, ADMIN_TOKEN_FILE]) {
     const path = join(dataDir, name);
@@ -61,7 +69,7 @@ as picluster.db.pre-restore-<time>.`;
 export const restoreCommand = wrap(RESTORE_USAGE, async (argv) => {
   const { values, positionals } = parseFlags(argv, dirFlags, true);
   if (positionals.length !== 1) throw new UsageError('restore takes one file name');
-  const dataDir = dataDirOf(values);
+  const dataDir = dataDirOf(values, 'restore');
   const pid = runningMasterPid(dataDir);
   if (pid !== undefined) {
     throw new StoreError(`a master (pid ${pid}) is running on ${dataDir}: stop it first (sudo systemctl stop picluster-master), then restore`);

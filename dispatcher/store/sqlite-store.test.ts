@@ -3,11 +3,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { asyncStore } from './async-adapter.ts';
 import { storeConformance } from './conformance.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { MIGRATIONS } from './migrations.ts';
 
-storeConformance('sqlite (file, WAL)', () => new SqliteStore(join(mkdtempSync(join(tmpdir(), 'picluster-store-')), 'db.sqlite')));
+storeConformance('sqlite (file, WAL)', () => asyncStore(new SqliteStore(join(mkdtempSync(join(tmpdir(), 'picluster-store-')), 'db.sqlite'))));
 
 describe('SqliteStore specifics', () => {
   it('migrates to the latest version, in WAL mode, and keeps data across reopen', () => {

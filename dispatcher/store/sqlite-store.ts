@@ -13,7 +13,7 @@ import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
 import { artifactsNamed, pruneFinishedJobs } from './sqlite-retention.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { toAlert, toAttempt, toJob, toPowerOp, type AlertRow, type AttemptRow, type JobRow, type PowerOpRow } from './sqlite-rows.ts';
+import { toAlert, toAttempt, toJob, toNodeEvent, toPowerOp, type AlertRow, type AttemptRow, type JobRow, type NodeEventRow, type PowerOpRow } from './rows.ts';
 import {
   clampLimit,
   emptyCounts,
@@ -122,6 +122,13 @@ export class SqliteStore implements Store {
   transaction<T>(fn: () => T): T {
     return this.db.inTransaction ? fn() : this.db.transaction(fn)();
   }
+
+  /** A transaction held open across awaits (the async adapter's `transaction`). */
+  readonly manual = {
+    begin: () => this.db.exec('BEGIN IMMEDIATE'),
+    commit: () => this.db.exec('COMMIT'),
+    rollback: () => this.db.inTransaction && this.db.exec('ROLLBACK'),
+  };
 
   insertJobs(jobs: readonly NewJob[], now: number): Job[] {
     return this.db.transaction(() =>
@@ -276,26 +283,7 @@ export class SqliteStore implements Store {
     this.s.addNodeEvent.run(e.node, e.at, e.kind, e.message, e.actor, e.from ?? null, e.to ?? null);
   }
   listNodeEvents(node: string, limit?: number): NodeEvent[] {
-    const rows = this.s.listNodeEvents.all(node, clampLimit(limit)) as {
-      id: number;
-      node: string;
-      at: number;
-      kind: string;
-      message: string;
-      actor: string;
-      from_state: string | null;
-      to_state: string | null;
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      node: r.node,
-      at: r.at,
-      kind: r.kind,
-      message: r.message,
-      actor: r.actor,
-      ...(r.from_state !== null ? { from: r.from_state as NodeEvent['from'] } : {}),
-      ...(r.to_state !== null ? { to: r.to_state as NodeEvent['to'] } : {}),
-    }));
+    return (this.s.listNodeEvents.all(node, clampLimit(limit)) as NodeEventRow[]).map(toNodeEvent);
   }
 
   addBootEvent(e: BootEvent): void {

@@ -1,6 +1,8 @@
 /**
- * The store speaks the domain's language; only `store/` knows SQL. Two implementations
- * (SQLite, in memory) pass one conformance suite (`conformance.ts`).
+ * The store speaks the domain's language; only `store/` knows SQL. `Store` is the synchronous
+ * contract of the embedded engines (SQLite, in memory); `AsyncStore` is its Promise-returning
+ * twin, the contract every engine meets (PostgreSQL natively, the embedded ones through
+ * `asyncStore()` in async-adapter.ts). All pass one conformance suite (`conformance.ts`).
  *
  * The Dispatcher is the only writer. Operations that must be atomic (starting attempts,
  * ending one together with its job) are single calls here; ending an attempt is a
@@ -77,6 +79,8 @@ export interface BootEventQuery {
   readonly serial?: string;
   readonly limit?: number;
 }
+
+export type StoreKind = 'sqlite' | 'memory' | 'postgres';
 
 export interface Store {
   readonly kind: 'sqlite' | 'memory';
@@ -155,6 +159,19 @@ export interface Store {
 
   close(): void;
 }
+
+type Async<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
+
+/**
+ * The asynchronous contract: every `Store` operation, returning a Promise, with the same meaning.
+ * `transaction(fn)` runs `fn(tx)` as one transaction: every call on `tx` is part of it, it commits
+ * when `fn`'s Promise resolves and rolls back when it rejects. Calls on the store itself made
+ * while a transaction is open are not part of it (engines may make them wait for its end).
+ */
+export type AsyncStore = { readonly [K in Exclude<keyof Store, 'kind' | 'transaction'>]: Async<Store[K]> } & {
+  readonly kind: StoreKind;
+  transaction<T>(fn: (tx: AsyncStore) => Promise<T>): Promise<T>;
+};
 
 export interface PrunedJobs {
   readonly jobs: number;

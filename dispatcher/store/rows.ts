@@ -1,5 +1,6 @@
-/** Row shapes of the SQLite tables and their mapping to domain records (used by sqlite-store.ts only). */
+/** Row shapes of the SQL tables (SQLite and PostgreSQL share them) and their mapping to domain records. */
 import type { Attempt, AttemptState, Job, JobState } from '../domain/jobs.ts';
+import type { NodeEvent } from '../domain/nodes.ts';
 import type { Alert, PowerOp, PowerOpAction, PowerOpState } from './store.ts';
 
 export interface JobRow {
@@ -121,3 +122,24 @@ export function toAttempt(r: AttemptRow): Attempt {
     ...(r.result !== null ? { result: JSON.parse(r.result) } : {}),
   };
 }
+
+export interface NodeEventRow {
+  id: number;
+  node: string;
+  at: number;
+  kind: string;
+  message: string;
+  actor: string;
+  from_state: string | null;
+  to_state: string | null;
+}
+export const toNodeEvent = (r: NodeEventRow): NodeEvent => ({
+  id: r.id,
+  node: r.node,
+  at: r.at,
+  kind: r.kind,
+  message: r.message,
+  actor: r.actor,
+  ...(r.from_state !== null ? { from: r.from_state as NodeEvent['from'] } : {}),
+  ...(r.to_state !== null ? { to: r.to_state as NodeEvent['to'] } : {}),
+});
