@@ -40,6 +40,8 @@ export interface Sample {
   readonly t: number;
   readonly rssMb: number | undefined;
   readonly done: number;
+  /** Taken during a disk-full episode (the ballast in place). */
+  readonly diskFull: boolean;
 }
 
 export interface ChaosResult {
@@ -47,7 +49,8 @@ export interface ChaosResult {
   readonly durationS: number;
   readonly counts: Record<string, number>;
   readonly store: { jobs: number; succeededOnce: number; lost: number; doubleAccepted: number; staleResults: number; nodeLostAttempts: number; attempts: number };
-  readonly rssMb: { min: number; max: number; last: number };
+  /** Over all samples; `maxOutsideDiskFull`: over those not taken during a disk-full episode. */
+  readonly rssMb: { min: number; max: number; maxOutsideDiskFull: number; last: number };
   readonly samples: readonly Sample[];
   /** When each master kill, cut and disk-full episode began (s since start). */
   readonly events: readonly { t: number; kind: Milestone['kind']; atDone: number }[];
@@ -86,6 +89,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   let master: Proc | undefined;
   let agents: Proc | undefined;
   let done = 0;
+  let diskFull = false;
   let stopping = false;
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void): void => {
@@ -162,6 +166,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       env.heal();
     } else {
       counts.diskFulls!++;
+      diskFull = true;
       env.fill(MIN_FREE / 2);
       say(`disk nearly full at ${done} done (${env.freeBytes()} B free)`);
       const alertOpen = async () => (await api<{ alerts: { kind: string }[] }>('GET', '/api/alerts?open=true')).json.alerts.some((a) => a.kind === 'disk-low');
@@ -175,6 +180,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       await new Promise<void>((r) => later(ms, r));
       env.unfill();
       await waitFor('disk-low resolved', async () => !(await alertOpen()), 60_000, 100);
+      diskFull = false;
       say(`disk freed, alert resolved at ${done} done`);
     }
   };
@@ -210,7 +216,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     say(`${o.agents} agents welcomed`);
 
     const sampler = setInterval(() => {
-      samples.push({ t: elapsed(), rssMb: master ? (rssBytes(master.pid) ?? 0) / 2 ** 20 || undefined : undefined, done });
+      samples.push({ t: elapsed(), rssMb: master ? (rssBytes(master.pid) ?? 0) / 2 ** 20 || undefined : undefined, done, diskFull });
       void status().catch(() => {});
     }, 1000);
     later(o.agentChaosMs * random(), agentChaos);
@@ -249,6 +255,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const lost = ids.filter((id) => byId.get(id)?.state !== 'succeeded' || byId.get(id)?.ok === 0).length;
       const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
       const rss = samples.map((s) => s.rssMb).filter((v): v is number => v !== undefined);
+      const rssOutside = samples.filter((s) => !s.diskFull).map((s) => s.rssMb ?? 0);
       return {
         options: { agents: o.agents, jobs: o.jobs, masterKills: o.masterKills, cuts: o.cuts, diskFulls: o.diskFulls, seed: o.seed, jobMs: o.jobMs, agentChaosMs: o.agentChaosMs, tmpfsMb: o.tmpfsMb, timeoutMs: o.timeoutMs },
         durationS: elapsed(),
@@ -262,7 +269,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           nodeLostAttempts: n("SELECT COUNT(*) AS n FROM attempts WHERE state = 'node-lost'"),
           attempts: n('SELECT COUNT(*) AS n FROM attempts'),
         },
-        rssMb: { min: Math.min(...rss), max: Math.max(...rss), last: rss.at(-1) ?? 0 },
+        rssMb: { min: Math.min(...rss), max: Math.max(...rss), maxOutsideDiskFull: Math.max(...rssOutside), last: rss.at(-1) ?? 0 },
         samples,
         events,
       };

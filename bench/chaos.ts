@@ -76,6 +76,7 @@ function summaryRows(r: ChaosResult): [string, string | number][] {
     ['attempts lost with their node', r.store.nodeLostAttempts],
     ['attempts', r.store.attempts],
     ['master RSS MB min / max / last', `${r.rssMb.min.toFixed(0)} / ${r.rssMb.max.toFixed(0)} / ${r.rssMb.last.toFixed(0)}`],
+    ['master RSS MB max outside disk-full', r.rssMb.maxOutsideDiskFull.toFixed(0)],
     ['duration s', r.durationS.toFixed(0)],
   ];
 }
