@@ -14,9 +14,19 @@ describe('chaos plan', () => {
     expect(plan.at(-1)!.atDone).toBeLessThanOrEqual(45_000);
     expect(planMilestones(o, mulberry32(7))).toEqual(plan);
     expect(planMilestones(o, mulberry32(8))).not.toEqual(plan);
+    // relative to the jobs already done when the chaos starts
+    const late = planMilestones(o, mulberry32(7), 30_000);
+    expect(late[0]!.atDone).toBeGreaterThanOrEqual(31_000);
+    expect(late.at(-1)!.atDone).toBeLessThanOrEqual(48_000);
   });
 
   it('prints aligned rows', () => {
-    expect(summaryTable([['jobs', 50000], ['lost', 0], ['seed', '42']])).toBe('jobs  50,000\nlost  0\nseed  42');
+    expect(
+      summaryTable([
+        ['jobs', 50000],
+        ['lost', 0],
+        ['seed', '42'],
+      ]),
+    ).toBe('jobs  50,000\nlost  0\nseed  42');
   });
 });

@@ -9,10 +9,11 @@ export interface Milestone {
 }
 
 /**
- * Every event gets its own slot between 5 % and 90 % of the jobs (slots in random order), so no
- * two overlap and the run ends with a quiet drain.
+ * Every event gets its own slot between 5 % and 90 % of the jobs still to do (`doneAlready`
+ * have succeeded when the chaos starts), slots in random order, so no two overlap and the run
+ * ends with a quiet drain.
  */
-export function planMilestones(o: { jobs: number; masterKills: number; cuts: number; diskFulls: number }, random: () => number): Milestone[] {
+export function planMilestones(o: { jobs: number; masterKills: number; cuts: number; diskFulls: number }, random: () => number, doneAlready = 0): Milestone[] {
   const kinds: Milestone['kind'][] = [
     ...Array<Milestone['kind']>(o.masterKills).fill('kill'),
     ...Array<Milestone['kind']>(o.cuts).fill('cut'),
@@ -23,7 +24,8 @@ export function planMilestones(o: { jobs: number; masterKills: number; cuts: num
     [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
   }
   const span = 0.85 / Math.max(1, kinds.length);
-  return kinds.map((kind, i) => ({ kind, atDone: Math.floor(o.jobs * (0.05 + span * (i + 0.25 + 0.5 * random()))) }));
+  const todo = Math.max(0, o.jobs - doneAlready);
+  return kinds.map((kind, i) => ({ kind, atDone: doneAlready + Math.floor(todo * (0.05 + span * (i + 0.25 + 0.5 * random()))) }));
 }
 
 /** A two-column text table. */

@@ -48,7 +48,15 @@ export interface ChaosResult {
   readonly options: Omit<ChaosOptions, 'log'>;
   readonly durationS: number;
   readonly counts: Record<string, number>;
-  readonly store: { jobs: number; succeededOnce: number; lost: number; doubleAccepted: number; staleResults: number; nodeLostAttempts: number; attempts: number };
+  readonly store: {
+    jobs: number;
+    succeededOnce: number;
+    lost: number;
+    doubleAccepted: number;
+    staleResults: number;
+    nodeLostAttempts: number;
+    attempts: number;
+  };
   /** Over all samples; `maxOutsideDiskFull`: over those not taken during a disk-full episode. */
   readonly rssMb: { min: number; max: number; maxOutsideDiskFull: number; last: number };
   readonly samples: readonly Sample[];
@@ -61,6 +69,13 @@ const MISSED = 3;
 const MIN_FREE = 16 * 1024 * 1024;
 
 type Status = Record<'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled', number>;
+
+let active: (() => Promise<void>) | undefined;
+
+/** Stops a run in progress (a signal): every process it started, by PID, and its namespaces and tmpfs. */
+export async function abortChaos(): Promise<void> {
+  await active?.();
+}
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const random = mulberry32(o.seed);
@@ -185,10 +200,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
   };
 
+  const cleanup = async (): Promise<void> => {
+    stopping = true;
+    for (const t of timers) clearTimeout(t);
+    await agents?.kill().catch(() => {});
+    await master?.kill().catch(() => {});
+    await env.destroy();
+  };
+  active = cleanup;
   try {
     await env.create();
     await startMaster();
     say(`master up in netns ${env.link.serverNs}, data dir on a ${o.tmpfsMb} MB tmpfs; seed ${o.seed}`);
+
     const ids: number[] = [];
     for (let i = 0; i < o.jobs; i += 1000) {
       const batch = Array.from({ length: Math.min(1000, o.jobs - i) }, (_, k) => {
@@ -201,6 +225,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
     say(`${ids.length} jobs submitted`);
 
+    // the agents connect held (pulling nothing) and are released together, so the chaos starts with the whole fleet
     agents = env.startInAgentsNs(AGENTS_SCRIPT, [env.masterUrl, secret, String(o.agents), String(o.seed)]);
     const a = agents;
     await waitFor(
@@ -214,6 +239,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       200,
     );
     say(`${o.agents} agents welcomed`);
+    const everyone = Array.from({ length: o.agents }, (_, i) => i);
+    command({ op: 'release', agents: everyone });
 
     const sampler = setInterval(() => {
       samples.push({ t: elapsed(), rssMb: master ? (rssBytes(master.pid) ?? 0) / 2 ** 20 || undefined : undefined, done, diskFull });
@@ -221,13 +248,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }, 1000);
     later(o.agentChaosMs * random(), agentChaos);
     try {
-      for (const m of planMilestones(o, random)) {
+      const plan = planMilestones(o, random, (await status()).succeeded);
+      for (const m of plan) {
         await waitFor(`${m.atDone} done`, async () => (await status()).succeeded >= m.atDone, o.timeoutMs, 200);
         await milestone(m);
       }
       stopping = true;
       // no more chaos: thaw everyone still frozen, let the queue drain
-      command({ op: 'thaw', agents: Array.from({ length: o.agents }, (_, i) => i) });
+      command({ op: 'thaw', agents: everyone });
       await waitFor(
         'all jobs ended',
         async () => {
@@ -249,7 +277,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const db = new Database(join(env.dataDir, 'picluster.db'), { readonly: true });
     try {
       const perJob = db
-        .prepare("SELECT j.id, j.state, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = j.id AND a.state = 'succeeded') AS ok FROM jobs j WHERE j.name LIKE 'chaos-%'")
+        .prepare(
+          "SELECT j.id, j.state, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = j.id AND a.state = 'succeeded') AS ok FROM jobs j WHERE j.name LIKE 'chaos-%'",
+        )
         .all() as { id: number; state: string; ok: number }[];
       const byId = new Map(perJob.map((j) => [j.id, j]));
       const lost = ids.filter((id) => byId.get(id)?.state !== 'succeeded' || byId.get(id)?.ok === 0).length;
@@ -257,7 +287,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const rss = samples.map((s) => s.rssMb).filter((v): v is number => v !== undefined);
       const rssOutside = samples.filter((s) => !s.diskFull).map((s) => s.rssMb ?? 0);
       return {
-        options: { agents: o.agents, jobs: o.jobs, masterKills: o.masterKills, cuts: o.cuts, diskFulls: o.diskFulls, seed: o.seed, jobMs: o.jobMs, agentChaosMs: o.agentChaosMs, tmpfsMb: o.tmpfsMb, timeoutMs: o.timeoutMs },
+        options: {
+          agents: o.agents,
+          jobs: o.jobs,
+          masterKills: o.masterKills,
+          cuts: o.cuts,
+          diskFulls: o.diskFulls,
+          seed: o.seed,
+          jobMs: o.jobMs,
+          agentChaosMs: o.agentChaosMs,
+          tmpfsMb: o.tmpfsMb,
+          timeoutMs: o.timeoutMs,
+        },
         durationS: elapsed(),
         counts,
         store: {
@@ -277,10 +318,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       db.close();
     }
   } finally {
-    stopping = true;
-    for (const t of timers) clearTimeout(t);
-    await agents?.kill().catch(() => {});
-    await master?.kill().catch(() => {});
-    await env.destroy();
+    active = undefined;
+    await cleanup();
   }
 }

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { chaosUnavailable } from './chaos-env.ts';
 import { summaryTable } from './chaos-plan.ts';
-import { runChaos, type ChaosResult } from './chaos-run.ts';
+import { abortChaos, runChaos, type ChaosResult } from './chaos-run.ts';
 import { lineChartSvg } from './plot.ts';
 
 const { values } = parseArgs({
@@ -38,6 +38,11 @@ if (why) {
 const seed = values.seed ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
 const [jobMin, jobMax] = values['job-ms'].split(',').map(Number) as [number, number];
 console.log(`chaos: seed ${seed} (repeat with --seed ${seed})`);
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    console.error(`chaos: ${sig}: stopping the master and agents, removing namespaces and the tmpfs`);
+    void abortChaos().finally(() => process.exit(130));
+  });
 const r = await runChaos({
   agents: Number(values.agents),
   jobs: Number(values.jobs),

@@ -63,6 +63,8 @@ export class VirtualAgent {
   /** Frozen (chaos: a hung process): nothing is sent or handled; messages wait for `thaw`. */
   private frozen = false;
   private readonly held: DispatcherMessage[] = [];
+  /** Connected but not pulling work until `release` (chaos: the whole fleet starts at once). */
+  private holding = false;
   private slots: number;
 
   constructor(private readonly o: VirtualAgentOptions) {
@@ -140,6 +142,17 @@ export class VirtualAgent {
     if (!this.ws || this.ws.readyState === this.ws.CLOSED) this.afterClose();
   }
 
+  /** Chaos: connect and heartbeat but pull no work until `release`. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  release(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    if (this.welcomed && this.running.size < this.slots) this.send({ type: 'pull', slots: this.slots - this.running.size });
+  }
+
   /** Chaos: the link drops (no close handshake); the agent reconnects with backoff, its state kept. */
   dropConnection(): void {
     this.ws?.terminate();
@@ -201,7 +214,7 @@ export class VirtualAgent {
         // Spread the first heartbeats over one interval, as agents booted at different times would.
         this.nextHeartbeatAt = this.o.now() + Math.floor(this.o.random() * this.heartbeatMs);
         const free = this.slots - this.running.size;
-        if (free > 0) this.send({ type: 'pull', slots: free });
+        if (free > 0 && !this.holding) this.send({ type: 'pull', slots: free });
         break;
       }
       case 'assign': {
