@@ -60,6 +60,11 @@ export class VirtualAgent {
   private reconnectTimer: NodeJS.Timeout | undefined;
   /** Reconnections after a lost connection (not reboots). */
   reconnects = 0;
+  /** Frozen (chaos: a hung process): nothing is sent or handled; messages wait for `thaw`. */
+  private frozen = false;
+  private readonly held: DispatcherMessage[] = [];
+  /** Connected but not pulling work until `release` (chaos: the whole fleet starts at once). */
+  private holding = false;
   private slots: number;
 
   constructor(private readonly o: VirtualAgentOptions) {
@@ -89,6 +94,10 @@ export class VirtualAgent {
         const parsed = parseDispatcherMessage(raw as Buffer);
         if (!parsed.ok) return;
         const m = parsed.message;
+        if (this.frozen) {
+          if (this.held.length < 10_000) this.held.push(m);
+          return;
+        }
         if (m.type === 'welcome') settle();
         if (m.type === 'refused') {
           this.o.events.refused(this.o.name, m.code, m.message);
@@ -110,12 +119,54 @@ export class VirtualAgent {
 
   /** Sends a heartbeat if one is due; the fleet calls this from its timer. */
   heartbeat(now: number): void {
-    if (!this.welcomed || now < this.nextHeartbeatAt) return;
+    if (!this.welcomed || this.frozen || now < this.nextHeartbeatAt) return;
     const elapsed = this.lastHeartbeatAt ? now - this.lastHeartbeatAt : this.heartbeatMs;
     this.lastHeartbeatAt = now;
     this.nextHeartbeatAt = now + this.heartbeatMs;
     const health = stepHealth(this.health, this.running.size, this.slots, elapsed, this.o.random);
     this.send({ type: 'heartbeat', health, running: [...this.running.keys()] });
+  }
+
+  /** Chaos: the process hangs (as under SIGSTOP) — no heartbeats, results or replies until `thaw`. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** Chaos: the hang ends; held messages are handled, unacked results resent, a closed link reopened. */
+  thaw(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    for (const m of this.held.splice(0)) this.onMessage(m);
+    for (const body of this.unacked.values()) this.send({ type: 'result', result: body });
+    if (this.welcomed && this.running.size < this.slots) this.send({ type: 'pull', slots: this.slots - this.running.size });
+    if (!this.ws || this.ws.readyState === this.ws.CLOSED) this.afterClose();
+  }
+
+  /** Chaos: connect and heartbeat but pull no work until `release`. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  release(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    if (this.welcomed && this.running.size < this.slots) this.send({ type: 'pull', slots: this.slots - this.running.size });
+  }
+
+  /** Chaos: the link drops (no close handshake); the agent reconnects with backoff, its state kept. */
+  dropConnection(): void {
+    this.ws?.terminate();
+  }
+
+  /** Chaos: the agent process dies and restarts — running jobs and unacked results are gone, new boot id. */
+  crash(): void {
+    for (const r of this.running.values()) clearTimeout(r.timer);
+    this.running.clear();
+    this.unacked.clear();
+    this.held.length = 0;
+    this.frozen = false;
+    this.bootId = bootIdOf(this.o.random);
+    this.ws?.terminate();
   }
 
   stop(): void {
@@ -163,7 +214,7 @@ export class VirtualAgent {
         // Spread the first heartbeats over one interval, as agents booted at different times would.
         this.nextHeartbeatAt = this.o.now() + Math.floor(this.o.random() * this.heartbeatMs);
         const free = this.slots - this.running.size;
-        if (free > 0) this.send({ type: 'pull', slots: free });
+        if (free > 0 && !this.holding) this.send({ type: 'pull', slots: free });
         break;
       }
       case 'assign': {
@@ -227,7 +278,7 @@ export class VirtualAgent {
 
   /** After a close: a reboot comes back in 100 ms; a lost connection of a started agent with backoff. */
   private afterClose(): void {
-    if (this.stopped || this.reconnectTimer) return;
+    if (this.stopped || this.reconnectTimer || this.frozen) return;
     let ms: number;
     if (this.rebooting) {
       this.rebooting = false;
@@ -244,7 +295,7 @@ export class VirtualAgent {
 
   private send(m: AgentMessage): void {
     const ws = this.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+    if (ws && !this.frozen && ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
   }
 }
 

@@ -58,8 +58,14 @@ export interface Proc {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function startProc(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `picluster <args>` (or, with `script`, `node --import tsx <script> <args>`), optionally
+ * under `wrap` (e.g. `ip netns exec NS`, which execs: the PID is the node process's).
+ */
+export function startProc(args: string[], env: Record<string, string>, o: { wrap?: readonly string[]; script?: string; stdin?: boolean } = {}): Proc {
+  const node = [process.execPath, ...(o.script ? ['--import', 'tsx', o.script] : [BIN]), ...args];
+  const argv = [...(o.wrap ?? []), ...node];
+  const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out += d.toString();
