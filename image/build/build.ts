@@ -220,7 +220,14 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   // 7 ─ runtime squashfs
   const runtime = await progress.step(
     'runtime squashfs (node + agent + node-pty)',
-    () => buildRuntime({ nodeBinary: node.binary, agentCode: agent.code, nodePtyDir: pty.packageDir, compression: runtimeCompression(profile.arch) }, workDir, cacheDir, epoch, !opts.rebuildRuntime),
+    () =>
+      buildRuntime(
+        { nodeBinary: node.binary, agentCode: agent.code, nodePtyDir: pty.packageDir, compression: runtimeCompression(profile.arch) },
+        workDir,
+        cacheDir,
+        epoch,
+        !opts.rebuildRuntime,
+      ),
     (r) => (r.cached ? 'cached' : 'built'),
   );
   const runtimeSha256 = await sha256File(runtime.path);
