@@ -8,13 +8,14 @@
  *
  *   npm run bench:node-idle-ram -- [--versions 20.20.2,24.22.3] [--rounds 2] [--idle-ms 15000] [--json out.json]
  *   npm run bench:node-idle-ram -- --variant 20.20.2 --variant '24.22.3 --max-semi-space-size=1' …
+ *   … --smaps-dir DIR: also writes each agent's /proc/<pid>/smaps there (where the anonymous memory sits)
  *
  * A --variant is a version followed by the node flags to run the agent with (as agent-loop in
  * the image would), and NAME=value words for its environment; given, the variants replace --versions.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     'idle-ms': { type: 'string', default: '15000' },
     cache: { type: 'string', default: 'image/.cache' },
     json: { type: 'string' },
+    'smaps-dir': { type: 'string' },
   },
 });
 interface Variant {
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
   // the oldest version measured sets the syntax target, so every variant runs the same bundle
   const oldest = Math.min(...variants.map((v) => Number(v.version.split('.')[0])));
   const bundle = await bundleAgent(AGENT_ENTRY, `node${oldest}`);
+  mkdirSync(join(REPO, '.cache'), { recursive: true }); // absent on a fresh clone
   writeFileSync(agentFile, bundle.code);
   const config = loadConfig({ overrides: { dataDir: join(work, 'data'), 'http.port': 0, 'http.host': '127.0.0.1' } });
   const master = await startMaster(config, { log: silentLogger() });
@@ -123,6 +126,11 @@ async function main(): Promise<void> {
         for (let i = 0; i < 5; i++) {
           samples.push(smaps(child.pid!));
           await sleep(1000);
+        }
+        // the full per-mapping view, to see where a variant's anonymous memory sits
+        if (values['smaps-dir']) {
+          mkdirSync(values['smaps-dir'], { recursive: true });
+          writeFileSync(join(values['smaps-dir'], `${variant.label.replace(/[^\w.=-]+/g, '_')}-${round}.smaps`), readFileSync(`/proc/${child.pid!}/smaps`));
         }
         const r = {
           variant: variant.label,

@@ -273,21 +273,27 @@ type Checker = ReturnType<typeof TypeCompiler.Compile>;
 function checkers(schemas: readonly TSchema[]): Map<string, Checker> {
   return new Map(schemas.map((s) => [String((s.properties as { type: { const: string } }).type.const), TypeCompiler.Compile(s)]));
 }
-const agentCheckers = checkers([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, BootReportMsg, ShellOutputMsg, ShellExitMsg]);
-const dispatcherCheckers = checkers([
-  WelcomeMsg,
-  AssignMsg,
-  CancelMsg,
-  ResultAckMsg,
-  SetSlotsMsg,
-  CommandMsg,
-  ErrorMsg,
-  RefusedMsg,
-  ShellOpenMsg,
-  ShellInputMsg,
-  ShellResizeMsg,
-  ShellCloseMsg,
-]);
+// Compiled on first use: an agent parses only dispatcher frames and the master only agent frames,
+// so neither builds (and holds the generated code of) the other side's checkers.
+let agentCheckersMemo: Map<string, Checker> | undefined;
+const agentCheckers = () =>
+  (agentCheckersMemo ??= checkers([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, BootReportMsg, ShellOutputMsg, ShellExitMsg]));
+let dispatcherCheckersMemo: Map<string, Checker> | undefined;
+const dispatcherCheckers = () =>
+  (dispatcherCheckersMemo ??= checkers([
+    WelcomeMsg,
+    AssignMsg,
+    CancelMsg,
+    ResultAckMsg,
+    SetSlotsMsg,
+    CommandMsg,
+    ErrorMsg,
+    RefusedMsg,
+    ShellOpenMsg,
+    ShellInputMsg,
+    ShellResizeMsg,
+    ShellCloseMsg,
+  ]));
 
 export type ParseResult<M> = { ok: true; message: M } | { ok: false; code: 'BAD_JSON' | 'BAD_MESSAGE'; error: string };
 
@@ -312,5 +318,5 @@ function parseWith<M>(byType: Map<string, Checker>, raw: string | Buffer): Parse
   };
 }
 
-export const parseAgentMessage = (raw: string | Buffer): ParseResult<AgentMessage> => parseWith(agentCheckers, raw);
-export const parseDispatcherMessage = (raw: string | Buffer): ParseResult<DispatcherMessage> => parseWith(dispatcherCheckers, raw);
+export const parseAgentMessage = (raw: string | Buffer): ParseResult<AgentMessage> => parseWith(agentCheckers(), raw);
+export const parseDispatcherMessage = (raw: string | Buffer): ParseResult<DispatcherMessage> => parseWith(dispatcherCheckers(), raw);

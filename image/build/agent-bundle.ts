@@ -45,6 +45,11 @@ export async function bundleAgent(entry: string, target: string): Promise<AgentB
       // CJS dependencies bundled into ESM still call require() for node builtins.
       banner: { js: "import { createRequire as __piclusterCreateRequire } from 'node:module';\nconst require = __piclusterCreateRequire(import.meta.url);" },
       legalComments: 'none',
+      // The source stays in the agent's heap for lazy compilation: whitespace and syntax minified
+      // it is ~0.8 MiB less idle RAM (bench/node-idle-ram.ts). Identifiers are kept, so stack
+      // traces still name every function (their columns point into long lines).
+      minifyWhitespace: true,
+      minifySyntax: true,
       metafile: true,
       logLevel: 'silent',
       absWorkingDir: REPO_ROOT,

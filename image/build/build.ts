@@ -43,7 +43,7 @@ import { withBuildLock } from './lock.ts';
 import { selectFromKernelTree } from './modules.ts';
 import { prepareNode, prepareNodePty } from './node-runtime.ts';
 import { formatBytes, silentProgress, type Progress } from './progress.ts';
-import { buildRuntime } from './runtime.ts';
+import { buildRuntime, runtimeCompression } from './runtime.ts';
 
 export const IMAGE_DIR = join(REPO_ROOT, 'image');
 export const DEFAULT_OUT_DIR = join(IMAGE_DIR, 'dist');
@@ -220,7 +220,14 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   // 7 ─ runtime squashfs
   const runtime = await progress.step(
     'runtime squashfs (node + agent + node-pty)',
-    () => buildRuntime({ nodeBinary: node.binary, agentCode: agent.code, nodePtyDir: pty.packageDir }, workDir, cacheDir, epoch, !opts.rebuildRuntime),
+    () =>
+      buildRuntime(
+        { nodeBinary: node.binary, agentCode: agent.code, nodePtyDir: pty.packageDir, compression: runtimeCompression(profile.arch) },
+        workDir,
+        cacheDir,
+        epoch,
+        !opts.rebuildRuntime,
+      ),
     (r) => (r.cached ? 'cached' : 'built'),
   );
   const runtimeSha256 = await sha256File(runtime.path);

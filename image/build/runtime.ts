@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sha256, sha256File } from './hash.ts';
+import type { Arch } from './inputs.ts';
 import { run } from './proc.ts';
 
 export interface RuntimeInputs {
@@ -15,14 +16,29 @@ export interface RuntimeInputs {
   readonly agentCode: Uint8Array;
   /** Directory laid out like node_modules/node-pty, or undefined to ship without a pty. */
   readonly nodePtyDir: string | undefined;
+  /** mksquashfs compression arguments (runtimeCompression); default SQUASHFS_COMPRESSION. */
+  readonly compression?: readonly string[];
 }
 
 /**
  * xz with 256 KiB blocks: the squashfs stays in /run (tmpfs), so every byte of it is a byte of
  * the node's idle RAM. With Node 24's 98.6 MiB arm64 binary zstd-15 made 36.4 MB (over the Pi 3
  * `runtime8` TFTP limit), xz -b 256K 30.4 MB; a page fault decompresses at most one 256 KiB block.
+ * Not bigger blocks: the kernel's squashfs keeps 3 fragment buffers, and a data buffer and an xz
+ * dictionary per possible CPU (Debian: DECOMP_MULTI_PERCPU), each one block, unreclaimable, per
+ * mount; on a 4-core Pi 3 -b 512K would add an estimated 2.75 MiB of them to save 1.0 MB of file.
  */
 export const SQUASHFS_COMPRESSION = ['-comp', 'xz', '-b', '256K'];
+
+/**
+ * The mksquashfs compression for an architecture's runtime. amd64 adds xz's x86 branch filter
+ * (-Xbcj x86: 32,071,680 → 31,047,680 bytes with Node 24.22.3; Debian's amd64 kernel has
+ * XZ_DEC_X86). arm64 has none: squashfs-tools 4.5 and the 6.1 kernel know no ARM64 filter (the
+ * kernel's arm64 config also leaves XZ_DEC_ARM off).
+ */
+export function runtimeCompression(arch: Arch): readonly string[] {
+  return arch === 'amd64' ? [...SQUASHFS_COMPRESSION, '-Xbcj', 'x86'] : SQUASHFS_COMPRESSION;
+}
 
 /**
  * Builds (or reuses from cacheDir/runtime) the runtime squashfs; returns its path. The
@@ -35,13 +51,14 @@ export async function buildRuntime(
   sourceDateEpoch: number,
   useCache = true,
 ): Promise<{ path: string; cached: boolean }> {
+  const compression = i.compression ?? SQUASHFS_COMPRESSION;
   const key = sha256(
     [
       await sha256File(i.nodeBinary),
       sha256(i.agentCode),
       i.nodePtyDir ? await sha256File(join(i.nodePtyDir, 'build', 'Release', 'pty.node')) : 'no-pty',
       String(sourceDateEpoch),
-      SQUASHFS_COMPRESSION.join(' '),
+      compression.join(' '),
     ].join('\n'),
   ).slice(0, 24);
   // useCache=false builds into the work dir (the reproducibility test compares it to the cached one)
@@ -69,7 +86,7 @@ export async function buildRuntime(
       '-noappend',
       '-no-progress',
       '-quiet',
-      ...SQUASHFS_COMPRESSION,
+      ...compression,
       '-all-root',
       '-no-xattrs',
       '-no-exports',
