@@ -19,6 +19,14 @@ export function testConfig(input: Record<string, unknown>): NetbootConfig {
   return Value.Default(NetbootConfigSchema, structuredClone(input)) as NetbootConfig;
 }
 
+/** The transfer engines; the important server tests run with each. */
+export const ENGINES = ['js', 'native'] as const;
+
+/** `opts` with `netboot.tftp.engine` set. */
+export function withEngine<T extends { tftp?: Record<string, unknown> }>(engine: (typeof ENGINES)[number], opts: T = {} as T): T {
+  return { ...opts, tftp: { ...opts.tftp, engine } };
+}
+
 export const emptyDirectory: NodeDirectory = { findByMac: () => undefined, findBySerial: () => undefined };
 
 export interface Harness {
@@ -46,7 +54,8 @@ export async function startHarness(
     tftpRoot: root,
     clients: 'any',
     // No worker threads unless a test asks (server-workers.test.ts): they cost start-up time.
-    tftp: { port: 0, workers: 0, ...opts.tftp },
+    // The engine: PICLUSTER_TFTP_ENGINE (tests run the suite with each), else the default.
+    tftp: { port: 0, workers: 0, ...(process.env.PICLUSTER_TFTP_ENGINE ? { engine: process.env.PICLUSTER_TFTP_ENGINE } : {}), ...opts.tftp },
   });
   const server = await startTftpServer(
     config,
