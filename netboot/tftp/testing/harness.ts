@@ -23,7 +23,7 @@ export function testConfig(input: Record<string, unknown>): NetbootConfig {
 export const ENGINES = ['js', 'native'] as const;
 
 /** `opts` with `netboot.tftp.engine` set. */
-export function withEngine<T extends { tftp?: Record<string, unknown> }>(engine: (typeof ENGINES)[number], opts: T = {} as T): T {
+export function withEngine(engine: (typeof ENGINES)[number], opts: HarnessOptions = {}): HarnessOptions {
   return { ...opts, tftp: { ...opts.tftp, engine } };
 }
 
@@ -41,9 +41,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(
-  opts: { tftp?: Record<string, unknown>; serverAddress?: string; directory?: NodeDirectory; root?: string } & TftpServerOptions = {},
-): Promise<Harness> {
+export type HarnessOptions = { tftp?: Record<string, unknown>; serverAddress?: string; directory?: NodeDirectory; root?: string } & TftpServerOptions;
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'picluster-tftp-'));
   const events: BootEvent[] = [];
   const waiters: { pred: (e: BootEvent) => boolean; resolve: (e: BootEvent) => void }[] = [];
