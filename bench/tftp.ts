@@ -206,7 +206,11 @@ async function main(): Promise<number> {
         const pic = peer(o.name)!;
         const ratio = (v: number | undefined): string => (v ? `${(pic / v).toFixed(2)}x` : 'n/a');
         const w = ratioCols.slice(3 * i, 3 * i + 3).map((r) => r.length + 2);
-        cells.push(ratio(peer('dnsmasq')).padStart(w[0]!), ratio(peer('tftpd-hpa')).padStart(w[1]!), ratio(peers.length ? Math.max(...peers) : undefined).padStart(w[2]!));
+        cells.push(
+          ratio(peer('dnsmasq')).padStart(w[0]!),
+          ratio(peer('tftpd-hpa')).padStart(w[1]!),
+          ratio(peers.length ? Math.max(...peers) : undefined).padStart(w[2]!),
+        );
       }
       lines.push(cells.join(''));
     }
