@@ -234,8 +234,9 @@ void *engine_run(void *arg) {
       scan_timers(w, now);
       now = now_ms();
     }
-    int timeout = w->earliest == UINT64_MAX ? -1 : (int)(w->earliest - now);
-    int n = epoll_wait(w->epfd, evs, BATCH, timeout < 0 ? 0 : timeout);
+    /* Block until a datagram, a command or the earliest deadline (-1: no transfers, no deadline). */
+    int timeout = w->earliest == UINT64_MAX ? -1 : w->earliest <= now ? 0 : (int)(w->earliest - now);
+    int n = epoll_wait(w->epfd, evs, BATCH, timeout);
     int commands = 0;
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == NULL) commands = 1;

@@ -53,6 +53,21 @@ describe('native engine', () => {
     expect(h.server.activeTransfers()).toBe(0);
   });
 
+  it('its threads sleep while waiting (no busy loop): a 300 ms no-ack transfer costs little CPU', async () => {
+    h = await startHarness(withEngine('native', { tftp: { workers: 2, retransmitMs: 100, maxRetriesBeforeAck: 2 } }));
+    writeFileSync(join(h.root, 'f'), randomBytes(1000));
+    const { s } = await client();
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    s.send(encodePacket({ op: 'rrq', filename: 'f', mode: 'octet', options: [] }), h.port, '127.0.0.1');
+    expect(await h.event(() => true)).toMatchObject({ outcome: 'no-ack' });
+    const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const cpu = process.cpuUsage(cpu0);
+    expect(wallMs).toBeGreaterThanOrEqual(290);
+    // Two spinning threads would burn ~2 × wall time.
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(wallMs / 2);
+  });
+
   it('a client that acknowledged gets maxRetries retransmits, then a timeout ERROR', async () => {
     h = await startHarness(withEngine('native', { tftp: { retransmitMs: 20, maxRetries: 3, maxRetriesBeforeAck: 0 } }));
     writeFileSync(join(h.root, 'f'), randomBytes(2000));
