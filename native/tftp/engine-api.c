@@ -77,15 +77,16 @@ uint64_t tftp_engine_start(tftp_engine *e, const tftp_job *job, char *err, size_
   t->user = job->user;
   xfer_init(&t->x, job->size, job->blksize, job->windowsize, job->oack_len > 0, job->max_retries, job->max_retries_before_ack);
   pthread_mutex_lock(&e->idlock);
-  t->id = e->next_id++;
+  uint64_t id = t->id = e->next_id++;
   pthread_mutex_unlock(&e->idlock);
-  worker *w = &e->workers[t->id % (uint64_t)e->nworkers];
+  worker *w = &e->workers[id % (uint64_t)e->nworkers];
   pthread_mutex_lock(&w->lock);
   t->qnext = w->starts;
   w->starts = t;
   pthread_mutex_unlock(&w->lock);
+  /* From here the worker owns t: it may have run and freed it before wake() returns. */
   wake(w);
-  return t->id;
+  return id;
 fail:;
   int saved = errno;
   snprintf(err, errlen, "%s: %s", what, strerror(saved));

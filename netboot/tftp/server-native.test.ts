@@ -125,6 +125,15 @@ describe('native engine', () => {
     expect(Number(e.detail?.retransmits)).toBeLessThan(Math.ceil(content.length / blksize));
   });
 
+  it('reports every one of 40 concurrent tiny transfers and frees their slots', async () => {
+    h = await startHarness(withEngine('native', { tftp: { maxTransfersPerClient: 100 } }));
+    writeFileSync(join(h.root, 'tiny'), Buffer.from('x'));
+    const results = await Promise.all(Array.from({ length: 40 }, () => tftpGet({ port: h!.port, file: 'tiny' })));
+    expect(results.every((r) => r.data.toString() === 'x')).toBe(true);
+    await expect.poll(() => h!.events.filter((e) => e.outcome === 'complete').length).toBe(40);
+    expect(h.server.activeTransfers()).toBe(0);
+  });
+
   it('closing the server aborts a running transfer and reports it', async () => {
     h = await startHarness(withEngine('native'));
     writeFileSync(join(h.root, 'f'), randomBytes(300_000));
