@@ -122,12 +122,13 @@ static int apply(worker *w, transfer *t, const xfer_step *s) {
 }
 
 /* One datagram from the client, as session.ts's onMessage. Returns -1 once ended. */
-static int on_datagram(worker *w, transfer *t, const uint8_t *p, size_t len) {
+static int on_datagram(worker *w, transfer *t, uint8_t *p, size_t len, int truncated) {
   xfer_step s;
   if (len >= 4 && p[0] == 0 && p[1] == 4) {
     xfer_on_ack(&t->x, (uint16_t)(p[2] << 8 | p[3]), &s);
   } else if (len >= 4 && p[0] == 0 && p[1] == 5) {
     const uint8_t *nul = len > 4 ? memchr(p + 4, 0, len - 4) : NULL;
+    if (!nul && truncated) p[len - 1] = 0, nul = p + len - 1; /* an ERROR longer than the buffer: keep its start */
     if (!nul) {
       t->ignored_malformed++;
       return 0;
@@ -163,7 +164,7 @@ static void on_readable(worker *w, transfer *t) {
       return;
     }
     for (int i = 0; i < n; i++)
-      if (on_datagram(w, t, buf[i], msgs[i].msg_len) < 0) return;
+      if (on_datagram(w, t, buf[i], msgs[i].msg_len, (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) < 0) return;
     if (n < BATCH) return;
   }
 }
