@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePacket, encodePacket, type TftpPacket } from './codec.ts';
+import { loadNative } from './native.ts';
 import { tftpGet } from './testing/client.ts';
 import { startHarness, withEngine, type Harness } from './testing/harness.ts';
 import { makeLossy, makeLossyReceiver, seededRandom, type LossStats } from './testing/lossy-socket.ts';
@@ -37,6 +38,8 @@ const ops = (got: { p: TftpPacket }[]): (string | number)[] => got.map((g) => (g
 
 describe('native engine', () => {
   it('is the default engine when the addon is built', async () => {
+    // Built by `npm ci` (the root install script: node-gyp rebuild); `npm run install` rebuilds it.
+    expect(loadNative().error, 'the native TFTP addon did not load: run `npm run install`').toBeUndefined();
     h = await startHarness({ tftp: { engine: undefined } });
     expect(h.server.engine).toBe('native');
   });
