@@ -1,6 +1,6 @@
 /**
  * Server side of `bench:bootstorm`, run inside the bench's server namespace:
- *   bootstorm-server.ts <root> <serverAddress> <interface> [--http-only]
+ *   bootstorm-server.ts <root> <serverAddress> <interface> [--http-only] [--tftp-engine native|js]
  * Starts picluster's netboot (proxyDHCP :67 + TFTP :69, `startNetboot`, the code the
  * master runs) over <root>, and, in every mode, a plain static HTTP server on :8080 for
  * the runtime fetch (the same one for the dnsmasq peer, so that step compares equal).
@@ -21,6 +21,8 @@ if (!root || !serverAddress || !iface) {
   process.exit(2);
 }
 const httpOnly = process.argv.includes('--http-only');
+const engineAt = process.argv.indexOf('--tftp-engine');
+const engine = engineAt > 0 ? process.argv[engineAt + 1] : undefined;
 
 const http = createServer((req, res) => {
   const name = normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(/^(\.\.[/\\])+/, '');
@@ -46,7 +48,7 @@ if (!httpOnly) {
     // The Pi 3 reply delay (1 s) is a workaround for real boot ROMs; dnsmasq has none,
     // so the bench turns it off to compare like with like.
     dhcp: { port: 67, replyDelayMs: { 'b8:27:eb': 0 } },
-    tftp: { port: 69 },
+    tftp: { port: 69, ...(engine ? { engine } : {}) },
   });
   const netboot = await startNetboot(config, {
     log: silentLogger(),

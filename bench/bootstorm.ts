@@ -42,6 +42,8 @@ const KERNEL_GZ = Math.round(arg('--kernel-gz-mb', 12) * MB);
 const INITRAMFS = Math.round(arg('--initramfs-mb', 4.3) * MB);
 const RUNTIME = Math.round(arg('--runtime-mb', 29.4) * MB);
 const ROUNDS = arg('--rounds', 1);
+/** picluster's TFTP engine (`netboot.tftp.engine`: native, the default, or js). */
+const TFTP_ENGINE = sarg('--tftp-engine');
 
 /** The Pi boot files (sizes as build-image writes them today) and what each model fetches. */
 const SIZES: Record<string, number> = {
@@ -126,6 +128,7 @@ async function runRound(link: ShapedLink, root: string, server: 'picluster' | 'd
       link.serverAddress,
       link.serverIf,
       ...(server === 'dnsmasq' ? ['--http-only'] : []),
+      ...(TFTP_ENGINE ? ['--tftp-engine', TFTP_ENGINE] : []),
     ]);
     const srv = spawn(c, a, { stdio: ['ignore', 'pipe', 'inherit'] });
     procs.push(srv);

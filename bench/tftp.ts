@@ -1,6 +1,7 @@
 /**
- * `npm run bench:tftp`: picluster's TFTP server vs dnsmasq vs tftpd-hpa, same 50 MB file,
- * same clients, in one run, printing MB/s and ratios:
+ * `npm run bench:tftp`: picluster's TFTP server — once per engine (`picluster-native`, the C
+ * data path, and `picluster-js`; `--engines native,js` picks) — vs dnsmasq vs tftpd-hpa,
+ * same 50 MB file, same clients, in one run, printing MB/s and ratios:
  *   - lock-step: curl --tftp-blksize 1468
  *   - windowed:  atftp --option "windowsize 8" --option "blksize 1468"
  *                (tftpd-hpa has no windowsize: it answers lock-step)
@@ -38,6 +39,8 @@ const FILE_BYTES = Math.round(Number(arg('--size-mb') ?? 50) * 1e6);
 const CONCURRENT = Number(arg('--concurrent') ?? 20);
 const JSON_OUT = arg('--json');
 const SVG_OUT = arg('--svg');
+const ENGINES = (arg('--engines') ?? 'native,js').split(',').filter((e) => e === 'native' || e === 'js');
+const isPicluster = (name: string): boolean => name.startsWith('picluster');
 
 const which = (tool: string): boolean => ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => existsSync(join(d, tool)));
 
@@ -65,14 +68,18 @@ const nsExec = (argv: string[]): [string, string[]] => ['ip', ['netns', 'exec', 
 
 async function startServers(root: string): Promise<Server[]> {
   const servers: Server[] = [];
-  // picluster: a child process like the peers, serving the directory on a high port.
+  // picluster: a child process like the peers, serving the directory on a high port,
+  // once per engine.
   const serveDir = resolve(import.meta.dirname, '../netboot/tftp/testing/serve-dir.ts');
-  // The 20 bench clients share one address: lift the per-client cap (dnsmasq and
-  // tftpd-hpa have none) to the total dnsmasq is given.
-  const [c, a] = nsExec([process.execPath, '--import', 'tsx', serveDir, root, '16969', '--tftp', '{"maxTransfersPerClient":100}']);
-  const pic = spawn(c, a, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(pic.stdout!, 'data', { signal: AbortSignal.timeout(60_000) })) as [Buffer];
-  servers.push({ name: 'picluster', port: Number(line.toString().trim()), proc: pic });
+  for (const [i, engine] of ENGINES.entries()) {
+    // The 20 bench clients share one address: lift the per-client cap (dnsmasq and
+    // tftpd-hpa have none) to the total dnsmasq is given.
+    const tftp = JSON.stringify({ maxTransfersPerClient: 100, engine });
+    const [c, a] = nsExec([process.execPath, '--import', 'tsx', serveDir, root, String(16969 + 2 * i), '--tftp', tftp, '--engine-check']);
+    const pic = spawn(c, a, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(pic.stdout!, 'data', { signal: AbortSignal.timeout(60_000) })) as [Buffer];
+    servers.push({ name: `picluster-${engine}`, port: Number(line.toString().trim()), proc: pic });
+  }
   if (which('dnsmasq')) {
     const [dc, da] = nsExec([
       'dnsmasq',
@@ -187,21 +194,25 @@ async function main(): Promise<number> {
         .map((x) => x.toFixed(1))
         .join(' ')}`,
     ];
-    lines.push(['case'.padEnd(30), ...servers.map((s) => s.name.padStart(11)), '  vs dnsmasq', '  vs tftpd-hpa', '  vs best peer'].join(''));
+    const ours = servers.filter((s) => isPicluster(s.name));
+    const peerNames = servers.filter((s) => !isPicluster(s.name)).map((s) => s.name);
+    const ratioCols = ours.flatMap((o) => [`${o.name} vs dnsmasq`, `vs tftpd-hpa`, `vs best peer`]);
+    lines.push(['case'.padEnd(30), ...servers.map((s) => s.name.padStart(17)), ...ratioCols.map((r) => r.padStart(r.length + 2))].join(''));
     for (const c of cases) {
-      const pic = results.get('picluster')!.get(c)!;
       const peer = (n: string): number | undefined => results.get(n)?.get(c);
-      const peers = servers.filter((s) => s.name !== 'picluster').map((s) => peer(s.name)!);
-      const ratio = (v: number | undefined): string => (v ? `${(pic / v).toFixed(2)}x` : 'n/a');
-      lines.push(
-        [
-          c.padEnd(30),
-          ...servers.map((s) => peer(s.name)!.toFixed(1).padStart(11)),
-          ratio(peer('dnsmasq')).padStart(12),
-          ratio(peer('tftpd-hpa')).padStart(14),
-          ratio(peers.length ? Math.max(...peers) : undefined).padStart(14),
-        ].join(''),
-      );
+      const peers = peerNames.map((n) => peer(n)!);
+      const cells: string[] = [c.padEnd(30), ...servers.map((s) => peer(s.name)!.toFixed(1).padStart(17))];
+      for (const [i, o] of ours.entries()) {
+        const pic = peer(o.name)!;
+        const ratio = (v: number | undefined): string => (v ? `${(pic / v).toFixed(2)}x` : 'n/a');
+        const w = ratioCols.slice(3 * i, 3 * i + 3).map((r) => r.length + 2);
+        cells.push(
+          ratio(peer('dnsmasq')).padStart(w[0]!),
+          ratio(peer('tftpd-hpa')).padStart(w[1]!),
+          ratio(peers.length ? Math.max(...peers) : undefined).padStart(w[2]!),
+        );
+      }
+      lines.push(cells.join(''));
     }
     process.stdout.write(lines.join('\n') + '\n');
     const table = Object.fromEntries([...results].map(([name, m]) => [name, Object.fromEntries(m)]));

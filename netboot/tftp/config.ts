@@ -34,7 +34,14 @@ export const TftpConfigSchema = Type.Object(
     /** Bytes of file content kept in the shared read cache (least recently used evicted). */
     cacheMaxBytes: Type.Integer({ minimum: 0, default: 1024 * 1024 * 1024 }),
     /**
-     * Transfer worker threads (0 = every transfer on the main thread). Sending is mostly
+     * Who runs admitted transfers: `native`, the C data path (epoll threads answering ACKs
+     * without a trip through JS; built by `npm ci` from binding.gyp), or `js`. Without the
+     * built addon `native` falls back to `js` (logged once at start).
+     */
+    engine: Type.Union([Type.Literal('native'), Type.Literal('js')], { default: 'native' }),
+    /**
+     * Threads running transfers: the native engine's epoll threads (at least 1), or the JS
+     * engine's transfer worker threads (0 = every transfer on the main thread). Sending is mostly
      * kernel work, so with many clients at once more threads sending is more throughput.
      */
     workers: Type.Integer({ minimum: 0, maximum: 64, default: 2 }),

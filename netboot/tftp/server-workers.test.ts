@@ -26,7 +26,7 @@ const opts = [
 
 describe('TFTP transfer workers', () => {
   it('serves concurrent big files from workers and small ones in-process, with the same reports', async () => {
-    h = await startHarness({ tftp: { workers: 2, workerMinBytes: 100_000, maxTransfersPerClient: 16 } });
+    h = await startHarness({ tftp: { engine: 'js', workers: 2, workerMinBytes: 100_000, maxTransfersPerClient: 16 } });
     const big = randomBytes(1_000_003);
     const small = randomBytes(5000);
     writeFileSync(join(h.root, 'big'), big);
@@ -55,7 +55,7 @@ describe('TFTP transfer workers', () => {
   });
 
   it('a worker transfer that is never acknowledged ends as no-ack; closing aborts running ones', async () => {
-    h = await startHarness({ tftp: { workers: 1, workerMinBytes: 0, retransmitMs: 20, maxRetriesBeforeAck: 1 } });
+    h = await startHarness({ tftp: { engine: 'js', workers: 1, workerMinBytes: 0, retransmitMs: 20, maxRetriesBeforeAck: 1 } });
     writeFileSync(join(h.root, 'f'), randomBytes(300_000));
     await h.server.workersReady();
     const silent = dgram.createSocket('udp4');

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { NetbootNode, NodeDirectory } from '../node-directory.ts';
 import { decodePacket, encodePacket } from './codec.ts';
 import { tftpGet } from './testing/client.ts';
-import { startHarness, type Harness } from './testing/harness.ts';
+import { ENGINES, startHarness, withEngine, type Harness } from './testing/harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -34,9 +34,10 @@ const directory: NodeDirectory = {
   renderNodeFile: (node, file) => (file === 'cmdline.txt' ? Buffer.from(`picluster.node=${node.name}\n`) : undefined),
 };
 
-describe('TFTP server', () => {
+describe.each(ENGINES)('TFTP server (%s engine)', (engine) => {
   it('serves a file lock-step without options (Pi 3 boot ROM) and reports it', async () => {
-    h = await startHarness();
+    h = await startHarness(withEngine(engine));
+    expect(h.server.engine).toBe(engine);
     const content = randomBytes(3000);
     writeFileSync(join(h.root, 'bootcode.bin'), content);
     const r = await tftpGet({ port: h.port, file: 'bootcode.bin' });
@@ -51,7 +52,7 @@ describe('TFTP server', () => {
   });
 
   it('answers the Pi 4 RRQ with an OACK in request order carrying the real tsize', async () => {
-    h = await startHarness({ directory });
+    h = await startHarness(withEngine(engine, { directory }));
     const content = randomBytes(5000);
     writeFileSync(join(h.root, 'start.elf'), content);
     const r = await tftpGet({
@@ -72,14 +73,14 @@ describe('TFTP server', () => {
   });
 
   it('serves generated per-node files', async () => {
-    h = await startHarness({ directory });
+    h = await startHarness(withEngine(engine, { directory }));
     const r = await tftpGet({ port: h.port, file: 'dc-a6-32-01-36-c2/cmdline.txt' });
     expect(r.data.toString()).toBe('picluster.node=node6\n');
     expect(await h.event((x) => x.outcome === 'complete')).toMatchObject({ mac: node6.mac, serial: '89eb9bb9', detail: { source: 'node-file' } });
   });
 
   it('windowed transfer (windowsize 8, blksize 1468)', async () => {
-    h = await startHarness();
+    h = await startHarness(withEngine(engine));
     const content = randomBytes(1024 * 1024 + 17);
     writeFileSync(join(h.root, 'initramfs'), content);
     const r = await tftpGet({
@@ -99,7 +100,7 @@ describe('TFTP server', () => {
   });
 
   it('rolls block numbers over past 65535', async () => {
-    h = await startHarness();
+    h = await startHarness(withEngine(engine));
     const content = randomBytes(8 * 65536 + 100);
     writeFileSync(join(h.root, 'big'), content);
     const r = await tftpGet({
@@ -114,7 +115,7 @@ describe('TFTP server', () => {
   });
 
   it('a Pi probe (ERROR "Early terminate" after block 1) is a probe, not a failure', async () => {
-    h = await startHarness();
+    h = await startHarness(withEngine(engine));
     writeFileSync(join(h.root, 'kernel8.img'), randomBytes(10_000));
     const r = await tftpGet({ port: h.port, file: 'kernel8.img', options: [{ name: 'tsize', value: '0' }], probe: true });
     expect(r.oack).toEqual([{ name: 'tsize', value: '10000' }]);
@@ -130,27 +131,27 @@ describe('TFTP server', () => {
     ['/../etc/passwd', 2, 'access-violation'],
     ['/etc/passwd', 1, 'not-found'], // a leading / is the tftp root
   ])('refuses %s with ERROR %d and reports %s', async (file, code, outcome) => {
-    h = await startHarness({ directory });
+    h = await startHarness(withEngine(engine, { directory }));
     const { msg } = await exchange(h.port, encodePacket({ op: 'rrq', filename: file, mode: 'octet', options: [] }));
     expect(decodePacket(msg)).toMatchObject({ op: 'error', code });
     expect(await h.event((x) => x.detail?.file === file)).toMatchObject({ outcome });
   });
 
   it('keys a failed request by the node its prefix names', async () => {
-    h = await startHarness({ directory });
+    h = await startHarness(withEngine(engine, { directory }));
     await exchange(h.port, encodePacket({ op: 'rrq', filename: '89eb9bb9/pieeprom.sig', mode: 'octet', options: [] }));
     expect(await h.event(() => true)).toMatchObject({ outcome: 'not-found', mac: node6.mac, serial: '89eb9bb9', node: 'node6' });
   });
 
   it('refuses write requests', async () => {
-    h = await startHarness();
+    h = await startHarness(withEngine(engine));
     const { msg } = await exchange(h.port, encodePacket({ op: 'wrq', filename: 'x', mode: 'octet', options: [] }));
     expect(decodePacket(msg)).toEqual({ op: 'error', code: 2, message: 'write requests are refused' });
     expect(await h.event(() => true)).toMatchObject({ outcome: 'refused', reason: 'write-refused' });
   });
 
   it('serves netascii', async () => {
-    h = await startHarness();
+    h = await startHarness(withEngine(engine));
     writeFileSync(join(h.root, 'a.txt'), 'one\ntwo\n');
     const r = await tftpGet({ port: h.port, file: 'a.txt', mode: 'netascii', options: [{ name: 'tsize', value: '0' }] });
     expect(r.oack).toEqual([{ name: 'tsize', value: '10' }]);
@@ -158,7 +159,7 @@ describe('TFTP server', () => {
   });
 
   it('sends DATA from the configured server address on a new port', async () => {
-    h = await startHarness({ serverAddress: '127.0.0.2' });
+    h = await startHarness(withEngine(engine, { serverAddress: '127.0.0.2' }));
     writeFileSync(join(h.root, 'f'), 'x');
     const { msg, rinfo } = await exchange(h.port, encodePacket({ op: 'rrq', filename: 'f', mode: 'octet', options: [] }), '127.0.0.2');
     expect(decodePacket(msg)).toMatchObject({ op: 'data', block: 1 });
@@ -167,7 +168,7 @@ describe('TFTP server', () => {
   });
 
   it('ignores a retransmitted RRQ from a client that already has a transfer', async () => {
-    h = await startHarness();
+    h = await startHarness(withEngine(engine));
     writeFileSync(join(h.root, 'f'), randomBytes(2000));
     const s = dgram.createSocket('udp4');
     const rrq = encodePacket({ op: 'rrq', filename: 'f', mode: 'octet', options: [] });
@@ -182,7 +183,7 @@ describe('TFTP server', () => {
   });
 });
 
-describe('hostile datagrams keep the server serving', () => {
+describe.each(ENGINES)('hostile datagrams keep the server serving (%s engine)', (engine) => {
   const corpus: [string, Buffer][] = [
     ['empty', Buffer.alloc(0)],
     ['one byte', Buffer.from([1])],
@@ -206,7 +207,7 @@ describe('hostile datagrams keep the server serving', () => {
   ];
 
   it('survives the corpus on the listen port and on a transfer port, and still serves', async () => {
-    h = await startHarness();
+    h = await startHarness(withEngine(engine));
     const content = randomBytes(200_000);
     writeFileSync(join(h.root, 'f'), content);
     mkdirSync(join(h.root, 'd'));

@@ -14,6 +14,9 @@
  *   per client address; beyond, one ERROR 0 and `picluster_tftp_admission_refused_total`.
  * - Malformed or unexpected datagrams are counted (`picluster_tftp_ignored_total{reason}`)
  *   and dropped; no error escapes a handler, so the loop never dies.
+ * - Engines (`netboot.tftp.engine`): `native` (default) hands every admitted transfer to
+ *   the C addon (native.ts, native/tftp/); `js` — also the fallback when the addon is not
+ *   built — runs a `Session` here or, for big shared files, on a worker thread.
  * - A retransmitted RRQ from a client that already has a transfer (same address and
  *   port) is ignored, as dnsmasq does, rather than starting a second transfer.
  */
@@ -21,16 +24,16 @@ import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { NetbootConfig } from '../config.ts';
 import type { NetbootDeps, RunningServer } from '../deps.ts';
-import type { BootEvent } from '../boot-event.ts';
 import { decodePacket, encodePacket, TFTP_ERROR } from './codec.ts';
 import { decideRequest, oackOptions, type Negotiated } from './options.ts';
 import { decideAdmission } from './admission.ts';
-import { TransferWorkers, type WorkerTransfer } from './workers.ts';
+import { TransferWorkers } from './workers.ts';
+import { NativeTransfers } from './native.ts';
 import { realTimers, Session, type SessionEnd, type StartTimer } from './session.ts';
 import { VirtualRoot, type ResolvedFile } from './virtual-root.ts';
 import { TftpFileError } from './errors.ts';
-import { tftpMetrics, type TftpMetrics } from './metrics.ts';
-import type { Logger } from '../../common/logger.ts';
+import { tftpMetrics } from './metrics.ts';
+import { release, report, sessionEnded, type Context } from './server-report.ts';
 
 export interface TftpServerOptions {
   /** Wraps every socket the server creates: fault injection in tests (a lossy sender). */
@@ -49,6 +52,8 @@ export interface TftpServer extends RunningServer {
   workerTransfers(): number;
   /** Resolves once the worker threads have loaded (until then transfers run in-process). */
   workersReady(): Promise<void>;
+  /** The engine running transfers: `native` (the addon) or `js` (configured, or the fallback). */
+  readonly engine: 'native' | 'js';
 }
 
 /** The boot interface's IPv4 address: `serverAddress`, else the interface's, else any. */
@@ -78,97 +83,6 @@ function connectSocket(socket: dgram.Socket, port: number, address: string): Pro
       resolve();
     });
   });
-}
-
-interface Context {
-  readonly config: NetbootConfig;
-  readonly deps: NetbootDeps;
-  readonly log: Logger;
-  readonly metrics: TftpMetrics;
-  readonly root: VirtualRoot;
-  readonly bindAddress: string;
-  readonly wrap: (socket: dgram.Socket, role: 'listen' | 'transfer') => dgram.Socket;
-  /** Transfers by client `address:port`; `starting` while the file and socket are set up. */
-  readonly active: Map<string, Session | WorkerTransfer | 'starting'>;
-  /** Transfers (starting included) per client IP address, for the per-client cap. */
-  readonly perClient: Map<string, number>;
-  readonly timers: StartTimer;
-  /** Transfer worker threads (undefined: every transfer runs on this thread). */
-  readonly workers: TransferWorkers | undefined;
-}
-
-/** Everything a finished request reports: one boot event and one outcome count. */
-function report(
-  ctx: Context,
-  r: {
-    ip: string;
-    file: string;
-    outcome: string;
-    reason?: string;
-    who: { node?: { name: string }; serial?: string; mac?: string };
-    detail?: Record<string, string | number | boolean>;
-  },
-): void {
-  ctx.metrics.transfers.inc({ outcome: r.outcome });
-  const event: BootEvent = {
-    kind: 'tftp-transfer',
-    at: ctx.deps.clock.now(),
-    ip: r.ip,
-    outcome: r.outcome,
-    ...(r.who.mac !== undefined ? { mac: r.who.mac } : {}),
-    ...(r.who.serial !== undefined ? { serial: r.who.serial } : {}),
-    ...(r.who.node ? { node: r.who.node.name } : {}),
-    ...(r.reason !== undefined ? { reason: r.reason } : {}),
-    detail: { file: r.file, ...r.detail },
-  };
-  try {
-    ctx.deps.sink(event);
-  } catch (e) {
-    ctx.log.warn({ err: e }, 'boot event sink threw');
-  }
-}
-
-/** Maps a session's end to the log, metrics and one boot event. */
-function sessionEnded(
-  ctx: Context,
-  key: string,
-  ip: string,
-  file: string,
-  resolved: ResolvedFile,
-  negotiated: Negotiated,
-  startedAt: number,
-  end: SessionEnd,
-): void {
-  release(ctx, key, ip);
-  ctx.metrics.bytes.inc(end.bytesSent);
-  if (end.retransmits > 0) ctx.metrics.retransmits.inc(end.retransmits);
-  const durationMs = ctx.deps.clock.now() - startedAt;
-  const detail = {
-    bytes: end.bytesAcked,
-    bytesSent: end.bytesSent,
-    sizeBytes: resolved.data.length,
-    durationMs,
-    blksize: negotiated.blksize,
-    windowsize: negotiated.windowsize,
-    retransmits: end.retransmits,
-    source: resolved.source,
-  };
-  const { outcome, reason } = end;
-  if (outcome === 'complete' || outcome === 'probe') {
-    ctx.log.info({ ip, mac: resolved.mac, file, outcome, bytes: detail.bytes, durationMs }, 'tftp transfer ended');
-  } else {
-    ctx.log.warn({ ip, mac: resolved.mac, file, outcome, reason, bytes: detail.bytes }, 'tftp transfer failed');
-  }
-  report(ctx, { ip, file, outcome, who: resolved, detail, ...(reason !== undefined ? { reason } : {}) });
-}
-
-/** Frees a transfer's slot in the total and per-client counts. */
-function release(ctx: Context, key: string, ip: string): void {
-  if (!ctx.active.delete(key)) return;
-  const n = (ctx.perClient.get(ip) ?? 1) - 1;
-  if (n <= 0) ctx.perClient.delete(ip);
-  else ctx.perClient.set(ip, n);
-  ctx.metrics.active.set(ctx.active.size);
 }
 
 function sendError(socket: dgram.Socket, code: number, message: string, port: number, address: string): void {
@@ -205,6 +119,20 @@ async function startSession(
   const retransmitMs = Math.min(tftp.retransmitMs, (negotiated.timeoutS ?? Infinity) * 1000);
   const startedAt = ctx.deps.clock.now();
   const onEnd = (end: SessionEnd): void => sessionEnded(ctx, key, rinfo.address, file, resolved, negotiated, startedAt, end);
+  if (ctx.native) {
+    if (ctx.active.get(key) !== 'starting') return; // the server was closed meanwhile
+    const job = { data, oack, blksize: negotiated.blksize, windowsize: negotiated.windowsize, retransmitMs };
+    try {
+      const limits = { maxRetries: tftp.maxRetries, maxRetriesBeforeAck: tftp.maxRetriesBeforeAck };
+      const peer = { bindAddress: ctx.bindAddress, clientAddress: rinfo.address, clientPort: rinfo.port };
+      ctx.active.set(key, ctx.native.run({ ...job, ...limits, ...peer }, onEnd));
+    } catch (e) {
+      release(ctx, key, rinfo.address);
+      ctx.log.error({ err: e, file }, 'tftp transfer socket failed');
+      report(ctx, { ip: rinfo.address, file, outcome: 'error', reason: 'transfer socket failed', who: resolved });
+    }
+    return;
+  }
   // Big shared files go to a worker (the cache is shared memory); small, generated and
   // netascii files are not worth the hop.
   if (ctx.workers?.available() && data.buffer instanceof SharedArrayBuffer && data.length >= tftp.workerMinBytes) {
@@ -275,6 +203,13 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
   const log = deps.log.child({ component: 'tftp' });
   const address = bootAddress(config);
   const metrics = tftpMetrics(deps.registry);
+  // The native engine runs real timers and unwrapped sockets, as workers do: off when a test injects either.
+  let native: NativeTransfers | undefined;
+  if (config.tftp.engine === 'native' && !options.timers && !options.wrapSocket) {
+    const made = NativeTransfers.create(config.tftp.workers, (reason, n) => metrics.ignored.inc({ reason }, n));
+    if (made instanceof NativeTransfers) native = made;
+    else log.warn({ reason: made.error }, 'tftp native engine unavailable; transfers run on the JS engine');
+  }
   const ctx: Context = {
     config,
     deps,
@@ -292,8 +227,9 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
     perClient: new Map(),
     timers: options.timers ?? realTimers,
     // Workers run real timers and unwrapped sockets: off when a test injects either.
+    native,
     workers:
-      config.tftp.workers > 0 && !options.timers && !options.wrapSocket
+      !native && config.tftp.workers > 0 && !options.timers && !options.wrapSocket
         ? new TransferWorkers(config.tftp.workers, log, (reason) => metrics.ignored.inc({ reason }))
         : undefined,
   };
@@ -358,7 +294,13 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
   });
 
   const listenAddress = config.serverAddress ?? (address === '0.0.0.0' ? '0.0.0.0' : address);
-  await bindSocket(listen, config.tftp.port, listenAddress);
+  try {
+    await bindSocket(listen, config.tftp.port, listenAddress);
+  } catch (e) {
+    await ctx.workers?.close();
+    await native?.close();
+    throw e;
+  }
   const port = listen.address().port;
   log.info({ port, address: listenAddress, root: config.tftpRoot }, 'tftp server listening');
 
@@ -366,6 +308,7 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
   return {
     ports: { tftp: port },
     root: ctx.root,
+    engine: native ? 'native' : 'js',
     activeTransfers: () => ctx.active.size,
     workerThreads: () => ctx.workers?.size ?? 0,
     workerTransfers: () => ctx.workers?.started ?? 0,
@@ -379,6 +322,7 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
       }
       await new Promise<void>((resolve) => listen.close(() => resolve()));
       await ctx.workers?.close();
+      await ctx.native?.close();
     },
   };
 }

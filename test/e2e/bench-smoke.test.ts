@@ -33,7 +33,7 @@ describe.skipIf(skip !== undefined)(`bench smoke runs${skip ? ` — skipped: ${s
     const { stdout } = await bench('tftp.ts', ['--size-mb', '2', '--runs', '1', '--concurrent', '3', '--json', json, '--svg', join(out, 'tftp.svg')]);
     expect(stdout).toMatch(/lock-step curl blksize 1468 .* \d+\.\d\dx/);
     const r = JSON.parse(readFileSync(json, 'utf8')) as { results: Record<string, Record<string, number>> };
-    expect(Object.keys(r.results).sort()).toEqual(['dnsmasq', 'picluster', 'tftpd-hpa']);
+    expect(Object.keys(r.results).sort()).toEqual(['dnsmasq', 'picluster-js', 'picluster-native', 'tftpd-hpa']);
     for (const server of Object.values(r.results)) {
       expect(Object.keys(server)).toHaveLength(4);
       for (const v of Object.values(server)) expect(v).toBeGreaterThan(0);

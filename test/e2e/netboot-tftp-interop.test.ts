@@ -36,6 +36,8 @@ const files: Record<string, Buffer> = {};
 
 beforeAll(async () => {
   h = await startHarness({ tftp: { blksizeMax: 1468, windowsizeMax: 64 } });
+  // The engine asked for (PICLUSTER_TFTP_ENGINE, else the default) must be the one running: no silent fallback.
+  expect(h.server.engine).toBe(process.env.PICLUSTER_TFTP_ENGINE ?? 'native');
   out = mkdtempSync(join(tmpdir(), 'picluster-tftp-interop-'));
   files['small.bin'] = randomBytes(1234);
   files['empty.bin'] = Buffer.alloc(0);

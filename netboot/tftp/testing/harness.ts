@@ -19,6 +19,14 @@ export function testConfig(input: Record<string, unknown>): NetbootConfig {
   return Value.Default(NetbootConfigSchema, structuredClone(input)) as NetbootConfig;
 }
 
+/** The transfer engines; the important server tests run with each. */
+export const ENGINES = ['js', 'native'] as const;
+
+/** `opts` with `netboot.tftp.engine` set. */
+export function withEngine(engine: (typeof ENGINES)[number], opts: HarnessOptions = {}): HarnessOptions {
+  return { ...opts, tftp: { ...opts.tftp, engine } };
+}
+
 export const emptyDirectory: NodeDirectory = { findByMac: () => undefined, findBySerial: () => undefined };
 
 export interface Harness {
@@ -33,9 +41,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(
-  opts: { tftp?: Record<string, unknown>; serverAddress?: string; directory?: NodeDirectory; root?: string } & TftpServerOptions = {},
-): Promise<Harness> {
+export type HarnessOptions = { tftp?: Record<string, unknown>; serverAddress?: string; directory?: NodeDirectory; root?: string } & TftpServerOptions;
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'picluster-tftp-'));
   const events: BootEvent[] = [];
   const waiters: { pred: (e: BootEvent) => boolean; resolve: (e: BootEvent) => void }[] = [];
@@ -46,7 +54,8 @@ export async function startHarness(
     tftpRoot: root,
     clients: 'any',
     // No worker threads unless a test asks (server-workers.test.ts): they cost start-up time.
-    tftp: { port: 0, workers: 0, ...opts.tftp },
+    // The engine: PICLUSTER_TFTP_ENGINE (tests run the suite with each), else the default.
+    tftp: { port: 0, workers: 0, ...(process.env.PICLUSTER_TFTP_ENGINE ? { engine: process.env.PICLUSTER_TFTP_ENGINE } : {}), ...opts.tftp },
   });
   const server = await startTftpServer(
     config,

@@ -36,3 +36,19 @@ export function makeLossy(socket: dgram.Socket, dropRate: number, random: () => 
   };
   return socket;
 }
+
+/** Makes the socket drop `dropRate` of the datagrams it receives (before 'message' listeners). */
+export function makeLossyReceiver(socket: dgram.Socket, dropRate: number, random: () => number, stats: LossStats): dgram.Socket {
+  const emit = socket.emit.bind(socket) as (event: string | symbol, ...args: unknown[]) => boolean;
+  (socket as unknown as { emit: typeof emit }).emit = (event, ...args) => {
+    if (event === 'message') {
+      stats.sent++;
+      if (random() < dropRate) {
+        stats.dropped++;
+        return true;
+      }
+    }
+    return emit(event, ...args);
+  };
+  return socket;
+}

@@ -1,8 +1,9 @@
 /**
  * Dev helper: `node --import tsx netboot/tftp/testing/serve-dir.ts <root> [port] [--events] [--debug]
- * [--tftp '{"maxTransfersPerClient":100}']` serves a directory on 127.0.0.1 (or `--address A`) and
+ * [--tftp '{"maxTransfersPerClient":100}'] [--engine-check]` serves a directory on 127.0.0.1 (or `--address A`) and
  * prints the port (used by the benches as a child process). `--tftp` overrides `netboot.tftp` keys:
  * the benches run many clients from one address, which the per-client cap would refuse.
+ * `--engine-check` exits 1 when `--tftp`'s `engine` is not the one running (the addon is missing).
  */
 import { Registry } from 'prom-client';
 import { systemClock } from '../../../common/clock.ts';
@@ -31,5 +32,11 @@ const server = await startTftpServer(config, {
   registry: new Registry(),
   sink: printEvents ? (e) => process.stdout.write(JSON.stringify(e) + '\n') : () => undefined,
 });
+if (args.includes('--engine-check') && overrides.engine !== undefined && server.engine !== overrides.engine) {
+  // A bench must not label the JS fallback "native".
+  process.stderr.write(`serve-dir: engine ${String(overrides.engine)} requested, ${server.engine} running\n`);
+  await server.close();
+  process.exit(1);
+}
 process.stdout.write(`${server.ports.tftp}\n`);
 process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
