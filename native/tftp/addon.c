@@ -24,10 +24,21 @@
 typedef struct handle {
   tftp_engine *engine;
   napi_threadsafe_function tsfn;
-  atomic_int dead; /* the tsfn is gone: drop reports */
-  int active;      /* main thread only */
+  atomic_int dead;   /* the tsfn is gone: drop reports */
+  atomic_int owners; /* the JS External and the tsfn: the last finalizer frees the handle */
+  int active;        /* main thread only */
   int closed;
 } handle;
+
+static void release_handle(handle *h) {
+  if (atomic_fetch_sub(&h->owners, 1) == 1) free(h);
+}
+
+/* The External JS holds: a handle stays readable (closed) until JS drops it, whatever the tsfn did. */
+static void external_finalize(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  release_handle(data);
+}
 
 #define CHECK(call)                                                                                                    \
   do {                                                                                                                 \
@@ -82,7 +93,9 @@ static void tsfn_finalize(napi_env env, void *data, void *hint) {
   handle *h = data;
   atomic_store(&h->dead, 1);
   if (h->engine) tftp_engine_destroy(h->engine); /* env teardown without close() */
-  free(h);
+  h->engine = NULL;
+  h->closed = 1;
+  release_handle(h);
 }
 
 static handle *get_handle(napi_env env, napi_value v) {
@@ -107,16 +120,18 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[0], &threads));
   handle *h = calloc(1, sizeof *h);
   if (!h) CHECK(napi_generic_failure);
+  atomic_init(&h->owners, 2);
   CHECK(napi_create_string_utf8(env, "picluster-tftp", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, h, tsfn_finalize, h, call_js, &h->tsfn));
   CHECK(napi_unref_threadsafe_function(env, h->tsfn));
   h->engine = tftp_engine_create(threads, on_end, h);
   if (!h->engine) {
+    release_handle(h); /* no External will own it */
     napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
     napi_throw_error(env, NULL, "tftp native: engine threads failed to start");
     return NULL;
   }
-  CHECK(napi_create_external(env, h, NULL, NULL, &ext));
+  CHECK(napi_create_external(env, h, external_finalize, NULL, &ext));
   return ext;
 }
 
@@ -158,7 +173,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     size_t oack_len;
     is_ta = false;
     napi_is_typedarray(env, argv[2], &is_ta);
-    if (!is_ta || napi_get_typedarray_info(env, argv[2], &type, &oack_len, &oack, NULL, NULL) != napi_ok) {
+    if (!is_ta || napi_get_typedarray_info(env, argv[2], &type, &oack_len, &oack, NULL, NULL) != napi_ok || type != napi_uint8_array) {
       napi_throw_type_error(env, NULL, "tftp native: oack must be a Uint8Array");
       return NULL;
     }
@@ -168,7 +183,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   uint32_t client_port;
   if (!get_u32(env, argv[3], &job.blksize) || !get_u32(env, argv[4], &job.windowsize) || !get_u32(env, argv[5], &job.max_retries) ||
       !get_u32(env, argv[6], &job.max_retries_before_ack) || !get_u32(env, argv[7], &job.retransmit_ms) ||
-      !get_u32(env, argv[10], &client_port) || job.blksize < 1 || job.windowsize < 1 || job.windowsize > 32767 ||
+      !get_u32(env, argv[10], &client_port) || job.blksize < 1 || job.blksize > 65464 || job.windowsize < 1 || job.windowsize > 32767 ||
       !get_addr(env, argv[8], 0, &job.bind_addr) || !get_addr(env, argv[9], client_port, &job.client_addr)) {
     napi_throw_type_error(env, NULL, "tftp native: bad transfer parameters");
     return NULL;
@@ -198,6 +213,10 @@ static napi_value js_abort(napi_env env, napi_callback_info info) {
   double id;
   char reason[128] = "aborted";
   CHECK(napi_get_value_double(env, argv[1], &id));
+  if (!(id >= 1 && id <= 9007199254740991.0) || id != (double)(uint64_t)id) {
+    napi_throw_range_error(env, NULL, "tftp native: bad transfer id");
+    return NULL;
+  }
   size_t len;
   napi_get_value_string_utf8(env, argv[2], reason, sizeof reason, &len);
   tftp_engine_abort(h->engine, (uint64_t)id, reason);

@@ -111,7 +111,10 @@ static int apply(worker *w, transfer *t, const xfer_step *s) {
   case STEP_DONE:
     if (s->send_error) {
       uint8_t pkt[64];
-      size_t len = (size_t)snprintf((char *)pkt + 4, sizeof pkt - 4, "%s", s->error_message) + 5;
+      int m = snprintf((char *)pkt + 4, sizeof pkt - 4, "%s", s->error_message);
+      if (m < 0) m = 0;
+      if (m > (int)sizeof pkt - 5) m = (int)sizeof pkt - 5; /* truncated: the NUL snprintf wrote ends it */
+      size_t len = (size_t)m + 5;
       pkt[0] = 0, pkt[1] = 5, pkt[2] = (uint8_t)(s->error_code >> 8), pkt[3] = (uint8_t)s->error_code;
       (void)send(t->fd, pkt, len, 0);
     }
@@ -122,18 +125,21 @@ static int apply(worker *w, transfer *t, const xfer_step *s) {
 }
 
 /* One datagram from the client, as session.ts's onMessage. Returns -1 once ended. */
-static int on_datagram(worker *w, transfer *t, uint8_t *p, size_t len, int truncated) {
+static int on_datagram(worker *w, transfer *t, const uint8_t *p, size_t len) {
   xfer_step s;
   if (len >= 4 && p[0] == 0 && p[1] == 4) {
     xfer_on_ack(&t->x, (uint16_t)(p[2] << 8 | p[3]), &s);
   } else if (len >= 4 && p[0] == 0 && p[1] == 5) {
-    const uint8_t *nul = len > 4 ? memchr(p + 4, 0, len - 4) : NULL;
-    if (!nul && truncated) p[len - 1] = 0, nul = p + len - 1; /* an ERROR longer than the buffer: keep its start */
-    if (!nul) {
-      t->ignored_malformed++;
-      return 0;
-    }
-    xfer_on_error(&t->x, (uint16_t)(p[2] << 8 | p[3]), (const char *)p + 4, &s);
+    /* The message runs to its NUL, or (as codec.ts reads it) to the end of the datagram, or of
+       the buffer for one longer than it: copied out bounded, so none of these is dropped. */
+    char message[1024];
+    size_t n = len - 4;
+    const uint8_t *nul = n > 0 ? memchr(p + 4, 0, n) : NULL;
+    if (nul) n = (size_t)(nul - (p + 4));
+    if (n > sizeof message - 1) n = sizeof message - 1;
+    memcpy(message, p + 4, n);
+    message[n] = 0;
+    xfer_on_error(&t->x, (uint16_t)(p[2] << 8 | p[3]), message, &s);
   } else {
     /* Other opcodes are unexpected here; what does not even carry an opcode is malformed. */
     if (len >= 4 && p[0] == 0 && p[1] >= 1 && p[1] <= 6) t->ignored_unexpected++;
@@ -164,7 +170,7 @@ static void on_readable(worker *w, transfer *t) {
       return;
     }
     for (int i = 0; i < n; i++)
-      if (on_datagram(w, t, buf[i], msgs[i].msg_len, (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) < 0) return;
+      if (on_datagram(w, t, buf[i], msgs[i].msg_len) < 0) return;
     if (n < BATCH) return;
   }
 }

@@ -95,15 +95,28 @@ export class NativeTransfers {
     private readonly addon: Addon,
     threads: number,
     private readonly onIgnored: (reason: string, count: number) => void,
+    private readonly onFault: (err: unknown) => void,
   ) {
-    this.handle = addon.create(threads, (end) => this.onEnd(end));
+    // A report runs inside the addon's threadsafe-function callback, where a throw would be an
+    // uncaught exception that ends the process: what goes wrong there is logged, as session.ts's guard does.
+    this.handle = addon.create(threads, (end) => {
+      try {
+        this.onEnd(end);
+      } catch (e) {
+        this.onFault(e);
+      }
+    });
   }
 
   /** An engine with `threads` epoll threads, or undefined (and why) without the addon. */
-  static create(threads: number, onIgnored: (reason: string, count: number) => void): NativeTransfers | { error: string } {
+  static create(
+    threads: number,
+    onIgnored: (reason: string, count: number) => void,
+    onFault: (err: unknown) => void = () => undefined,
+  ): NativeTransfers | { error: string } {
     const { addon, error } = loadNative();
     if (!addon) return { error: error ?? 'not loaded' };
-    return new NativeTransfers(addon, Math.max(1, threads), onIgnored);
+    return new NativeTransfers(addon, Math.max(1, threads), onIgnored, onFault);
   }
 
   get running(): number {
@@ -129,6 +142,7 @@ export class NativeTransfers {
 
   /** Starts a transfer; throws when its socket cannot be bound or connected. */
   run(job: NativeJob, onEnd: (end: SessionEnd) => void): NativeTransfer {
+    if (this.closed) throw new Error('tftp native engine closed');
     const id = this.addon.start(
       this.handle,
       job.data,

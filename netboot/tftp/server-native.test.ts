@@ -156,3 +156,46 @@ describe('native engine', () => {
     h = undefined;
   });
 });
+
+describe('native engine against odd input, as the JS engine', () => {
+  // codec.ts reads an ERROR's message to its NUL or to the end of the datagram: both engines
+  // end the transfer the same way for one without the NUL (the C path once dropped it as malformed)
+  it.each([
+    ['with its NUL', '00050001686900'],
+    ['without its NUL', '000500016869'],
+    ['with no message at all', '00050001'],
+  ])('a client ERROR %s ends the transfer the same way on both engines', async (_what, hex) => {
+    const ends: unknown[] = [];
+    for (const engine of ['js', 'native'] as const) {
+      h = await startHarness(withEngine(engine, { tftp: { retransmitMs: 10_000 } }));
+      writeFileSync(join(h.root, 'f'), randomBytes(5000));
+      const { s } = await client();
+      s.once('message', (_m, rinfo) => s.send(Buffer.from(hex, 'hex'), rinfo.port, '127.0.0.1'));
+      s.send(encodePacket({ op: 'rrq', filename: 'f', mode: 'octet', options: [] }), h.port, '127.0.0.1');
+      const e = await h.event(() => true);
+      ends.push({ outcome: e.outcome, reason: e.detail?.reason });
+      expect(await h.metric('picluster_tftp_ignored_total')).toBe(0);
+      await h.close();
+      h = undefined;
+    }
+    expect(ends[1]).toEqual(ends[0]);
+  });
+
+  it('a closed engine handle refuses every call (it stays readable until JS drops it); a bad transfer id is a RangeError', async () => {
+    const { addon } = loadNative();
+    expect(addon).toBeDefined();
+    const a = addon as unknown as {
+      create(n: number, cb: () => void): object;
+      abort(h: object, id: number, r: string): void;
+      close(h: object): void;
+    };
+    const live = a.create(1, () => undefined);
+    expect(() => a.abort(live, Number.NaN, 'x')).toThrow(/bad transfer id/);
+    expect(() => a.abort(live, -1, 'x')).toThrow(/bad transfer id/);
+    a.close(live);
+    // the threadsafe function's finalizer runs on a later turn: the handle must outlive it
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(() => a.abort(live, 1, 'x')).toThrow(/engine closed/);
+    expect(() => a.close(live)).toThrow(/engine closed/);
+  });
+});

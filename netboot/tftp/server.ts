@@ -206,7 +206,11 @@ export async function startTftpServer(config: NetbootConfig, deps: NetbootDeps, 
   // The native engine runs real timers and unwrapped sockets, as workers do: off when a test injects either.
   let native: NativeTransfers | undefined;
   if (config.tftp.engine === 'native' && !options.timers && !options.wrapSocket) {
-    const made = NativeTransfers.create(config.tftp.workers, (reason, n) => metrics.ignored.inc({ reason }, n));
+    const made = NativeTransfers.create(
+      config.tftp.workers,
+      (reason, n) => metrics.ignored.inc({ reason }, n),
+      (err) => log.error({ err }, 'tftp native transfer report failed'),
+    );
     if (made instanceof NativeTransfers) native = made;
     else log.warn({ reason: made.error }, 'tftp native engine unavailable; transfers run on the JS engine');
   }
