@@ -276,24 +276,9 @@ function checkers(schemas: readonly TSchema[]): Map<string, Checker> {
 // Compiled on first use: an agent parses only dispatcher frames and the master only agent frames,
 // so neither builds (and holds the generated code of) the other side's checkers.
 let agentCheckersMemo: Map<string, Checker> | undefined;
-const agentCheckers = () =>
-  (agentCheckersMemo ??= checkers([HelloMsg, HeartbeatMsg, PullMsg, OutputMsg, ResultMsg, EventMsg, BootReportMsg, ShellOutputMsg, ShellExitMsg]));
+const agentCheckers = () => (agentCheckersMemo ??= checkers(AgentMessage.anyOf));
 let dispatcherCheckersMemo: Map<string, Checker> | undefined;
-const dispatcherCheckers = () =>
-  (dispatcherCheckersMemo ??= checkers([
-    WelcomeMsg,
-    AssignMsg,
-    CancelMsg,
-    ResultAckMsg,
-    SetSlotsMsg,
-    CommandMsg,
-    ErrorMsg,
-    RefusedMsg,
-    ShellOpenMsg,
-    ShellInputMsg,
-    ShellResizeMsg,
-    ShellCloseMsg,
-  ]));
+const dispatcherCheckers = () => (dispatcherCheckersMemo ??= checkers(DispatcherMessage.anyOf));
 
 export type ParseResult<M> = { ok: true; message: M } | { ok: false; code: 'BAD_JSON' | 'BAD_MESSAGE'; error: string };
 
