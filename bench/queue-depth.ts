@@ -13,7 +13,7 @@
  *     and memory (the queue is rebuilt from the store), then hand-outs through agentHello/pull/
  *     result frames and the pump (one transaction per pump), µs per hand-out.
  *
- *   npm run bench:queue-depth -- [--depths 1000,100000,1000000] [--groups 1,10,100,1000] [--handouts 20000] [--json F] [--svg F]
+ *   npm run bench:queue-depth -- [--depths 1000,100000,1000000] [--groups 1,10,100,1000] [--handouts 20000] [--dispatcher-depths 1000,100000] [--json F] [--svg F]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -223,6 +223,8 @@ function main(): void {
       groups: { type: 'string', default: '1,10,100,1000' },
       handouts: { type: 'string', default: '20000' },
       'dispatcher-handouts': { type: 'string', default: '5000' },
+      // the real Dispatcher's cases (insert, start-up, hand-outs); default: every --depths
+      'dispatcher-depths': { type: 'string' },
       json: { type: 'string' },
       svg: { type: 'string' },
     },
@@ -242,7 +244,7 @@ function main(): void {
         );
       }
   const dispatcher: DispatcherRow[] = [];
-  for (const depth of depths) {
+  for (const depth of (values['dispatcher-depths'] ?? values.depths).split(',').map(Number)) {
     const row = dispatcherCase(depth, Number(values['dispatcher-handouts']));
     dispatcher.push(row);
     console.log(
