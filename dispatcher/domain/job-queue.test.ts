@@ -202,4 +202,37 @@ describe('JobQueue bookkeeping at depth', () => {
     expect(a.map((x) => x.jobId)).toEqual([1, 3, 5]);
     expect(q.size).toBe(0);
   });
+
+  it('a runnable job is found behind any number of jobs no node can run, in one check per requirement class', () => {
+    const q = new JobQueue();
+    // 5,000 x64 jobs and 5,000 gpu jobs ahead of one plain job (the old scan looked 512 deep)
+    let id = 1;
+    for (let i = 0; i < 5000; i++) q.enqueue(job(id++, { requirements: { arch: 'x64' } }), 0);
+    for (let i = 0; i < 5000; i++) q.enqueue(job(id++, { requirements: { labels: { gpu: 'yes' } } }), 0);
+    q.enqueue(job(id, {}), 0);
+    const checks = { n: 0 };
+    const counting = new Proxy(node('n1'), {
+      get: (t, k) => {
+        if (k === 'arch') checks.n++;
+        return Reflect.get(t, k);
+      },
+    });
+    const a = q.schedule([counting], new RoundRobinStrategy(), 0);
+    expect(a.map((x) => x.jobId)).toEqual([id]);
+    expect(checks.n).toBeLessThanOrEqual(2); // the x64 class once, not each of its 5,000 jobs
+    expect(q.size).toBe(10_000);
+  });
+
+  it('keeps arrival order across requirement classes inside a group', () => {
+    const q = new JobQueue();
+    const reqs: Requirements[] = [{}, { arch: 'arm64' }, { labels: { rack: '*' } }, {}, { arch: 'arm64' }, { labels: { rack: '*' } }, { cpus: 2 }];
+    reqs.forEach((requirements, i) => q.enqueue(job(i + 1, { requirements }), 0));
+    const all = () => q.schedule([node('n1', { labels: { rack: 'a' } })], new RoundRobinStrategy(), 0)[0]?.jobId;
+    expect(Array.from({ length: 7 }, all)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    // a class removed while queued (cancel) leaves no gap in the order of the others
+    reqs.forEach((requirements, i) => q.enqueue(job(i + 11, { requirements }), 0));
+    q.remove(12);
+    q.remove(14);
+    expect(Array.from({ length: 6 }, all)).toEqual([11, 13, 15, 16, 17, undefined]);
+  });
 });

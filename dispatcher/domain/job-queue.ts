@@ -4,8 +4,9 @@
  * Order (seed design "My Little Cluster"): highest priority first; within a priority,
  * round-robin over groups (a circular list: after a group is served, the next group in the
  * ring goes first); FIFO inside a group; jobs whose requirements no free node meets are
- * skipped, not blocking the ones behind them. Jobs in retry backoff wait in a min-heap
- * until due.
+ * skipped, not blocking the ones behind them (each group keeps one FIFO per requirement class,
+ * so skipping them costs one check per class, not one per job). Jobs in retry backoff wait in a
+ * min-heap until due.
  */
 import type { Requirements } from '../../common/protocol.ts';
 import { hasRequirements, satisfies } from './requirements.ts';
@@ -26,28 +27,47 @@ export interface Assignment<J extends QueuedJob = QueuedJob> {
   readonly job: J;
 }
 
-/** How far into one group's FIFO the scheduler looks for a job a free node can run. */
-const SCAN_LIMIT = 512;
-
+/** A FIFO of one requirement class inside one group; `seqs` is each entry's arrival order. */
 class Fifo<J extends QueuedJob> {
   items: J[] = [];
+  seqs: number[] = [];
   head = 0;
   get empty(): boolean {
     return this.head >= this.items.length;
   }
-  compact(): void {
+  push(job: J, seq: number): void {
+    this.items.push(job);
+    this.seqs.push(seq);
+  }
+  shift(): void {
+    this.head++;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
+      this.seqs = this.seqs.slice(this.head);
       this.head = 0;
     }
   }
 }
 
+/**
+ * One group's queued jobs, one FIFO per requirement class (the same requirements): a pick looks
+ * at each class's head once, so jobs no free node can run cost one check per class per pass,
+ * however many of them are queued, and the oldest runnable head keeps the group's FIFO order.
+ */
+class Group<J extends QueuedJob> {
+  readonly classes = new Map<string, Fifo<J>>();
+}
+
 class Level<J extends QueuedJob> {
-  readonly groups = new Map<string, Fifo<J>>();
+  readonly groups = new Map<string, Group<J>>();
   ring: string[] = [];
   cursor = 0;
   count = 0;
+}
+
+/** The requirement class of a job: '' for none, else its requirements as written. */
+function classKey(r: Requirements): string {
+  return hasRequirements(r) ? JSON.stringify(r) : '';
 }
 
 export class JobQueue<J extends QueuedJob = QueuedJob> {
@@ -59,6 +79,8 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
   private readonly levels = new Map<number, Level<J>>();
   private priorities: number[] = [];
   private readonly delayed: J[] = []; // binary min-heap on availableAt
+  /** Arrival order of ready entries: FIFO order across a group's requirement classes. */
+  private seq = 0;
 
   get size(): number {
     return this.live.size;
@@ -158,9 +180,9 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
     for (let k = 0; k < level.ring.length;) {
       const idx = (level.cursor + k) % level.ring.length;
       const group = level.ring[idx]!;
-      const fifo = level.groups.get(group)!;
-      const found = this.scanFifo(fifo, free, blocked);
-      if (fifo.empty) {
+      const entry = level.groups.get(group)!;
+      const found = this.pickFromGroup(entry, free, blocked);
+      if (entry.classes.size === 0) {
         // Drop the exhausted group from the ring, keeping the cursor on the same successor.
         level.groups.delete(group);
         level.ring.splice(idx, 1);
@@ -179,37 +201,40 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
     return undefined;
   }
 
-  private scanFifo(fifo: Fifo<J>, free: readonly Candidate[], blocked: Set<string>): { job: J; eligible: readonly Candidate[] } | undefined {
-    let scanned = 0;
-    for (let i = fifo.head; i < fifo.items.length && scanned < SCAN_LIMIT; i++) {
-      const job = fifo.items[i]!;
-      if (this.live.get(job.id) !== job || !this.ready.has(job.id)) {
-        if (i === fifo.head) fifo.head++; // dead entry at the head: drop it
-        continue;
-      }
-      scanned++;
-      let eligible = free;
-      if (hasRequirements(job.requirements)) {
-        const key = JSON.stringify(job.requirements);
-        if (blocked.has(key)) continue;
-        eligible = free.filter((c) => satisfies(c, job.requirements));
-        if (eligible.length === 0) {
-          blocked.add(key);
+  /** The group's oldest job some free node can run: the oldest head among its runnable classes. */
+  private pickFromGroup(group: Group<J>, free: readonly Candidate[], blocked: Set<string>): { job: J; eligible: readonly Candidate[] } | undefined {
+    for (;;) {
+      let best: Fifo<J> | undefined;
+      let bestKey = '';
+      for (const [key, fifo] of group.classes) {
+        // dead entries (cancelled, claimed, re-queued) are dropped as they reach the head
+        while (!fifo.empty && !this.isReady(fifo.items[fifo.head]!)) fifo.shift();
+        if (fifo.empty) {
+          group.classes.delete(key);
           continue;
         }
+        if (blocked.has(key)) continue;
+        if (!best || fifo.seqs[fifo.head]! < best.seqs[best.head]!) {
+          best = fifo;
+          bestKey = key;
+        }
       }
-      if (i > fifo.head) {
-        // Taken from behind jobs no free node can run: shift those up one place instead of
-        // splicing (O(distance scanned), bounded by SCAN_LIMIT plus dead entries, where a
-        // splice moved the whole rest of the FIFO: O(queue depth) per hand-out).
-        const items = fifo.items;
-        for (let j = i; j > fifo.head; j--) items[j] = items[j - 1]!;
+      if (!best) return undefined;
+      const job = best.items[best.head]!;
+      const eligible = bestKey === '' ? free : free.filter((c) => satisfies(c, job.requirements));
+      if (eligible.length === 0) {
+        // the free set only shrinks during one schedule call: this class stays unrunnable in it
+        blocked.add(bestKey);
+        continue;
       }
-      fifo.head++;
-      fifo.compact();
+      best.shift();
+      if (best.empty) group.classes.delete(bestKey);
       return { job, eligible };
     }
-    return undefined;
+  }
+
+  private isReady(job: J): boolean {
+    return this.live.get(job.id) === job && this.ready.has(job.id);
   }
 
   private pushReady(job: J): void {
@@ -219,15 +244,21 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
       this.levels.set(job.priority, level);
       this.priorities = [...this.levels.keys()].sort((a, b) => b - a);
     }
-    let fifo = level.groups.get(job.group);
-    if (!fifo) {
-      fifo = new Fifo<J>();
-      level.groups.set(job.group, fifo);
+    let group = level.groups.get(job.group);
+    if (!group) {
+      group = new Group<J>();
+      level.groups.set(job.group, group);
       // A new group is appended to the circular list: it takes its turn after the groups
       // ahead of it in the ring, never jumping the queue.
       level.ring.push(job.group);
     }
-    fifo.items.push(job);
+    const key = classKey(job.requirements);
+    let fifo = group.classes.get(key);
+    if (!fifo) {
+      fifo = new Fifo<J>();
+      group.classes.set(key, fifo);
+    }
+    fifo.push(job, this.seq++);
     this.ready.add(job.id);
     this.countReady(job.group, 1);
     level.count++;
