@@ -29,7 +29,8 @@ beforeAll(async () => {
       'inventory.path': join(dir, 'no-inventory.yaml'),
       'log.level': 'silent',
       'cluster.secret': SECRET,
-      'scheduler.heartbeatMs': 200,
+      // 1 s, the default: at 200 ms a loaded 2-core machine stalls the fleet past 3 heartbeats and the master rightly declares nodes lost
+      'scheduler.heartbeatMs': 1000,
     },
   });
   master = await startMaster(config, { log: silentLogger() });
