@@ -89,7 +89,8 @@ export async function run(argv: string[]): Promise<number | undefined> {
       fetch: agentFetch(opts.tls),
     }),
   });
-  const runtimes = await detectRuntimes(runner.python());
+  // started now, awaited only by the hello: the probe overlaps the agent's set-up and its connect
+  const runtimes = detectRuntimes(runner.python());
 
   const health = new HealthCollector({ files: systemFiles });
   const agent = new Agent({
@@ -106,7 +107,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
         mac: process.env.PICLUSTER_AGENT_MAC,
       })),
       isolation: { ...isolation, ...(isolation.note ? { note: isolation.note.slice(0, 512) } : {}) },
-      runtimes,
+      runtimes: await runtimes,
     }),
     health: () => health.collect(),
     runner,

@@ -4,14 +4,22 @@
  */
 import { execFile } from 'node:child_process';
 
-/** `{ node: "20.19.0", python3: "3.11.2" }`; a runtime that is absent or does not answer in time is left out. */
-export async function detectRuntimes(python: string | null, timeoutMs = 5000): Promise<Record<string, string>> {
+/**
+ * The python3 probe: no site module, no environment, no imports (`sys` is built in), so that on
+ * a slow node (a Pi 3, qemu TCG) it costs the interpreter's start and nothing more; the version
+ * is what `platform.python_version()` says (`sys.version` up to the first space).
+ */
+export const PYTHON_PROBE = ['-I', '-S', '-c', 'import sys; print(sys.version.split()[0])'];
+
+/**
+ * `{ node: "20.19.0", python3: "3.11.2" }`; a runtime that is absent or does not answer in time is
+ * left out. The agent starts this first thing and awaits it only for its hello.
+ */
+export async function detectRuntimes(python: string | null, timeoutMs = 15_000): Promise<Record<string, string>> {
   const out: Record<string, string> = { node: process.versions.node };
   if (python) {
     const version = await new Promise<string | undefined>((resolve) => {
-      execFile(python, ['-c', 'import platform; print(platform.python_version())'], { timeout: timeoutMs }, (err, stdout) =>
-        resolve(err ? undefined : stdout.trim().slice(0, 64) || undefined),
-      );
+      execFile(python, PYTHON_PROBE, { timeout: timeoutMs }, (err, stdout) => resolve(err ? undefined : stdout.trim().slice(0, 64) || undefined));
     });
     if (version) out.python3 = version;
   }

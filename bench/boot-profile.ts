@@ -1,0 +1,147 @@
+/**
+ * Where a node's boot goes: one qemu guest at a time (TCG, no disk) boots image/dist from a real
+ * master on loopback, and the profile is read from what the node itself reports: the kernel's
+ * own timestamps of its log lines and of /init's milestones (the boot report), the agent's hello
+ * on the master's clock, and qemu's start on the host's. Then the node runs the image e2e's jobs
+ * (exec, pty, function) and its idle RAM (MemTotal − MemAvailable) is read from a heartbeat.
+ *
+ *   npm run bench:boot-profile -- [--machine virt|x86] [--runs 3] [--json out.json]
+ *
+ * Needs image/dist for the machine's arch (`npm run build-image`; built here if missing).
+ * virt: `-M virt -cpu cortex-a53 -smp 2 -m 1024`, the runtime from the master's /boot/;
+ * x86: `-M q35 -cpu max -smp 2 -m 1024`, the same. Not a timed test: a report.
+ */
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DIST, ensureImage, exerciseNode, Guest, startTestMaster } from '../test/e2e/image-harness.ts';
+
+const { values } = parseArgs({
+  options: {
+    machine: { type: 'string', default: 'virt' },
+    runs: { type: 'string', default: '3' },
+    json: { type: 'string' },
+  },
+});
+const machine = values.machine;
+if (machine !== 'virt' && machine !== 'x86') throw new Error(`--machine: virt or x86, not ${machine}`);
+
+/** Kernel log lines whose timestamps split the kernel's own part of the boot. */
+const KERNEL_MARKS: ReadonlyArray<[string, RegExp]> = [
+  ['initramfs-unpacked', /Trying to unpack rootfs|Unpacking initramfs|Freeing initrd memory/],
+  ['kernel-done', /Run \/init as init process|Freeing unused kernel/],
+];
+
+interface Step {
+  step: string;
+  atS: number;
+}
+interface Run {
+  /** Seconds since kernel start (the guest's uptime), in time order, ending with the agent hello. */
+  steps: Step[];
+  /** qemu spawned → agent hello, on the host's clock. */
+  helloHostS: number;
+  /** qemu spawned → kernel start (firmware, kernel and initrd loading): host time minus guest uptime. */
+  beforeKernelS: number;
+  idleRamMb: number | undefined;
+}
+
+type Ev = { kind: string; at: number; detail?: Record<string, unknown> };
+
+async function once1(): Promise<Run> {
+  const arch = machine === 'virt' ? 'arm64' : 'amd64';
+  await ensureImage(arch);
+  const tm = await startTestMaster();
+  const name = `profile-${machine}`;
+  const append = [
+    machine === 'virt' ? 'console=ttyAMA0' : 'console=ttyS0,115200',
+    'loglevel=4',
+    `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`,
+    `picluster.name=${name}`,
+    `picluster.token=${tm.tokenFor(name)}`,
+  ].join(' ');
+  const net = ['-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0'];
+  const common = ['-smp', '2', '-m', '1024', '-nographic', '-no-reboot', '-append', append, ...net];
+  const guest =
+    machine === 'virt'
+      ? new Guest('qemu-system-aarch64', [
+          '-M',
+          'virt',
+          '-cpu',
+          'cortex-a53',
+          '-kernel',
+          join(DIST, 'pi', 'kernel8.img'),
+          '-initrd',
+          join(DIST, 'pi', 'initramfs8'),
+          ...common,
+        ])
+      : new Guest('qemu-system-x86_64', [
+          '-M',
+          'q35',
+          '-cpu',
+          'max',
+          '-kernel',
+          join(DIST, 'amd64', 'vmlinuz'),
+          '-initrd',
+          join(DIST, 'amd64', 'initramfs.img'),
+          ...common,
+        ]);
+  try {
+    const spawnedAt = Date.now() - guest.elapsedS() * 1000;
+    const r = await exerciseNode(tm, guest, name, 300_000);
+    const events = await tm.api<Ev[]>('GET', `/api/boot-events?node=${encodeURIComponent(name)}`);
+    const milestones = events.filter((e) => e.kind === 'init-milestone');
+    const hello = events.find((e) => e.kind === 'agent-hello');
+    const first = milestones[0];
+    if (!first || !hello) throw new Error(`no boot report or hello from ${name}: ${events.map((e) => e.kind).join(', ')}`);
+    // the node's boot instant on the master's clock: a milestone's time minus its uptime
+    const bootedAt = first.at - Number(first.detail?.uptimeMs ?? 0);
+    const steps: Step[] = milestones.map((e) => ({ step: String(e.detail?.step), atS: Number(e.detail?.uptimeMs ?? 0) / 1000 }));
+    const log = String(events.find((e) => e.kind === 'kernel-log')?.detail?.text ?? '');
+    for (const [step, re] of KERNEL_MARKS) {
+      const line = log.split('\n').find((l) => re.test(l));
+      const t = line && /^\[\s*([0-9.]+)\]/.exec(line)?.[1];
+      if (t) steps.push({ step, atS: Number(t) });
+    }
+    steps.push({ step: 'agent-hello', atS: (hello.at - bootedAt) / 1000 });
+    steps.sort((a, b) => a.atS - b.atS);
+    const helloHostS = (hello.at - spawnedAt) / 1000;
+    return { steps, helloHostS, beforeKernelS: helloHostS - steps[steps.length - 1]!.atS, idleRamMb: r.idleRamMb };
+  } finally {
+    await guest.stop();
+    await tm.close();
+  }
+}
+
+const runs: Run[] = [];
+const load0 = loadavg()[0]!;
+for (let i = 0; i < Number(values.runs); i++) {
+  const run = await once1();
+  runs.push(run);
+  console.log(
+    `run ${i + 1}: hello ${run.helloHostS.toFixed(1)} s after qemu started (${run.beforeKernelS.toFixed(1)} s before the kernel), idle RAM ${run.idleRamMb} MB`,
+  );
+  let prev = 0;
+  for (const s of run.steps) {
+    console.log(`  ${s.atS.toFixed(2).padStart(7)} s  +${(s.atS - prev).toFixed(2).padStart(6)}  ${s.step}`);
+    prev = s.atS;
+  }
+}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const names = [...new Set(runs.flatMap((r) => r.steps.map((s) => s.step)))];
+const table = names.map((step) => ({ step, medianAtS: median(runs.map((r) => r.steps.find((s) => s.step === step)?.atS ?? NaN).filter(Number.isFinite)) }));
+console.log(`median of ${runs.length} (${machine}, load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}):`);
+let prev = 0;
+for (const t of table.sort((a, b) => a.medianAtS - b.medianAtS)) {
+  console.log(`  ${t.medianAtS.toFixed(2).padStart(7)} s  +${(t.medianAtS - prev).toFixed(2).padStart(6)}  ${t.step}`);
+  prev = t.medianAtS;
+}
+console.log(
+  `  hello after qemu start: ${median(runs.map((r) => r.helloHostS)).toFixed(1)} s; idle RAM ${median(runs.map((r) => r.idleRamMb ?? NaN).filter(Number.isFinite))} MB`,
+);
+if (values.json)
+  writeFileSync(
+    values.json,
+    JSON.stringify({ at: new Date().toISOString(), machine, loadAverage: [load0, loadavg()[0]], runs, median: table }, null, 2) + '\n',
+  );
