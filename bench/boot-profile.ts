@@ -15,6 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { bootSteps, formatBootSteps, type BootEventLike, type BootStep } from '../test/e2e/boot-steps.ts';
 import { DIST, ensureImage, exerciseNode, Guest, startTestMaster } from '../test/e2e/image-harness.ts';
 
 const { values } = parseArgs({
@@ -27,27 +28,15 @@ const { values } = parseArgs({
 const machine = values.machine;
 if (machine !== 'virt' && machine !== 'x86') throw new Error(`--machine: virt or x86, not ${machine}`);
 
-/** Kernel log lines whose timestamps split the kernel's own part of the boot. */
-const KERNEL_MARKS: ReadonlyArray<[string, RegExp]> = [
-  ['initramfs-unpacked', /Trying to unpack rootfs|Unpacking initramfs|Freeing initrd memory/],
-  ['kernel-done', /Run \/init as init process|Freeing unused kernel/],
-];
-
-interface Step {
-  step: string;
-  atS: number;
-}
 interface Run {
   /** Seconds since kernel start (the guest's uptime), in time order, ending with the agent hello. */
-  steps: Step[];
+  steps: BootStep[];
   /** qemu spawned → agent hello, on the host's clock. */
   helloHostS: number;
   /** qemu spawned → kernel start (firmware, kernel and initrd loading): host time minus guest uptime. */
   beforeKernelS: number;
   idleRamMb: number | undefined;
 }
-
-type Ev = { kind: string; at: number; detail?: Record<string, unknown> };
 
 async function once1(): Promise<Run> {
   const arch = machine === 'virt' ? 'arm64' : 'amd64';
@@ -90,22 +79,10 @@ async function once1(): Promise<Run> {
   try {
     const spawnedAt = Date.now() - guest.elapsedS() * 1000;
     const r = await exerciseNode(tm, guest, name, 300_000);
-    const events = await tm.api<Ev[]>('GET', `/api/boot-events?node=${encodeURIComponent(name)}`);
-    const milestones = events.filter((e) => e.kind === 'init-milestone');
-    const hello = events.find((e) => e.kind === 'agent-hello');
-    const first = milestones[0];
-    if (!first || !hello) throw new Error(`no boot report or hello from ${name}: ${events.map((e) => e.kind).join(', ')}`);
-    // the node's boot instant on the master's clock: a milestone's time minus its uptime
-    const bootedAt = first.at - Number(first.detail?.uptimeMs ?? 0);
-    const steps: Step[] = milestones.map((e) => ({ step: String(e.detail?.step), atS: Number(e.detail?.uptimeMs ?? 0) / 1000 }));
-    const log = String(events.find((e) => e.kind === 'kernel-log')?.detail?.text ?? '');
-    for (const [step, re] of KERNEL_MARKS) {
-      const line = log.split('\n').find((l) => re.test(l));
-      const t = line && /^\[\s*([0-9.]+)\]/.exec(line)?.[1];
-      if (t) steps.push({ step, atS: Number(t) });
-    }
-    steps.push({ step: 'agent-hello', atS: (hello.at - bootedAt) / 1000 });
-    steps.sort((a, b) => a.atS - b.atS);
+    const events = await tm.api<BootEventLike[]>('GET', `/api/boot-events?node=${encodeURIComponent(name)}`);
+    const steps = bootSteps(events);
+    if (!steps) throw new Error(`no boot report or hello from ${name}: ${events.map((e) => e.kind).join(', ')}`);
+    const hello = events.find((e) => e.kind === 'agent-hello')!;
     const helloHostS = (hello.at - spawnedAt) / 1000;
     return { steps, helloHostS, beforeKernelS: helloHostS - steps[steps.length - 1]!.atS, idleRamMb: r.idleRamMb };
   } finally {
@@ -122,21 +99,13 @@ for (let i = 0; i < Number(values.runs); i++) {
   console.log(
     `run ${i + 1}: hello ${run.helloHostS.toFixed(1)} s after qemu started (${run.beforeKernelS.toFixed(1)} s before the kernel), idle RAM ${run.idleRamMb} MB`,
   );
-  let prev = 0;
-  for (const s of run.steps) {
-    console.log(`  ${s.atS.toFixed(2).padStart(7)} s  +${(s.atS - prev).toFixed(2).padStart(6)}  ${s.step}`);
-    prev = s.atS;
-  }
+  console.log(formatBootSteps(run.steps));
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const names = [...new Set(runs.flatMap((r) => r.steps.map((s) => s.step)))];
 const table = names.map((step) => ({ step, medianAtS: median(runs.map((r) => r.steps.find((s) => s.step === step)?.atS ?? NaN).filter(Number.isFinite)) }));
 console.log(`median of ${runs.length} (${machine}, load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}):`);
-let prev = 0;
-for (const t of table.sort((a, b) => a.medianAtS - b.medianAtS)) {
-  console.log(`  ${t.medianAtS.toFixed(2).padStart(7)} s  +${(t.medianAtS - prev).toFixed(2).padStart(6)}  ${t.step}`);
-  prev = t.medianAtS;
-}
+console.log(formatBootSteps(table.map((t) => ({ step: t.step, atS: t.medianAtS })).sort((a, b) => a.atS - b.atS)));
 console.log(
   `  hello after qemu start: ${median(runs.map((r) => r.helloHostS)).toFixed(1)} s; idle RAM ${median(runs.map((r) => r.idleRamMb ?? NaN).filter(Number.isFinite))} MB`,
 );
