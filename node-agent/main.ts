@@ -20,7 +20,7 @@ import { reapOrphanJobs } from './process-tree.ts';
 import { ArtifactUploader } from './artifacts.ts';
 import { apiBaseUrl, FileCache } from './file-cache.ts';
 import { Runner } from './runner.ts';
-import { detectRuntimes } from './runtimes.ts';
+import { detectRuntimes, runtimesWithin } from './runtimes.ts';
 import { systemFiles } from './sources.ts';
 import { AGENT_VERSION } from './version.ts';
 import { agentFetch, wsTlsOptions } from './tls-options.ts';
@@ -89,7 +89,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
       fetch: agentFetch(opts.tls),
     }),
   });
-  // started now, awaited only by the hello: the probe overlaps the agent's set-up and its connect
+  // started now, awaited only by the hello, and by it for at most 2 s (see runtimesWithin)
   const runtimes = detectRuntimes(runner.python());
 
   const health = new HealthCollector({ files: systemFiles });
@@ -107,7 +107,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
         mac: process.env.PICLUSTER_AGENT_MAC,
       })),
       isolation: { ...isolation, ...(isolation.note ? { note: isolation.note.slice(0, 512) } : {}) },
-      runtimes: await runtimes,
+      runtimes: await runtimesWithin(runtimes, 2000),
     }),
     health: () => health.collect(),
     runner,

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { detectRuntimes } from './runtimes.ts';
+import { detectRuntimes, runtimesWithin } from './runtimes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'runtimes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,5 +31,11 @@ describe('detectRuntimes', () => {
     expect(await detectRuntimes(join(dir, 'no-such-python'))).toEqual({ node: process.versions.node });
     expect(await detectRuntimes(script('fails', 'exit 3'))).toEqual({ node: process.versions.node });
     expect(await detectRuntimes(script('hangs', 'exec sleep 30'), 100)).toEqual({ node: process.versions.node });
+  });
+
+  it('the hello takes the probe when it has answered, and only node when it has not within the bound', async () => {
+    const answered = Promise.resolve({ node: process.versions.node, python3: '3.11.2' });
+    expect(await runtimesWithin(answered, 10_000)).toEqual({ node: process.versions.node, python3: '3.11.2' });
+    expect(await runtimesWithin(new Promise(() => {}), 20)).toEqual({ node: process.versions.node });
   });
 });

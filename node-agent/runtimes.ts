@@ -25,3 +25,21 @@ export async function detectRuntimes(python: string | null, timeoutMs = 15_000):
   }
   return out;
 }
+
+/**
+ * What the hello reports: the probe's answer if it has one within `ms`, else only what needs no
+ * probe (node). A slow probe (python3 paged in from the package layer on a Pi 3 or under qemu TCG
+ * takes seconds) then does not hold up the agent's hello; later hellos (reconnects) carry it.
+ */
+export async function runtimesWithin(probe: Promise<Record<string, string>>, ms: number): Promise<Record<string, string>> {
+  let timer: NodeJS.Timeout | undefined;
+  const fallback = new Promise<Record<string, string>>((resolve) => {
+    timer = setTimeout(() => resolve({ node: process.versions.node }), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([probe, fallback]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
