@@ -4,6 +4,7 @@
  * imports lean: no tsx, no fastify, no config loader — only what a node needs.
  */
 import { collectBootReport, type BootReport } from './boot-report.ts';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -66,7 +67,13 @@ export async function run(argv: string[]): Promise<number | undefined> {
     isolation = made.info;
   }
   log.info({ isolation }, 'job isolation');
+  // The image's hooks (image/rootfs/agent-loop): function jobs run PICLUSTER_AGENT_JOB_NODE (its node
+  // that fetches the full ICU data first) and PICLUSTER_AGENT_ON_IDLE runs each time the last running
+  // job ends (drops that data again). image/build/icu-data.ts.
+  const jobNode = process.env.PICLUSTER_AGENT_JOB_NODE || undefined;
+  const onIdle = process.env.PICLUSTER_AGENT_ON_IDLE || undefined;
   const runner = new Runner({
+    ...(jobNode ? { nodePath: jobNode } : {}),
     workDir,
     nodeName: opts.name,
     log: log.child({ component: 'runner' }),
@@ -117,6 +124,11 @@ export async function run(argv: string[]): Promise<number | undefined> {
     watchdog: opts.watchdog ? { path: opts.watchdog } : undefined,
     bootReport: opts.kmsg ? (bootId, now) => bootReportOrWarn(opts.kmsg as string, bootId, now) : undefined,
   });
+  if (onIdle) {
+    const running = new Set<number>();
+    agent.on('job-started', (e) => running.add(e.attemptId));
+    agent.on('job-finished', (e) => running.delete(e.result.attemptId) && running.size === 0 && runIdleCommand(onIdle, log));
+  }
   log.info(
     { version: AGENT_VERSION, dispatcher: opts.dispatcher, sources: opts.sources, slotsCap: opts.slots ?? null, workDir, watchdog: opts.watchdog ?? null },
     'agent starting',
@@ -166,4 +178,12 @@ if (isMainModule()) {
       process.exitCode = 1;
     },
   );
+}
+
+/** Runs the on-idle command (sh -c) in the background; its failure is logged, never thrown. */
+function runIdleCommand(command: string, log: ReturnType<typeof createLogger>): void {
+  const child = spawn('/bin/sh', ['-c', command], { stdio: 'ignore' });
+  child.on('error', (err) => log.warn({ command, err: err.message }, 'on-idle command did not start'));
+  child.on('exit', (code) => code !== 0 && log.warn({ command, code }, 'on-idle command failed'));
+  child.unref();
 }

@@ -17,6 +17,7 @@
  *   pi/                 the TFTP root (netboot.tftpRoot): Pi files + PXE loaders; every file <= 32 MiB
  *   arm64/runtime.squashfs   fetched by /init over HTTP: http://<master>/boot/arm64/runtime.squashfs
  *   arm64/packages.squashfs  the package layer, fetched beside it (absent with an empty package list)
+ *   arm64/icu.squashfs       the full ICU data, fetched beside it by the first Node job (icu-data.ts)
  *   amd64/              vmlinuz, initramfs.img, runtime.squashfs, packages.squashfs, boot.ipxe
  *   manifest.json
  */
@@ -43,7 +44,7 @@ import { withBuildLock } from './lock.ts';
 import { selectFromKernelTree } from './modules.ts';
 import { prepareNode, prepareNodePty } from './node-runtime.ts';
 import { formatBytes, silentProgress, type Progress } from './progress.ts';
-import { buildRuntime, runtimeCompression } from './runtime.ts';
+import { buildIcuLayer, buildRuntime, ICU_FILE, runtimeCompression } from './runtime.ts';
 
 export const IMAGE_DIR = join(REPO_ROOT, 'image');
 export const DEFAULT_OUT_DIR = join(IMAGE_DIR, 'dist');
@@ -130,7 +131,8 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
   const node = await progress.step(
     `Node.js ${profile.node.version} (${profile.node.name})`,
     () => prepareNode(profile, cacheDir),
-    (n) => (n.cached ? 'cached' : 'downloaded, stripped'),
+    (n) =>
+      `${n.cached ? 'cached' : 'downloaded, stripped'}; ICU ${n.icu.packageName}: ${n.icu.embeddedItems} items (${formatBytes(n.icu.embeddedBytes)}) embedded, all (${formatBytes(n.icu.fullBytes)}) in ${ICU_FILE}`,
   );
 
   // 3 ─ node-pty
@@ -231,6 +233,9 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
     (r) => (r.cached ? 'cached' : 'built'),
   );
   const runtimeSha256 = await sha256File(runtime.path);
+  // the full ICU data taken out of node, fetched by the first Node job (icu-data.ts)
+  const icuLayer = await buildIcuLayer(node.icu.dir, `${node.icu.packageName}.dat`, workDir, cacheDir, epoch, !opts.rebuildRuntime);
+  const icuSha256 = await sha256File(icuLayer.path);
 
   // 8 ─ initramfs
   const initramfsPath = join(workDir, 'initramfs.cpio.lz4');
@@ -247,6 +252,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
           imageVersion,
           runtimeSha256,
           ...(layer ? { packagesSha256: layer.sha256 } : {}),
+          icuSha256,
           busybox,
           libs,
           rootfs,
@@ -303,6 +309,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
         const rt = join(staging, 'arm64');
         await mkdir(rt, { recursive: true });
         await copyFile(runtime.path, join(rt, 'runtime.squashfs'));
+        await copyFile(icuLayer.path, join(rt, ICU_FILE));
         if (layer) await copyFile(layer.path, join(rt, LAYER_FILE));
       } else {
         const dir = join(staging, 'amd64');
@@ -310,6 +317,7 @@ async function buildImageUnwrapped(opts: BuildOptions): Promise<BuildResult> {
         await copyFile(kernelImage, join(dir, 'vmlinuz'));
         await copyFile(initramfsPath, join(dir, 'initramfs.img'));
         await copyFile(runtime.path, join(dir, 'runtime.squashfs'));
+        await copyFile(icuLayer.path, join(dir, ICU_FILE));
         if (layer) await copyFile(layer.path, join(dir, LAYER_FILE));
         await writeFile(join(dir, 'boot.ipxe'), amd64IpxeTemplate(imageVersion));
       }

@@ -17,6 +17,8 @@ export interface InitramfsInputs {
   readonly runtimeSha256: string;
   /** sha256 of the package layer (packages.squashfs); absent = no layer. */
   readonly packagesSha256?: string;
+  /** sha256 of the full ICU data layer (icu.squashfs, fetched by Node jobs); absent = none. */
+  readonly icuSha256?: string;
   readonly busybox: Uint8Array;
   /** soname → library bytes, installed in lib/<triplet>/. */
   readonly libs: ReadonlyMap<string, Uint8Array>;
@@ -35,6 +37,7 @@ export const ROOTFS_LAYOUT: ReadonlyArray<{ readonly file: string; readonly path
   { file: 'inittab', path: 'etc/inittab', mode: 0o644 },
   { file: 'agent-loop', path: 'usr/libexec/picluster/agent-loop', mode: 0o755 },
   { file: 'dhcp-keep', path: 'usr/libexec/picluster/dhcp-keep', mode: 0o755 },
+  { file: 'icu-data', path: 'usr/libexec/picluster/icu-data', mode: 0o755 },
   { file: 'udhcpc.script', path: 'usr/share/udhcpc/default.script', mode: 0o755 },
 ];
 
@@ -81,6 +84,7 @@ export function initramfsEntries(i: InitramfsInputs): CpioEntry[] {
   file('etc/picluster/arch', text(`${i.arch}\n`));
   file('etc/picluster/runtime.sha256', text(`${i.runtimeSha256}\n`));
   if (i.packagesSha256) file('etc/picluster/packages.sha256', text(`${i.packagesSha256}\n`));
+  if (i.icuSha256) file('etc/picluster/icu.sha256', text(`${i.icuSha256}\n`));
   file('etc/passwd', text('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'));
   file('etc/group', text('root:x:0:\ntty:x:5:\nnogroup:x:65534:\n'));
   file('etc/shadow', text('root:*:19000:0:99999:7:::\n'), 0o600);

@@ -3,9 +3,10 @@
  * Both are cached under .cache/ keyed by the pinned versions, so a warm build only copies.
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ToolMissingError } from './errors.ts';
+import { checkSubset, findIcuBlob, keepInSubset, parseCommonData, replaceIcuBlob } from './icu-data.ts';
 import type { ArchProfile } from './inputs.ts';
 import { NODE_PTY } from './inputs.ts';
 import { fetchNpmPackage, type FetchedNpmPackage } from './npm-pack.ts';
@@ -13,8 +14,16 @@ import { run } from './proc.ts';
 
 export interface PreparedNode {
   readonly tarball: FetchedNpmPackage;
-  /** Stripped node binary for the target. */
+  /** Stripped node binary for the target, with only the root + en ICU subset embedded (icu-data.ts). */
   readonly binary: string;
+  /** The full ICU data taken out of it: `<dir>/<packageName>.dat` (NODE_ICU_DATA=<dir> for jobs). */
+  readonly icu: {
+    readonly dir: string;
+    readonly packageName: string;
+    readonly fullBytes: number;
+    readonly embeddedItems: number;
+    readonly embeddedBytes: number;
+  };
   /** The package root with include/node (node-gyp's --nodedir). */
   readonly nodeDir: string;
   readonly cached: boolean;
@@ -23,17 +32,54 @@ export interface PreparedNode {
 export async function prepareNode(profile: ArchProfile, cacheDir: string): Promise<PreparedNode> {
   const tarball = await fetchNpmPackage(profile.node, cacheDir);
   const dir = join(cacheDir, 'node', `${profile.node.name}-${profile.node.version}`);
-  const done = join(dir, '.complete');
+  // (.complete-icu: caches from before the ICU split are redone)
+  const done = join(dir, '.complete-icu');
   const binary = join(dir, 'node');
   const nodeDir = join(dir, 'package');
-  if (existsSync(done) && tarball.cached) return { tarball, binary, nodeDir, cached: true };
+  const icuDir = join(dir, 'icu');
+  if (existsSync(done) && tarball.cached) {
+    const icu = { ...(JSON.parse(await readFile(done, 'utf8')) as PreparedNode['icu']), dir: icuDir };
+    return { tarball, binary, nodeDir, icu, cached: true };
+  }
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await run('tar', ['-xzf', tarball.path, '-C', dir, 'package/bin/node', 'package/include'], { step: 'extract node', writes: dir });
-  await run(profile.strip, ['--strip-unneeded', '-o', binary, join(nodeDir, 'bin', 'node')], { step: 'strip node', writes: dir });
+  const stripped = join(dir, 'node.full-icu');
+  await run(profile.strip, ['--strip-unneeded', '-o', stripped, join(nodeDir, 'bin', 'node')], { step: 'strip node', writes: dir });
   await rm(join(nodeDir, 'bin'), { recursive: true, force: true });
-  await writeFile(done, `${profile.node.integrity}\n`);
-  return { tarball, binary, nodeDir, cached: false };
+  const icu = await splitIcu(stripped, binary, icuDir, dir);
+  await rm(stripped, { force: true });
+  await writeFile(done, `${JSON.stringify(icu)}\n`);
+  return { tarball, binary, nodeDir, icu, cached: false };
+}
+
+/**
+ * Takes the ICU common data out of `from`: writes it whole to `<icuDir>/<package>.dat`, makes the
+ * root + en subset with icupkg (only removes items, so every item it keeps is the full one's
+ * bytes; checked) and writes `to`, the binary with the subset in the blob's place.
+ */
+async function splitIcu(from: string, to: string, icuDir: string, workDir: string): Promise<PreparedNode['icu']> {
+  const elf = await readFile(from);
+  const blob = findIcuBlob(elf);
+  const full = elf.subarray(blob.offset, blob.offset + blob.length);
+  await mkdir(icuDir, { recursive: true });
+  const fullPath = join(icuDir, `${blob.packageName}.dat`);
+  await writeFile(fullPath, full);
+  const drop = parseCommonData(full).items.filter((i) => !keepInSubset(i.name));
+  const list = join(workDir, 'icu-remove.txt');
+  await writeFile(list, drop.map((i) => `${i.name}\n`).join(''));
+  // icupkg names the items after the output file's base name: it must be the package's name
+  const subDir = join(workDir, 'icu-subset');
+  await mkdir(subDir, { recursive: true });
+  const subPath = join(subDir, `${blob.packageName}.dat`);
+  // --ignore-deps: brkitr/root.res names the segmentation dictionaries, which jobs get from the full data
+  await run('icupkg', ['-tl', '--ignore-deps', '-r', list, fullPath, subPath], { step: 'icupkg (ICU subset)', writes: subDir });
+  const subset = await readFile(subPath);
+  const { items } = checkSubset(full, subset);
+  await writeFile(to, replaceIcuBlob(elf, blob, subset), { mode: 0o755 });
+  await rm(subDir, { recursive: true, force: true });
+  await rm(list, { force: true });
+  return { dir: icuDir, packageName: blob.packageName, fullBytes: blob.length, embeddedItems: items, embeddedBytes: subset.length };
 }
 
 export interface PreparedNodePty {

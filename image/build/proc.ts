@@ -20,6 +20,7 @@ const TOOL_PACKAGES: Record<string, string> = {
   tar: 'tar',
   'grub-mkimage': 'grub-common',
   npm: 'npm (Node.js)',
+  icupkg: 'icu-devtools',
 };
 
 export interface RunOptions {

@@ -28,6 +28,9 @@ export interface RuntimeInputs {
  * dictionary per possible CPU (Debian: DECOMP_MULTI_PERCPU), each one block, unreclaimable, per
  * mount; on a 4-core Pi 3 -b 512K would add an estimated 2.75 MiB of them to save 1.0 MB of file.
  */
+/** Bumped when the tree's layout changes. */
+const RUNTIME_LAYOUT = 'runtime-2: libexec/node + bin/node shim';
+
 export const SQUASHFS_COMPRESSION = ['-comp', 'xz', '-b', '256K'];
 
 /**
@@ -59,6 +62,8 @@ export async function buildRuntime(
       i.nodePtyDir ? await sha256File(join(i.nodePtyDir, 'build', 'Release', 'pty.node')) : 'no-pty',
       String(sourceDateEpoch),
       compression.join(' '),
+      RUNTIME_LAYOUT,
+      JOB_NODE_SHIM,
     ].join('\n'),
   ).slice(0, 24);
   // useCache=false builds into the work dir (the reproducibility test compares it to the cached one)
@@ -68,15 +73,58 @@ export async function buildRuntime(
   const stage = join(workDir, 'runtime');
   await rm(stage, { recursive: true, force: true });
   await mkdir(join(stage, 'bin'), { recursive: true });
+  await mkdir(join(stage, 'libexec'), { recursive: true });
   await mkdir(join(stage, 'agent'), { recursive: true });
-  await copyFile(i.nodeBinary, join(stage, 'bin', 'node'));
+  // the real binary (the agent's; root + en ICU embedded) and, on PATH, the node of jobs
+  await copyFile(i.nodeBinary, join(stage, 'libexec', 'node'));
+  await chmod(join(stage, 'libexec', 'node'), 0o755);
+  await writeFile(join(stage, 'bin', 'node'), JOB_NODE_SHIM, { mode: 0o755 });
   await chmod(join(stage, 'bin', 'node'), 0o755);
   await writeFile(join(stage, 'agent', 'agent.mjs'), i.agentCode);
   await writeFile(join(stage, 'agent', 'package.json'), '{ "type": "module", "private": true }\n');
   if (i.nodePtyDir) await cp(i.nodePtyDir, join(stage, 'agent', 'node_modules', 'node-pty'), { recursive: true });
+  await squashDir(stage, cached, compression, sourceDateEpoch);
+  await rm(stage, { recursive: true, force: true });
+  return { path: cached, cached: false };
+}
 
-  await mkdir(dirname(cached), { recursive: true });
-  const tmp = `${cached}.tmp`;
+/**
+ * /opt/picluster/bin/node, what jobs run (PATH, function jobs, `/opt/picluster/bin/node …`): it
+ * gets the full ICU data (fetched and mounted on first use, image/rootfs/icu-data) and runs the
+ * real binary with NODE_ICU_DATA pointing at it. The agent runs /opt/picluster/libexec/node.
+ */
+export const JOB_NODE_SHIM = `#!/bin/sh
+# node for jobs: full ICU data first (image/rootfs/icu-data), then the real binary
+exec /usr/libexec/picluster/icu-data exec /opt/picluster/libexec/node "$@"
+`;
+
+/** Beside runtime.squashfs in dist/<arch>/. */
+export const ICU_FILE = 'icu.squashfs';
+
+/** The full ICU data file of icuDir in a squashfs of its own (icu.squashfs), cached by content. */
+export async function buildIcuLayer(
+  icuDir: string,
+  fileName: string,
+  workDir: string,
+  cacheDir: string,
+  sourceDateEpoch: number,
+  useCache = true,
+): Promise<{ path: string; cached: boolean }> {
+  const key = sha256([await sha256File(join(icuDir, fileName)), String(sourceDateEpoch), SQUASHFS_COMPRESSION.join(' ')].join('\n')).slice(0, 24);
+  const out = useCache ? join(cacheDir, 'icu', `${key}.squashfs`) : join(workDir, `icu-${key}.squashfs`);
+  if (useCache && existsSync(out)) return { path: out, cached: true };
+  const stage = join(workDir, 'icu');
+  await rm(stage, { recursive: true, force: true });
+  await mkdir(stage, { recursive: true });
+  await copyFile(join(icuDir, fileName), join(stage, fileName));
+  await squashDir(stage, out, SQUASHFS_COMPRESSION, sourceDateEpoch);
+  await rm(stage, { recursive: true, force: true });
+  return { path: out, cached: false };
+}
+
+async function squashDir(stage: string, out: string, compression: readonly string[], sourceDateEpoch: number): Promise<void> {
+  await mkdir(dirname(out), { recursive: true });
+  const tmp = `${out}.tmp`;
   await rm(tmp, { force: true });
   await run(
     'mksquashfs',
@@ -100,9 +148,7 @@ export async function buildRuntime(
     // `SOURCE_DATE_EPOCH=… build-image` do); the epoch already reaches it as -all-time/-mkfs-time.
     { step: 'mksquashfs', writes: tmp, env: withoutSourceDateEpoch(process.env) },
   );
-  await rename(tmp, cached);
-  await rm(stage, { recursive: true, force: true });
-  return { path: cached, cached: false };
+  await rename(tmp, out);
 }
 
 function withoutSourceDateEpoch(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

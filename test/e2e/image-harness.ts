@@ -198,6 +198,8 @@ export interface NodeExercise {
   readonly exec: { state: string; stdout: string };
   readonly pty: { state: string; stdout: string };
   readonly fn: { state: string; value: unknown };
+  /** The ICU check: whether the full data is still held, and the agent node's German month (English: it has root + en). */
+  readonly icu: { state: string; stdout: string };
   readonly idleRamMb: number | undefined;
   readonly memTotalMb: number | undefined;
   /** init-milestone steps of the agent's boot report, in time order, and whether a kernel log came with it. */
@@ -210,6 +212,9 @@ interface JobView {
   state: string;
   result?: { outcome: string; exitCode?: number; value?: unknown; error?: unknown };
 }
+
+/** A JS expression: January in German, with the full ICU data; "January" with root + en only. */
+const GERMAN_MONTH = "new Intl.DateTimeFormat('de-DE', { month: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(2024, 0, 15)))";
 
 /**
  * What each boot test proves: the agent registers with the image version, runs an exec job
@@ -241,11 +246,30 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
   const ptyOutput = await tm.api<{ stdout: string }>('GET', `/api/jobs/${ptyJob.id}/output`);
   const fnJob = await submit({
     name: 'image-e2e-function',
-    source: 'export default (a, b) => ({ sum: a + b, arch: process.arch, node: process.version })',
+    // a Node job gets the full ICU data (fetched on demand, image/rootfs/icu-data): German month names
+    source: `export default (a, b) => ({ sum: a + b, arch: process.arch, node: process.version, month: ${GERMAN_MONTH} })`,
     args: [2, 3],
   });
-  // Health (memory) arrives with heartbeats; wait for one that carries it.
-  const withHealth = await tm.waitForNode(name, 60_000, (n) => n.health?.memAvailableMb !== undefined && n.health?.memTotalMb !== undefined);
+  // the agent's own node has only root + English ICU; the full data is dropped once no job runs
+  // (waits, bounded, for the agent's on-idle release after the function job)
+  const icuJob = await submit({
+    name: 'image-e2e-icu',
+    argv: [
+      '/bin/sh',
+      '-c',
+      `i=0; while grep -q ' /run/picluster/icu ' /proc/mounts && [ $i -lt 100 ]; do i=$((i+1)); usleep 100000; done; ` +
+        `echo "icu-mounted=$(grep -c ' /run/picluster/icu ' /proc/mounts) icu-file=$(ls /run/picluster/icu.squashfs 2>/dev/null | wc -l)"; ` +
+        `/opt/picluster/libexec/node -p "'agent-month=' + ${GERMAN_MONTH}"`,
+    ],
+  });
+  const icuOutput = await tm.api<{ stdout: string }>('GET', `/api/jobs/${icuJob.id}/output`);
+  // Health (memory) arrives with heartbeats; wait for one sent after the jobs (ICU data dropped).
+  const after = Date.now();
+  const withHealth = await tm.waitForNode(
+    name,
+    60_000,
+    (n) => n.health?.memAvailableMb !== undefined && n.health?.memTotalMb !== undefined && (n.lastSeenAt ?? 0) > after,
+  );
   // the boot report (kernel log + /init milestones) arrives right after the first welcome
   type Ev = { kind: string; at: number; detail?: Record<string, unknown> };
   let boot: Ev[];
@@ -263,6 +287,7 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
     exec: { state: execJob.state, stdout: output.stdout },
     pty: { state: ptyJob.state, stdout: ptyOutput.stdout },
     fn: { state: fnJob.state, value: fnJob.result?.value },
+    icu: { state: icuJob.state, stdout: icuOutput.stdout },
     idleRamMb: total !== undefined && avail !== undefined ? Math.round(total - avail) : undefined,
     memTotalMb: total,
     milestones: boot
