@@ -27,10 +27,12 @@ export async function startPicluster(o: {
   const { Dispatcher } = await import('../dispatcher/dispatcher.ts');
   const { buildApp } = await import('../dispatcher/http/app.ts');
   const { createMetrics } = await import('../dispatcher/metrics.ts');
-  const { createStore } = await import('../dispatcher/store/factory.ts');
+  const { createAsyncStore } = await import('../dispatcher/store/factory.ts');
   const clock: Clock = { now: wall };
   const dir = mkdtempSync(join(tmpdir(), 'picluster-bench-'));
-  const store = createStore(o.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db'), synchronous: o.synchronous ?? 'full' });
+  const store = await createAsyncStore(
+    o.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db'), synchronous: o.synchronous ?? 'full' },
+  );
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -47,7 +49,7 @@ export async function startPicluster(o: {
       outputLimitBytes: 65536,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   const app = await buildApp({
     dispatcher,
     registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
@@ -95,7 +97,7 @@ export async function startPicluster(o: {
       await new Promise((r) => setTimeout(r, 50));
       await worker.terminate();
       await app.close();
-      store.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -19,6 +19,7 @@ import { registerRetentionRoutes } from '../dispatcher/http/routes-retention.ts'
 import { Retention } from '../dispatcher/retention.ts';
 import { NodeLifecycle } from '../dispatcher/lifecycle.ts';
 import { createMetrics } from '../dispatcher/metrics.ts';
+import { asyncStore } from '../dispatcher/store/async-adapter.ts';
 import { MemoryStore } from '../dispatcher/store/memory-store.ts';
 import { CLIENT_ROUTES, Cluster } from './cluster.ts';
 
@@ -37,7 +38,7 @@ beforeAll(async () => {
   const store = new MemoryStore();
   const clock = new ManualClock();
   const dispatcher = new Dispatcher({
-    store,
+    store: asyncStore(store),
     clock,
     log: silentLogger(),
     clusterSecret: 'secret-0123456789abcdef01',
@@ -52,7 +53,7 @@ beforeAll(async () => {
       outputLimitBytes: 1024,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   const lifecycle = new NodeLifecycle({
     dispatcher,
     store,
@@ -114,7 +115,7 @@ describe('client ⇄ OpenAPI', () => {
     expect([...(component!.required ?? [])].sort()).toEqual([...(declared.required ?? [])].sort());
   });
 
-  it('every documented route declares its success answer (OpenAPI tells the truth)', () => {
+  it('every documented route declares its success answer (OpenAPI tells the truth)', async () => {
     const doc = app.swagger() as unknown as OpenApi;
     const undeclared: string[] = [];
     for (const [path, ops] of Object.entries(doc.paths))

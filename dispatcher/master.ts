@@ -19,6 +19,7 @@ import { Dispatcher } from './dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, powerMetrics, storeWriteMetrics } from './metrics.ts';
 import { ADMIN_TOKEN_FILE, CLUSTER_SECRET_FILE, loadOrCreateSecret } from './secrets.ts';
+import { asyncStore } from './store/async-adapter.ts';
 import { createStore } from './store/factory.ts';
 import { countStoreWrites } from './store/write-counter.ts';
 import { uiPlugin } from './ui/plugin.ts';
@@ -109,8 +110,9 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
   // Write operations counted by name for picluster_store_writes_total (store/write-counter.ts).
   const { store, counts: storeWrites } = countStoreWrites(createStore({ kind: 'sqlite', path: join(dataDir, DB_FILE), synchronous: config.store.synchronous }));
+  // The dispatcher runs on the asynchronous contract (store/README.md); the lifecycle and retention still on the embedded one.
   const dispatcher = new Dispatcher({
-    store,
+    store: asyncStore(store),
     clock,
     log: log.child({ component: 'dispatcher' }),
     scheduler: config.scheduler,
@@ -120,7 +122,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     limits: config.limits,
     storage: disk,
   });
-  dispatcher.start();
+  await dispatcher.start();
   const lifecycle = new NodeLifecycle({
     dispatcher,
     store,
@@ -247,7 +249,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     clearInterval(ticker);
     retention.stop();
     disk.stop();
-    dispatcher.shutdown();
+    await dispatcher.shutdown();
     await app.close().catch(() => undefined);
     store.close();
     removePidFile(dataDir);
@@ -331,7 +333,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       retention.stop();
       await netboot?.close();
       await agents.stop();
-      dispatcher.shutdown();
+      await dispatcher.shutdown();
       stopSighup?.();
       await boot?.app.close();
       await app.close();

@@ -6,6 +6,7 @@ import { silentLogger } from '../../common/logger.ts';
 import { Dispatcher } from '../dispatcher.ts';
 import { NodeLifecycle } from '../lifecycle.ts';
 import { createMetrics } from '../metrics.ts';
+import { asyncStore } from '../store/async-adapter.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { buildApp } from './app.ts';
 import { registerLifecycleRoutes } from './routes-lifecycle.ts';
@@ -19,7 +20,7 @@ beforeEach(async () => {
   const store = new MemoryStore();
   const clock = new ManualClock();
   dispatcher = new Dispatcher({
-    store,
+    store: asyncStore(store),
     clock,
     log: silentLogger(),
     clusterSecret: 'secret-0123456789abcdef01',
@@ -35,7 +36,7 @@ beforeEach(async () => {
       outputLimitBytes: 1024,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   const lifecycle = new NodeLifecycle({
     dispatcher,
     store,
@@ -95,6 +96,7 @@ describe('lifecycle API', () => {
 
   it('approves a node netboot saw, under the name the operator gives', async () => {
     dispatcher.enrollPending({ mac: 'dc:a6:32:01:02:03' });
+    await dispatcher.idle();
     const r = await req('POST', '/api/nodes', { name: 'pi4-a', approve: 'pending-dca632010203', model: 'pi4', labels: { role: 'worker' } });
     expect(r.statusCode).toBe(201);
     expect(r.json()).toMatchObject({ name: 'pi4-a', mac: 'dc:a6:32:01:02:03', state: 'offline' });

@@ -95,6 +95,7 @@ export class SqliteStore implements Store {
       markRemoved: p('INSERT INTO removed_nodes (name, removed_at) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET removed_at = excluded.removed_at'),
       unmarkRemoved: p('DELETE FROM removed_nodes WHERE name = ?'),
       isRemoved: p('SELECT 1 AS x FROM removed_nodes WHERE name = ?'),
+      listRemoved: p('SELECT name FROM removed_nodes ORDER BY name'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
@@ -368,6 +369,9 @@ export class SqliteStore implements Store {
   }
   isNodeRemoved(name: string): boolean {
     return this.s.isRemoved.get(name) !== undefined;
+  }
+  listRemovedNodes(): string[] {
+    return (this.s.listRemoved.all() as { name: string }[]).map((r) => r.name);
   }
 
   getMeta(key: string): string | undefined {
