@@ -37,8 +37,9 @@ interface OpenApi {
 beforeAll(async () => {
   const store = new MemoryStore();
   const clock = new ManualClock();
+  const shared = asyncStore(store); // one adapter for the dispatcher and the lifecycle
   const dispatcher = new Dispatcher({
-    store: asyncStore(store),
+    store: shared,
     clock,
     log: silentLogger(),
     clusterSecret: 'secret-0123456789abcdef01',
@@ -56,7 +57,7 @@ beforeAll(async () => {
   await dispatcher.start();
   const lifecycle = new NodeLifecycle({
     dispatcher,
-    store,
+    store: shared,
     clock,
     log: silentLogger(),
     policy: {
@@ -83,7 +84,7 @@ beforeAll(async () => {
     storeKind: 'memory',
     plugins: [
       (a) => registerLifecycleRoutes(a, dispatcher, lifecycle, auth),
-      (a) => registerRetentionRoutes(a, new Retention({ store, clock, log: silentLogger(), historyDays: 30, jobHistoryDays: 30 }), auth),
+      (a) => registerRetentionRoutes(a, new Retention({ store: shared, clock, log: silentLogger(), historyDays: 30, jobHistoryDays: 30 }), auth),
     ],
   });
   url = await app.listen({ host: '127.0.0.1', port: 0 });

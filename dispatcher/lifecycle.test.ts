@@ -73,8 +73,9 @@ async function setup(names: string[], p: Partial<LifecyclePolicy> = {}, store = 
   const inventory = buildInventory({
     nodes: names.map((n, i) => ({ name: n, mac: `b8:27:eb:00:00:${String(i + 10)}`, power: { driver: 'command', on: ['true'] } })),
   });
+  const shared = asyncStore(store); // one adapter for the dispatcher and the lifecycle
   const dispatcher = new Dispatcher({
-    store: asyncStore(store),
+    store: shared,
     clock,
     log: silentLogger(),
     clusterSecret: SECRET,
@@ -96,7 +97,7 @@ async function setup(names: string[], p: Partial<LifecyclePolicy> = {}, store = 
   const drivers = new Map(names.map((n) => [n, new FakeDriver()]));
   const lifecycle = new NodeLifecycle({
     dispatcher,
-    store,
+    store: shared,
     clock,
     log: silentLogger(),
     policy: { ...policy, ...p },
@@ -254,7 +255,7 @@ describe('recovery ladder', () => {
     expect(t.drivers.get('n1')!.calls).toEqual(['cycle', 'cycle']);
     await run(t, 10_500, ['n2', 'n3']);
     expect(t.dispatcher.getNode('n1').state).toBe('quarantined');
-    expect(t.lifecycle.alerts(true)).toEqual([expect.objectContaining({ kind: 'node-quarantined', node: 'n1', severity: 'critical' })]);
+    expect(await t.lifecycle.alerts(true)).toEqual([expect.objectContaining({ kind: 'node-quarantined', node: 'n1', severity: 'critical' })]);
     await run(t, 30_000, ['n2', 'n3']);
     expect(t.drivers.get('n1')!.calls).toHaveLength(2); // no more cycles
   });
@@ -266,14 +267,14 @@ describe('recovery ladder', () => {
     expect(t.dispatcher.getNode('n1').state).toBe('lost');
     expect(t.lifecycle.breakerIsOpen).toBe(true);
     expect([...t.drivers.values()].flatMap((d) => d.calls)).toEqual([]);
-    const open = t.lifecycle.alerts(true);
+    const open = await t.lifecycle.alerts(true);
     expect(open.filter((a) => a.kind === 'circuit-breaker')).toHaveLength(1);
     // the nodes come back: the breaker closes and its alert is resolved
     await t.connect('n1', 'boot-n1-2');
     await t.connect('n2', 'boot-n2-2');
     await run(t, 1000, ['n1', 'n2', 'n3', 'n4']);
     expect(t.lifecycle.breakerIsOpen).toBe(false);
-    expect(t.lifecycle.alerts(true).some((a) => a.kind === 'circuit-breaker')).toBe(false);
+    expect((await t.lifecycle.alerts(true)).some((a) => a.kind === 'circuit-breaker')).toBe(false);
   });
 
   it('an open alert is not re-written on every tick (open-alert cache); resolved, it is raised anew', async () => {
@@ -282,34 +283,26 @@ describe('recovery ladder', () => {
     for (const n of ['n1', 'n2', 'n3', 'n4']) await t.connect(n);
     // n1 and n2 lost at once: the breaker opens and each tick's ladder says "alert" for both.
     await run(t, 20_000, ['n3', 'n4']);
-    const blocked = () => t.lifecycle.alerts(true).filter((a) => a.kind === 'recovery-blocked');
-    expect(
-      blocked()
-        .map((a) => a.node)
-        .sort(),
-    ).toEqual(['n1', 'n2']);
+    const blocked = async () => (await t.lifecycle.alerts(true)).filter((a) => a.kind === 'recovery-blocked');
+    expect((await blocked()).map((a) => a.node).sort()).toEqual(['n1', 'n2']);
     expect(counts.get('raiseAlert')).toBe(3); // circuit-breaker + recovery-blocked ×2, not once per tick
     await run(t, 10_000, ['n3', 'n4']);
     expect(counts.get('raiseAlert')).toBe(3);
     // Resolved through the lifecycle (as master.ts's watches do), the same kind is raised again.
-    const first = t.lifecycle.alert('disk-low', 'critical', 'low');
-    expect(t.lifecycle.alert('disk-low', 'critical', 'still low').id).toBe(first.id);
-    expect(t.lifecycle.resolveAlert('disk-low')).toBe(true);
-    expect(t.lifecycle.resolveAlert('disk-low')).toBe(false);
-    const second = t.lifecycle.alert('disk-low', 'critical', 'low again');
+    const first = (await t.lifecycle.alert('disk-low', 'critical', 'low'))!;
+    expect((await t.lifecycle.alert('disk-low', 'critical', 'still low'))!.id).toBe(first.id);
+    expect(await t.lifecycle.resolveAlert('disk-low')).toBe(true);
+    expect(await t.lifecycle.resolveAlert('disk-low')).toBe(false);
+    const second = (await t.lifecycle.alert('disk-low', 'critical', 'low again'))!;
     expect(second.id).not.toBe(first.id);
-    expect(t.lifecycle.alerts(true).filter((a) => a.kind === 'disk-low')).toEqual([expect.objectContaining({ id: second.id, message: 'low again' })]);
+    expect((await t.lifecycle.alerts(true)).filter((a) => a.kind === 'disk-low')).toEqual([expect.objectContaining({ id: second.id, message: 'low again' })]);
     // The nodes come back: their recovery-blocked alerts are resolved; lost again, raised anew.
     await t.connect('n1', 'boot-n1-2');
     await t.connect('n2', 'boot-n2-2');
     await run(t, 1000, ['n1', 'n2', 'n3', 'n4']);
-    expect(blocked()).toEqual([]);
+    expect(await blocked()).toEqual([]);
     await run(t, 20_000, ['n3', 'n4']);
-    expect(
-      blocked()
-        .map((a) => a.node)
-        .sort(),
-    ).toEqual(['n1', 'n2']);
+    expect((await blocked()).map((a) => a.node).sort()).toEqual(['n1', 'n2']);
   });
 
   it('never touches a node in maintenance', async () => {

@@ -19,8 +19,9 @@ let dispatcher: Dispatcher;
 beforeEach(async () => {
   const store = new MemoryStore();
   const clock = new ManualClock();
+  const shared = asyncStore(store); // one adapter for the dispatcher and the lifecycle
   dispatcher = new Dispatcher({
-    store: asyncStore(store),
+    store: shared,
     clock,
     log: silentLogger(),
     clusterSecret: 'secret-0123456789abcdef01',
@@ -39,7 +40,7 @@ beforeEach(async () => {
   await dispatcher.start();
   const lifecycle = new NodeLifecycle({
     dispatcher,
-    store,
+    store: shared,
     clock,
     log: silentLogger(),
     policy: {
