@@ -1,6 +1,6 @@
 /**
  * bench:dispatch's picluster system: the real Dispatcher + fastify app + store (SQLite by
- * default, WAL, the durable default a master uses) on loopback, jobs submitted over HTTP
+ * default, WAL, the durable default a master uses; or memory, or PostgreSQL at `url`) on loopback, jobs submitted over HTTP
  * (`POST /api/jobs`, answered after the commit), agents in a worker thread
  * (bench/dispatch-agents.ts). The server's CPU is the main thread's (the dispatcher's).
  */
@@ -20,7 +20,9 @@ const ADMIN = 'bench-admin-0123456789abcdef';
 export async function startPicluster(o: {
   agents: number;
   slots: number;
-  store: 'sqlite' | 'memory';
+  store: 'sqlite' | 'memory' | 'postgres';
+  /** With `store: 'postgres'`: the database (bench/dispatch.ts starts a server: store/testing/postgres.ts). */
+  url?: string;
   synchronous?: 'full' | 'normal';
   name?: string;
 }): Promise<Sut> {
@@ -31,7 +33,11 @@ export async function startPicluster(o: {
   const clock: Clock = { now: wall };
   const dir = mkdtempSync(join(tmpdir(), 'picluster-bench-'));
   const store = await createAsyncStore(
-    o.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db'), synchronous: o.synchronous ?? 'full' },
+    o.store === 'memory'
+      ? { kind: 'memory' }
+      : o.store === 'postgres'
+        ? { kind: 'postgres', url: o.url! }
+        : { kind: 'sqlite', path: join(dir, 'bench.db'), synchronous: o.synchronous ?? 'full' },
   );
   const dispatcher = new Dispatcher({
     store,
