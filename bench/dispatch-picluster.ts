@@ -30,7 +30,8 @@ export async function startPicluster(o: {
   const { buildApp } = await import('../dispatcher/http/app.ts');
   const { createMetrics } = await import('../dispatcher/metrics.ts');
   const { createAsyncStore } = await import('../dispatcher/store/factory.ts');
-  const clock: Clock = { now: wall };
+  // The master's clock is whole milliseconds (PostgreSQL's BIGINT columns refuse fractions); SQLite and memory keep the fine one.
+  const clock: Clock = { now: o.store === 'postgres' ? () => Math.floor(wall()) : wall };
   const dir = mkdtempSync(join(tmpdir(), 'picluster-bench-'));
   const store = await createAsyncStore(
     o.store === 'memory'

@@ -125,10 +125,15 @@ export class SqliteStore implements Store {
   }
 
   /** A transaction held open across awaits (the async adapter's `transaction`). */
+  /** The adapter's transaction (one per pump): prepared once, as better-sqlite3's own `transaction()` does (`exec` parses each time). */
+  private txStatements?: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement };
+  private get tx() {
+    return (this.txStatements ??= { begin: this.db.prepare('BEGIN IMMEDIATE'), commit: this.db.prepare('COMMIT'), rollback: this.db.prepare('ROLLBACK') });
+  }
   readonly manual = {
-    begin: () => this.db.exec('BEGIN IMMEDIATE'),
-    commit: () => this.db.exec('COMMIT'),
-    rollback: () => this.db.inTransaction && this.db.exec('ROLLBACK'),
+    begin: () => this.tx.begin.run(),
+    commit: () => this.tx.commit.run(),
+    rollback: () => this.db.inTransaction && this.tx.rollback.run(),
   };
 
   insertJobs(jobs: readonly NewJob[], now: number): Job[] {
