@@ -70,7 +70,7 @@ const redis: RedisServer | undefined = values.peer === 'bullmq' ? await startRed
 const { findPostgres, POSTGRES_MISSING, startPostgres } = await import('../dispatcher/store/testing/postgres.ts');
 const pgBin = STORES.includes('postgres') ? findPostgres() : undefined;
 if (STORES.includes('postgres') && !pgBin) throw new Error(POSTGRES_MISSING);
-const postgres = pgBin ? await startPostgres(pgBin) : undefined;
+const postgres = pgBin ? await startPostgres(pgBin, { fsync: true }) : undefined; // durable commits, like a production server
 const load0 = loadavg()[0]!;
 const rounds: (RoundResult & { agents: number; round: number })[] = [];
 const fmt = (r: RoundResult) =>
