@@ -1,6 +1,6 @@
 /**
  * bench:dispatch's picluster system: the real Dispatcher + fastify app + store (SQLite by
- * default, WAL, the durable default a master uses) on loopback, jobs submitted over HTTP
+ * default, WAL, the durable default a master uses; or memory, or PostgreSQL at `url`) on loopback, jobs submitted over HTTP
  * (`POST /api/jobs`, answered after the commit), agents in a worker thread
  * (bench/dispatch-agents.ts). The server's CPU is the main thread's (the dispatcher's).
  */
@@ -20,17 +20,26 @@ const ADMIN = 'bench-admin-0123456789abcdef';
 export async function startPicluster(o: {
   agents: number;
   slots: number;
-  store: 'sqlite' | 'memory';
+  store: 'sqlite' | 'memory' | 'postgres';
+  /** With `store: 'postgres'`: the database (bench/dispatch.ts starts a server: store/testing/postgres.ts). */
+  url?: string;
   synchronous?: 'full' | 'normal';
   name?: string;
 }): Promise<Sut> {
   const { Dispatcher } = await import('../dispatcher/dispatcher.ts');
   const { buildApp } = await import('../dispatcher/http/app.ts');
   const { createMetrics } = await import('../dispatcher/metrics.ts');
-  const { createStore } = await import('../dispatcher/store/factory.ts');
-  const clock: Clock = { now: wall };
+  const { createAsyncStore } = await import('../dispatcher/store/factory.ts');
+  // The master's clock is whole milliseconds (PostgreSQL's BIGINT columns refuse fractions); SQLite and memory keep the fine one.
+  const clock: Clock = { now: o.store === 'postgres' ? () => Math.floor(wall()) : wall };
   const dir = mkdtempSync(join(tmpdir(), 'picluster-bench-'));
-  const store = createStore(o.store === 'memory' ? { kind: 'memory' } : { kind: 'sqlite', path: join(dir, 'bench.db'), synchronous: o.synchronous ?? 'full' });
+  const store = await createAsyncStore(
+    o.store === 'memory'
+      ? { kind: 'memory' }
+      : o.store === 'postgres'
+        ? { kind: 'postgres', url: o.url! }
+        : { kind: 'sqlite', path: join(dir, 'bench.db'), synchronous: o.synchronous ?? 'full' },
+  );
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -47,7 +56,7 @@ export async function startPicluster(o: {
       outputLimitBytes: 65536,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   const app = await buildApp({
     dispatcher,
     registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
@@ -95,7 +104,7 @@ export async function startPicluster(o: {
       await new Promise((r) => setTimeout(r, 50));
       await worker.terminate();
       await app.close();
-      store.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

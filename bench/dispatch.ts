@@ -7,12 +7,16 @@
  * rounds, BullMQ first in odd ones). What a round measures: bench/dispatch-harness.ts.
  *
  *   npm run bench:dispatch -- [--peer bullmq] [--rounds 3] [--agents 100 | --agents 10,50,100]
- *                             [--jobs 20000] [--latency-jobs 5000] [--slots 4] [--store sqlite|memory]
+ *                             [--jobs 20000] [--latency-jobs 5000] [--slots 4] [--store sqlite|memory|postgres|sqlite,postgres]
  *                             [--synchronous full|normal|full,normal] [--json F] [--svg F]
  *
  * `--synchronous` is the SQLite durability mode (default full, the master's default). With a
  * list, each mode is a system of its own in every round (the first is "picluster", the ratio's
  * numerator; the others "picluster-<mode>"), so the modes are compared side by side in one run.
+ * `--store` may be a list too: the first store is "picluster", each other one a system
+ * "picluster-<store>" in every round. `postgres` runs on a PostgreSQL the bench starts itself
+ * (Debian's initdb in a temp dir, loopback: dispatcher/store/testing/postgres.ts), a fresh
+ * database per run.
  *
  * Prints per round, then per agent count the medians over rounds: jobs/s, p50/p99 dispatch and
  * submit → complete latency at half of capacity, and the ratio picluster / BullMQ (median of
@@ -46,7 +50,9 @@ const int = (name: string, v: string, min: number): number => {
   return n;
 };
 if (values.peer !== undefined && values.peer !== 'bullmq') throw new Error(`--peer must be bullmq, got ${JSON.stringify(values.peer)}`);
-if (values.store !== 'sqlite' && values.store !== 'memory') throw new Error(`--store must be sqlite or memory, got ${JSON.stringify(values.store)}`);
+const STORES = values.store.split(',');
+if (!STORES.every((s): s is 'sqlite' | 'memory' | 'postgres' => s === 'sqlite' || s === 'memory' || s === 'postgres'))
+  throw new Error(`--store takes sqlite, memory, postgres or a list of them, got ${JSON.stringify(values.store)}`);
 const store = values.store;
 const MODES = values.synchronous.split(',');
 if (!MODES.every((m): m is 'full' | 'normal' => m === 'full' || m === 'normal'))
@@ -61,6 +67,10 @@ const TIMEOUT_S = int('timeout-s', values['timeout-s'], 1);
 const { startPicluster } = await import('./dispatch-picluster.ts');
 const { startBullmq } = await import('./dispatch-bullmq.ts');
 const redis: RedisServer | undefined = values.peer === 'bullmq' ? await startRedis() : undefined;
+const { findPostgres, POSTGRES_MISSING, startPostgres } = await import('../dispatcher/store/testing/postgres.ts');
+const pgBin = STORES.includes('postgres') ? findPostgres() : undefined;
+if (STORES.includes('postgres') && !pgBin) throw new Error(POSTGRES_MISSING);
+const postgres = pgBin ? await startPostgres(pgBin, { fsync: true }) : undefined; // durable commits, like a production server
 const load0 = loadavg()[0]!;
 const rounds: (RoundResult & { agents: number; round: number })[] = [];
 const fmt = (r: RoundResult) =>
@@ -69,9 +79,22 @@ const fmt = (r: RoundResult) =>
 try {
   for (const agents of AGENTS) {
     for (let round = 0; round < ROUNDS; round++) {
+      const url = async (s: string) => (s === 'postgres' ? { url: await postgres!.freshDatabase() } : {});
       const systems: (() => Promise<Sut>)[] = MODES.map(
-        (synchronous, i) => () => startPicluster({ agents, slots: SLOTS, store, synchronous, name: i === 0 ? 'picluster' : `picluster-${synchronous}` }),
+        (synchronous, i) => async () =>
+          startPicluster({
+            agents,
+            slots: SLOTS,
+            store: STORES[0]!,
+            ...(await url(STORES[0]!)),
+            synchronous,
+            name: i === 0 ? 'picluster' : `picluster-${synchronous}`,
+          }),
       );
+      for (const other of STORES.slice(1))
+        systems.push(async () =>
+          startPicluster({ agents, slots: SLOTS, store: other, ...(await url(other)), synchronous: MODES[0]!, name: `picluster-${other}` }),
+        );
       if (redis) systems.push(() => startBullmq({ redis, consumers: agents, slots: SLOTS }));
       if (round % 2 === 1) systems.reverse();
       for (const start of systems) {
@@ -88,6 +111,7 @@ try {
   }
 } finally {
   await redis?.stop();
+  await postgres?.stop();
 }
 
 const summary = summarize(rounds, AGENTS);
@@ -110,6 +134,17 @@ for (const s of summary) {
     console.log(
       `${String(s.agents).padStart(6)} agents: picluster / bullmq throughput ${s.ratio.median.toFixed(2)}x (rounds ${s.ratio.min.toFixed(2)}–${s.ratio.max.toFixed(2)}x)`,
     );
+}
+for (const other of STORES.slice(1)) {
+  for (const agents of AGENTS) {
+    const mine = rounds.filter((r) => r.agents === agents && r.system === `picluster-${other}`);
+    const first = rounds.filter((r) => r.agents === agents && r.system === 'picluster');
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
+    const cpu = (rs: RoundResult[]) => med(rs.map((r) => r.serverCpuPercent));
+    console.log(
+      `${String(agents).padStart(6)} agents: store ${STORES[0]} ${med(first.map((r) => r.jobsPerSecond))} jobs/s (server CPU ${cpu(first)} %) vs ${other} ${med(mine.map((r) => r.jobsPerSecond))} jobs/s (server CPU ${cpu(mine)} %) (lower median of the rounds)`,
+    );
+  }
 }
 for (const mode of MODES.slice(1)) {
   for (const agents of AGENTS) {

@@ -28,6 +28,7 @@ import type { NewJob } from '../dispatcher/domain/jobs.ts';
 import { Dispatcher } from '../dispatcher/dispatcher.ts';
 import type { AgentLink } from '../dispatcher/node-runtime.ts';
 import { createStore } from '../dispatcher/store/factory.ts';
+import { asyncStore } from '../dispatcher/store/async-adapter.ts';
 import type { DispatcherMessage } from '../common/protocol.ts';
 import { lineChartSvg } from './plot.ts';
 
@@ -120,7 +121,7 @@ export interface DispatcherRow {
   usPerHandout: number;
 }
 
-function dispatcherCase(depth: number, handouts: number): DispatcherRow {
+async function dispatcherCase(depth: number, handouts: number): Promise<DispatcherRow> {
   const dir = mkdtempSync(join(tmpdir(), 'picluster-qdepth-'));
   const secret = 'queue-depth-bench-secret-0123456789';
   const path = join(dir, 'q.db');
@@ -141,7 +142,7 @@ function dispatcherCase(depth: number, handouts: number): DispatcherRow {
     const store2 = createStore({ kind: 'sqlite', path });
     let now = Date.now();
     const d = new Dispatcher({
-      store: store2,
+      store: asyncStore(store2),
       clock: { now: () => now },
       log: silentLogger(),
       clusterSecret: secret,
@@ -157,7 +158,7 @@ function dispatcherCase(depth: number, handouts: number): DispatcherRow {
       },
       defer: () => {},
     });
-    d.start();
+    await d.start();
     const startS = (performance.now() - s0) / 1000;
     global.gc?.();
     const heap1 = process.memoryUsage();
@@ -184,7 +185,7 @@ function dispatcherCase(depth: number, handouts: number): DispatcherRow {
     const h0 = performance.now();
     for (let round = 0; done < handouts && round < handouts; round++) {
       now += 1;
-      d.pump();
+      await d.pump();
       let n = 0;
       for (const { name, link } of links) {
         for (const a of link.assigns) {
@@ -200,7 +201,7 @@ function dispatcherCase(depth: number, handouts: number): DispatcherRow {
       if (n === 0) break;
       done += n;
     }
-    d.pump();
+    await d.pump();
     const usPerHandout = ((performance.now() - h0) * 1000) / Math.max(1, done);
     store2.close();
     return {
@@ -216,7 +217,7 @@ function dispatcherCase(depth: number, handouts: number): DispatcherRow {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       depths: { type: 'string', default: '1000,100000,1000000' },
@@ -245,7 +246,7 @@ function main(): void {
       }
   const dispatcher: DispatcherRow[] = [];
   for (const depth of (values['dispatcher-depths'] ?? values.depths).split(',').map(Number)) {
-    const row = dispatcherCase(depth, Number(values['dispatcher-handouts']));
+    const row = await dispatcherCase(depth, Number(values['dispatcher-handouts']));
     dispatcher.push(row);
     console.log(
       `dispatcher depth=${depth}: start ${row.startS} s (+${row.startHeapMb} MB heap, +${row.startRssMb} MB RSS), ${row.usPerHandout} µs/hand-out (insert ${row.insertS} s)`,
@@ -278,4 +279,4 @@ function main(): void {
   }
 }
 
-main();
+await main();

@@ -19,6 +19,7 @@ import { registerRetentionRoutes } from '../dispatcher/http/routes-retention.ts'
 import { Retention } from '../dispatcher/retention.ts';
 import { NodeLifecycle } from '../dispatcher/lifecycle.ts';
 import { createMetrics } from '../dispatcher/metrics.ts';
+import { asyncStore } from '../dispatcher/store/async-adapter.ts';
 import { MemoryStore } from '../dispatcher/store/memory-store.ts';
 import { CLIENT_ROUTES, Cluster } from './cluster.ts';
 
@@ -36,8 +37,9 @@ interface OpenApi {
 beforeAll(async () => {
   const store = new MemoryStore();
   const clock = new ManualClock();
+  const shared = asyncStore(store); // one adapter for the dispatcher and the lifecycle
   const dispatcher = new Dispatcher({
-    store,
+    store: shared,
     clock,
     log: silentLogger(),
     clusterSecret: 'secret-0123456789abcdef01',
@@ -52,10 +54,10 @@ beforeAll(async () => {
       outputLimitBytes: 1024,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   const lifecycle = new NodeLifecycle({
     dispatcher,
-    store,
+    store: shared,
     clock,
     log: silentLogger(),
     policy: {
@@ -82,7 +84,7 @@ beforeAll(async () => {
     storeKind: 'memory',
     plugins: [
       (a) => registerLifecycleRoutes(a, dispatcher, lifecycle, auth),
-      (a) => registerRetentionRoutes(a, new Retention({ store, clock, log: silentLogger(), historyDays: 30, jobHistoryDays: 30 }), auth),
+      (a) => registerRetentionRoutes(a, new Retention({ store: shared, clock, log: silentLogger(), historyDays: 30, jobHistoryDays: 30 }), auth),
     ],
   });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -114,7 +116,7 @@ describe('client ⇄ OpenAPI', () => {
     expect([...(component!.required ?? [])].sort()).toEqual([...(declared.required ?? [])].sort());
   });
 
-  it('every documented route declares its success answer (OpenAPI tells the truth)', () => {
+  it('every documented route declares its success answer (OpenAPI tells the truth)', async () => {
     const doc = app.swagger() as unknown as OpenApi;
     const undeclared: string[] = [];
     for (const [path, ops] of Object.entries(doc.paths))

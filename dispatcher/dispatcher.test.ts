@@ -6,6 +6,7 @@ import { deriveNodeToken } from '../common/tokens.ts';
 import { buildInventory } from '../inventory/inventory.ts';
 import { Dispatcher, type SchedulerSettings } from './dispatcher.ts';
 import type { AgentLink } from './node-runtime.ts';
+import { asyncStore } from './store/async-adapter.ts';
 import { MemoryStore } from './store/memory-store.ts';
 import type { Store } from './store/store.ts';
 
@@ -35,10 +36,17 @@ class FakeLink implements AgentLink {
   }
 }
 
-function setup(store: Store = new MemoryStore(), clock = new ManualClock(), extra: Partial<SchedulerSettings> = {}) {
-  const d = new Dispatcher({ store, clock, log: silentLogger(), scheduler: { ...settings, ...extra }, clusterSecret: SECRET, defer: (fn) => fn() });
-  d.start();
-  const connect = (name: string, o: { bootId?: string; running?: number[]; cpus?: number; pull?: number } = {}) => {
+async function setup(store: Store = new MemoryStore(), clock = new ManualClock(), extra: Partial<SchedulerSettings> = {}) {
+  const d = new Dispatcher({
+    store: asyncStore(store),
+    clock,
+    log: silentLogger(),
+    scheduler: { ...settings, ...extra },
+    clusterSecret: SECRET,
+    defer: (fn) => fn(),
+  });
+  await d.start();
+  const connect = async (name: string, o: { bootId?: string; running?: number[]; cpus?: number; pull?: number } = {}) => {
     const link = new FakeLink();
     const r = d.agentHello(
       {
@@ -52,35 +60,38 @@ function setup(store: Store = new MemoryStore(), clock = new ManualClock(), extr
     );
     expect(r).toEqual({ ok: true, node: name });
     if (o.pull !== 0) d.agentMessage(name, link, { type: 'pull', slots: o.pull ?? 2 });
+    await d.idle();
     return link;
   };
-  const result = (name: string, link: AgentLink, attemptId: number, jobId: number, o: Partial<ResultBody> = {}) =>
+  const result = async (name: string, link: AgentLink, attemptId: number, jobId: number, o: Partial<ResultBody> = {}) => {
     d.agentMessage(name, link, {
       type: 'result',
       result: { attemptId, jobId, outcome: 'succeeded', exitCode: 0, stdout: 'ok\n', startedAt: clock.now(), durationMs: 5, ...o },
     });
+    await d.idle();
+  };
   const exec = (argv = ['echo', 'hi'], o = {}) => ({ spec: { kind: 'exec' as const, argv }, ...o });
   return { d, store, clock, connect, result, exec };
 }
 
 describe('Dispatcher: the task path', () => {
-  it('hands a submitted job to a pulling agent and accepts its result exactly once, acking after commit', () => {
-    const { d, connect, result, store } = setup();
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['echo', 'hello'] } }]);
+  it('hands a submitted job to a pulling agent and accepts its result exactly once, acking after commit', async () => {
+    const { d, connect, result, store } = await setup();
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['echo', 'hello'] } }]);
     expect(job).toMatchObject({ state: 'queued', id: expect.any(Number) });
-    const link = connect('n1');
+    const link = await connect('n1');
     expect(link.of('welcome')[0]).toMatchObject({ node: 'n1', heartbeatMs: 1000, slots: 2, abandon: [] });
     const [assign] = link.of('assign');
     expect(assign).toMatchObject({ jobId: job!.id, spec: { argv: ['echo', 'hello'] }, outputLimitBytes: 1024 });
-    expect(d.getJob(job!.id)).toMatchObject({ state: 'running', node: 'n1', currentAttemptId: assign!.attemptId });
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'running', node: 'n1', currentAttemptId: assign!.attemptId });
 
-    result('n1', link, assign!.attemptId, job!.id, { stdout: 'hello\n' });
+    await result('n1', link, assign!.attemptId, job!.id, { stdout: 'hello\n' });
     expect(link.of('result-ack')).toEqual([{ type: 'result-ack', attemptId: assign!.attemptId }]);
-    expect(d.getJob(job!.id)).toMatchObject({ state: 'succeeded' });
-    expect(d.jobOutput(job!.id)).toMatchObject({ stdout: 'hello\n', running: false });
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'succeeded' });
+    expect(await d.jobOutput(job!.id)).toMatchObject({ stdout: 'hello\n', running: false });
 
     // the same result again (agent missed the ack): acked, counted as stale, not recorded twice
-    result('n1', link, assign!.attemptId, job!.id, { stdout: 'hello\n' });
+    await result('n1', link, assign!.attemptId, job!.id, { stdout: 'hello\n' });
     expect(link.of('result-ack')).toHaveLength(2);
     expect(d.staleResults).toBe(1);
     expect(store.countStaleResults()).toBe(1);
@@ -88,75 +99,79 @@ describe('Dispatcher: the task path', () => {
     expect(d.getNode('n1')).toMatchObject({ jobsDone: 1, running: 0, state: 'online' });
   });
 
-  it('never assigns more than the credits and slots allow', () => {
-    const { d, connect } = setup();
-    d.submit(Array.from({ length: 10 }, () => ({ spec: { kind: 'exec' as const, argv: ['true'] } })));
-    const link = connect('n1', { cpus: 3, pull: 2 });
+  it('never assigns more than the credits and slots allow', async () => {
+    const { d, connect } = await setup();
+    await d.submit(Array.from({ length: 10 }, () => ({ spec: { kind: 'exec' as const, argv: ['true'] } })));
+    const link = await connect('n1', { cpus: 3, pull: 2 });
     expect(link.of('assign')).toHaveLength(2);
     d.agentMessage('n1', link, { type: 'pull', slots: 5 }); // credits are capped at the slots
+    await d.idle();
     expect(link.of('assign')).toHaveLength(3);
     expect(d.getNode('n1').state).toBe('busy');
   });
 
-  it('retries failures with backoff when asked (retryOn), then fails the job with the reason', () => {
-    const { d, connect, result, clock } = setup(undefined, undefined, { defaultRetries: 1 });
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['false'] }, retryOn: ['failure', 'timeout'] }]);
-    const link = connect('n1');
+  it('retries failures with backoff when asked (retryOn), then fails the job with the reason', async () => {
+    const { d, connect, result, clock } = await setup(undefined, undefined, { defaultRetries: 1 });
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['false'] }, retryOn: ['failure', 'timeout'] }]);
+    const link = await connect('n1');
     const first = link.of('assign')[0]!;
-    result('n1', link, first.attemptId, job!.id, { outcome: 'failed', exitCode: 1 });
-    expect(d.getJob(job!.id)).toMatchObject({ state: 'queued', reason: 'exit code 1', attempts: 1 });
+    await result('n1', link, first.attemptId, job!.id, { outcome: 'failed', exitCode: 1 });
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'queued', reason: 'exit code 1', attempts: 1 });
     d.agentMessage('n1', link, { type: 'pull', slots: 1 });
+    await d.idle();
     expect(link.of('assign')).toHaveLength(1); // still in backoff
     clock.advance(100);
     d.tick();
+    await d.idle();
     const second = link.of('assign')[1]!;
     expect(second.attemptId).toBeGreaterThan(first.attemptId);
-    result('n1', link, second.attemptId, job!.id, { outcome: 'timed-out', exitCode: null, signal: 'SIGKILL' });
-    expect(d.getJob(job!.id)).toMatchObject({ state: 'failed', reason: 'timed out (after 2 attempts)' });
+    await result('n1', link, second.attemptId, job!.id, { outcome: 'timed-out', exitCode: null, signal: 'SIGKILL' });
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'failed', reason: 'timed out (after 2 attempts)' });
   });
 
-  it('by default fails a job that exits non-zero at once, and requeues one whose node was lost', () => {
-    const { d, connect, result, clock } = setup(undefined, undefined, { defaultRetries: 3 });
-    const [exit3, lost] = d.submit([{ spec: { kind: 'exec', argv: ['sh', '-c', 'exit 3'] } }, { spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
-    const link = connect('n1', { pull: 2 });
+  it('by default fails a job that exits non-zero at once, and requeues one whose node was lost', async () => {
+    const { d, connect, result, clock } = await setup(undefined, undefined, { defaultRetries: 3 });
+    const [exit3, lost] = await d.submit([{ spec: { kind: 'exec', argv: ['sh', '-c', 'exit 3'] } }, { spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
+    const link = await connect('n1', { pull: 2 });
     const [a] = link.of('assign');
-    result('n1', link, a!.attemptId, exit3!.id, { outcome: 'failed', exitCode: 3 });
-    expect(d.getJob(exit3!.id)).toMatchObject({ state: 'failed', reason: 'exit code 3', attempts: 1 });
+    await result('n1', link, a!.attemptId, exit3!.id, { outcome: 'failed', exitCode: 3 });
+    expect(await d.getJob(exit3!.id)).toMatchObject({ state: 'failed', reason: 'exit code 3', attempts: 1 });
     clock.advance(60_000); // no heartbeats: the node is lost under the second job
     d.tick();
-    expect(d.getJob(lost!.id)).toMatchObject({ state: 'queued', attempts: 1 });
-    expect(d.getJob(lost!.id).reason).toMatch(/lost/);
+    await d.idle();
+    expect(await d.getJob(lost!.id)).toMatchObject({ state: 'queued', attempts: 1 });
+    expect((await d.getJob(lost!.id)).reason).toMatch(/lost/);
   });
 
-  it('cancels a queued job at once and a running one through its agent', () => {
-    const { d, connect, result } = setup();
-    const [a, b] = d.submit([{ spec: { kind: 'exec', argv: ['sleep', '100'] } }, { spec: { kind: 'exec', argv: ['true'] } }]);
-    const link = connect('n1', { pull: 1 });
+  it('cancels a queued job at once and a running one through its agent', async () => {
+    const { d, connect, result } = await setup();
+    const [a, b] = await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '100'] } }, { spec: { kind: 'exec', argv: ['true'] } }]);
+    const link = await connect('n1', { pull: 1 });
     const assign = link.of('assign')[0]!;
-    expect(d.cancel(b!.id).state).toBe('cancelled');
-    expect(d.cancel(a!.id)).toMatchObject({ state: 'running', cancelRequested: true });
+    expect((await d.cancel(b!.id)).state).toBe('cancelled');
+    expect(await d.cancel(a!.id)).toMatchObject({ state: 'running', cancelRequested: true });
     expect(link.of('cancel')).toEqual([{ type: 'cancel', attemptId: assign.attemptId, reason: 'cancelled by admin' }]);
-    result('n1', link, assign.attemptId, a!.id, { outcome: 'cancelled', signal: 'SIGTERM', exitCode: null });
-    expect(d.getJob(a!.id)).toMatchObject({ state: 'cancelled' });
-    expect(() => d.cancel(a!.id)).toThrow(/already ended/);
-    expect(() => d.cancel(999)).toThrow(/not found/);
+    await result('n1', link, assign.attemptId, a!.id, { outcome: 'cancelled', signal: 'SIGTERM', exitCode: null });
+    expect(await d.getJob(a!.id)).toMatchObject({ state: 'cancelled' });
+    await expect(d.cancel(a!.id)).rejects.toThrow(/already ended/);
+    await expect(d.cancel(999)).rejects.toThrow(/not found/);
   });
 
-  it('ignores results for attempts of other nodes', () => {
-    const { d, connect, result } = setup();
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
-    const l1 = connect('n1', { pull: 1 });
-    const l2 = connect('n2', { pull: 0 });
+  it('ignores results for attempts of other nodes', async () => {
+    const { d, connect, result } = await setup();
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
+    const l1 = await connect('n1', { pull: 1 });
+    const l2 = await connect('n2', { pull: 0 });
     const assign = l1.of('assign')[0]!;
-    result('n2', l2, assign.attemptId, job!.id);
-    expect(d.getJob(job!.id).state).toBe('running');
+    await result('n2', l2, assign.attemptId, job!.id);
+    expect((await d.getJob(job!.id)).state).toBe('running');
     expect(d.staleResults).toBe(1);
   });
 });
 
 describe('Dispatcher: agents come and go', () => {
-  it("refuses a bad token, another node's token, and a protocol mismatch", () => {
-    const { d } = setup();
+  it("refuses a bad token, another node's token, and a protocol mismatch", async () => {
+    const { d } = await setup();
     const node = { name: 'n1', cpus: 1, memoryMb: 1, arch: 'x64', platform: 'linux', agentVersion: '0', bootId: 'b' };
     expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: 'nope', node, running: [] }, new FakeLink())).toMatchObject({
       ok: false,
@@ -173,105 +188,111 @@ describe('Dispatcher: agents come and go', () => {
     });
   });
 
-  it('declares a silent node lost after the missed heartbeats and requeues its jobs elsewhere', () => {
-    const { d, connect, clock } = setup();
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
-    const l1 = connect('n1', { pull: 1 });
+  it('declares a silent node lost after the missed heartbeats and requeues its jobs elsewhere', async () => {
+    const { d, connect, clock } = await setup();
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
+    const l1 = await connect('n1', { pull: 1 });
     const first = l1.of('assign')[0]!;
-    const l2 = connect('n2', { pull: 1 });
+    const l2 = await connect('n2', { pull: 1 });
     clock.advance(2999);
     d.agentMessage('n2', l2, { type: 'heartbeat', health: {}, running: [] });
+    await d.idle();
     d.tick();
+    await d.idle();
     expect(d.getNode('n1').state).toBe('online');
     clock.advance(1);
     d.tick();
+    await d.idle();
     expect(d.getNode('n1').state).toBe('lost');
     expect(l1.closed).toBeDefined();
-    expect(d.getJob(job!.id)).toMatchObject({ state: 'queued', reason: 'node-lost' });
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'queued', reason: 'node-lost' });
     clock.advance(100);
     d.tick();
+    await d.idle();
     const second = l2.of('assign')[0]!;
     expect(second).toMatchObject({ jobId: job!.id });
     expect(second.attemptId).toBeGreaterThan(first.attemptId);
-    expect(
-      d
-        .nodeEvents('n1')
-        .map((e) => e.to)
-        .filter(Boolean),
-    ).toEqual(['lost', 'online']);
+    expect((await d.nodeEvents('n1')).map((e) => e.to).filter(Boolean)).toEqual(['lost', 'online']);
   });
 
-  it('a reconnect on the same boot keeps running attempts, abandons unknown ones, and fails those whose result never comes', () => {
-    const { d, connect, clock, result } = setup();
-    const [a, b] = d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
-    const l1 = connect('n1');
+  it('a reconnect on the same boot keeps running attempts, abandons unknown ones, and fails those whose result never comes', async () => {
+    const { d, connect, clock, result } = await setup();
+    const [a, b] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
+    const l1 = await connect('n1');
     const [x, y] = l1.of('assign');
     d.agentDisconnected('n1', l1, false);
+    await d.idle();
     expect(d.getNode('n1').state).toBe('suspect');
-    const l2 = connect('n1', { running: [x!.attemptId, 12345], pull: 0 });
+    const l2 = await connect('n1', { running: [x!.attemptId, 12345], pull: 0 });
     expect(l2.of('welcome')[0]!.abandon).toEqual([12345]);
     expect(d.getNode('n1')).toMatchObject({ state: 'busy', connected: true, running: 2 });
     // y's result is resent after welcome: accepted
-    result('n1', l2, y!.attemptId, b!.id);
-    expect(d.getJob(b!.id).state).toBe('succeeded');
-    expect(d.getJob(a!.id).state).toBe('running');
+    await result('n1', l2, y!.attemptId, b!.id);
+    expect((await d.getJob(b!.id)).state).toBe('succeeded');
+    expect((await d.getJob(a!.id)).state).toBe('running');
     // an attempt the agent no longer has and never reports fails after the grace
     d.agentDisconnected('n1', l2, false);
-    const l3 = connect('n1', { running: [], pull: 0 });
+    await d.idle();
+    const l3 = await connect('n1', { running: [], pull: 0 });
     clock.advance(3000);
     d.agentMessage('n1', l3, { type: 'heartbeat', health: {}, running: [] });
+    await d.idle();
     d.tick();
-    expect(d.getJob(a!.id)).toMatchObject({ state: 'queued', reason: 'agent restarted without a result' });
+    await d.idle();
+    expect(await d.getJob(a!.id)).toMatchObject({ state: 'queued', reason: 'agent restarted without a result' });
   });
 
-  it('a node that comes back with a new boot id starts fresh: its attempts are requeued', () => {
-    const { d, connect } = setup();
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
-    const l1 = connect('n1', { bootId: 'boot-1', pull: 1 });
+  it('a node that comes back with a new boot id starts fresh: its attempts are requeued', async () => {
+    const { d, connect } = await setup();
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
+    const l1 = await connect('n1', { bootId: 'boot-1', pull: 1 });
     const first = l1.of('assign')[0]!;
-    const l2 = connect('n1', { bootId: 'boot-2', running: [first.attemptId], pull: 1 });
+    const l2 = await connect('n1', { bootId: 'boot-2', running: [first.attemptId], pull: 1 });
     expect(l1.closed?.code).toBe(4002);
     expect(l2.of('welcome')[0]!.abandon).toEqual([first.attemptId]);
     expect(d.getNode('n1').boots).toBe(2);
-    expect(d.getJob(job!.id).attempts).toBe(1);
+    expect((await d.getJob(job!.id)).attempts).toBe(1);
   });
 
-  it('after a master restart, running attempts wait for their agents, or are requeued after the grace', () => {
+  it('after a master restart, running attempts wait for their agents, or are requeued after the grace', async () => {
     const store = new MemoryStore();
     const clock = new ManualClock();
-    const first = setup(store, clock);
-    const [a, b] = first.d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
-    const l1 = first.connect('n1', { pull: 1 });
-    const l2 = first.connect('n2', { pull: 1 });
+    const first = await setup(store, clock);
+    const [a, b] = await first.d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
+    const l1 = await first.connect('n1', { pull: 1 });
+    const l2 = await first.connect('n2', { pull: 1 });
     const [xa] = l1.of('assign');
     const [xb] = l2.of('assign');
     // master dies; a new one starts on the same store
-    const second = setup(store, clock);
+    const second = await setup(store, clock);
     expect(second.d.getNode('n1').state).toBe('suspect');
-    const back = second.connect('n1', { running: [xa!.attemptId], pull: 0 });
-    second.result('n1', back, xa!.attemptId, a!.id);
-    expect(second.d.getJob(a!.id).state).toBe('succeeded');
+    const back = await second.connect('n1', { running: [xa!.attemptId], pull: 0 });
+    await second.result('n1', back, xa!.attemptId, a!.id);
+    expect((await second.d.getJob(a!.id)).state).toBe('succeeded');
     clock.advance(5000);
     second.d.tick();
-    expect(second.d.getJob(b!.id)).toMatchObject({ state: 'queued', reason: 'node-lost' });
+    await second.d.idle();
+    expect(await second.d.getJob(b!.id)).toMatchObject({ state: 'queued', reason: 'node-lost' });
     expect(xb).toBeDefined();
   });
 
-  it('patching slots tells the agent; labels steer requirements', () => {
-    const { d, connect } = setup();
-    const link = connect('n1', { pull: 0 });
+  it('patching slots tells the agent; labels steer requirements', async () => {
+    const { d, connect } = await setup();
+    const link = await connect('n1', { pull: 0 });
     d.patchNode('n1', { slots: 1, labels: { gpu: 'yes' } });
+    await d.idle();
     expect(link.of('set-slots')).toEqual([{ type: 'set-slots', slots: 1 }]);
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['x'] }, requirements: { labels: { gpu: 'yes' } } }]);
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] }, requirements: { labels: { gpu: 'yes' } } }]);
     d.agentMessage('n1', link, { type: 'pull', slots: 4 });
+    await d.idle();
     expect(link.of('assign').map((a) => a.jobId)).toEqual([job!.id]);
-    expect(d.nodeEvents('n1')[0]).toMatchObject({ kind: 'patch', message: 'slots=1 labels=gpu=yes' });
+    expect((await d.nodeEvents('n1'))[0]).toMatchObject({ kind: 'patch', message: 'slots=1 labels=gpu=yes' });
   });
 
-  it('seeds inventory nodes as offline and joins boot events to them by MAC', () => {
+  it('seeds inventory nodes as offline and joins boot events to them by MAC', async () => {
     const inventory = buildInventory({ nodes: [{ name: 'node6.lan', mac: 'b8:27:eb:10:00:06', model: 'pi3b+' }] });
     const d = new Dispatcher({
-      store: new MemoryStore(),
+      store: asyncStore(new MemoryStore()),
       clock: new ManualClock(),
       log: silentLogger(),
       scheduler: settings,
@@ -279,16 +300,17 @@ describe('Dispatcher: agents come and go', () => {
       inventory,
       defer: (fn) => fn(),
     });
-    d.start();
+    await d.start();
     expect(d.getNode('node6.lan')).toMatchObject({ state: 'offline', slots: 4, model: 'pi3b+', mac: 'b8:27:eb:10:00:06' });
     d.recordBootEvent({ kind: 'dhcp-discover', at: 1, mac: 'b8:27:eb:10:00:06', outcome: 'answered' });
-    expect(d.bootEvents({ node: 'node6.lan' })).toHaveLength(1);
+    await d.idle();
+    expect(await d.bootEvents({ node: 'node6.lan' })).toHaveLength(1);
   });
 
-  it('joins IP-only netboot events (HTTP fetches, unprefixed TFTP) to the node whose DHCP REQUEST named that IP', () => {
+  it('joins IP-only netboot events (HTTP fetches, unprefixed TFTP) to the node whose DHCP REQUEST named that IP', async () => {
     const inventory = buildInventory({ nodes: [{ name: 'x86', mac: '52:54:00:00:00:01', model: 'x86-64' }] });
     const d = new Dispatcher({
-      store: new MemoryStore(),
+      store: asyncStore(new MemoryStore()),
       clock: new ManualClock(),
       log: silentLogger(),
       scheduler: settings,
@@ -296,12 +318,16 @@ describe('Dispatcher: agents come and go', () => {
       inventory,
       defer: (fn) => fn(),
     });
-    d.start();
+    await d.start();
     d.recordBootEvent({ kind: 'tftp-transfer', at: 1, ip: '10.213.40.101', outcome: 'complete', detail: { file: 'undionly.kpxe' } }); // before any REQUEST: unknown
+    await d.idle();
     d.recordBootEvent({ kind: 'dhcp-ignored', at: 2, mac: '52:54:00:00:00:01', ip: '10.213.40.101', outcome: 'ignored', reason: 'request-for-other-server' });
+    await d.idle();
     d.recordBootEvent({ kind: 'http-fetch', at: 3, ip: '10.213.40.101', outcome: 'complete', detail: { file: 'amd64/vmlinuz' } });
+    await d.idle();
     d.recordBootEvent({ kind: 'http-fetch', at: 4, ip: '10.213.40.199', outcome: 'complete', detail: { file: 'amd64/vmlinuz' } });
-    const timeline = d.bootEvents({ node: 'x86' });
+    await d.idle();
+    const timeline = await d.bootEvents({ node: 'x86' });
     expect(timeline.map((e) => [e.kind, e.detail?.file ?? e.reason])).toEqual(
       expect.arrayContaining([
         ['dhcp-ignored', 'request-for-other-server'],
@@ -314,24 +340,24 @@ describe('Dispatcher: agents come and go', () => {
 });
 
 describe('Dispatcher: review regressions', () => {
-  it('a throwing event listener neither breaks a commit nor loses the ack', () => {
-    const { d, connect, result } = setup();
+  it('a throwing event listener neither breaks a commit nor loses the ack', async () => {
+    const { d, connect, result } = await setup();
     d.on('job', () => {
       throw new Error('listener bug');
     });
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
-    const link = connect('n1', { pull: 1 });
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const link = await connect('n1', { pull: 1 });
     const a = link.of('assign')[0]!;
-    result('n1', link, a.attemptId, job!.id);
+    await result('n1', link, a.attemptId, job!.id);
     expect(link.of('result-ack')).toHaveLength(1);
-    expect(d.getJob(job!.id).state).toBe('succeeded');
+    expect((await d.getJob(job!.id)).state).toBe('succeeded');
   });
 
-  it('a failed commit acks nothing, resyncs from the store, and the resent result is accepted', () => {
+  it('a failed commit acks nothing, resyncs from the store, and the resent result is accepted', async () => {
     const store = new MemoryStore();
-    const { d, connect, result } = setup(store);
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
-    const link = connect('n1', { pull: 1 });
+    const { d, connect, result } = await setup(store);
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const link = await connect('n1', { pull: 1 });
     const a = link.of('assign')[0]!;
     const real = store.endAttempt.bind(store);
     let fail = true;
@@ -339,80 +365,92 @@ describe('Dispatcher: review regressions', () => {
       if (fail) throw new Error('SQLITE_FULL');
       return real(end);
     };
-    result('n1', link, a.attemptId, job!.id);
+    await result('n1', link, a.attemptId, job!.id);
     expect(link.of('result-ack')).toHaveLength(0);
     expect(link.closed?.code).toBe(4004);
-    expect(d.getJob(job!.id).state).toBe('running');
+    expect((await d.getJob(job!.id)).state).toBe('running');
     fail = false;
     d.agentDisconnected('n1', link, false);
-    const again = connect('n1', { running: [], pull: 0 });
-    result('n1', again, a.attemptId, job!.id);
+    await d.idle();
+    const again = await connect('n1', { running: [], pull: 0 });
+    await result('n1', again, a.attemptId, job!.id);
     expect(again.of('result-ack')).toHaveLength(1);
-    expect(d.getJob(job!.id).state).toBe('succeeded');
+    expect((await d.getJob(job!.id)).state).toBe('succeeded');
     expect(d.staleResults).toBe(0);
   });
 
-  it('starts with a node in maintenance that had running attempts, and fails them when it stays silent', () => {
+  it('starts with a node in maintenance that had running attempts, and fails them when it stays silent', async () => {
     const store = new MemoryStore();
     const clock = new ManualClock();
-    const first = setup(store, clock);
-    const [job] = first.d.submit([{ spec: { kind: 'exec', argv: ['x'] }, retries: 2 }]);
-    first.connect('n1', { pull: 1 });
+    const first = await setup(store, clock);
+    const [job] = await first.d.submit([{ spec: { kind: 'exec', argv: ['x'] }, retries: 2 }]);
+    await first.connect('n1', { pull: 1 });
     first.d.setMaintenance('n1', true);
-    const second = setup(store, clock); // master restart
+    await first.d.idle();
+    const second = await setup(store, clock); // master restart
     expect(second.d.getNode('n1').state).toBe('maintenance');
     clock.advance(5000);
     second.d.tick();
-    expect(second.d.getJob(job!.id)).toMatchObject({ state: 'queued', reason: 'no heartbeat while maintenance' });
+    await second.d.idle();
+    expect(await second.d.getJob(job!.id)).toMatchObject({ state: 'queued', reason: 'no heartbeat while maintenance' });
   });
 
-  it('resends a cancel asked while the agent was away', () => {
-    const { d, connect } = setup();
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['sleep', '999'] } }]);
-    const l1 = connect('n1', { pull: 1 });
+  it('resends a cancel asked while the agent was away', async () => {
+    const { d, connect } = await setup();
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '999'] } }]);
+    const l1 = await connect('n1', { pull: 1 });
     const a = l1.of('assign')[0]!;
     d.agentDisconnected('n1', l1, false);
-    d.cancel(job!.id);
-    const l2 = connect('n1', { running: [a.attemptId], pull: 0 });
+    await d.idle();
+    await d.cancel(job!.id);
+    const l2 = await connect('n1', { running: [a.attemptId], pull: 0 });
     expect(l2.of('cancel')).toEqual([{ type: 'cancel', attemptId: a.attemptId, reason: 'cancelled' }]);
   });
 
-  it('an assign lost in flight is abandoned, not counted as a try or a node loss', () => {
-    const { d, connect, clock } = setup(undefined, undefined, { defaultRetries: 0 });
-    const [job] = d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
-    const l1 = connect('n1', { pull: 1 });
+  it('an assign lost in flight is abandoned, not counted as a try or a node loss', async () => {
+    const { d, connect, clock } = await setup(undefined, undefined, { defaultRetries: 0 });
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = await connect('n1', { pull: 1 });
     d.agentDisconnected('n1', l1, false);
-    const l2 = connect('n1', { running: [], pull: 0 }); // it never got the assign
+    await d.idle();
+    const l2 = await connect('n1', { running: [], pull: 0 }); // it never got the assign
     clock.advance(3000);
     d.agentMessage('n1', l2, { type: 'heartbeat', health: {}, running: [] });
+    await d.idle();
     d.tick();
-    expect(d.getJob(job!.id)).toMatchObject({ state: 'queued', nodeLosses: 0, abandons: 1 });
+    await d.idle();
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'queued', nodeLosses: 0, abandons: 1 });
     d.agentMessage('n1', l2, { type: 'pull', slots: 1 });
+    await d.idle();
     expect(l2.of('assign')).toHaveLength(1); // retried even with retries: 0
   });
 
-  it('a drain outlives a disconnect', () => {
-    const { d, connect } = setup();
-    const l1 = connect('n1', { pull: 0 });
+  it('a drain outlives a disconnect', async () => {
+    const { d, connect } = await setup();
+    const l1 = await connect('n1', { pull: 0 });
     d.drain('n1');
+    await d.idle();
     d.agentDisconnected('n1', l1, false);
-    connect('n1', { pull: 2 });
+    await d.idle();
+    await connect('n1', { pull: 2 });
     expect(d.getNode('n1').state).toBe('drained');
-    d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
     expect(d.getNode('n1').running).toBe(0);
     expect(d.undrain('n1').state).toMatch(/online|busy/);
   });
 
-  it('a removed node cannot rejoin with its token until it is added again', () => {
-    const { d, connect } = setup();
-    connect('n1', { pull: 0 });
+  it('a removed node cannot rejoin with its token until it is added again', async () => {
+    const { d, connect } = await setup();
+    await connect('n1', { pull: 0 });
     d.removeNode('n1');
+    await d.idle();
     const node = { name: 'n1', cpus: 1, memoryMb: 1, arch: 'x64', platform: 'linux', agentVersion: '0', bootId: 'b' };
     expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({
       ok: false,
       code: 'NODE_REMOVED',
     });
     d.addNode({ name: 'n1' });
+    await d.idle();
     expect(d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink())).toMatchObject({
       ok: true,
     });

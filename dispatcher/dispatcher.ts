@@ -57,13 +57,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.ctx = new DispatcherContext(
       deps,
       (event, ...args) => this.emit(event, ...args),
-      () => this.pump(),
+      () => this.pumper.pump(),
     );
     const ctx = this.ctx;
     this.registry = new NodeRegistry(ctx);
     this.placement = new Placement(ctx, this.registry);
     this.results = new Results(ctx, this.registry, new PerformanceLearning());
-    this.pumper = new Pump(ctx, this.registry, this.results, new Assignment(ctx, this.registry, this.placement));
+    this.pumper = new Pump(ctx, this.registry, this.results, new Assignment(ctx, this.registry, this.placement, this.results));
     this.boots = new BootEvents(ctx, this.registry);
     this.registry.onHistoryWrite = () => this.boots.wrote();
     this.sessions = new AgentSessions(ctx, this.registry, this.results, this.placement, this.boots);
@@ -73,11 +73,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   /** Loads nodes, the queue and running attempts from the store and the inventory. */
-  start(): void {
+  async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    startUp(this.ctx, this.registry, this.ctx.clock.now());
-    this.results.loadStaleCount();
+    await startUp(this.ctx, this.registry, this.ctx.clock.now());
+    await this.results.loadStaleCount();
     this.ctx.log.info({ nodes: this.registry.nodes.size, queued: this.ctx.queue.size, running: this.ctx.running.size }, 'dispatcher started');
   }
 
@@ -94,10 +94,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   }
 
   // ── jobs (core/job-commands.ts) ──────────────────────────────────────────────────────
-  submit(submissions: readonly JobSubmission[]): Job[] {
+  submit(submissions: readonly JobSubmission[]): Promise<Job[]> {
     return this.jobs.submit(submissions);
   }
-  getJob(id: number): Job {
+  getJob(id: number): Promise<Job> {
     return this.jobs.getJob(id);
   }
   getJobWithAttempts(id: number) {
@@ -106,20 +106,25 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   listJobs(query: JobQuery) {
     return this.jobs.listJobs(query);
   }
-  jobCounts(): Record<JobState, number> {
+  jobCounts(): Promise<Record<JobState, number>> {
     return this.jobs.jobCounts();
   }
-  jobOutput(id: number): JobOutput {
+  jobOutput(id: number): Promise<JobOutput> {
     return this.jobs.jobOutput(id);
   }
-  cancel(id: number, actor = 'admin'): Job {
+  cancel(id: number, actor = 'admin'): Promise<Job> {
     return this.jobs.cancel(id, actor);
   }
 
   // ── the pump (core/pump.ts) ──────────────────────────────────────────────────────────
-  /** Commits pending results and hands out jobs now (tests and shutdown call it directly). */
-  pump(): void {
-    this.pumper.pump();
+  /** Commits pending results and hands out jobs now, or after the pump in flight (tests and shutdown call it directly). */
+  pump(): Promise<void> {
+    return this.ctx.pumpNow();
+  }
+
+  /** Resolves when no pump is requested or in flight and every handler-side store write was tried. */
+  idle(): Promise<void> {
+    return this.ctx.idle();
   }
 
   // ── agents (core/agent-sessions.ts) ──────────────────────────────────────────────────
@@ -165,7 +170,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   runningOn(name: string): { attemptId: number; jobId: number; startedAt: number }[] {
     return this.registry.runningOn(name);
   }
-  nodeEvents(name: string, limit?: number): NodeEvent[] {
+  nodeEvents(name: string, limit?: number): Promise<NodeEvent[]> {
     return this.registry.nodeEvents(name, limit);
   }
   recordNodeEvent(name: string, kind: string, message: string, actor: string): void {
@@ -216,13 +221,13 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return this.boots.list(query);
   }
   /** The boot doctor: the node's latest boot attempt against the catalogue in doctor/boot. */
-  bootDiagnosis(name: string): BootDiagnosis {
+  bootDiagnosis(name: string): Promise<BootDiagnosis> {
     return this.boots.diagnose(name);
   }
 
   // ── overview and placement (core/overview.ts, core/placement.ts) ─────────────────────
-  overview(): Overview {
-    return overview(this.ctx, this.registry.listNodes(), this.jobs.jobCounts(), this.results.staleResults);
+  async overview(): Promise<Overview> {
+    return overview(this.ctx, this.registry.listNodes(), await this.jobs.jobCounts(), this.results.staleResults);
   }
   nodePlacement(name: string): HealthPlacement {
     return this.placement.nodePlacement(name);
@@ -231,9 +236,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return this.ctx.queue.depthByGroup();
   }
 
-  /** Closes every agent link (master shutdown); the store is closed by its owner. */
-  shutdown(): void {
-    this.pump();
+  /** Commits what is pending, then closes every agent link (master shutdown); the store is closed by its owner. */
+  async shutdown(): Promise<void> {
+    await this.idle();
     for (const node of this.registry.nodes.values()) {
       node.link?.close(CloseCode.shutdown, 'master shutting down');
       node.link = undefined;

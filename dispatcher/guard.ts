@@ -47,11 +47,13 @@ export function guarded<A extends unknown[]>(
   log: Logger,
   channel: GuardChannel,
   what: string,
-  fn: (...args: A) => void,
+  fn: (...args: A) => unknown,
 ): (...args: A) => void {
   return (...args: A) => {
     try {
-      fn(...args);
+      const out = fn(...args);
+      // An async handler's rejection is caught the same way.
+      if (out instanceof Promise) out.catch((e: unknown) => reportHandlerError(sink, log, channel, what, e));
     } catch (e) {
       reportHandlerError(sink, log, channel, what, e);
     }

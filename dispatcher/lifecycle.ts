@@ -98,7 +98,7 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
   }
 
   /** Graceful reboot through the agent: drain (or kill) running jobs, then `reboot`. */
-  reboot(name: string, options: { kill?: boolean }, actor: string): { sent: boolean } {
+  reboot(name: string, options: { kill?: boolean }, actor: string): Promise<{ sent: boolean }> {
     return this.powerService.reboot(name, options, actor);
   }
 
@@ -112,20 +112,21 @@ export class NodeLifecycle extends EventEmitter<LifecycleEvents> {
     this.recovery.tick();
   }
 
-  alert(kind: string, severity: Alert['severity'], message: string, node?: string): Alert {
+  /** Never rejects: a refused write is logged. */
+  alert(kind: string, severity: Alert['severity'], message: string, node?: string): Promise<Alert | undefined> {
     return this.alertsOf.raise(kind, severity, message, node);
   }
 
   /** Resolves the open alert of this kind (and node); true if one was open. */
-  resolveAlert(kind: string, node?: string): boolean {
+  resolveAlert(kind: string, node?: string): Promise<boolean> {
     return this.alertsOf.resolve(kind, node, this.clock.now());
   }
 
-  alerts(open?: boolean): Alert[] {
+  alerts(open?: boolean): Promise<Alert[]> {
     return this.alertsOf.list(open);
   }
 
-  powerOps(node?: string, limit?: number): PowerOp[] {
+  powerOps(node?: string, limit?: number): Promise<PowerOp[]> {
     return this.powerService.powerOps(node, limit);
   }
 

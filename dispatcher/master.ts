@@ -19,7 +19,8 @@ import { Dispatcher } from './dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, powerMetrics, storeWriteMetrics } from './metrics.ts';
 import { ADMIN_TOKEN_FILE, CLUSTER_SECRET_FILE, loadOrCreateSecret } from './secrets.ts';
-import { createStore } from './store/factory.ts';
+import { asyncStore } from './store/async-adapter.ts';
+import { createAsyncStore, createStore } from './store/factory.ts';
 import { countStoreWrites } from './store/write-counter.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { VERSION } from './version.ts';
@@ -36,7 +37,6 @@ import type { BootEvent } from '../netboot/boot-event.ts';
 import { guarded } from './guard.ts';
 import { installProcessGuard } from './process-guard.ts';
 import { ListenError } from './errors.ts';
-import { StoreError } from './store/errors.ts';
 import { DiskWatch } from './disk-watch.ts';
 import { Retention } from './retention.ts';
 import { registerRetentionRoutes } from './http/routes-retention.ts';
@@ -78,12 +78,6 @@ export interface Master {
 export async function startMaster(config: Config, options: MasterOptions): Promise<Master> {
   const log = options.log;
   const clock = options.clock ?? systemClock;
-  if (config.store.kind !== 'sqlite') {
-    // The PostgreSQL store passes the conformance suite, but the dispatcher still runs on the synchronous contract.
-    throw new StoreError(
-      `store.kind: ${config.store.kind} is not yet supported by the master (the dispatcher runs on the embedded, synchronous store; dispatcher/store/README.md): use store.kind: sqlite`,
-    );
-  }
   // Netboot may only advertise files that exist (a PXE client sent to a missing one just loops).
   if (config.netboot.enabled) {
     const missing = missingBootFiles(config.netboot);
@@ -96,7 +90,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   for (const change of secureDataDir(dataDir)) log.warn({ change }, 'data dir mode fixed (the database and secrets are for the master alone)');
   writePidFile(dataDir);
   // Created empty and 0600 so SQLite's -wal and -shm (which take the database's mode) are 0600 too.
-  if (!existsSync(join(dataDir, DB_FILE))) writeFileSync(join(dataDir, DB_FILE), '', { mode: 0o600 });
+  if (config.store.kind === 'sqlite' && !existsSync(join(dataDir, DB_FILE))) writeFileSync(join(dataDir, DB_FILE), '', { mode: 0o600 });
   const admin = loadOrCreateSecret(dataDir, ADMIN_TOKEN_FILE, config.auth.adminToken);
   const secret = loadOrCreateSecret(dataDir, CLUSTER_SECRET_FILE, config.cluster.secret);
   if (admin.created && admin.path) options.onAdminTokenCreated?.(admin.value, admin.path);
@@ -108,7 +102,12 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   disk.check();
   const inventory = loadInventory(config.inventory.path, { validatePower: (power, path) => validatePowerConfig(power, { path }) });
   // Write operations counted by name for picluster_store_writes_total (store/write-counter.ts).
-  const { store, counts: storeWrites } = countStoreWrites(createStore({ kind: 'sqlite', path: join(dataDir, DB_FILE), synchronous: config.store.synchronous }));
+  // Every part of the master runs on the asynchronous contract (store/README.md): SQLite through the adapter, PostgreSQL natively.
+  const { store, counts: storeWrites } = countStoreWrites(
+    config.store.kind === 'postgres'
+      ? await createAsyncStore({ kind: 'postgres', url: config.store.url! })
+      : asyncStore(createStore({ kind: 'sqlite', path: join(dataDir, DB_FILE), synchronous: config.store.synchronous })),
+  );
   const dispatcher = new Dispatcher({
     store,
     clock,
@@ -120,7 +119,7 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     limits: config.limits,
     storage: disk,
   });
-  dispatcher.start();
+  await dispatcher.start();
   const lifecycle = new NodeLifecycle({
     dispatcher,
     store,
@@ -140,16 +139,12 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
   const processGuard = options.processGuard
     ? installProcessGuard(log, (kind) => (registry.getSingleMetric('picluster_uncaught_errors_total') as Counter<'kind'> | undefined)?.inc({ kind }))
     : undefined;
-  dispatcher.on('identityMismatch', (m) => {
-    try {
-      lifecycle.alert('identity-mismatch', 'warning', m.message, m.node);
-    } catch (e) {
-      log.error({ err: e, node: m.node }, 'could not record the identity alert');
-    }
-  });
-  watchDisk(disk, dispatcher, lifecycle, (kind) => lifecycle.resolveAlert(kind), log);
+  dispatcher.on('identityMismatch', (m) => void lifecycle.alert('identity-mismatch', 'warning', m.message, m.node));
+  const resolveAlert = (kind: string): void =>
+    void lifecycle.resolveAlert(kind).catch((e: unknown) => log.error({ err: e, kind }, 'could not resolve the alert'));
+  watchDisk(disk, dispatcher, lifecycle, resolveAlert);
   disk.start(config.limits.diskCheckMs);
-  watchStoreHealth(dispatcher, lifecycle, (kind) => lifecycle.resolveAlert(kind), log);
+  watchStoreHealth(dispatcher, lifecycle, resolveAlert);
   lifecycle.on('powerOp', (op) => {
     if (op.state === 'pending') return;
     const outcome = op.state === 'succeeded' ? (op.verified ? 'ok' : 'unverified') : op.state;
@@ -247,9 +242,9 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
     clearInterval(ticker);
     retention.stop();
     disk.stop();
-    dispatcher.shutdown();
+    await dispatcher.shutdown();
     await app.close().catch(() => undefined);
-    store.close();
+    await store.close();
     removePidFile(dataDir);
     processGuard?.uninstall();
     const code = (e as NodeJS.ErrnoException).code;
@@ -331,11 +326,11 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
       retention.stop();
       await netboot?.close();
       await agents.stop();
-      dispatcher.shutdown();
+      await dispatcher.shutdown();
       stopSighup?.();
       await boot?.app.close();
       await app.close();
-      store.close();
+      await store.close();
       removePidFile(dataDir);
       processGuard?.uninstall();
     },
@@ -343,14 +338,11 @@ export async function startMaster(config: Config, options: MasterOptions): Promi
 }
 
 /** Disk low ⇄ ok raises/resolves `disk-low`; a store write refused makes the watch look at once. */
-function watchDisk(disk: DiskWatch, dispatcher: Dispatcher, lifecycle: NodeLifecycle, resolveAlert: (kind: string) => void, log: Logger): void {
+function watchDisk(disk: DiskWatch, dispatcher: Dispatcher, lifecycle: NodeLifecycle, resolveAlert: (kind: string) => void): void {
+  // Neither rejects: a store that refuses the write is logged (lifecycle/alerts.ts).
   const report = (low: boolean, message: string) => {
-    try {
-      if (low) lifecycle.alert('disk-low', 'critical', message);
-      else resolveAlert('disk-low');
-    } catch (e) {
-      log.error({ err: e }, 'could not record the disk alert (the store refuses writes)');
-    }
+    if (low) void lifecycle.alert('disk-low', 'critical', message);
+    else resolveAlert('disk-low');
   };
   if (disk.low) report(true, disk.describe());
   disk.on('change', (s) => report(s.low, s.message));
@@ -360,17 +352,13 @@ function watchDisk(disk: DiskWatch, dispatcher: Dispatcher, lifecycle: NodeLifec
 }
 
 /** Store writes refused from handlers raise an alert (when the store can take one) and resolve it when they went through. */
-function watchStoreHealth(dispatcher: Dispatcher, lifecycle: NodeLifecycle, resolveAlert: (kind: string) => void, log: Logger): void {
+function watchStoreHealth(dispatcher: Dispatcher, lifecycle: NodeLifecycle, resolveAlert: (kind: string) => void): void {
   let failing = false;
   dispatcher.on('storeHealth', (h) => {
     if (h.ok === !failing) return;
     failing = !h.ok;
-    try {
-      if (h.ok) resolveAlert('store-failing');
-      else lifecycle.alert('store-failing', 'critical', `the store refuses writes (${h.message ?? 'unknown error'}); ${h.pending} kept for a retry`);
-    } catch (e) {
-      log.error({ err: e, pending: h.pending }, 'could not record the store alert (the store refuses writes)');
-    }
+    if (h.ok) resolveAlert('store-failing');
+    else void lifecycle.alert('store-failing', 'critical', `the store refuses writes (${h.message ?? 'unknown error'}); ${h.pending} kept for a retry`);
   });
 }
 

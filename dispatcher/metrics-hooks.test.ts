@@ -16,6 +16,7 @@ import { FakeDirectory } from '../netboot/dhcp/testing.ts';
 import { tftpMetrics } from '../netboot/tftp/metrics.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { createMetrics } from './metrics.ts';
+import { asyncStore } from './store/async-adapter.ts';
 import { MemoryStore } from './store/memory-store.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -23,9 +24,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function masterRegistry(): Registry {
+async function masterRegistry(): Promise<Registry> {
   const d = new Dispatcher({
-    store: new MemoryStore(),
+    store: asyncStore(new MemoryStore()),
     clock: new ManualClock(),
     log: silentLogger(),
     clusterSecret: 'cluster-secret-0123456789abcdef',
@@ -40,7 +41,7 @@ function masterRegistry(): Registry {
       outputLimitBytes: 4096,
     },
   });
-  d.start();
+  await d.start();
   return createMetrics(d, new Registry(), { processMetrics: false });
 }
 
@@ -51,7 +52,7 @@ async function value(registry: Registry, name: string, labels: Record<string, st
 
 describe('netboot families declared by the master', () => {
   it('the real DHCP server counts into them', async () => {
-    const registry = masterRegistry();
+    const registry = await masterRegistry();
     const client = createSocket('udp4');
     await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
     cleanups.push(() => new Promise<void>((r) => client.close(() => r())));
@@ -70,7 +71,7 @@ describe('netboot families declared by the master', () => {
   });
 
   it("netboot's TFTP metrics reuse them with their own labels", async () => {
-    const registry = masterRegistry();
+    const registry = await masterRegistry();
     const t = tftpMetrics(registry);
     t.transfers.inc({ outcome: 'complete' });
     t.ignored.inc({ reason: 'malformed' });

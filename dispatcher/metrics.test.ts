@@ -13,6 +13,7 @@ import { Dispatcher } from './dispatcher.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, powerMetrics } from './metrics.ts';
 import type { AgentLink } from './node-runtime.ts';
+import { asyncStore } from './store/async-adapter.ts';
 import { MemoryStore } from './store/memory-store.ts';
 
 const ADMIN = 'admin-token-0123456789abcdef';
@@ -64,7 +65,7 @@ const heartbeat = (name: string, health: Health) => dispatcher.agentMessage(name
 beforeEach(async () => {
   clock = new ManualClock();
   dispatcher = new Dispatcher({
-    store: new MemoryStore(),
+    store: asyncStore(new MemoryStore()),
     clock,
     log: silentLogger(),
     clusterSecret: SECRET,
@@ -80,7 +81,7 @@ beforeEach(async () => {
       outputLimitBytes: 4096,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   registry = createMetrics(dispatcher, new Registry(), { processMetrics: false, clock, version: '9.9.9' });
   app = await buildApp({
     dispatcher,
@@ -157,13 +158,15 @@ describe('/metrics', () => {
     connect('pi-1');
     const link = links.get('pi-1')!;
     dispatcher.agentMessage('pi-1', link, { type: 'pull', slots: 4 });
-    const jobs = dispatcher.submit(
+    await dispatcher.idle();
+    const jobs = await dispatcher.submit(
       Array.from({ length: 3 }, (_, i) => ({
         spec: { kind: 'exec' as const, argv: ['echo', String(i)] },
         group: i === 0 ? 'a' : 'b',
         retryOn: ['failure' as const],
       })),
     );
+    await dispatcher.idle();
     for (const m of link.sent) {
       if (m.type === 'assign')
         dispatcher.agentMessage('pi-1', link, {
@@ -171,6 +174,7 @@ describe('/metrics', () => {
           result: { attemptId: m.attemptId, jobId: m.jobId, outcome: 'failed', exitCode: 1, startedAt: 0, durationMs: 20 },
         });
     }
+    await dispatcher.idle();
     const m = await scrape();
     const pairs = [...m.matchAll(/[{,]([a-z_]+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!] as const);
     const allowed = new Set([
@@ -202,9 +206,12 @@ describe('/metrics', () => {
   it('times a boot from the first DHCP answer to the agent hello, and counts boot events', async () => {
     const mac = 'b8:27:eb:00:00:01';
     dispatcher.recordBootEvent({ kind: 'dhcp-discover', at: clock.now(), mac, outcome: 'answered' });
+    await dispatcher.idle();
     clock.advance(5_000);
     dispatcher.recordBootEvent({ kind: 'dhcp-discover', at: clock.now(), mac, outcome: 'answered' });
+    await dispatcher.idle();
     dispatcher.recordBootEvent({ kind: 'tftp-transfer', at: clock.now(), mac, outcome: 'timeout' });
+    await dispatcher.idle();
     clock.advance(20_000);
     connect('pi-9', mac);
     const m = await scrape();
@@ -225,7 +232,7 @@ describe('GET /api/metrics and /api/monitoring/export', () => {
   it('summarises the cluster and nodes as JSON', async () => {
     connect('pi-1');
     heartbeat('pi-1', { temperatureC: 81, throttled: 0x4 });
-    dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
+    await dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
     expect((await app.inject({ url: '/api/metrics' })).statusCode).toBe(401);
     const r = await app.inject({ url: '/api/metrics', headers: auth });
     expect(r.statusCode).toBe(200);
@@ -254,7 +261,7 @@ describe('GET /api/metrics and /api/monitoring/export', () => {
   it('exports bounded per-interval history as JSON and CSV', async () => {
     connect('pi-1');
     heartbeat('pi-1', { temperatureC: 50, throttled: 0x1 });
-    dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }, { spec: { kind: 'exec', argv: ['true'] } }]);
+    await dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }, { spec: { kind: 'exec', argv: ['true'] } }]);
     // the ring holds at most 5 samples (historySamples) however long it runs
     await expect.poll(async () => (await app.inject({ url: '/api/monitoring/export', headers: auth })).json().rows.length, { timeout: 5000 }).toBe(5);
     const json = (await app.inject({ url: '/api/monitoring/export?format=json', headers: auth })).json();

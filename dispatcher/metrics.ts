@@ -51,8 +51,8 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
     help: 'Jobs by state',
     labelNames: ['state'],
     registers: [registry],
-    collect() {
-      const counts = dispatcher.jobCounts();
+    async collect() {
+      const counts = await dispatcher.jobCounts();
       for (const s of JOB_STATES) this.set({ state: s }, counts[s]);
     },
   });
@@ -70,8 +70,8 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
     name: 'picluster_queue_delayed_jobs',
     help: 'Queued jobs waiting for their retry backoff',
     registers: [registry],
-    collect() {
-      const q = dispatcher.overview().queue;
+    async collect() {
+      const q = (await dispatcher.overview()).queue;
       this.set(q.delayed);
     },
   });
@@ -91,8 +91,8 @@ export function createMetrics(dispatcher: Dispatcher, registry: Registry = new R
     help: 'Job slots of connected nodes',
     labelNames: ['kind'],
     registers: [registry],
-    collect() {
-      const o = dispatcher.overview();
+    async collect() {
+      const o = await dispatcher.overview();
       this.set({ kind: 'total' }, o.slots.total);
       this.set({ kind: 'busy' }, o.slots.busy);
     },

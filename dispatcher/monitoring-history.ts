@@ -137,7 +137,7 @@ export class MonitoringHistory {
   async snapshot(): Promise<Sample & { totals: Record<keyof Deltas, number> }> {
     const at = this.options.clock.now();
     const d = this.dispatcher;
-    const o = d.overview();
+    const o = await d.overview();
     const nodes: NodeSample[] = d.listNodes().map((n) => {
       const p = d.nodePlacement(n.name);
       const h = n.health;

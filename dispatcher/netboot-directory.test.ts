@@ -10,6 +10,7 @@ import { buildInventory } from '../inventory/inventory.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { confinedPath, registerBootRoutes } from './http/routes-boot.ts';
 import { DispatcherNodeDirectory } from './netboot-directory.ts';
+import { asyncStore } from './store/async-adapter.ts';
 import { MemoryStore } from './store/memory-store.ts';
 import { grubNodeConfigTemplate } from '../image/build/pxe-loaders.ts';
 
@@ -18,7 +19,7 @@ let dir: string;
 let dispatcher: Dispatcher;
 let directory: DispatcherNodeDirectory;
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'picluster-boot-'));
   mkdirSync(join(dir, 'pi'));
   mkdirSync(join(dir, 'amd64'));
@@ -27,7 +28,7 @@ beforeEach(() => {
   writeFileSync(join(dir, 'amd64', 'vmlinuz'), 'KERNEL');
   writeFileSync(join(tmpdir(), 'picluster-outside-secret'), 'SECRET');
   dispatcher = new Dispatcher({
-    store: new MemoryStore(),
+    store: asyncStore(new MemoryStore()),
     clock: new ManualClock(),
     log: silentLogger(),
     clusterSecret: SECRET,
@@ -48,7 +49,7 @@ beforeEach(() => {
       outputLimitBytes: 1024,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   directory = new DispatcherNodeDirectory({
     dispatcher,
     clusterSecret: SECRET,
@@ -60,13 +61,13 @@ beforeEach(() => {
 });
 
 describe('netboot directory', () => {
-  it('finds inventory nodes by MAC and serial', () => {
+  it('finds inventory nodes by MAC and serial', async () => {
     expect(directory.findByMac('b8:27:eb:10:00:06')).toMatchObject({ name: 'node6.lan', serial: '89eb9bb9', approved: true });
     expect(directory.findBySerial('89eb9bb9')?.name).toBe('node6.lan');
     expect(directory.findByMac('aa:aa:aa:aa:aa:aa')).toBeUndefined();
   });
 
-  it("renders a node's cmdline.txt from the image template with its own token", () => {
+  it("renders a node's cmdline.txt from the image template with its own token", async () => {
     const text = directory.renderNodeFile(directory.findByMac('b8:27:eb:10:00:06')!, 'cmdline.txt')!.toString();
     expect(text).toContain('picluster.dispatcher=ws://10.0.0.1:8080/agent picluster.name=node6.lan');
     const token = /picluster\.token=(\S+)/.exec(text)![1]!;
@@ -74,7 +75,7 @@ describe('netboot directory', () => {
     expect(directory.renderNodeFile(directory.findByMac('b8:27:eb:10:00:06')!, 'config.txt')).toBeUndefined();
   });
 
-  it('with TLS, cmdline.txt also carries the pin and the plain /boot URL', () => {
+  it('with TLS, cmdline.txt also carries the pin and the plain /boot URL', async () => {
     const pin = `sha256:${'ab'.repeat(32)}`;
     const tlsDir = new DispatcherNodeDirectory({
       dispatcher,
@@ -91,7 +92,7 @@ describe('netboot directory', () => {
     expect(directory.renderNodeFile(directory.findByMac('b8:27:eb:10:00:06')!, 'cmdline.txt')!.toString()).not.toContain('tlspin');
   });
 
-  it("renders an arm64 UEFI node's grub.cfg from the image's template, and nothing without one", () => {
+  it("renders an arm64 UEFI node's grub.cfg from the image's template, and nothing without one", async () => {
     const node = directory.findByMac('52:54:00:00:00:01')!;
     expect(directory.renderNodeFile(node, 'grub.cfg')).toBeUndefined();
     writeFileSync(join(dir, 'pi', 'grub.cfg'), grubNodeConfigTemplate('v1'));
@@ -102,17 +103,17 @@ describe('netboot directory', () => {
     expect(text).not.toContain('{{');
   });
 
-  it('records unknown PXE clients as pending approval and serves them nothing', () => {
+  it('records unknown PXE clients as pending approval and serves them nothing', async () => {
     directory.enroll({ mac: 'dc:a6:32:01:02:03', vendorClass: 'PXEClient:Arch:00000:UNDI:002001' });
     directory.enroll({ mac: 'dc:a6:32:01:02:03' });
     const pending = directory.findByMac('dc:a6:32:01:02:03')!;
     expect(pending).toMatchObject({ name: 'pending-dca632010203', approved: false });
     expect(dispatcher.getNode('pending-dca632010203').state).toBe('pending-approval');
     expect(directory.renderNodeFile(pending, 'cmdline.txt')).toBeUndefined();
-    expect(dispatcher.nodeEvents('pending-dca632010203')[0]).toMatchObject({ kind: 'enroll', actor: 'netboot' });
+    expect((await dispatcher.nodeEvents('pending-dca632010203'))[0]).toMatchObject({ kind: 'enroll', actor: 'netboot' });
   });
 
-  it('fills the iPXE script for a known x86 node only', () => {
+  it('fills the iPXE script for a known x86 node only', async () => {
     expect(directory.ipxeScript('52:54:00:00:00:01')).toContain(
       `kernel http://10.0.0.1:8080/boot/amd64/vmlinuz picluster.name=x1 picluster.token=${deriveNodeToken(SECRET, 'x1')}`,
     );
@@ -124,7 +125,7 @@ describe('/boot routes', () => {
   let app: FastifyInstance;
   afterEach(() => app?.close());
 
-  it('confines paths to the root', () => {
+  it('confines paths to the root', async () => {
     symlinkSync(join(tmpdir(), 'picluster-outside-secret'), join(dir, 'escape'));
     expect(confinedPath(dir, 'amd64/vmlinuz')).toBe(join(dir, 'amd64', 'vmlinuz'));
     for (const bad of ['../picluster-outside-secret', 'amd64/../../picluster-outside-secret', 'escape', 'a\0b', 'amd64\\vmlinuz'])
@@ -145,7 +146,7 @@ describe('/boot routes', () => {
     const unknown = await app.inject({ url: '/boot/ipxe?mac=52:54:00:00:00:99' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.body).toContain('no boot script');
-    const events = dispatcher.bootEvents({ node: 'x1' });
+    const events = await dispatcher.bootEvents({ node: 'x1' });
     expect(events[0]).toMatchObject({ kind: 'http-fetch', outcome: 'answered', detail: { file: 'ipxe' } });
   });
 });

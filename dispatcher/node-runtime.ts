@@ -21,6 +21,8 @@ export class RuntimeNode {
   credits = 0;
   /** Attempt ids running on this node, as the Dispatcher sees it. */
   readonly running = new Set<number>();
+  /** Jobs handed to this node by the pump in flight, not yet committed (they hold a slot). */
+  handingOut = 0;
   /** When the node is declared lost if nothing is heard from it before. */
   deadline: number | undefined;
   /** Attempts the reconnected agent did not mention: failed if no result arrives by this time. */
@@ -49,7 +51,7 @@ export class RuntimeNode {
   /** Free slots the scheduler may fill now. */
   get free(): number {
     if (!this.link || !acceptsWork(this.record.state)) return 0;
-    return Math.max(0, Math.min(this.credits, this.slots - this.running.size));
+    return Math.max(0, Math.min(this.credits, this.slots - this.running.size - this.handingOut));
   }
 
   update(patch: Partial<NodeRecord>): void {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { asyncStore } from './store/async-adapter.ts';
 import { MemoryStore } from './store/memory-store.ts';
 import { Retention, type PrunedKind } from './retention.ts';
 import { createLogger } from '../common/logger.ts';
@@ -31,7 +32,7 @@ describe('Retention', () => {
     const removed: string[] = [];
     const counted = new Map<PrunedKind, number>();
     const r = new Retention({
-      store,
+      store: asyncStore(store),
       clock: { now: () => now } as never,
       log,
       historyDays: 30,

@@ -11,7 +11,7 @@
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
-import type { Store } from './store/store.ts';
+import type { AsyncStore } from './store/store.ts';
 
 export interface PruneReport {
   readonly jobs: number;
@@ -25,7 +25,7 @@ export interface PruneReport {
 export type PrunedKind = 'jobs' | 'attempts' | 'artifacts' | 'history';
 
 export interface RetentionOptions {
-  readonly store: Store;
+  readonly store: Pick<AsyncStore, 'pruneHistory' | 'pruneFinishedJobs' | 'artifactsNamed'>;
   readonly clock: Clock;
   readonly log: Logger;
   readonly historyDays: number;
@@ -71,7 +71,7 @@ export class Retention {
     const started = performance.now();
     const now = clock.now();
     const count = (kind: PrunedKind, n: number) => n && this.o.onPruned?.(kind, n);
-    const history = store.pruneHistory(now - this.o.historyDays * DAY_MS);
+    const history = await store.pruneHistory(now - this.o.historyDays * DAY_MS);
     count('history', history);
     const batch = Math.max(1, this.o.batchSize ?? 500);
     const before = now - jobDays * DAY_MS;
@@ -80,7 +80,7 @@ export class Retention {
     let batches = 0;
     const shas = new Set<string>();
     for (;;) {
-      const r = store.pruneFinishedJobs(before, batch);
+      const r = await store.pruneFinishedJobs(before, batch);
       batches++;
       jobs += r.jobs;
       attempts += r.attempts;
@@ -94,7 +94,7 @@ export class Retention {
     if (shas.size && this.o.removeArtifact) {
       // Still named by a job that stays: kept. Scanned in pages, yielding between them.
       for (let after = 0; ;) {
-        const page = store.artifactsNamed(shas, after, 5000);
+        const page = await store.artifactsNamed(shas, after, 5000);
         for (const s of page.named) shas.delete(s);
         if (page.lastId === 0 || shas.size === 0) break;
         after = page.lastId;

@@ -9,7 +9,7 @@ function setup(max?: number) {
 }
 
 describe('StoreRetry', () => {
-  it('keeps a failed write, undoes its half-done effect, retries it in order, and reports recovery', () => {
+  it('keeps a failed write, undoes its half-done effect, retries it in order, and reports recovery', async () => {
     const { r, events } = setup();
     let full = true;
     const rows: string[] = [];
@@ -18,30 +18,50 @@ describe('StoreRetry', () => {
       rows.push(v);
     };
     let undone = 0;
-    expect(r.run('node:a', write('a1'), () => undone++)).toBe(false);
-    expect(r.run(undefined, write('e1'))).toBe(false);
+    expect(await r.run('node:a', write('a1'), () => undone++)).toBe(false);
+    expect(await r.run(undefined, write('e1'))).toBe(false);
     // The newest write of a kept key replaces the old one (without trying the store again).
-    expect(r.run('node:a', write('a2'))).toBe(false);
+    expect(await r.run('node:a', write('a2'))).toBe(false);
     expect(undone).toBe(1);
-    r.retry();
+    await r.retry();
     expect(r.size).toBe(2);
     full = false;
-    r.retry();
+    await r.retry();
     expect(rows).toEqual(['a2', 'e1']);
     expect(r.size).toBe(0);
     expect(events).toEqual(['failed:1', 'failed:2', 'failed:2', 'ok']);
   });
 
-  it('is bounded: past maxPending the oldest droppable rows are given up, keyed writes never', () => {
+  it('is bounded: past maxPending the oldest droppable rows are given up, keyed writes never', async () => {
     const { r } = setup(3);
     const fail = () => {
       throw new Error('SQLITE_FULL');
     };
-    r.run('node:a', fail);
-    for (let i = 0; i < 10; i++) r.run(undefined, fail);
+    await r.run('node:a', fail);
+    for (let i = 0; i < 10; i++) await r.run(undefined, fail);
     expect(r.size).toBe(3);
     expect(r.droppedWrites).toBe(8);
     r.forget('node:a');
     expect(r.size).toBe(2);
+  });
+
+  it('runs writes one after another in the order asked, the first at once (an embedded store writes before run returns)', async () => {
+    const { r } = setup();
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    void r.run(undefined, async () => {
+      order.push('a:start');
+      await gate;
+      order.push('a:end');
+    });
+    expect(order).toEqual(['a:start']);
+    void r.run(undefined, () => order.push('b'));
+    const c = r.run(undefined, () => order.push('c'));
+    expect(order).toEqual(['a:start']);
+    release();
+    expect(await c).toBe(true);
+    await r.idle();
+    expect(order).toEqual(['a:start', 'a:end', 'b', 'c']);
   });
 });

@@ -17,7 +17,7 @@ export interface StoreRetryHooks {
 }
 
 interface Kept {
-  readonly write: () => void;
+  readonly write: () => unknown;
   readonly droppable: boolean;
 }
 
@@ -25,6 +25,10 @@ export class StoreRetry {
   private readonly pending = new Map<string, Kept>();
   private seq = 0;
   private dropped = 0;
+  /** Writes run one after another, in the order they were asked for (a PostgreSQL pool would reorder them). */
+  private tail: Promise<unknown> = Promise.resolve();
+  private inFlight = 0;
+  private retrying: Promise<void> | undefined;
 
   constructor(
     private readonly log: Logger,
@@ -42,29 +46,46 @@ export class StoreRetry {
   }
 
   /**
-   * Runs `write`; on failure calls `undo` (rebuild what the failed write left half-done in memory)
-   * and keeps `write` for `retry()`. A `key` of undefined makes a unique, droppable entry.
+   * Runs `write` (sync or returning a Promise) after the writes asked for before it — at once when
+   * none is in flight, so an embedded store writes before this returns; on failure calls `undo`
+   * (rebuild what the failed write left half-done in memory) and keeps `write` for `retry()`. A
+   * `key` of undefined makes a unique, droppable entry. Resolves true when the write went through.
    */
-  run(key: string | undefined, write: () => void, undo?: () => void): boolean {
+  run(key: string | undefined, write: () => unknown, undo?: () => unknown): Promise<boolean> {
     const k = key ?? `#${++this.seq}`;
     // A newer write of the same key replaces an older kept one (it carries the newest state).
     if (this.pending.size > 0 && key !== undefined && this.pending.has(k)) {
       this.pending.set(k, { write, droppable: false });
-      return false;
+      return Promise.resolve(false);
     }
-    try {
-      write();
-      return true;
-    } catch (e) {
+    const attempt = async (): Promise<boolean> => {
       try {
-        undo?.();
-      } catch (u) {
-        this.log.error({ err: u }, 'could not roll back the in-memory view after a failed store write');
+        await write();
+        return true;
+      } catch (e) {
+        try {
+          await undo?.();
+        } catch (u) {
+          this.log.error({ err: u }, 'could not roll back the in-memory view after a failed store write');
+        }
+        this.keep(k, { write, droppable: key === undefined });
+        this.hooks.failed(this.pending.size, e);
+        return false;
       }
-      this.keep(k, { write, droppable: key === undefined });
-      this.hooks.failed(this.pending.size, e);
-      return false;
-    }
+    };
+    const done = this.inFlight++ === 0 ? attempt() : this.tail.then(attempt);
+    this.tail = done.finally(() => this.inFlight--);
+    return done;
+  }
+
+  /** No write in flight or retrying. */
+  get quiet(): boolean {
+    return this.inFlight === 0 && !this.retrying;
+  }
+
+  /** Resolves once every write asked for so far has been tried. */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 1000 && (this.inFlight > 0 || this.retrying); i++) await Promise.all([this.tail, this.retrying]);
   }
 
   /** Forgets a kept write (the node it saves was removed). */
@@ -72,12 +93,18 @@ export class StoreRetry {
     this.pending.delete(key);
   }
 
-  /** Tries the kept writes in order; stops at the first that still fails. */
-  retry(): void {
-    if (this.pending.size === 0) return;
+  /** Tries the kept writes in order (after the writes in flight); stops at the first that still fails. */
+  retry(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    this.retrying ??= this.retryNow().finally(() => (this.retrying = undefined));
+    return this.retrying;
+  }
+
+  private async retryNow(): Promise<void> {
+    await this.tail;
     for (const [k, kept] of this.pending) {
       try {
-        kept.write();
+        await kept.write();
       } catch (e) {
         this.hooks.failed(this.pending.size, e);
         return;

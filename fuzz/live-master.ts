@@ -15,6 +15,7 @@ import { Dispatcher, type DispatcherDeps } from '../dispatcher/dispatcher.ts';
 import { buildApp, type AppDeps } from '../dispatcher/http/app.ts';
 import { createMetrics } from '../dispatcher/metrics.ts';
 import { MemoryStore } from '../dispatcher/store/memory-store.ts';
+import { asyncStore } from '../dispatcher/store/async-adapter.ts';
 import type { Store } from '../dispatcher/store/store.ts';
 import { uiPlugin } from '../dispatcher/ui/plugin.ts';
 
@@ -37,7 +38,7 @@ export async function startLiveMaster(options: { store?: Store; app?: Partial<Ap
   const clock = new ManualClock();
   const log = silentLogger();
   const dispatcher = new Dispatcher({
-    store: options.store ?? new MemoryStore(),
+    store: asyncStore(options.store ?? new MemoryStore()),
     clock,
     log,
     clusterSecret: SECRET,
@@ -53,7 +54,7 @@ export async function startLiveMaster(options: { store?: Store; app?: Partial<Ap
       outputLimitBytes: 4096,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   const auth = { adminToken: ADMIN, viewerToken: VIEWER };
   const app = await buildApp({
     dispatcher,

@@ -56,12 +56,12 @@ describe('picluster simulate', () => {
   });
 
   it('runs jobs to completion on the virtual nodes (results committed and acked)', async () => {
-    const jobs = master.dispatcher.submit(
+    const jobs = await master.dispatcher.submit(
       Array.from({ length: 400 }, (_, i) => ({ spec: { kind: 'exec' as const, argv: i % 2 ? ['sleep', '0.01'] : ['true'] } })),
     );
-    await expect.poll(() => master.dispatcher.jobCounts().succeeded, { timeout: 20_000 }).toBe(400);
+    await expect.poll(async () => (await master.dispatcher.jobCounts()).succeeded, { timeout: 20_000 }).toBe(400);
     await expect.poll(() => fleet.stats().acked, { timeout: 5_000 }).toBe(400);
-    const used = new Set(jobs.map((j) => master.dispatcher.getJob(j.id).node));
+    const used = new Set(await Promise.all(jobs.map(async (j) => (await master.dispatcher.getJob(j.id)).node)));
     expect(used.size).toBeGreaterThan(NODES / 2);
   });
 

@@ -1,26 +1,46 @@
 /**
- * Assignment (inside the pump's transaction): free slots become candidates, the queue and
- * the strategy pick job → node pairs (domain/job-queue.ts, domain/strategies.ts), the store
- * starts the attempts, and the `assign` frames go to the outbox.
+ * Assignment, in three steps around the pump's one transaction: `handOut` (synchronous) turns
+ * free slots into candidates, lets the queue and the strategy pick job → node pairs
+ * (domain/job-queue.ts, domain/strategies.ts) and holds the slot and credit of each; `write`
+ * starts the attempts in the store; `apply` (after the commit) records them as running and puts
+ * the `assign` frames in the outbox. A job whose agent went away while its start was being
+ * committed is abandoned (the agent never got it); one the store did not start (cancelled
+ * meanwhile) gives its credit back.
  */
 import type { Job } from '../domain/jobs.ts';
 import type { Candidate } from '../domain/strategies.ts';
+import type { AgentLink, RuntimeNode } from '../node-runtime.ts';
+import type { Attempt } from '../domain/jobs.ts';
+import type { AsyncStore } from '../store/store.ts';
 import type { DispatcherContext } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
 import type { Placement } from './placement.ts';
+import type { Results } from './results.ts';
+
+/** One job handed to a node by the pump in flight. */
+export interface HandOut {
+  readonly jobId: number;
+  readonly job: Job;
+  readonly node: RuntimeNode;
+  /** The agent's link when the job was handed out: the assign goes only to it. */
+  readonly link: AgentLink | undefined;
+}
+
+export type Started = { jobId: number; attempt: Attempt }[];
 
 export class Assignment {
   constructor(
     private readonly ctx: DispatcherContext,
     private readonly registry: NodeRegistry,
     private readonly placement: Placement,
+    private readonly results: Results,
   ) {}
 
-  assignJobs(now: number): number {
+  handOut(now: number): HandOut[] {
     const ctx = this.ctx;
     // Nothing to hand out: skip the walk over every node (a pump runs on every pull and result).
     ctx.queue.promoteDue(now);
-    if (ctx.queue.readySize === 0) return 0;
+    if (ctx.queue.readySize === 0) return [];
     const candidates: Candidate[] = [];
     for (const node of this.registry.nodes.values()) {
       const free = node.free;
@@ -35,21 +55,57 @@ export class Assignment {
         memoryMb: id?.memoryMb ?? 0,
         arch: id?.arch ?? 'unknown',
         free,
-        running: node.running.size,
+        running: node.running.size + node.handingOut,
         slots: node.slots,
         lastAssignedAt: node.lastAssignedAt,
         ...(node.perf !== undefined ? { perf: node.perf } : {}),
         derate: placement.derate,
       });
     }
-    if (candidates.length === 0) return 0;
-    const assignments = ctx.queue.schedule(candidates, ctx.strategy, now);
-    if (assignments.length === 0) return 0;
-    const started = ctx.store.startAttempts(assignments, now);
-    const byJob = new Map(assignments.map((a) => [a.jobId, a.job]));
-    for (const { jobId, attempt } of started) {
-      const queued = byJob.get(jobId)!;
-      const node = this.registry.nodes.get(attempt.node)!;
+    if (candidates.length === 0) return [];
+    const out: HandOut[] = [];
+    for (const a of ctx.queue.schedule(candidates, ctx.strategy, now)) {
+      const node = this.registry.nodes.get(a.node)!;
+      node.credits--;
+      node.handingOut++;
+      node.lastAssignedAt = now;
+      ctx.handingOut.set(a.jobId, { cancel: undefined });
+      out.push({ jobId: a.jobId, job: a.job, node, link: node.link });
+    }
+    return out;
+  }
+
+  async write(tx: AsyncStore, handOut: readonly HandOut[], now: number): Promise<Started> {
+    if (handOut.length === 0) return [];
+    return tx.startAttempts(
+      handOut.map((h) => ({ jobId: h.jobId, node: h.node.name })),
+      now,
+    );
+  }
+
+  /** The commit failed: the jobs go back to the queue, the slots and credits to their nodes. */
+  undo(handOut: readonly HandOut[], now: number): void {
+    for (const h of handOut) {
+      h.node.handingOut--;
+      h.node.credits++;
+      this.ctx.handingOut.delete(h.jobId);
+      this.ctx.queue.enqueue(h.job, now);
+    }
+  }
+
+  apply(handOut: readonly HandOut[], started: Started, now: number): number {
+    const ctx = this.ctx;
+    const byJob = new Map(started.map((s) => [s.jobId, s.attempt]));
+    for (const h of handOut) {
+      const { node, jobId, job: queued } = h;
+      node.handingOut--;
+      const mark = ctx.handingOut.get(jobId);
+      ctx.handingOut.delete(jobId);
+      const attempt = byJob.get(jobId);
+      if (!attempt) {
+        node.credits++; // not queued in the store any more (cancelled meanwhile)
+        continue;
+      }
       const job: Job = {
         ...queued,
         state: 'running',
@@ -58,24 +114,10 @@ export class Assignment {
         currentAttemptId: attempt.id,
         lastAttemptId: attempt.id,
         node: node.name,
+        ...(mark?.cancel ? { cancelRequested: true } : {}),
       };
-      node.credits--;
       node.running.add(attempt.id);
-      node.lastAssignedAt = now;
       ctx.running.set(attempt.id, { attemptId: attempt.id, jobId, node: node.name, startedAt: now, job });
-      if (node.link) {
-        ctx.outbox.push([
-          node.link,
-          {
-            type: 'assign',
-            attemptId: attempt.id,
-            jobId,
-            spec: job.spec,
-            ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
-            outputLimitBytes: ctx.settings.outputLimitBytes,
-          },
-        ]);
-      }
       ctx.emit('dispatched', {
         jobId,
         attemptId: attempt.id,
@@ -84,6 +126,23 @@ export class Assignment {
         group: job.group,
       });
       ctx.emit('job', job);
+      if (!h.link || node.link !== h.link) {
+        // The agent went away (or was replaced) while the start was committed: it never got the job.
+        this.results.failAttempts(node, [attempt.id], 'abandoned', 'agent went away while the job was handed out', now);
+        continue;
+      }
+      ctx.outbox.push([
+        h.link,
+        {
+          type: 'assign',
+          attemptId: attempt.id,
+          jobId,
+          spec: job.spec,
+          ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
+          outputLimitBytes: ctx.settings.outputLimitBytes,
+        },
+      ]);
+      if (mark?.cancel) ctx.outbox.push([h.link, { type: 'cancel', attemptId: attempt.id, reason: mark.cancel }]);
     }
     return started.length;
   }

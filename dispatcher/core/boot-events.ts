@@ -37,6 +37,8 @@ export class BootEvents {
   private readonly refusals = new Map<string, Refusal>();
   private readonly lastStored = new Map<string, number>();
   private writes = 0;
+  /** The last boot id each node's report was recorded (or looked up) for: a second report of the same boot is not read again. */
+  private readonly reported = new Map<string, string>();
   /** IP-only netboot events (HTTP fetches, unprefixed TFTP reads) → the MAC/serial their IP was seen with. */
   private readonly ipJoin = new IpJoin();
 
@@ -78,12 +80,11 @@ export class BootEvents {
   wrote(): void {
     if (++this.writes % CAP_EVERY !== 0) return;
     const { maxBootEvents, maxNodeEvents } = this.limits;
-    try {
-      const n = this.ctx.store.capHistory({ bootEvents: maxBootEvents, nodeEvents: maxNodeEvents });
+    // After the writes queued before it (a failed cap is retried like any handler write).
+    void this.ctx.storeRetry.run('cap-history', async () => {
+      const n = await this.ctx.store.capHistory({ bootEvents: maxBootEvents, nodeEvents: maxNodeEvents });
       if (n) this.ctx.log.info({ rows: n, maxBootEvents, maxNodeEvents }, 'history capped');
-    } catch (e) {
-      this.ctx.log.warn({ err: e }, 'could not cap the history tables; retried later');
-    }
+    });
   }
 
   private coalesced(event: BootEvent): boolean {
@@ -103,15 +104,24 @@ export class BootEvents {
    * reconnecting to a restarted master) sends it again.
    */
   bootReport(name: string, report: BootReportFrame): void {
+    if (!this.registry.nodes.has(name) || this.reported.get(name) === report.bootId) return;
+    this.reported.set(name, report.bootId);
+    // In order with the other handler-side writes (and kept for a retry if the store fails).
+    void this.ctx.storeRetry.run(undefined, async () => {
+      const events = await this.ctx.store.listBootEvents({ node: name, limit: 500 });
+      if (!events.some((e) => e.kind === 'kernel-log' && e.detail?.bootId === report.bootId)) this.recordReport(name, report);
+    });
+  }
+
+  private recordReport(name: string, report: BootReportFrame): void {
     const n = this.registry.nodes.get(name);
     if (!n) return;
-    const seen = this.ctx.store.listBootEvents({ node: name, limit: 500 }).some((e) => e.kind === 'kernel-log' && e.detail?.bootId === report.bootId);
-    if (seen) return;
     const who = { name, ...(n.record.mac ? { mac: n.record.mac } : {}), ...(n.record.serial ? { serial: n.record.serial } : {}) };
     for (const e of bootReportEvents(who, report)) this.record(e);
   }
 
-  list(query: { node?: string; mac?: string; serial?: string; limit?: number }) {
+  async list(query: { node?: string; mac?: string; serial?: string; limit?: number }) {
+    await this.ctx.storeRetry.idle(); // read what was written before (events go through the write queue)
     return this.ctx.store.listBootEvents(query);
   }
 
@@ -121,13 +131,15 @@ export class BootEvents {
     else if (this.registry.nodes.has(name)) this.refusals.set(name, { at: this.ctx.clock.now(), code: outcome.code, message: outcome.message });
   }
 
-  diagnose(name: string): BootDiagnosis {
+  async diagnose(name: string): Promise<BootDiagnosis> {
     const node = this.registry.getNode(name);
+    await this.ctx.storeRetry.idle();
+    const [bootEvents, nodeEvents] = await Promise.all([this.ctx.store.listBootEvents({ node: name, limit: 500 }), this.ctx.store.listNodeEvents(name, 500)]);
     const refusal = this.refusals.get(name);
     return diagnoseBoot({
       node,
-      bootEvents: this.ctx.store.listBootEvents({ node: name, limit: 500 }),
-      nodeEvents: this.ctx.store.listNodeEvents(name, 500),
+      bootEvents,
+      nodeEvents,
       ...(refusal ? { refusal } : {}),
       now: this.ctx.clock.now(),
     });

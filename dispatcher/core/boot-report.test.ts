@@ -5,6 +5,7 @@ import { PROTOCOL_VERSION, type DispatcherMessage } from '../../common/protocol.
 import { deriveNodeToken } from '../../common/tokens.ts';
 import { Dispatcher } from '../dispatcher.ts';
 import type { AgentLink } from '../node-runtime.ts';
+import { asyncStore } from '../store/async-adapter.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { bootReportEvents, kernelLogText, type BootReportFrame } from './boot-report.ts';
 
@@ -36,7 +37,7 @@ class Link implements AgentLink {
 }
 
 describe('boot report → boot events', () => {
-  it('one init-milestone per step at its wall-clock time, and the kernel log as dmesg text', () => {
+  it('one init-milestone per step at its wall-clock time, and the kernel log as dmesg text', async () => {
     const events = bootReportEvents({ name: 'arm1', mac: '52:54:00:00:00:0a' }, report('b1'));
     expect(events.map((e) => [e.kind, e.at, e.outcome, e.detail?.step])).toEqual([
       ['init-milestone', BOOTED, 'ok', 'kernel-start'],
@@ -49,10 +50,10 @@ describe('boot report → boot events', () => {
     expect(kernelLogText(report('b1'))).toBe('[    0.000000] Booting Linux\n[    1.234568] err: dwc2 3f980000.usb: bad');
   });
 
-  it('the dispatcher records a boot report once per boot id, joined to the node', () => {
+  it('the dispatcher records a boot report once per boot id, joined to the node', async () => {
     const store = new MemoryStore();
     const d = new Dispatcher({
-      store,
+      store: asyncStore(store),
       clock: new ManualClock(BOOTED + 30_000),
       log: silentLogger(),
       clusterSecret: SECRET,
@@ -68,7 +69,7 @@ describe('boot report → boot events', () => {
         outputLimitBytes: 1024,
       },
     });
-    d.start();
+    await d.start();
     const hello = (bootId: string, link: AgentLink) =>
       d.agentHello(
         {
@@ -83,19 +84,21 @@ describe('boot report → boot events', () => {
     const l1 = new Link();
     expect(hello('b1', l1)).toMatchObject({ ok: true });
     d.agentMessage('arm1', l1, report('b1'));
+    await d.idle();
     // the agent restarted in the same boot: same report again
     const l2 = new Link();
     hello('b1', l2);
     d.agentMessage('arm1', l2, report('b1'));
-    const kinds = (boot: string) => d.bootEvents({ node: 'arm1' }).filter((e) => e.detail?.bootId === boot && e.kind !== 'agent-hello').length;
-    expect(kinds('b1')).toBe(4);
+    await d.idle();
+    const kinds = async (boot: string) => (await d.bootEvents({ node: 'arm1' })).filter((e) => e.detail?.bootId === boot && e.kind !== 'agent-hello').length;
+    expect(await kinds('b1')).toBe(4);
     // a new boot: a second timeline
     const l3 = new Link();
     hello('b2', l3);
     d.agentMessage('arm1', l3, report('b2'));
-    expect(kinds('b2')).toBe(4);
-    const timeline = d
-      .bootEvents({ node: 'arm1' })
+    await d.idle();
+    expect(await kinds('b2')).toBe(4);
+    const timeline = (await d.bootEvents({ node: 'arm1' }))
       .filter((e) => e.detail?.bootId === 'b2')
       .sort((a, b) => a.at - b.at)
       .map((e) => e.kind);

@@ -15,7 +15,7 @@ import { createStrategy, type Strategy } from '../domain/strategies.ts';
 import type { DispatcherEvents } from '../events.ts';
 import type { AgentLink } from '../node-runtime.ts';
 import type { TextTailBuffer } from '../../common/tail-buffers.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/store.ts';
 import { StoreRetry } from '../store-retry.ts';
 
 export interface SchedulerSettings {
@@ -32,7 +32,7 @@ export interface SchedulerSettings {
 }
 
 export interface DispatcherDeps {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly clock: Clock;
   readonly log: Logger;
   readonly scheduler: SchedulerSettings;
@@ -87,7 +87,7 @@ export interface PendingResult {
 export type Emit = <K extends keyof DispatcherEvents>(event: K, ...args: DispatcherEvents[K]) => boolean;
 
 export class DispatcherContext {
-  readonly store: Store;
+  readonly store: AsyncStore;
   readonly clock: Clock;
   readonly log: Logger;
   readonly settings: SchedulerSettings;
@@ -98,7 +98,13 @@ export class DispatcherContext {
   readonly running = new Map<number, RunningAttempt>();
   /** Frames to send once the current pump's transaction has committed. */
   outbox: [AgentLink, DispatcherMessage][] = [];
+  /** Jobs handed out by the pump in flight, not yet committed; a cancel meanwhile is noted here. */
+  readonly handingOut = new Map<number, { cancel: string | undefined }>();
+  /** Nodes removed by an operator (the store's list, loaded at start): their agents are refused. */
+  readonly removed = new Set<string>();
   private pumpRequested = false;
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
   /** A scheduling pass that failed outside its own commit handling: tick() asks again. */
   retryPump = false;
   /** Handler-side store writes that failed (disk full, busy) are kept here and retried from tick(). */
@@ -108,8 +114,8 @@ export class DispatcherContext {
     readonly deps: DispatcherDeps,
     /** The facade's guarded emit (a throwing listener is logged, never breaks a commit). */
     readonly emit: Emit,
-    /** Runs one pump (pump.ts); called at most once per event-loop turn by requestSchedule. */
-    private readonly runPump: () => void,
+    /** Runs one pump (pump.ts); never two at once (pumpNow). */
+    private readonly runPump: () => Promise<void>,
   ) {
     this.store = deps.store;
     this.clock = deps.clock;
@@ -142,13 +148,45 @@ export class DispatcherContext {
     this.pumpRequested = true;
     this.defer(() => {
       this.pumpRequested = false;
-      try {
-        this.runPump();
-      } catch (e) {
-        // The pump handles a failed commit itself; this is its resync's read failing too.
-        this.log.error({ err: e }, 'scheduling pass failed; retried on the next tick');
-        this.retryPump = true;
-      }
+      void this.pumpNow();
     });
+  }
+
+  /**
+   * Runs a pump now, or — when one is in flight — once more after it (requests made meanwhile
+   * coalesce into that one follow-up). Resolves when no pump is in flight.
+   */
+  pumpNow(): Promise<void> {
+    this.pumpAgain = true;
+    this.pumping ??= (async () => {
+      try {
+        for (let i = 0; this.pumpAgain && i < 1_000_000; i++) {
+          this.pumpAgain = false;
+          try {
+            await this.runPump();
+          } catch (e) {
+            // The pump handles a failed commit itself; this is its resync's read failing too.
+            this.log.error({ err: e }, 'scheduling pass failed; retried on the next tick');
+            this.retryPump = true;
+          }
+        }
+      } finally {
+        this.pumping = undefined;
+      }
+    })();
+    return this.pumping;
+  }
+
+  /** Resolves when no pump is requested or in flight and every handler-side write was tried (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 1000; i++) {
+      if (this.pumpRequested) {
+        this.pumpRequested = false;
+        void this.pumpNow();
+      }
+      if (!this.pumping && this.storeRetry.quiet) return;
+      await this.pumping;
+      await this.storeRetry.idle();
+    }
   }
 }

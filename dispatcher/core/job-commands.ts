@@ -24,7 +24,7 @@ export class JobCommands {
   ) {}
 
   /** Commits the jobs, then queues them; returns them in submission order. */
-  submit(submissions: readonly JobSubmission[]): Job[] {
+  async submit(submissions: readonly JobSubmission[]): Promise<Job[]> {
     const ctx = this.ctx;
     ctx.deps.storage?.assertWritable();
     const now = ctx.clock.now();
@@ -38,7 +38,7 @@ export class JobCommands {
       ...(s.timeoutMs !== undefined ? { timeoutMs: s.timeoutMs } : {}),
       requirements: s.requirements ?? {},
     }));
-    const jobs = ctx.store.insertJobs(newJobs, now);
+    const jobs = await ctx.store.insertJobs(newJobs, now);
     for (const job of jobs) {
       ctx.queue.enqueue(job, now);
       ctx.emit('job', job);
@@ -47,28 +47,28 @@ export class JobCommands {
     return jobs;
   }
 
-  getJob(id: number): Job {
-    const job = this.ctx.store.getJob(id);
+  async getJob(id: number): Promise<Job> {
+    const job = await this.ctx.store.getJob(id);
     if (!job) throw new JobNotFoundError(id);
     return job;
   }
 
-  getJobWithAttempts(id: number) {
-    const job = this.getJob(id);
-    return { ...job, attemptList: this.ctx.store.listAttempts(id) };
+  async getJobWithAttempts(id: number) {
+    const job = await this.getJob(id);
+    return { ...job, attemptList: await this.ctx.store.listAttempts(id) };
   }
 
-  listJobs(query: JobQuery) {
+  listJobs(query: JobQuery): Promise<{ jobs: Job[]; total: number }> {
     return this.ctx.store.listJobs(query);
   }
 
-  jobCounts(): Record<JobState, number> {
+  jobCounts(): Promise<Record<JobState, number>> {
     return this.ctx.store.countJobsByState();
   }
 
   /** Output of the job's current or last attempt: live while running, stored once ended. */
-  jobOutput(id: number): JobOutput {
-    const job = this.getJob(id);
+  async jobOutput(id: number): Promise<JobOutput> {
+    const job = await this.getJob(id);
     const attemptId = job.currentAttemptId ?? job.lastAttemptId;
     if (attemptId === undefined) return { running: false, stdout: '', stderr: '', stdoutTruncated: 0, stderrTruncated: 0 };
     const live = this.ctx.running.get(attemptId);
@@ -82,7 +82,7 @@ export class JobCommands {
         stderrTruncated: live.output?.stderr.dropped ?? 0,
       };
     }
-    const r = this.ctx.store.getAttempt(attemptId)?.result;
+    const r = (await this.ctx.store.getAttempt(attemptId))?.result;
     return {
       attemptId,
       running: false,
@@ -93,28 +93,37 @@ export class JobCommands {
     };
   }
 
-  /** Cancels a queued job at once; a running one is killed on its node and ends `cancelled`. */
-  cancel(id: number, actor = 'admin'): Job {
+  /**
+   * Cancels a queued job at once; a running one is killed on its node and ends `cancelled`. A job
+   * the pump is handing out meanwhile is no longer queued when the store answers: it is then
+   * cancelled as a running one (the pump sends the cancel right after its assign).
+   */
+  async cancel(id: number, actor = 'admin'): Promise<Job> {
     const ctx = this.ctx;
-    const job = this.getJob(id);
-    const now = ctx.clock.now();
-    if (job.state === 'queued') {
-      if (ctx.store.cancelQueuedJob(id, `cancelled by ${actor}`, now)) {
-        ctx.queue.remove(id);
-        const cancelled = this.getJob(id);
-        ctx.emit('job', cancelled);
-        return cancelled;
-      }
-    } else if (job.state === 'running' && job.currentAttemptId !== undefined) {
-      ctx.store.markCancelRequested(id);
-      const run = ctx.running.get(job.currentAttemptId);
-      if (run) {
-        run.job = { ...run.job, cancelRequested: true };
-        this.registry.nodes.get(run.node)?.link?.send({ type: 'cancel', attemptId: run.attemptId, reason: `cancelled by ${actor}` });
-      }
-      const marked = this.getJob(id);
-      ctx.emit('job', marked);
-      return marked;
+    let job = await this.getJob(id);
+    for (let round = 0; round < 3; round++) {
+      const now = ctx.clock.now();
+      if (job.state === 'queued') {
+        if (await ctx.store.cancelQueuedJob(id, `cancelled by ${actor}`, now)) {
+          ctx.queue.remove(id);
+          const cancelled = await this.getJob(id);
+          ctx.emit('job', cancelled);
+          return cancelled;
+        }
+      } else if (job.state === 'running' && job.currentAttemptId !== undefined) {
+        await ctx.store.markCancelRequested(id);
+        const reason = `cancelled by ${actor}`;
+        const run = ctx.running.get(job.currentAttemptId);
+        const handing = ctx.handingOut.get(id);
+        if (run) {
+          run.job = { ...run.job, cancelRequested: true };
+          this.registry.nodes.get(run.node)?.link?.send({ type: 'cancel', attemptId: run.attemptId, reason });
+        } else if (handing) handing.cancel = reason;
+        const marked = await this.getJob(id);
+        ctx.emit('job', marked);
+        return marked;
+      } else break;
+      job = await this.getJob(id); // it moved while the store answered (handed out, or ended)
     }
     throw new JobFinishedError(id, job.state);
   }

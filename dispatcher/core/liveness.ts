@@ -20,7 +20,8 @@ export class Liveness {
   /** Called periodically by the host (every ~heartbeatMs/4): lost nodes, orphans, due retries. */
   tick(): void {
     const now = this.ctx.clock.now();
-    this.ctx.storeRetry.retry();
+    void this.ctx.storeRetry.retry();
+    this.results.retryFailed(now);
     if (this.ctx.retryPump) {
       this.ctx.retryPump = false;
       this.ctx.requestSchedule();

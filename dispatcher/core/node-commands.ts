@@ -155,8 +155,7 @@ export class NodeCommands {
     const clash = registry.nodeNameBy({ ...(input.mac ? { mac: input.mac } : {}), ...(input.serial ? { serial: input.serial } : {}) });
     if (clash && clash !== approve) throw new NodeExistsError(clash, 'MAC or serial');
     if (pending && approve !== input.name) {
-      registry.nodes.delete(approve!);
-      ctx.store.deleteNode(approve!);
+      registry.deleteNode(approve!);
     }
     const record = registry.newRecord(input.name, pending ? 'netboot' : 'api', now, {
       ...((input.mac ?? pending?.record.mac) ? { mac: input.mac ?? pending?.record.mac } : {}),
@@ -183,10 +182,9 @@ export class NodeCommands {
     if (node.running.size) this.abandonRunning(name, 'node removed');
     node.link?.close(CloseCode.refused, 'node removed');
     registry.setRemoved(name, true);
-    ctx.storeRetry.forget(`node:${name}`);
-    registry.nodes.delete(name);
-    ctx.store.deleteNode(name);
-    ctx.store.addNodeEvent({ node: name, at: now, kind: 'removed', message: node.state === 'pending-approval' ? 'rejected' : 'removed', actor });
+    registry.deleteNode(name);
+    const event = { node: name, at: now, kind: 'removed', message: node.state === 'pending-approval' ? 'rejected' : 'removed', actor };
+    ctx.storeRetry.run(undefined, () => ctx.store.addNodeEvent(event));
   }
 
   /** netboot saw an unknown PXE client with enrollment on: record it as pending approval. */

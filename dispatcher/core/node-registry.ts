@@ -81,8 +81,9 @@ export class NodeRegistry {
       .map((r) => ({ attemptId: r.attemptId, jobId: r.jobId, startedAt: r.startedAt }));
   }
 
-  nodeEvents(name: string, limit?: number): NodeEvent[] {
+  async nodeEvents(name: string, limit?: number): Promise<NodeEvent[]> {
     this.runtime(name);
+    await this.ctx.storeRetry.idle(); // read what was written before (events go through the write queue)
     return this.ctx.store.listNodeEvents(name, limit);
   }
 
@@ -116,10 +117,20 @@ export class NodeRegistry {
 
   /** Removed by an operator: the node's agent may not rejoin until it is added again. */
   isRemoved(name: string): boolean {
-    return this.ctx.store.isNodeRemoved(name);
+    return this.ctx.removed.has(name);
   }
 
   setRemoved(name: string, removed: boolean): void {
-    this.ctx.store.setNodeRemoved(name, removed, this.ctx.clock.now());
+    if (removed) this.ctx.removed.add(name);
+    else this.ctx.removed.delete(name);
+    const at = this.ctx.clock.now();
+    this.ctx.storeRetry.run(`removed:${name}`, () => this.ctx.store.setNodeRemoved(name, removed, at));
+  }
+
+  /** Forgets a node (its pending save too) and deletes its record, in order with the other handler writes. */
+  deleteNode(name: string): void {
+    this.nodes.delete(name);
+    this.ctx.storeRetry.forget(`node:${name}`);
+    this.ctx.storeRetry.run(`delete:${name}`, () => this.ctx.store.deleteNode(name));
   }
 }

@@ -1,7 +1,9 @@
 /**
- * The pump: once per event-loop turn, pending results are committed and queued jobs handed
- * out in one store transaction; the outbox (acks, assigns) is sent only after the commit,
- * one corked write per agent. A failed commit acks nothing and resyncs from the store.
+ * The pump: the batch (pending results, node failures, jobs for free slots) is claimed in memory,
+ * written in ONE awaited store transaction, and only after it committed is memory updated and
+ * the outbox (acks, assigns) sent, one corked write per agent. At most one pump is in flight
+ * (context.ts coalesces requests into one follow-up). A failed commit acks nothing, undoes the
+ * hand-out and resyncs from the store.
  */
 import { CloseCode } from '../../common/protocol.ts';
 import type { AgentLink } from '../node-runtime.ts';
@@ -19,25 +21,36 @@ export class Pump {
     private readonly assignment: Assignment,
   ) {}
 
-  /** Commits pending results and hands out jobs now (tests and shutdown call it directly). */
-  pump(): void {
+  /** One pass (called by DispatcherContext.pumpNow, never two at once). */
+  async pump(): Promise<void> {
     const ctx = this.ctx;
     const now = ctx.clock.now();
-    const batchLinks = this.results.pendingLinks();
+    const batch = this.results.claim(now);
+    const handOut = this.assignment.handOut(now);
+    if (batch.acks.length === 0 && batch.ends.length === 0 && handOut.length === 0) return;
+    let written;
     try {
-      ctx.store.transaction(() => {
-        this.results.commitResults(now);
-        this.assignment.assignJobs(now);
+      written = await ctx.store.transaction(async (tx) => {
+        const results = await this.results.write(tx, batch, now);
+        const started = await this.assignment.write(tx, handOut, now);
+        return { results, started };
       });
     } catch (e) {
-      // Nothing was committed or acked. The in-memory view may have moved ahead of the store:
-      // rebuild it from the store, and make the agents whose results were in the batch
-      // reconnect, which makes them resend those results.
-      ctx.outbox = [];
+      // Nothing was committed or acked. Rebuild the in-memory view from the store, and make the
+      // agents whose results were in the batch reconnect, which makes them resend those results.
       ctx.log.error({ err: e }, 'could not commit; nothing was acknowledged; resyncing from the store');
-      this.resync(now, batchLinks);
+      this.assignment.undo(handOut, now);
+      this.results.failed(batch);
+      await this.resync(now, this.results.pendingLinks(batch));
       return;
     }
+    this.results.apply(batch, written.results, now);
+    this.assignment.apply(handOut, written.started, now);
+    this.send();
+  }
+
+  private send(): void {
+    const ctx = this.ctx;
     const out = ctx.outbox;
     ctx.outbox = [];
     if (out.length < 2) {
@@ -51,12 +64,12 @@ export class Pump {
     for (const link of links) link.uncork?.();
   }
 
-  private resync(now: number, links: Set<AgentLink>): void {
-    this.results.clearPending();
-    loadRuntime(this.ctx, this.registry, now);
+  private async resync(now: number, links: Set<AgentLink>): Promise<void> {
+    this.ctx.outbox = [];
+    for (const link of links) link.close(CloseCode.lost, 'dispatcher could not commit; reconnect and resend');
+    await loadRuntime(this.ctx, this.registry, now);
     for (const node of this.registry.nodes.values()) {
       if (node.link) node.credits = Math.max(0, node.slots - node.running.size);
     }
-    for (const link of links) link.close(CloseCode.lost, 'dispatcher could not commit; reconnect and resend');
   }
 }

@@ -10,9 +10,10 @@ import type { DispatcherContext } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
 
 /** Loads nodes from the store and the inventory, then the runtime; nodes that were connected turn suspect. */
-export function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: number): void {
+export async function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: number): Promise<void> {
   const { nodes } = registry;
-  for (const record of ctx.store.listNodes()) nodes.set(record.name, new RuntimeNode(record, registry.slotsCap));
+  for (const name of await ctx.store.listRemovedNodes()) ctx.removed.add(name);
+  for (const record of await ctx.store.listNodes()) nodes.set(record.name, new RuntimeNode(record, registry.slotsCap));
   for (const inv of ctx.deps.inventory?.nodes ?? []) {
     const existing = nodes.get(inv.name);
     const fromInventory = {
@@ -36,7 +37,7 @@ export function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: num
     }
     registry.persistNode(nodes.get(inv.name)!, now);
   }
-  loadRuntime(ctx, registry, now);
+  await loadRuntime(ctx, registry, now);
   const grace = Math.max(ctx.settings.restartGraceMs, ctx.lostAfterMs);
   for (const node of nodes.values()) {
     // Attempts that were running when the master stopped wait for their agents to reconnect;
@@ -50,20 +51,28 @@ export function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: num
   }
 }
 
-/** (Re)builds the in-memory queue and running attempts from the store. */
-export function loadRuntime(ctx: DispatcherContext, registry: NodeRegistry, now: number): void {
+/**
+ * (Re)builds the in-memory queue and running attempts from the store: everything is read first,
+ * then swapped in at once (no event sees a half-built view).
+ */
+export async function loadRuntime(ctx: DispatcherContext, registry: NodeRegistry, now: number): Promise<void> {
+  const attempts = await ctx.store.runningAttempts();
+  const jobs = await Promise.all(attempts.map((a) => ctx.store.getJob(a.jobId)));
+  const queued = await ctx.store.queuedJobs();
   ctx.running.clear();
   for (const node of registry.nodes.values()) {
     node.running.clear();
     node.orphans.clear();
+    node.handingOut = 0;
   }
-  for (const a of ctx.store.runningAttempts()) {
-    const job = ctx.store.getJob(a.jobId);
-    if (!job) continue;
+  ctx.handingOut.clear();
+  attempts.forEach((a, i) => {
+    const job = jobs[i];
+    if (!job) return;
     const node = registry.nodeOrCreate(a.node, now);
     node.running.add(a.id);
     ctx.running.set(a.id, { attemptId: a.id, jobId: a.jobId, node: a.node, startedAt: a.startedAt, job });
-  }
+  });
   ctx.queue = new JobQueue<Job>();
-  for (const job of ctx.store.queuedJobs()) ctx.queue.enqueue(job, now);
+  for (const job of queued) ctx.queue.enqueue(job, now);
 }

@@ -9,6 +9,7 @@ import { PROTOCOL_VERSION, parseDispatcherMessage, type DispatcherMessage } from
 import { deriveNodeToken } from '../../common/tokens.ts';
 import { Dispatcher } from '../dispatcher.ts';
 import { createMetrics } from '../metrics.ts';
+import { asyncStore } from '../store/async-adapter.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { buildApp } from './app.ts';
 
@@ -21,7 +22,7 @@ let dispatcher: Dispatcher;
 
 beforeEach(async () => {
   dispatcher = new Dispatcher({
-    store: new MemoryStore(),
+    store: asyncStore(new MemoryStore()),
     clock: new ManualClock(),
     log: silentLogger(),
     clusterSecret: SECRET,
@@ -36,7 +37,7 @@ beforeEach(async () => {
       outputLimitBytes: 4096,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   app = await buildApp({
     dispatcher,
     registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
@@ -63,7 +64,7 @@ describe('REST API', () => {
     expect((await app.inject({ url: '/api/nodes', headers: as(VIEWER) })).statusCode).toBe(200);
     const viewerPost = await app.inject({ method: 'POST', url: '/api/jobs', headers: as(VIEWER), payload: { argv: ['true'] } });
     expect(viewerPost.statusCode).toBe(403);
-    expect(dispatcher.jobCounts().queued).toBe(0);
+    expect((await dispatcher.jobCounts()).queued).toBe(0);
   });
 
   it('submits one job or an array, answering with ids and states in order', async () => {
@@ -101,7 +102,7 @@ describe('REST API', () => {
     expect(r.statusCode).toBe(400);
     expect(r.json()).toMatchObject({ code: 'VALIDATION_FAILED', field });
     expect(r.json().message).toContain(field === '(body)' ? 'empty' : field);
-    expect(dispatcher.jobCounts().queued).toBe(0);
+    expect((await dispatcher.jobCounts()).queued).toBe(0);
   });
 
   it('rejects a body that is not JSON with 400', async () => {
@@ -219,7 +220,7 @@ describe('agent WebSocket gateway', () => {
     const { ws, next } = await connect();
     ws.send(hello('n1', deriveNodeToken(SECRET, 'n1')));
     await next();
-    const [job] = dispatcher.submit([{ spec: { kind: 'exec', argv: ['echo', 'hi'] } }]);
+    const [job] = await dispatcher.submit([{ spec: { kind: 'exec', argv: ['echo', 'hi'] } }]);
     ws.send(JSON.stringify({ type: 'pull', slots: 1 }));
     const assign = await next();
     expect(assign).toMatchObject({ type: 'assign', jobId: job!.id });

@@ -104,7 +104,7 @@ describe('/agent before hello', () => {
     ok.send(JSON.stringify({ type: 'event', kind: 'k', message: 'x'.repeat(16 * 1024) }));
     ok.send(JSON.stringify({ type: 'output', attemptId: 1, stream: 'stdout', data: 'y'.repeat(512 * 1024) }));
     ok.send(JSON.stringify({ type: 'heartbeat', health: {}, running: [] }));
-    await expect.poll(() => m!.dispatcher.nodeEvents('n1').some((e) => e.kind === 'k')).toBe(true);
+    await expect.poll(async () => (await m!.dispatcher.nodeEvents('n1')).some((e) => e.kind === 'k')).toBe(true);
     expect(ok.ws.readyState).toBe(WebSocket.OPEN);
     await ok.close();
   });
@@ -134,14 +134,15 @@ describe('netboot-driven writes', () => {
     m = await startLiveMaster({ limits: { bootEventCoalesceMs: 10_000, maxBootEvents: 100 } });
     const d = m.dispatcher;
     for (let i = 0; i < 1000; i++) d.recordBootEvent({ kind: 'dhcp-discover', at: 1000 + i, mac: 'aa:bb:cc:dd:ee:01', outcome: 'answered' });
-    expect(d.bootEvents({ limit: 1000 })).toHaveLength(1);
+    expect(await d.bootEvents({ limit: 1000 })).toHaveLength(1);
     d.recordBootEvent({ kind: 'dhcp-discover', at: 20_000, mac: 'aa:bb:cc:dd:ee:01', outcome: 'answered' });
-    expect(d.bootEvents({ limit: 1000 })).toHaveLength(2);
+    expect(await d.bootEvents({ limit: 1000 })).toHaveLength(2);
     for (let i = 0; i < 2000; i++) {
       const mac = `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
       d.recordBootEvent({ kind: 'dhcp-discover', at: 30_000 + i, mac, outcome: 'answered' });
     }
-    expect(d.bootEvents({ limit: 1000 }).length).toBeLessThanOrEqual(100 + 256);
+    await d.idle();
+    expect((await d.bootEvents({ limit: 1000 })).length).toBeLessThanOrEqual(100 + 256);
     expect(await m.metrics()).toMatch(/picluster_input_dropped_total\{channel="netboot",reason="BOOT_EVENT_COALESCED"\} 999/);
   });
 
@@ -157,8 +158,8 @@ describe('netboot-driven writes', () => {
 describe('UI snapshots', () => {
   it('leave out job payloads (stdin, env, sources) but keep the title', async () => {
     m = await startLiveMaster();
-    m.dispatcher.submit([{ spec: { kind: 'exec', argv: ['echo', 'hi'], stdin: 'STDIN-PAYLOAD', env: { K: 'ENV-PAYLOAD' } } }]);
-    m.dispatcher.submit([{ spec: { kind: 'function', source: 'export default () => "SOURCE-PAYLOAD"' } }]);
+    await m.dispatcher.submit([{ spec: { kind: 'exec', argv: ['echo', 'hi'], stdin: 'STDIN-PAYLOAD', env: { K: 'ENV-PAYLOAD' } } }]);
+    await m.dispatcher.submit([{ spec: { kind: 'function', source: 'export default () => "SOURCE-PAYLOAD"' } }]);
     const ui = await peer(`${m.wsUrl}/ui?token=${VIEWER}`);
     const snap = await ui.next();
     const text = JSON.stringify(snap);
@@ -168,6 +169,6 @@ describe('UI snapshots', () => {
   });
 });
 
-it('hello helper frame stays under the pre-hello cap', () => {
+it('hello helper frame stays under the pre-hello cap', async () => {
   expect(Buffer.byteLength(helloFrame('n1', { node: { runtimes: { python3: '3.11.2', node: '20.19.0' } } }))).toBeLessThan(16 * 1024);
 });

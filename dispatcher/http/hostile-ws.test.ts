@@ -79,7 +79,7 @@ describe('ws /agent', () => {
       expect(await a.next()).toMatchObject({ type: 'welcome', node: 'n1' });
       a.send(frame);
       expect(await a.next()).toMatchObject({ type: 'error' });
-      const [job] = m.dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
+      const [job] = await m.dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
       a.send(JSON.stringify({ type: 'pull', slots: 1 }));
       expect(await a.until('assign')).toMatchObject({ jobId: job!.id });
       await a.close();
@@ -124,9 +124,11 @@ describe('store failures inside handlers', () => {
     expect(health).toContain(false);
     expect(await m.metrics()).toMatch(/picluster_store_pending_writes [1-9]/);
     m.dispatcher.tick();
+    await m.dispatcher.idle();
     expect(m.dispatcher.pendingStoreWrites).toBeGreaterThan(0);
     full = false;
     m.dispatcher.tick();
+    await m.dispatcher.idle();
     expect(m.dispatcher.pendingStoreWrites).toBe(0);
     expect(health.at(-1)).toBe(true);
     expect(store.listNodes().find((n) => n.name === 'n1')?.state).toBe(m.dispatcher.getNode('n1').state);

@@ -18,6 +18,7 @@ import { Dispatcher } from '../dispatcher.ts';
 import { BlobStore } from '../files/blob-store.ts';
 import { createMetrics } from '../metrics.ts';
 import type { AgentLink } from '../node-runtime.ts';
+import { asyncStore } from '../store/async-adapter.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { buildApp } from './app.ts';
 
@@ -40,7 +41,7 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'picluster-artifacts-'));
   clock = new ManualClock();
   dispatcher = new Dispatcher({
-    store: new MemoryStore(),
+    store: asyncStore(new MemoryStore()),
     clock,
     log: silentLogger(),
     clusterSecret: SECRET,
@@ -56,7 +57,7 @@ beforeEach(async () => {
       outputLimitBytes: 4096,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   app = await buildApp({
     dispatcher,
     registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
@@ -79,13 +80,14 @@ afterEach(async () => {
 });
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const connect = (name: string) => {
+const connect = async (name: string) => {
   const link = new Link();
   const node = { name, cpus: 2, memoryMb: 1024, arch: 'arm64', platform: 'linux', agentVersion: '0.1.0', bootId: `boot-${name}` };
   expect(dispatcher.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, name), node, running: [] }, link)).toMatchObject({
     ok: true,
   });
   dispatcher.agentMessage(name, link, { type: 'pull', slots: 1 });
+  await dispatcher.idle();
   return link;
 };
 const uploadAs = (node: string, body: Buffer, name: string) =>
@@ -105,8 +107,8 @@ const get = (url: string) => app.inject({ url, headers: { authorization: `Bearer
 
 describe('artifacts', () => {
   it('are uploaded by the agent, listed with the result, downloadable by name, and accepted once', async () => {
-    const [job] = dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
-    const link = connect('pi1');
+    const [job] = await dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
+    const link = await connect('pi1');
     const assign = link.sent.find((m) => m.type === 'assign') as Extract<DispatcherMessage, { type: 'assign' }>;
     const a = Buffer.from('thumbnail bytes');
     const b = Buffer.from('hi\n');
@@ -116,12 +118,14 @@ describe('artifacts', () => {
       { name: 'thumb.pgm', sha256: sha(a), sizeBytes: a.length },
       { name: 'sub/x.txt', sha256: sha(b), sizeBytes: b.length },
     ];
-    const result = (o: Partial<ResultBody>) =>
+    const result = async (o: Partial<ResultBody>) => {
       dispatcher.agentMessage('pi1', link, {
         type: 'result',
         result: { attemptId: assign.attemptId, jobId: job!.id, outcome: 'succeeded', exitCode: 0, startedAt: clock.now(), durationMs: 5, ...o },
       });
-    result({ artifacts, artifactsNote: 'truncated: 1 files (9 bytes) left out', cpuMs: 120, peakMemoryBytes: 5_000_000 });
+      await dispatcher.idle();
+    };
+    await result({ artifacts, artifactsNote: 'truncated: 1 files (9 bytes) left out', cpuMs: 120, peakMemoryBytes: 5_000_000 });
     // per-node accounting from the stored result: CPU time summed, peak memory the largest seen
     expect(dispatcher.getNode('pi1')).toMatchObject({ cpuMs: 120, peakMemoryBytes: 5_000_000 });
 
@@ -134,7 +138,7 @@ describe('artifacts', () => {
     expect((await get(`/api/jobs/${job!.id}`)).json().result.artifacts).toEqual(artifacts);
 
     // the same result again with other artifacts (a resend): acked as stale, the list stays
-    result({ artifacts: [{ name: 'evil.txt', sha256: sha(b), sizeBytes: b.length }] });
+    await result({ artifacts: [{ name: 'evil.txt', sha256: sha(b), sizeBytes: b.length }] });
     expect(dispatcher.staleResults).toBe(1);
     expect(dispatcher.getNode('pi1')).toMatchObject({ cpuMs: 120, peakMemoryBytes: 5_000_000 }); // not counted twice
     expect((await get(`/api/jobs/${job!.id}/artifacts`)).json().artifacts).toEqual(artifacts);
@@ -142,8 +146,8 @@ describe('artifacts', () => {
   });
 
   it('are not listed from another node; uploads need a node token or admin and stay within files.maxArtifactBytes', async () => {
-    const [job] = dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
-    const l1 = connect('pi1');
+    const [job] = await dispatcher.submit([{ spec: { kind: 'exec', argv: ['true'] } }]);
+    const l1 = await connect('pi1');
     const l2 = new Link();
     const assign = l1.sent.find((m) => m.type === 'assign') as Extract<DispatcherMessage, { type: 'assign' }>;
     const node = { name: 'pi2', cpus: 2, memoryMb: 1024, arch: 'arm64', platform: 'linux', agentVersion: '0.1.0', bootId: 'boot-pi2' };
@@ -161,7 +165,7 @@ describe('artifacts', () => {
       },
     });
     expect((await get(`/api/jobs/${job!.id}/artifacts`)).json()).toMatchObject({ jobId: job!.id, artifacts: [] });
-    expect(dispatcher.getJob(job!.id).state).toBe('running');
+    expect((await dispatcher.getJob(job!.id)).state).toBe('running');
 
     const anon = await app.inject({
       method: 'POST',

@@ -32,9 +32,9 @@ export const ArtifactList = Type.Object(
   { $id: 'ArtifactList' },
 );
 
-function artifactsOf(dispatcher: Dispatcher, id: number) {
-  const job = dispatcher.getJob(id);
-  const last = dispatcher.getJobWithAttempts(id).attemptList.find((a) => a.id === job.lastAttemptId);
+async function artifactsOf(dispatcher: Dispatcher, id: number) {
+  const job = await dispatcher.getJobWithAttempts(id);
+  const last = job.attemptList.find((a) => a.id === job.lastAttemptId);
   const r = last?.result;
   return {
     jobId: id,
@@ -65,7 +65,7 @@ export function registerArtifactRoutes(fastify: FastifyInstance, dispatcher: Dis
         tags: ['jobs'],
         summary: "The files the job's last attempt wrote under $PICLUSTER_OUT",
         params: JobIdParams,
-        response: { 200: Type.Unsafe<ReturnType<typeof artifactsOf>>(Type.Ref('ArtifactList')), ...ErrorResponses },
+        response: { 200: Type.Unsafe<Awaited<ReturnType<typeof artifactsOf>>>(Type.Ref('ArtifactList')), ...ErrorResponses },
       },
     },
     async (req) => artifactsOf(dispatcher, req.params.id),
@@ -79,7 +79,7 @@ export function registerArtifactRoutes(fastify: FastifyInstance, dispatcher: Dis
       const params = req.params as { id: string; '*': string };
       const id = Number(params.id);
       const name = params['*'];
-      const list = Number.isSafeInteger(id) && id > 0 ? artifactsOf(dispatcher, id) : undefined;
+      const list = Number.isSafeInteger(id) && id > 0 ? await artifactsOf(dispatcher, id) : undefined;
       const a = list?.artifacts.find((x) => x.name === name);
       if (!a) throw new FileNotFoundError(`job ${params.id} has no artifact named ${JSON.stringify(name)}`);
       const { info, stream } = o.blobs.open(a.sha256);

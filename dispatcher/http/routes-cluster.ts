@@ -33,7 +33,7 @@ export function registerClusterRoutes(
     async () => ({
       version: info.version,
       store: info.storeKind,
-      ...dispatcher.overview(),
+      ...(await dispatcher.overview()),
     }),
   );
 
@@ -44,7 +44,7 @@ export function registerClusterRoutes(
       schema: { tags: ['cluster'], summary: 'Is the cluster able to run work, and if not why', response: { 200: ref(ClusterHealth), ...ErrorResponses } },
     },
     async () => {
-      const o = dispatcher.overview();
+      const o = await dispatcher.overview();
       const problems: string[] = [];
       if (o.nodes.connected === 0) problems.push('no agent is connected');
       const lost = (o.nodes.byState.lost ?? 0) + (o.nodes.byState.quarantined ?? 0);

@@ -15,6 +15,7 @@ import { deriveNodeToken, verifyNodeToken } from '../../common/tokens.ts';
 import { Dispatcher } from '../dispatcher.ts';
 import { BlobStore } from '../files/blob-store.ts';
 import { createMetrics } from '../metrics.ts';
+import { asyncStore } from '../store/async-adapter.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { buildApp } from './app.ts';
 
@@ -29,7 +30,7 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'picluster-files-'));
   blobs = new BlobStore(join(dir, 'files'));
   const dispatcher = new Dispatcher({
-    store: new MemoryStore(),
+    store: asyncStore(new MemoryStore()),
     clock: new ManualClock(),
     log: silentLogger(),
     clusterSecret: SECRET,
@@ -44,7 +45,7 @@ beforeEach(async () => {
       outputLimitBytes: 4096,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   app = await buildApp({
     dispatcher,
     registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),

@@ -9,6 +9,7 @@ import { ManualClock } from '../../common/clock.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { Dispatcher } from '../dispatcher.ts';
 import { createMetrics } from '../metrics.ts';
+import { asyncStore } from '../store/async-adapter.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { buildApp } from './app.ts';
 
@@ -18,7 +19,7 @@ let dispatcher: Dispatcher;
 
 beforeEach(async () => {
   dispatcher = new Dispatcher({
-    store: new MemoryStore(),
+    store: asyncStore(new MemoryStore()),
     clock: new ManualClock(),
     log: silentLogger(),
     clusterSecret: 'cluster-secret-0123456789abcdef',
@@ -33,7 +34,7 @@ beforeEach(async () => {
       outputLimitBytes: 4096,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   app = await buildApp({
     dispatcher,
     registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),
@@ -63,7 +64,7 @@ describe('python jobs over REST', () => {
     });
     expect(r.statusCode).toBe(201);
     expect(r.json()).toMatchObject({ kind: 'python', state: 'queued' });
-    const job = dispatcher.getJob(r.json().id);
+    const job = await dispatcher.getJob(r.json().id);
     expect(job.spec).toEqual({
       kind: 'python',
       source: 'def f(a, b=1):\n    return a + b\n',
@@ -77,16 +78,16 @@ describe('python jobs over REST', () => {
 
   it('without retryOn the job keeps the default (absent)', async () => {
     const r = await post({ argv: ['true'] });
-    expect(dispatcher.getJob(r.json().id)).not.toHaveProperty('retryOn');
+    expect(await dispatcher.getJob(r.json().id)).not.toHaveProperty('retryOn');
   });
 
   it('requirements.memoryMb becomes the enforced memory limit unless limits sets one', async () => {
     const a = await post({ argv: ['true'], requirements: { memoryMb: 256 } });
-    expect(dispatcher.getJob(a.json().id).spec).toEqual({ kind: 'exec', argv: ['true'], limits: { memoryMb: 256 } });
+    expect((await dispatcher.getJob(a.json().id)).spec).toEqual({ kind: 'exec', argv: ['true'], limits: { memoryMb: 256 } });
     const b = await post({ argv: ['true'], requirements: { memoryMb: 256 }, limits: { memoryMb: 64, cpus: 0.5, pids: 32 } });
-    expect(dispatcher.getJob(b.json().id).spec).toMatchObject({ limits: { memoryMb: 64, cpus: 0.5, pids: 32 } });
+    expect((await dispatcher.getJob(b.json().id)).spec).toMatchObject({ limits: { memoryMb: 64, cpus: 0.5, pids: 32 } });
     const c = await post({ argv: ['true'] });
-    expect(dispatcher.getJob(c.json().id).spec).not.toHaveProperty('limits');
+    expect((await dispatcher.getJob(c.json().id)).spec).not.toHaveProperty('limits');
   });
 
   it.each([
@@ -105,7 +106,7 @@ describe('python jobs over REST', () => {
     const r = await post(payload);
     expect(r.statusCode).toBe(400);
     expect(r.json()).toMatchObject({ code: 'VALIDATION_FAILED', field });
-    expect(dispatcher.jobCounts().queued).toBe(0);
+    expect((await dispatcher.jobCounts()).queued).toBe(0);
   });
 
   it('refuses two depends with the same name', async () => {

@@ -155,7 +155,7 @@ export function registerJobRoutes(
     },
     async (req, reply) => {
       const { submissions, batch } = parseSubmissions(req.body, options.files);
-      const jobs = dispatcher.submit(submissions);
+      const jobs = await dispatcher.submit(submissions);
       reply.status(201);
       return batch ? jobs.map(jobView) : jobView(jobs[0]!);
     },
@@ -169,7 +169,7 @@ export function registerJobRoutes(
     },
     async (req) => {
       const q = req.query;
-      const { jobs, total } = dispatcher.listJobs({
+      const { jobs, total } = await dispatcher.listJobs({
         ...(q.state ? { state: q.state.split(',').filter(isJobState) } : {}),
         ...(q.group ? { group: q.group } : {}),
         ...(q.node ? { node: q.node } : {}),
@@ -192,7 +192,7 @@ export function registerJobRoutes(
       onRequest: viewer,
       schema: { tags: ['jobs'], summary: 'One job with its attempts and result', params: JobIdParams, response: { 200: ref(FullJob), ...ErrorResponses } },
     },
-    async (req) => fullJob(dispatcher, dispatcher.getJob(req.params.id)),
+    async (req) => fullJob(dispatcher, await dispatcher.getJob(req.params.id)),
   );
 
   app.get(
@@ -224,13 +224,13 @@ export function registerJobRoutes(
     async (req) => {
       const { id } = req.params;
       const { timeoutMs = 30_000 } = req.query;
-      let job = dispatcher.getJob(id);
+      let job = await dispatcher.getJob(id);
       if (!isTerminalJob(job.state) && timeoutMs > 0) {
         job = await new Promise<Job>((resolve) => {
           const onJob = (j: Job) => {
             if (j.id === id && isTerminalJob(j.state)) done(j);
           };
-          const timer = setTimeout(() => done(dispatcher.getJob(id)), timeoutMs);
+          const timer = setTimeout(() => dispatcher.getJob(id).then(done, () => done(job)), timeoutMs);
           const onClose = () => done(job);
           const done = (j: Job) => {
             clearTimeout(timer);
@@ -242,7 +242,7 @@ export function registerJobRoutes(
           req.raw.on('close', onClose);
         });
       }
-      return { done: isTerminalJob(job.state), ...fullJob(dispatcher, job) };
+      return { done: isTerminalJob(job.state), ...(await fullJob(dispatcher, job)) };
     },
   );
 
@@ -257,14 +257,14 @@ export function registerJobRoutes(
         response: { 200: ref(JobView), ...ErrorResponses },
       },
     },
-    async (req) => jobView(dispatcher.cancel(req.params.id, 'admin')),
+    async (req) => jobView(await dispatcher.cancel(req.params.id, 'admin')),
   );
 }
 
 const isJobState = (s: string): s is JobState => (JOB_STATES as readonly string[]).includes(s);
 
-function fullJob(dispatcher: Dispatcher, job: Job) {
-  const attempts = dispatcher.getJobWithAttempts(job.id).attemptList;
+async function fullJob(dispatcher: Dispatcher, job: Job) {
+  const attempts = (await dispatcher.getJobWithAttempts(job.id)).attemptList;
   const result = resultView(job, attempts);
   return { ...jobView(job), attemptList: attempts.map(attemptView), ...(result ? { result } : {}) };
 }

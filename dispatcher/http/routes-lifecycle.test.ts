@@ -6,6 +6,7 @@ import { silentLogger } from '../../common/logger.ts';
 import { Dispatcher } from '../dispatcher.ts';
 import { NodeLifecycle } from '../lifecycle.ts';
 import { createMetrics } from '../metrics.ts';
+import { asyncStore } from '../store/async-adapter.ts';
 import { MemoryStore } from '../store/memory-store.ts';
 import { buildApp } from './app.ts';
 import { registerLifecycleRoutes } from './routes-lifecycle.ts';
@@ -18,8 +19,9 @@ let dispatcher: Dispatcher;
 beforeEach(async () => {
   const store = new MemoryStore();
   const clock = new ManualClock();
+  const shared = asyncStore(store); // one adapter for the dispatcher and the lifecycle
   dispatcher = new Dispatcher({
-    store,
+    store: shared,
     clock,
     log: silentLogger(),
     clusterSecret: 'secret-0123456789abcdef01',
@@ -35,10 +37,10 @@ beforeEach(async () => {
       outputLimitBytes: 1024,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   const lifecycle = new NodeLifecycle({
     dispatcher,
-    store,
+    store: shared,
     clock,
     log: silentLogger(),
     policy: {
@@ -95,6 +97,7 @@ describe('lifecycle API', () => {
 
   it('approves a node netboot saw, under the name the operator gives', async () => {
     dispatcher.enrollPending({ mac: 'dc:a6:32:01:02:03' });
+    await dispatcher.idle();
     const r = await req('POST', '/api/nodes', { name: 'pi4-a', approve: 'pending-dca632010203', model: 'pi4', labels: { role: 'worker' } });
     expect(r.statusCode).toBe(201);
     expect(r.json()).toMatchObject({ name: 'pi4-a', mac: 'dc:a6:32:01:02:03', state: 'offline' });

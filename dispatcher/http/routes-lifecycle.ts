@@ -61,7 +61,7 @@ export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Di
       },
     },
     async (req) => ({
-      ...lifecycle.reboot(req.params.name, { kill: req.body?.kill === true }, 'admin'),
+      ...(await lifecycle.reboot(req.params.name, { kill: req.body?.kill === true }, 'admin')),
       node: dispatcher.getNode(req.params.name),
     }),
   );
@@ -206,6 +206,6 @@ export function registerLifecycleRoutes(fastify: FastifyInstance, dispatcher: Di
         response: { 200: ref(AlertList), ...ErrorResponses },
       },
     },
-    async (req) => ({ breakerOpen: lifecycle.breakerIsOpen, alerts: lifecycle.alerts(req.query.open) }),
+    async (req) => ({ breakerOpen: lifecycle.breakerIsOpen, alerts: await lifecycle.alerts(req.query.open) }),
   );
 }

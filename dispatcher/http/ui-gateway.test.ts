@@ -53,15 +53,17 @@ function setup() {
 afterEach(() => vi.useRealTimers());
 
 describe('UiGateway', () => {
-  it('sends a snapshot, then one coalesced delta per flush to every browser', () => {
+  it('sends a snapshot, then one coalesced delta per flush to every browser', async () => {
     vi.useFakeTimers();
     const { d, gw, connect } = setup();
     const a = connect();
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
     const b = connect();
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
     expect(a.frames[0]).toMatchObject({ type: 'snapshot', seq: 0, role: 'viewer', nodes: [{ name: 'n1' }] });
     for (let i = 0; i < 100; i++) d.emit('node', { name: 'n1', running: i });
     d.emit('node', { name: 'n2', running: 0 });
-    vi.advanceTimersByTime(50);
+    await vi.advanceTimersByTimeAsync(50);
     for (const s of [a, b]) {
       expect(s.frames).toHaveLength(2);
       expect(s.frames[1]).toMatchObject({ type: 'delta', seq: 1, nodes: [{ name: 'n1', running: 99 }, { name: 'n2' }] });
@@ -69,36 +71,40 @@ describe('UiGateway', () => {
     gw.close();
   });
 
-  it('skips a browser that falls behind and resynchronises it with a snapshot once drained', () => {
+  it('skips a browser that falls behind and resynchronises it with a snapshot once drained', async () => {
     vi.useFakeTimers();
     const { d, gw, connect } = setup();
     const fast = connect();
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
     const slow = connect();
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
     slow.bufferedAmount = 100 * 1024 * 1024;
     d.emit('node', { name: 'n1', running: 1 });
-    vi.advanceTimersByTime(50);
+    await vi.advanceTimersByTimeAsync(50);
     expect(fast.frames.map((f) => f.type)).toEqual(['snapshot', 'delta']);
     expect(slow.frames.map((f) => f.type)).toEqual(['snapshot']);
     slow.bufferedAmount = 0;
-    vi.advanceTimersByTime(500);
+    await vi.advanceTimersByTimeAsync(500);
     expect(slow.frames.map((f) => f.type)).toEqual(['snapshot', 'snapshot']);
     d.emit('node', { name: 'n1', running: 2 });
-    vi.advanceTimersByTime(50);
+    await vi.advanceTimersByTimeAsync(50);
     // n1 was sent whole once; a change of its dynamic fields only goes out as a patch.
     expect(slow.frames.at(-1)).toMatchObject({ type: 'delta', patches: [{ name: 'n1', running: 2 }] });
     expect(slow.frames.at(-1)?.nodes).toBeUndefined();
     gw.close();
   });
 
-  it('streams job output only to browsers watching that job', () => {
+  it('streams job output only to browsers watching that job', async () => {
     vi.useFakeTimers();
     const { d, gw, connect } = setup();
     const watcher = connect();
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
     const other = connect();
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
     watcher.emit('message', Buffer.from(JSON.stringify({ type: 'watch', jobId: 7 })));
     d.emit('output', { attemptId: 1, jobId: 7, stream: 'stdout', data: 'hello' });
     d.emit('output', { attemptId: 2, jobId: 8, stream: 'stdout', data: 'not watched' });
-    vi.advanceTimersByTime(50);
+    await vi.advanceTimersByTimeAsync(50);
     expect(watcher.frames.at(-1)).toMatchObject({ type: 'delta', output: { jobId: 7, chunks: [{ stream: 'stdout', data: 'hello' }] } });
     expect(other.frames.at(-1)?.output).toBeUndefined();
     gw.close();
@@ -106,34 +112,38 @@ describe('UiGateway', () => {
 });
 
 describe('UiGateway resync throttle', () => {
-  it('sends at most one snapshot per resyncMinMs; resyncs asked sooner collapse into one sent when the time is up', () => {
+  it('sends at most one snapshot per resyncMinMs; resyncs asked sooner collapse into one sent when the time is up', async () => {
     vi.useFakeTimers();
     const d = new FakeDispatcher();
     const gw = new UiGateway(d as unknown as Dispatcher, new UiHistory({ now: () => 0 }), pino({ level: 'silent' }), { flushMs: 50, resyncMinMs: 1000 });
     const s = new FakeSocket();
     gw.connect(s as unknown as WebSocket, 'viewer');
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
     for (let i = 0; i < 50; i++) s.emit('message', Buffer.from('{"type":"resync"}'));
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
     expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(1);
-    vi.advanceTimersByTime(1000);
+    await vi.advanceTimersByTimeAsync(1000);
     expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(2);
-    vi.advanceTimersByTime(5000);
+    await vi.advanceTimersByTimeAsync(5000);
     expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(2);
     gw.close();
   });
 });
 
 describe('UiGateway snapshot backpressure', () => {
-  it('does not pile a snapshot on a socket that is not reading; resyncs it once drained', () => {
+  it('does not pile a snapshot on a socket that is not reading; resyncs it once drained', async () => {
     vi.useFakeTimers();
     const { gw, connect } = setup();
     const s = connect();
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
     s.bufferedAmount = 100 * 1024 * 1024;
-    vi.advanceTimersByTime(2000);
+    await vi.advanceTimersByTimeAsync(2000);
     s.emit('message', Buffer.from('{"type":"resync"}'));
-    vi.advanceTimersByTime(2000);
+    await vi.advanceTimersByTimeAsync(0); // the snapshot reads the store
+    await vi.advanceTimersByTimeAsync(2000);
     expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(1);
     s.bufferedAmount = 0;
-    vi.advanceTimersByTime(1000);
+    await vi.advanceTimersByTimeAsync(1000);
     expect(s.frames.filter((f) => f.type === 'snapshot')).toHaveLength(2);
     gw.close();
   });

@@ -217,7 +217,7 @@ export class UiGateway {
     // resync: throttled per browser; one asked too soon is sent when the interval is up.
     const minMs = this.options.resyncMinMs ?? 1000;
     const waitMs = client.lastSnapshotAt + minMs - Date.now();
-    if (waitMs <= 0) return this.sendSnapshot(client);
+    if (waitMs <= 0) return void this.sendSnapshot(client);
     if (client.resyncTimer) {
       dropInput(this.dispatcher, 'ui', 'RESYNC_THROTTLED');
       return;
@@ -225,18 +225,20 @@ export class UiGateway {
     client.resyncTimer = setTimeout(
       guarded(this.dispatcher, this.log, 'timer', 'ui resync', () => {
         client.resyncTimer = undefined;
-        this.sendSnapshot(client);
+        return this.sendSnapshot(client);
       }),
       waitMs,
     );
   }
 
-  snapshot(role: Role): Record<string, unknown> {
-    const running = this.dispatcher.listJobs({ state: 'running', limit: 1000 }).jobs;
-    const recent = this.dispatcher.listJobs({ limit: this.options.recentJobs ?? 100 }).jobs;
+  async snapshot(role: Role): Promise<Record<string, unknown>> {
+    const [running, recent, o] = await Promise.all([
+      this.dispatcher.listJobs({ state: 'running', limit: 1000 }),
+      this.dispatcher.listJobs({ limit: this.options.recentJobs ?? 100 }),
+      this.dispatcher.overview(),
+    ]);
     const jobs = new Map<number, Job>();
-    for (const j of [...running, ...recent]) jobs.set(j.id, j);
-    const o = this.dispatcher.overview();
+    for (const j of [...running.jobs, ...recent.jobs]) jobs.set(j.id, j);
     return {
       type: 'snapshot',
       seq: this.seq,
@@ -253,7 +255,7 @@ export class UiGateway {
     };
   }
 
-  private sendSnapshot(client: Client): void {
+  private async sendSnapshot(client: Client): Promise<void> {
     if (client.socket.readyState !== client.socket.OPEN) return;
     if (client.socket.bufferedAmount > this.maxBuffered) {
       // Not reading: no snapshot piles up on top; flush() resyncs it once it has drained.
@@ -265,7 +267,8 @@ export class UiGateway {
     client.behind = false;
     client.cursor = this.seq;
     client.lastSnapshotAt = Date.now();
-    client.socket.send(JSON.stringify(this.snapshot(client.role)));
+    const snapshot = await this.snapshot(client.role);
+    if (client.socket.readyState === client.socket.OPEN) client.socket.send(JSON.stringify(snapshot));
   }
 
   private add(fn: (b: Batch) => void): void {
@@ -275,11 +278,13 @@ export class UiGateway {
   }
 
   /** Sends the coalesced batch to every browser that keeps up; resyncs the ones that caught up. */
-  flush(): void {
+  async flush(): Promise<void> {
     this.flushTimer = undefined;
     const b = this.batch;
     this.batch = emptyBatch();
     if (this.clients.size === 0) return;
+    // Read before the batch is numbered: the deltas go out in seq order.
+    const o = b.jobs.size ? await this.dispatcher.overview() : undefined;
     this.seq++;
     const base: Record<string, unknown> = { type: 'delta', seq: this.seq };
     for (const [name, v] of this.deferred) if (!b.nodes.has(name) && !b.removed.has(name)) b.nodes.set(name, v);
@@ -291,9 +296,8 @@ export class UiGateway {
     if (b.alerts) base.alerts = true;
     if (b.jobs.size) {
       base.jobs = [...b.jobs.values()].map(jobSummaryView);
-      const o = this.dispatcher.overview();
-      base.counts = o.jobs;
-      base.queue = o.queue;
+      base.counts = o!.jobs;
+      base.queue = o!.queue;
     }
     if (b.events.length) base.events = b.events;
     if (b.finished) base.throughput = this.history.throughput();
@@ -307,7 +311,7 @@ export class UiGateway {
         continue;
       }
       if (c.behind) {
-        this.sendSnapshot(c);
+        void this.sendSnapshot(c);
         continue;
       }
       const out = c.watching !== undefined ? b.output.get(c.watching) : undefined;
@@ -323,7 +327,7 @@ export class UiGateway {
   private readonly guardedFlush = (): void =>
     guarded(this.dispatcher, this.log, 'timer', 'ui flush', () => {
       this.flushTimer = undefined;
-      this.flush();
+      return this.flush();
     })();
 
   private ensurePing(): void {

@@ -5,7 +5,7 @@
  */
 import type { NodeState } from '../domain/nodes.ts';
 import type { BootEvent } from '../../netboot/boot-event.ts';
-import type { Store } from '../store/store.ts';
+import type { AsyncStore } from '../store/store.ts';
 import type { NodeView } from '../views.ts';
 
 export interface LifecycleNodes {
@@ -22,7 +22,7 @@ export interface LifecycleNodes {
 }
 
 /** The power journal: every action is recorded before it is sent and completed after it is verified. */
-export type PowerJournal = Pick<Store, 'insertPowerOp' | 'completePowerOp' | 'listPowerOps' | 'unfinishedPowerOps'>;
+export type PowerJournal = Pick<AsyncStore, 'insertPowerOp' | 'completePowerOp' | 'listPowerOps' | 'unfinishedPowerOps'>;
 
 /** Where alerts live (raised once per kind and node while open). */
-export type AlertStore = Pick<Store, 'raiseAlert' | 'resolveAlert' | 'listAlerts'>;
+export type AlertStore = Pick<AsyncStore, 'raiseAlert' | 'resolveAlert' | 'listAlerts'>;

@@ -59,7 +59,7 @@ export class PowerService {
             if (!this.deps.nodes.sendCommand(n.name, 'reboot')) throw new Error(`the agent of ${n.name} is not connected`);
           },
           raiseAlert: (a) => {
-            this.deps.alerts.raise('power-manual', 'warning', a.message, a.node);
+            void this.deps.alerts.raise('power-manual', 'warning', a.message, a.node);
           },
         });
     this.drivers.set(name, { key, driver });
@@ -89,7 +89,7 @@ export class PowerService {
     this.inFlight.add(name);
     const release = await this.deps.limiter.acquire(action);
     try {
-      const op = journal.insertPowerOp({ node: name, driver: driver.name, action, actor, at: this.deps.clock.now() });
+      const op = await journal.insertPowerOp({ node: name, driver: driver.name, action, actor, at: this.deps.clock.now() });
       this.deps.onPowerOp(op);
       // Jobs on a node that loses power are requeued now, not when it is declared lost.
       if (action !== 'on') d.abandonRunning(name, `power ${action} by ${actor}`);
@@ -106,7 +106,7 @@ export class PowerService {
       const now = this.deps.clock.now();
       const detail = error ? `${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}` : (result?.detail ?? `state ${result?.state}`);
       const ok = !error && !!result?.ok;
-      journal.completePowerOp(op.id, { state: ok ? 'succeeded' : 'failed', at: now, verified: !!result?.verified, detail });
+      await journal.completePowerOp(op.id, { state: ok ? 'succeeded' : 'failed', at: now, verified: !!result?.verified, detail });
       d.recordNodeEvent(
         name,
         'power',
@@ -116,7 +116,7 @@ export class PowerService {
       if (!ok) {
         // Left half-done (a port may be dark): a human should look, and the ladder watches it.
         this.safeTransition(name, 'lost', `power ${action} failed: ${detail}`, actor);
-        this.deps.alerts.raise('power-failed', 'warning', `power ${action} of ${name} via ${driver.name} failed: ${detail}`, name);
+        void this.deps.alerts.raise('power-failed', 'warning', `power ${action} of ${name} via ${driver.name} failed: ${detail}`, name);
         ladders.set(name, startLadder(now, ladders.get(name)));
       }
       if (ok && action !== 'off') {
@@ -125,7 +125,7 @@ export class PowerService {
         const ladder = ladders.get(name);
         ladders.set(name, { step: 'await-boot', since: now, failedCycles: ladder?.failedCycles ?? [], triedAgentReboot: true });
       }
-      const done = journal.listPowerOps({ node: name, limit: 1 })[0] ?? op;
+      const done = (await journal.listPowerOps({ node: name, limit: 1 }))[0] ?? op;
       this.deps.onPowerOp(done);
       if (error && !(error instanceof PiclusterError)) this.deps.log.error({ err: error, node: name, action }, 'power action failed');
       return done;
@@ -136,15 +136,15 @@ export class PowerService {
   }
 
   /** Graceful reboot through the agent: drain (or kill) running jobs, then `reboot`. */
-  reboot(name: string, options: { kill?: boolean }, actor: string): { sent: boolean } {
+  async reboot(name: string, options: { kill?: boolean }, actor: string): Promise<{ sent: boolean }> {
     const { nodes: d, journal, ladders, clock } = this.deps;
     const node = d.getNode(name);
     if (!node.connected) throw new AgentNotConnectedError(name, 'to reboot; use power-cycle');
     // The agent reboots at once: its running jobs are requeued now, without using a retry.
     d.abandonRunning(name, `reboot by ${actor}`);
-    const op = journal.insertPowerOp({ node: name, driver: 'agent', action: 'reboot', actor, at: clock.now() });
+    const op = await journal.insertPowerOp({ node: name, driver: 'agent', action: 'reboot', actor, at: clock.now() });
     const sent = d.sendCommand(name, 'reboot', { kill: options.kill === true });
-    journal.completePowerOp(op.id, {
+    await journal.completePowerOp(op.id, {
       state: sent ? 'succeeded' : 'failed',
       at: clock.now(),
       verified: false,
@@ -176,7 +176,7 @@ export class PowerService {
         ladders.set(n.name, { step: 'await-hello', since: now0, failedCycles: [], triedAgentReboot: true });
       }
     }
-    const open = journal.unfinishedPowerOps();
+    const open = await journal.unfinishedPowerOps();
     for (const op of open) {
       const now = clock.now();
       let detail: string;
@@ -192,11 +192,11 @@ export class PowerService {
         } else {
           detail = 'master restarted during reboot; the node reports back by itself';
         }
-        journal.completePowerOp(op.id, { state: 'reconciled', at: now, verified: false, detail });
+        await journal.completePowerOp(op.id, { state: 'reconciled', at: now, verified: false, detail });
       } catch (e) {
         detail = `could not reconcile: ${(e as Error).message}`;
-        journal.completePowerOp(op.id, { state: 'failed', at: now, verified: false, detail });
-        this.deps.alerts.raise(
+        await journal.completePowerOp(op.id, { state: 'failed', at: now, verified: false, detail });
+        void this.deps.alerts.raise(
           'power-reconcile-failed',
           'critical',
           `${op.action} of ${op.node} was interrupted by a master restart and could not be completed: ${(e as Error).message}`,
@@ -213,7 +213,7 @@ export class PowerService {
     return open.length;
   }
 
-  powerOps(node?: string, limit?: number): PowerOp[] {
+  powerOps(node?: string, limit?: number): Promise<PowerOp[]> {
     return this.deps.journal.listPowerOps({ ...(node ? { node } : {}), ...(limit ? { limit } : {}) });
   }
 }

@@ -51,12 +51,16 @@ export class RecoveryRunner {
     if (open !== this.breaker) {
       this.breaker = open;
       if (open)
-        alerts.raise(
+        void alerts.raise(
           'circuit-breaker',
           'critical',
           `${lost} of ${managed.length} nodes lost at once: likely a switch or master network fault; automatic power cycling is paused`,
         );
-      else if (alerts.resolve('circuit-breaker', undefined, now)) log.info('circuit breaker closed');
+      else
+        void alerts.resolve('circuit-breaker', undefined, now).then(
+          (was) => was && log.info('circuit breaker closed'),
+          (err: unknown) => log.warn({ err }, 'could not resolve the circuit-breaker alert'),
+        );
     }
     for (const n of nodes) {
       let ladder = ladders.get(n.name);
@@ -91,7 +95,7 @@ export class RecoveryRunner {
           break;
         case 'recovered':
           ladders.delete(n.name);
-          alerts.resolve('recovery-blocked', n.name, now);
+          alerts.resolve('recovery-blocked', n.name, now).catch((err: unknown) => log.warn({ err, node: n.name }, 'could not resolve the alert'));
           d.recordNodeEvent(n.name, 'recovered', `back (${a.via})`, 'recovery');
           this.deps.onRecovery({ node: n.name, action: 'recovered' });
           break;
@@ -114,11 +118,11 @@ export class RecoveryRunner {
           break;
         case 'quarantine':
           power.safeTransition(n.name, 'quarantined', a.reason, 'recovery');
-          alerts.raise('node-quarantined', 'critical', `${n.name} quarantined: ${a.reason}`, n.name);
+          void alerts.raise('node-quarantined', 'critical', `${n.name} quarantined: ${a.reason}`, n.name);
           this.deps.onRecovery({ node: n.name, action: 'quarantine', reason: a.reason });
           break;
         case 'alert':
-          alerts.raise('recovery-blocked', 'warning', `${n.name} is lost and cannot be recovered automatically: ${a.reason}`, n.name);
+          void alerts.raise('recovery-blocked', 'warning', `${n.name} is lost and cannot be recovered automatically: ${a.reason}`, n.name);
           break;
       }
     }

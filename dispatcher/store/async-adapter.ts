@@ -18,7 +18,8 @@ export function asyncStore(sync: Store & ManualTransactions): AsyncStore {
   const methods = (inTx: boolean): Record<string, AnyFn> => {
     const out: Record<string, AnyFn> = {};
     for (const name of methodNames(sync)) {
-      const fn = (sync as unknown as Record<string, AnyFn>)[name]!.bind(sync);
+      // Looked up at each call (a test may wrap a method of the store after the adapter was made).
+      const fn: AnyFn = (...args) => (sync as unknown as Record<string, AnyFn>)[name]!(...args);
       out[name] = inTx
         ? async (...args) => fn(...args)
         : async (...args) => {

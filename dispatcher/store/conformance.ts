@@ -179,6 +179,7 @@ export function storeConformance(name: string, factory: () => AsyncStore | Promi
       expect(await store.isNodeRemoved('gone')).toBe(false);
       expect(await store.isNodeRemoved('other')).toBe(true);
       expect(await store.isNodeRemoved('never')).toBe(false);
+      expect(await store.listRemovedNodes()).toEqual(['other']);
     });
 
     it('saves, lists and deletes nodes; keeps their events newest first', async () => {

@@ -323,6 +323,9 @@ export class MemoryStore implements Store {
   isNodeRemoved(name: string): boolean {
     return this.removed.has(name);
   }
+  listRemovedNodes(): string[] {
+    return [...this.removed.keys()].sort();
+  }
 
   getMeta(key: string): string | undefined {
     return this.meta.get(key);

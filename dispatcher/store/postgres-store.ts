@@ -277,6 +277,9 @@ export class PostgresStore extends PostgresHistory implements AsyncStore {
   async isNodeRemoved(name: string): Promise<boolean> {
     return (await this.rows('SELECT 1 FROM removed_nodes WHERE name = $1', [name])).length > 0;
   }
+  async listRemovedNodes(): Promise<string[]> {
+    return (await this.rows<{ name: string }>('SELECT name FROM removed_nodes ORDER BY name COLLATE "C"')).map((r) => r.name);
+  }
 
   async getMeta(key: string): Promise<string | undefined> {
     return (await this.rows<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]))[0]?.value;

@@ -95,6 +95,7 @@ export class SqliteStore implements Store {
       markRemoved: p('INSERT INTO removed_nodes (name, removed_at) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET removed_at = excluded.removed_at'),
       unmarkRemoved: p('DELETE FROM removed_nodes WHERE name = ?'),
       isRemoved: p('SELECT 1 AS x FROM removed_nodes WHERE name = ?'),
+      listRemoved: p('SELECT name FROM removed_nodes ORDER BY name'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
@@ -124,10 +125,15 @@ export class SqliteStore implements Store {
   }
 
   /** A transaction held open across awaits (the async adapter's `transaction`). */
+  /** The adapter's transaction (one per pump): prepared once, as better-sqlite3's own `transaction()` does (`exec` parses each time). */
+  private txStatements?: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement };
+  private get tx() {
+    return (this.txStatements ??= { begin: this.db.prepare('BEGIN IMMEDIATE'), commit: this.db.prepare('COMMIT'), rollback: this.db.prepare('ROLLBACK') });
+  }
   readonly manual = {
-    begin: () => this.db.exec('BEGIN IMMEDIATE'),
-    commit: () => this.db.exec('COMMIT'),
-    rollback: () => this.db.inTransaction && this.db.exec('ROLLBACK'),
+    begin: () => this.tx.begin.run(),
+    commit: () => this.tx.commit.run(),
+    rollback: () => this.db.inTransaction && this.tx.rollback.run(),
   };
 
   insertJobs(jobs: readonly NewJob[], now: number): Job[] {
@@ -368,6 +374,9 @@ export class SqliteStore implements Store {
   }
   isNodeRemoved(name: string): boolean {
     return this.s.isRemoved.get(name) !== undefined;
+  }
+  listRemovedNodes(): string[] {
+    return (this.s.listRemoved.all() as { name: string }[]).map((r) => r.name);
   }
 
   getMeta(key: string): string | undefined {

@@ -122,6 +122,8 @@ export interface Store {
   /** Nodes an operator removed: their agents may not rejoin until the node is added again. */
   setNodeRemoved(name: string, removed: boolean, at: number): void;
   isNodeRemoved(name: string): boolean;
+  /** Every removed node's name (the dispatcher keeps them in memory to answer agent hellos). */
+  listRemovedNodes(): string[];
   addNodeEvent(event: NodeEvent): void;
   listNodeEvents(node: string, limit?: number): NodeEvent[];
 

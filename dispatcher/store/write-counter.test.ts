@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { asyncStore } from './async-adapter.ts';
 import { MemoryStore } from './memory-store.ts';
 import { countStoreWrites } from './write-counter.ts';
 
@@ -17,5 +18,16 @@ describe('countStoreWrites', () => {
     expect(counts.get('setMeta')).toBe(2);
     expect(counts.get('saveNode')).toBe(0);
     expect([...counts.keys()]).not.toContain('getJob');
+  });
+
+  it('counts the writes made on an AsyncStore transaction’s tx (the pump’s writes)', async () => {
+    const { store, counts } = countStoreWrites(asyncStore(new MemoryStore()));
+    await store.transaction(async (tx) => {
+      const [job] = await tx.insertJobs([{ spec: { kind: 'exec', argv: ['true'] }, priority: 0, group: 'g', retries: 0, requirements: {} }], 1);
+      await tx.startAttempts([{ jobId: job!.id, node: 'n' }], 2);
+    });
+    expect(counts.get('transaction')).toBe(1);
+    expect(counts.get('insertJobs')).toBe(1);
+    expect(counts.get('startAttempts')).toBe(1);
   });
 });

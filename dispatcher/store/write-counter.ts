@@ -36,6 +36,10 @@ export interface StoreWriteCounts {
 /** The same store, counting each call of a write operation; `counts` is live. */
 export function countStoreWrites<S extends object>(store: S): { store: S; counts: ReadonlyMap<StoreWriteOp, number> } {
   const counts = new Map<StoreWriteOp, number>(STORE_WRITE_OPS.map((op) => [op, 0]));
+  return { store: counted(store, counts), counts };
+}
+
+function counted<S extends object>(store: S, counts: Map<StoreWriteOp, number>): S {
   const wrapped = new Map<PropertyKey, unknown>();
   const proxy = new Proxy(store, {
     get(target, prop, receiver) {
@@ -47,6 +51,10 @@ export function countStoreWrites<S extends object>(store: S): { store: S; counts
         const method = value as (...a: unknown[]) => unknown;
         fn = function (this: unknown, ...args: unknown[]) {
           counts.set(op, counts.get(op)! + 1);
+          // An AsyncStore's transaction hands its body a `tx`: the writes made on it are counted too.
+          const body = args[0];
+          if (op === 'transaction' && typeof body === 'function' && body.length > 0)
+            return method.call(this, (tx: object) => (body as (t: object) => unknown)(counted(tx, counts)));
           return method.apply(this, args);
         };
         wrapped.set(prop, fn);
@@ -54,5 +62,5 @@ export function countStoreWrites<S extends object>(store: S): { store: S; counts
       return fn;
     },
   });
-  return { store: proxy, counts };
+  return proxy;
 }

@@ -12,6 +12,7 @@ import { deriveNodeToken } from '../../common/tokens.ts';
 import { Dispatcher } from '../../dispatcher/dispatcher.ts';
 import { buildApp } from '../../dispatcher/http/app.ts';
 import { createMetrics } from '../../dispatcher/metrics.ts';
+import { asyncStore } from '../../dispatcher/store/async-adapter.ts';
 import { MemoryStore } from '../../dispatcher/store/memory-store.ts';
 import { buildInventory } from '../../inventory/inventory.ts';
 import { PI3_NODE, T0, pi3Boot } from './timelines.ts';
@@ -25,7 +26,7 @@ let clock: ManualClock;
 beforeEach(async () => {
   clock = new ManualClock(T0 + 10 * 60_000);
   dispatcher = new Dispatcher({
-    store: new MemoryStore(),
+    store: asyncStore(new MemoryStore()),
     clock,
     log: silentLogger(),
     clusterSecret: SECRET,
@@ -41,7 +42,7 @@ beforeEach(async () => {
       outputLimitBytes: 4096,
     },
   });
-  dispatcher.start();
+  await dispatcher.start();
   app = await buildApp({
     dispatcher,
     registry: createMetrics(dispatcher, new Registry(), { processMetrics: false }),

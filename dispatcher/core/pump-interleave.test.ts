@@ -1,0 +1,287 @@
+/**
+ * The pump awaits its one transaction: events that arrive while the commit is pending (a result,
+ * a disconnect, a cancel, a failing commit) must keep exactly-once. The commit is held open by a
+ * gate the test releases, on SQLite (real rollback, reads wait for the commit) and on a store
+ * that answers reads at once with uncommitted state (harsher than PostgreSQL's read committed).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../common/clock.ts';
+import { silentLogger } from '../../common/logger.ts';
+import { PROTOCOL_VERSION, type DispatcherMessage } from '../../common/protocol.ts';
+import { deriveNodeToken } from '../../common/tokens.ts';
+import { Dispatcher } from '../dispatcher.ts';
+import type { AgentLink } from '../node-runtime.ts';
+import { asyncStore } from '../store/async-adapter.ts';
+import { MemoryStore } from '../store/memory-store.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
+import type { AsyncStore, Store } from '../store/store.ts';
+
+const SECRET = 'interleave-secret-0123456789';
+
+class FakeLink implements AgentLink {
+  sent: DispatcherMessage[] = [];
+  closed: number | undefined;
+  send(m: DispatcherMessage): void {
+    this.sent.push(m);
+  }
+  close(code: number): void {
+    this.closed = code;
+  }
+  of<T extends DispatcherMessage['type']>(type: T): Extract<DispatcherMessage, { type: T }>[] {
+    return this.sent.filter((m): m is Extract<DispatcherMessage, { type: T }> => m.type === type);
+  }
+}
+
+/** Holds each transaction open after its body ran, until `release()`; `fail` makes the held commit throw (rolled back). */
+class Gate {
+  held = false;
+  fail = false;
+  inFlight = 0;
+  maxInFlight = 0;
+  commits = 0;
+  private waiting: (() => void)[] = [];
+  private opened: (() => void)[] = [];
+  hold(): void {
+    this.held = true;
+  }
+  release(): void {
+    this.held = false;
+    for (const w of this.waiting.splice(0)) w();
+  }
+  /** Resolves once a transaction is being held. */
+  opening(): Promise<void> {
+    return new Promise((r) => this.opened.push(r));
+  }
+  async pass(): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.held) {
+        for (const o of this.opened.splice(0)) o();
+        await new Promise<void>((r) => this.waiting.push(r));
+      }
+      if (this.fail) {
+        this.fail = false;
+        throw new Error('SQLITE_IOERR: disk I/O error');
+      }
+      this.commits++;
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+/** SQLite through the adapter: the transaction is held after its body, then committed or rolled back. */
+function gatedSqlite(path: string, gate: Gate): AsyncStore {
+  const base = asyncStore(new SqliteStore(path));
+  return { ...base, transaction: (fn) => base.transaction(async (tx) => ((r) => gate.pass().then(() => r))(await fn(tx))) } as AsyncStore;
+}
+
+/** Reads and writes go straight to memory (uncommitted state is visible at once); no rollback. */
+function dirtyMemory(mem: Store, gate: Gate): AsyncStore {
+  const self: Record<string, unknown> = { kind: 'memory' };
+  for (let p: object | null = mem; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const n of Object.getOwnPropertyNames(p)) {
+      const v = (mem as unknown as Record<string, unknown>)[n];
+      if (n !== 'constructor' && n !== 'transaction' && typeof v === 'function' && !(n in self))
+        self[n] = async (...a: unknown[]) => (v as (...x: unknown[]) => unknown).apply(mem, a);
+    }
+  }
+  self.transaction = async (fn: (tx: AsyncStore) => Promise<unknown>) => {
+    const r = await fn(self as unknown as AsyncStore);
+    await gate.pass();
+    return r;
+  };
+  return self as unknown as AsyncStore;
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function setup(kind: 'sqlite' | 'dirty') {
+  const gate = new Gate();
+  const clock = new ManualClock();
+  let store: AsyncStore;
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'picluster-interleave-'));
+    dirs.push(dir);
+    store = gatedSqlite(join(dir, 'db.sqlite'), gate);
+  } else store = dirtyMemory(new MemoryStore(), gate);
+  const d = new Dispatcher({
+    store,
+    clock,
+    log: silentLogger(),
+    clusterSecret: SECRET,
+    defer: (fn) => fn(),
+    scheduler: {
+      strategy: 'round-robin',
+      heartbeatMs: 1000,
+      missedHeartbeats: 3,
+      restartGraceMs: 1000,
+      defaultRetries: 0,
+      retryBackoffMs: 0,
+      retryBackoffMaxMs: 0,
+      outputLimitBytes: 1024,
+    },
+  });
+  await d.start();
+  const hello = (name: string, running: number[] = []) => {
+    const link = new FakeLink();
+    const r = d.agentHello(
+      {
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        token: deriveNodeToken(SECRET, name),
+        node: { name, cpus: 2, memoryMb: 512, arch: 'arm64', platform: 'linux', agentVersion: 't', bootId: `boot-${name}` },
+        running,
+      },
+      link,
+    );
+    expect(r.ok).toBe(true);
+    return link;
+  };
+  const pull = (name: string, link: FakeLink, slots = 1) => d.agentMessage(name, link, { type: 'pull', slots });
+  const result = (name: string, link: FakeLink, attemptId: number, jobId: number, outcome: 'succeeded' | 'cancelled' = 'succeeded') =>
+    d.agentMessage(name, link, { type: 'result', result: { attemptId, jobId, outcome, exitCode: 0, startedAt: 0, durationMs: 1 } });
+  return { d, gate, store, hello, pull, result };
+}
+
+describe.each(['sqlite', 'dirty'] as const)('the pump across its await (%s)', (kind) => {
+  it('a result arriving while a commit awaits waits for one follow-up pump; each result is recorded and acked once', async () => {
+    const { d, gate, store, hello, pull, result } = await setup(kind);
+    const [a, b] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
+    const link = hello('n1');
+    pull('n1', link, 2);
+    await d.idle();
+    const [xa, xb] = link.of('assign');
+    gate.hold();
+    const opened = gate.opening();
+    result('n1', link, xa!.attemptId, a!.id);
+    await opened;
+    // Meanwhile: B's result, and A's again (the agent resent it): pending, nothing acked yet.
+    result('n1', link, xb!.attemptId, b!.id);
+    result('n1', link, xa!.attemptId, a!.id);
+    result('n1', link, xb!.attemptId, b!.id);
+    expect(link.of('result-ack')).toHaveLength(0);
+    const before = gate.commits;
+    gate.release();
+    await d.idle();
+    expect(gate.maxInFlight).toBe(1);
+    expect(gate.commits - before).toBe(2); // the held one, then one follow-up for the three that waited
+    expect(link.of('result-ack').map((m) => m.attemptId)).toEqual([xa!.attemptId, xb!.attemptId, xa!.attemptId, xb!.attemptId]);
+    expect((await d.getJob(a!.id)).state).toBe('succeeded');
+    expect((await d.getJob(b!.id)).state).toBe('succeeded');
+    expect(await store.listAttempts(a!.id)).toHaveLength(1);
+    expect(await store.countStaleResults()).toBe(2);
+    expect(d.staleResults).toBe(2);
+    expect(d.getNode('n1')).toMatchObject({ jobsDone: 2, running: 0 });
+  });
+
+  it('an agent that disconnects while its assign is committed never gets it; the job is abandoned (not a try) and runs elsewhere once', async () => {
+    const { d, gate, store, hello, pull } = await setup(kind);
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = hello('n1');
+    gate.hold();
+    const opened = gate.opening();
+    pull('n1', l1);
+    await opened;
+    d.agentDisconnected('n1', l1, false);
+    gate.release();
+    await d.idle();
+    expect(l1.of('assign')).toHaveLength(0);
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'queued', attempts: 1, abandons: 1, nodeLosses: 0 });
+    const l2 = hello('n2');
+    pull('n2', l2);
+    await d.idle();
+    expect(l2.of('assign')).toHaveLength(1);
+    const attempts = await store.listAttempts(job!.id);
+    expect(attempts.map((x) => x.state)).toEqual(['abandoned', 'running']);
+    expect(d.getNode('n1').running).toBe(0);
+  });
+
+  it('a cancel while the job is being handed out reaches the agent right after its assign, and the job ends cancelled', async () => {
+    const { d, gate, hello, pull, result } = await setup(kind);
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
+    const link = hello('n1');
+    gate.hold();
+    const opened = gate.opening();
+    pull('n1', link);
+    await opened;
+    const cancelling = d.cancel(job!.id);
+    gate.release();
+    expect(await cancelling).toMatchObject({ state: 'running', cancelRequested: true });
+    await d.idle();
+    const kinds = link.sent.map((m) => m.type).filter((t) => t === 'assign' || t === 'cancel');
+    expect(kinds).toEqual(['assign', 'cancel']);
+    const assign = link.of('assign')[0]!;
+    expect(link.of('cancel')[0]).toMatchObject({ attemptId: assign.attemptId });
+    result('n1', link, assign.attemptId, job!.id, 'cancelled');
+    await d.idle();
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'cancelled' });
+  });
+
+  it('node failures during a held commit are committed by the follow-up, each attempt ended once', async () => {
+    const { d, gate, store, hello, pull, result } = await setup(kind);
+    const [a, b] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
+    const link = hello('n1');
+    pull('n1', link, 2);
+    await d.idle();
+    const [xa, xb] = link.of('assign');
+    gate.hold();
+    const opened = gate.opening();
+    result('n1', link, xa!.attemptId, a!.id);
+    await opened;
+    // An immediate drain while A's end is held: B is stopped and failed; A, claimed by the pump, is not touched.
+    d.drain('n1', { immediate: true });
+    expect(link.of('cancel').map((m) => m.attemptId)).toEqual([xb!.attemptId]);
+    gate.release();
+    await d.idle();
+    expect((await d.getJob(a!.id)).state).toBe('succeeded');
+    expect(await d.getJob(b!.id)).toMatchObject({ state: 'queued', abandons: 1 });
+    expect((await store.listAttempts(a!.id)).map((x) => x.state)).toEqual(['succeeded']);
+    expect((await store.listAttempts(b!.id)).map((x) => x.state)).toEqual(['abandoned']);
+    expect(d.getNode('n1')).toMatchObject({ state: 'drained', running: 0 });
+  });
+});
+
+describe('a commit that fails while events wait (sqlite: rolled back)', () => {
+  it('acks nothing of its batch, resyncs, and still commits and acks what arrived meanwhile; the resent result is accepted once', async () => {
+    const { d, gate, store, hello, pull, result } = await setup('sqlite');
+    const [a, b] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
+    const l1 = hello('n1');
+    const l2 = hello('n2');
+    pull('n1', l1);
+    pull('n2', l2);
+    await d.idle();
+    const xa = l1.of('assign')[0]!;
+    const xb = l2.of('assign')[0]!;
+    gate.hold();
+    gate.fail = true;
+    const opened = gate.opening();
+    result('n1', l1, xa.attemptId, xa.jobId);
+    await opened;
+    result('n2', l2, xb.attemptId, xb.jobId);
+    gate.release();
+    await d.idle();
+    expect(l1.of('result-ack')).toHaveLength(0);
+    expect(l1.closed).toBe(4004);
+    expect(l2.of('result-ack').map((m) => m.attemptId)).toEqual([xb.attemptId]);
+    const jobA = await d.getJob(xa.jobId);
+    expect(jobA.state).toBe('running');
+    expect((await d.getJob(xb.jobId)).state).toBe('succeeded');
+    d.agentDisconnected('n1', l1, false);
+    const back = hello('n1', [xa.attemptId]);
+    result('n1', back, xa.attemptId, xa.jobId);
+    await d.idle();
+    expect(back.of('result-ack')).toHaveLength(1);
+    expect((await d.getJob(xa.jobId)).state).toBe('succeeded');
+    expect(await store.listAttempts(xa.jobId)).toHaveLength(1);
+    expect(d.staleResults).toBe(0);
+    expect([a!.id, b!.id].sort()).toEqual([xa.jobId, xb.jobId].sort());
+  });
+});
