@@ -64,4 +64,34 @@ describe('StoreRetry', () => {
     await r.idle();
     expect(order).toEqual(['a:start', 'a:end', 'b', 'c']);
   });
+
+  it('a newer write of a key that arrives while its older write is being retried is kept, and written by the next round', async () => {
+    const { r, events } = setup();
+    const stored: string[] = [];
+    await r.run('node:x', () => {
+      throw new Error('disk full');
+    });
+    // the kept write is now retried, and held half-way
+    let release!: () => void;
+    let started!: () => void;
+    const held = new Promise<void>((res) => (release = res));
+    const writing = new Promise<void>((res) => (started = res));
+    (r as unknown as { pending: Map<string, { write: () => unknown }> }).pending.get('node:x')!.write = async () => {
+      started();
+      await held;
+      stored.push('old');
+    };
+    const round = r.retry();
+    await writing;
+    expect(await r.run('node:x', () => stored.push('new'))).toBe(false); // kept: replaces the older entry
+    release();
+    await round;
+    expect(stored).toEqual(['old']);
+    expect(r.size).toBe(1);
+    expect(events).not.toContain('ok');
+    await r.retry();
+    expect(stored).toEqual(['old', 'new']);
+    expect(r.size).toBe(0);
+    expect(events).toContain('ok');
+  });
 });

@@ -109,8 +109,10 @@ export class StoreRetry {
         this.hooks.failed(this.pending.size, e);
         return;
       }
-      this.pending.delete(k);
+      // a newer write of the key that came in meanwhile stays kept (it carries newer state)
+      if (this.pending.get(k) === kept) this.pending.delete(k);
     }
+    if (this.pending.size > 0) return; // the next round writes what came in meanwhile
     this.log.warn({}, 'the store accepts writes again; kept writes were committed');
     this.hooks.recovered();
   }

@@ -8,6 +8,7 @@
  * meanwhile) gives its credit back.
  */
 import type { Job } from '../domain/jobs.ts';
+import { acceptsWork } from '../domain/nodes.ts';
 import type { Candidate } from '../domain/strategies.ts';
 import type { AgentLink, RuntimeNode } from '../node-runtime.ts';
 import type { Attempt } from '../domain/jobs.ts';
@@ -126,13 +127,24 @@ export class Assignment {
         group: job.group,
       });
       ctx.emit('job', job);
-      if (!h.link || node.link !== h.link) {
-        // The agent went away (or was replaced) while the start was committed: it never got the job.
-        this.results.failAttempts(node, [attempt.id], 'abandoned', 'agent went away while the job was handed out', now);
+      // While the start was committed: the agent went away or was replaced, the node was removed,
+      // or it was drained (or otherwise stopped taking work). It never gets the job, which is
+      // requeued without counting a try.
+      const link = h.link;
+      const why =
+        !link || node.link !== link
+          ? 'agent went away while the job was handed out'
+          : this.registry.nodes.get(node.name) !== node
+            ? 'node removed while the job was handed out'
+            : !acceptsWork(node.state)
+              ? `node ${node.state} while the job was handed out`
+              : undefined;
+      if (why || !link) {
+        this.results.failAttempts(node, [attempt.id], 'abandoned', why ?? 'agent went away while the job was handed out', now);
         continue;
       }
       ctx.outbox.push([
-        h.link,
+        link,
         {
           type: 'assign',
           attemptId: attempt.id,
@@ -142,7 +154,7 @@ export class Assignment {
           outputLimitBytes: ctx.settings.outputLimitBytes,
         },
       ]);
-      if (mark?.cancel) ctx.outbox.push([h.link, { type: 'cancel', attemptId: attempt.id, reason: mark.cancel }]);
+      if (mark?.cancel) ctx.outbox.push([link, { type: 'cancel', attemptId: attempt.id, reason: mark.cancel }]);
     }
     return started.length;
   }

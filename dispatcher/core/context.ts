@@ -107,6 +107,12 @@ export class DispatcherContext {
   private pumpAgain = false;
   /** A scheduling pass that failed outside its own commit handling: tick() asks again. */
   retryPump = false;
+  /**
+   * A failed commit's resync has not completed: the in-memory view (running attempts, queue) is
+   * not the store's. Every pump resyncs first until one succeeds; the failed commit's node failures are
+   * claimed again by the resync that succeeds (Results.retryFailed).
+   */
+  resyncDue = false;
   /** Handler-side store writes that failed (disk full, busy) are kept here and retried from tick(). */
   readonly storeRetry: StoreRetry;
 
@@ -175,6 +181,11 @@ export class DispatcherContext {
       }
     })();
     return this.pumping;
+  }
+
+  /** Resolves when the pump in flight (if any) and its follow-ups are done. */
+  async pumpSettled(): Promise<void> {
+    await this.pumping;
   }
 
   /** Resolves when no pump is requested or in flight and every handler-side write was tried (tests, shutdown). */

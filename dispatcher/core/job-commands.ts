@@ -111,10 +111,17 @@ export class JobCommands {
           return cancelled;
         }
       } else if (job.state === 'running' && job.currentAttemptId !== undefined) {
-        await ctx.store.markCancelRequested(id);
+        const markedInStore = await ctx.store.markCancelRequested(id);
         const reason = `cancelled by ${actor}`;
         const run = ctx.running.get(job.currentAttemptId);
         const handing = ctx.handingOut.get(id);
+        if (!markedInStore || (!run && !handing)) {
+          // Its attempt's end is being committed by the pump in flight (a result, a lost node):
+          // once that settles the job is queued again (then cancelled here), or finished.
+          await ctx.pumpSettled();
+          job = await this.getJob(id);
+          continue;
+        }
         if (run) {
           run.job = { ...run.job, cancelRequested: true };
           this.registry.nodes.get(run.node)?.link?.send({ type: 'cancel', attemptId: run.attemptId, reason });

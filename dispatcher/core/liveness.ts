@@ -21,7 +21,6 @@ export class Liveness {
   tick(): void {
     const now = this.ctx.clock.now();
     void this.ctx.storeRetry.retry();
-    this.results.retryFailed(now);
     if (this.ctx.retryPump) {
       this.ctx.retryPump = false;
       this.ctx.requestSchedule();

@@ -225,6 +225,53 @@ describe.each(['sqlite', 'dirty'] as const)('the pump across its await (%s)', (k
     expect(await d.getJob(job!.id)).toMatchObject({ state: 'cancelled' });
   });
 
+  it.each(['drained', 'removed'] as const)(
+    'a node %s while a job is handed out to it never gets the assign; the job is abandoned (not a try) and runs elsewhere',
+    async (what) => {
+      const { d, gate, store, hello, pull } = await setup(kind);
+      const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+      const l1 = hello('n1');
+      gate.hold();
+      const opened = gate.opening();
+      pull('n1', l1);
+      await opened;
+      if (what === 'drained') d.drain('n1');
+      else d.removeNode('n1');
+      gate.release();
+      await d.idle();
+      expect(l1.of('assign')).toHaveLength(0);
+      expect(await d.getJob(job!.id)).toMatchObject({ state: 'queued', attempts: 1, abandons: 1 });
+      if (what === 'drained') expect(d.getNode('n1')).toMatchObject({ state: 'drained', running: 0 });
+      const l2 = hello('n2');
+      pull('n2', l2);
+      await d.idle();
+      expect(l2.of('assign')).toHaveLength(1);
+      expect((await store.listAttempts(job!.id)).map((x) => x.state)).toEqual(['abandoned', 'running']);
+    },
+  );
+
+  it('a cancel while the pump commits a retryable end (the job goes back to the queue) cancels it; it never runs again', async () => {
+    const { d, gate, hello, pull } = await setup(kind);
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = hello('n1');
+    pull('n1', l1);
+    await d.idle();
+    expect(l1.of('assign')).toHaveLength(1);
+    gate.hold();
+    const opened = gate.opening();
+    d.drain('n1', { immediate: true }); // the attempt ends abandoned: the job is requeued
+    await opened;
+    const cancelling = d.cancel(job!.id);
+    gate.release();
+    expect(await cancelling).toMatchObject({ state: 'cancelled' });
+    await d.idle();
+    const l2 = hello('n2');
+    pull('n2', l2);
+    await d.idle();
+    expect(l2.of('assign')).toHaveLength(0);
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'cancelled' });
+  });
+
   it('node failures during a held commit are committed by the follow-up, each attempt ended once', async () => {
     const { d, gate, store, hello, pull, result } = await setup(kind);
     const [a, b] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
@@ -283,5 +330,40 @@ describe('a commit that fails while events wait (sqlite: rolled back)', () => {
     expect(await store.listAttempts(xa.jobId)).toHaveLength(1);
     expect(d.staleResults).toBe(0);
     expect([a!.id, b!.id].sort()).toEqual([xa.jobId, xb.jobId].sort());
+  });
+
+  it('a resync that fails too (the store unreachable) is redone by the next pump before anything is claimed: the resent result is accepted, not stale', async () => {
+    const { d, gate, store, hello, pull, result } = await setup('sqlite');
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
+    const l1 = hello('n1');
+    pull('n1', l1);
+    await d.idle();
+    const x = l1.of('assign')[0]!;
+    // the commit fails, and the resync's first read fails as well
+    const reads = store as unknown as { runningAttempts: () => Promise<unknown> };
+    const runningAttempts = reads.runningAttempts.bind(store);
+    let failRead = true;
+    reads.runningAttempts = async () => {
+      if (failRead) {
+        failRead = false;
+        throw new Error('ECONNREFUSED');
+      }
+      return runningAttempts();
+    };
+    gate.fail = true;
+    result('n1', l1, x.attemptId, job!.id);
+    await d.idle();
+    expect(l1.of('result-ack')).toHaveLength(0);
+    expect(l1.closed).toBe(4004);
+    // the store is back; the agent reconnects and resends its result
+    d.agentDisconnected('n1', l1, false);
+    const back = hello('n1', [x.attemptId]);
+    result('n1', back, x.attemptId, job!.id);
+    await d.idle();
+    expect(back.of('result-ack').map((m) => m.attemptId)).toEqual([x.attemptId]);
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'succeeded' });
+    expect((await store.listAttempts(job!.id)).map((a) => a.state)).toEqual(['succeeded']);
+    expect(d.staleResults).toBe(0);
+    expect(d.getNode('n1').running).toBe(0);
   });
 });

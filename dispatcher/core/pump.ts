@@ -25,6 +25,9 @@ export class Pump {
   async pump(): Promise<void> {
     const ctx = this.ctx;
     const now = ctx.clock.now();
+    // A resync that failed (the store unreachable) is retried before anything is claimed against
+    // a view that lacks the store's running attempts (their resent results would be stale).
+    if (ctx.resyncDue) await this.resync(now, new Set());
     const batch = this.results.claim(now);
     const handOut = this.assignment.handOut(now);
     if (batch.acks.length === 0 && batch.ends.length === 0 && handOut.length === 0) return;
@@ -65,9 +68,14 @@ export class Pump {
   }
 
   private async resync(now: number, links: Set<AgentLink>): Promise<void> {
+    this.ctx.resyncDue = true;
     this.ctx.outbox = [];
     for (const link of links) link.close(CloseCode.lost, 'dispatcher could not commit; reconnect and resend');
     await loadRuntime(this.ctx, this.registry, now);
+    this.ctx.resyncDue = false;
+    // The failed commit's node failures, now that the resync has put their attempts back (claimed
+    // any earlier, against a view without them, they would be dropped and their jobs never end).
+    this.results.retryFailed(now);
     for (const node of this.registry.nodes.values()) {
       if (node.link) node.credits = Math.max(0, node.slots - node.running.size);
     }

@@ -136,14 +136,14 @@ export class Results {
     for (const r of batch.acks) this.ctx.outbox.push([r.link, { type: 'result-ack', attemptId: r.body.attemptId }]);
   }
 
-  /** The commit failed: the node failures of the batch are tried again from tick(); results are resent by their agents. */
+  /** The commit failed: the node failures of the batch are claimed again once a resync succeeds; results are resent by their agents. */
   failed(batch: ResultBatch): void {
     for (const c of batch.ends) {
       if (c.lost) this.failedAgain.push({ node: c.run.node, ids: [c.run.attemptId], state: c.lost.state, reason: c.lost.reason });
     }
   }
 
-  /** tick(): node failures whose commit failed are claimed again (the resync put their attempts back). */
+  /** After a resync succeeded: node failures whose commit failed are claimed again (the resync put their attempts back). */
   retryFailed(now: number): void {
     const again = this.failedAgain;
     this.failedAgain = [];
