@@ -366,4 +366,28 @@ describe('a commit that fails while events wait (sqlite: rolled back)', () => {
     expect(d.staleResults).toBe(0);
     expect(d.getNode('n1').running).toBe(0);
   });
+
+  it('a node failure claimed while a commit fails is ended once after the resync, and holds no slot', async () => {
+    const { d, gate, store, hello, pull, result } = await setup('sqlite');
+    const [a, b] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
+    const l1 = hello('n1');
+    const l2 = hello('n2');
+    pull('n1', l1);
+    pull('n2', l2);
+    await d.idle();
+    const x1 = l1.of('assign')[0]!;
+    const x2 = l2.of('assign')[0]!;
+    gate.hold();
+    gate.fail = true;
+    const opened = gate.opening();
+    result('n1', l1, x1.attemptId, x1.jobId);
+    await opened;
+    d.drain('n2', { immediate: true }); // claimed while the commit is held; the commit then fails
+    gate.release();
+    await d.idle();
+    expect(d.getNode('n2')).toMatchObject({ state: 'drained', running: 0 });
+    expect((await store.listAttempts(x2.jobId)).map((x) => x.state)).toEqual(['abandoned']);
+    expect(await d.getJob(x2.jobId)).toMatchObject({ state: 'queued', abandons: 1 });
+    expect([a!.id, b!.id].sort()).toEqual([x1.jobId, x2.jobId].sort());
+  });
 });

@@ -72,12 +72,14 @@ export class Pump {
     this.ctx.outbox = [];
     for (const link of links) link.close(CloseCode.lost, 'dispatcher could not commit; reconnect and resend');
     await loadRuntime(this.ctx, this.registry, now);
+    this.results.releaseClaimed();
     this.ctx.resyncDue = false;
     // The failed commit's node failures, now that the resync has put their attempts back (claimed
     // any earlier, against a view without them, they would be dropped and their jobs never end).
     this.results.retryFailed(now);
     for (const node of this.registry.nodes.values()) {
-      if (node.link) node.credits = Math.max(0, node.slots - node.running.size);
+      // no credit for a link being closed here: an assign on it would be lost in flight
+      if (node.link) node.credits = links.has(node.link) ? 0 : Math.max(0, node.slots - node.running.size);
     }
   }
 }

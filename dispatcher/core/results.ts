@@ -153,6 +153,15 @@ export class Results {
     }
   }
 
+  /**
+   * After a resync rebuilt the running attempts from the store: the node failures claimed since
+   * the batch was taken (waiting for the next pump) are still running there; they leave the view
+   * again, so that they are ended once and hold no slot.
+   */
+  releaseClaimed(): void {
+    for (const c of this.lostEnds) this.release(c.run);
+  }
+
   pendingLinks(batch: ResultBatch): Set<AgentLink> {
     return new Set(batch.acks.map((r) => r.link));
   }
