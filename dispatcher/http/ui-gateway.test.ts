@@ -71,6 +71,31 @@ describe('UiGateway', () => {
     gw.close();
   });
 
+  it('one flush at a time: a flush started while another awaits the job counts goes out after it, newest rows last', async () => {
+    const { d, gw, connect } = setup();
+    const a = connect();
+    await vi.waitFor(() => expect(a.frames).toHaveLength(1));
+    let release!: () => void;
+    const counts = new Promise<void>((r) => (release = r));
+    const overview = d.overview.bind(d);
+    (d as unknown as { overview: () => Promise<unknown> }).overview = async () => {
+      await counts;
+      return overview();
+    };
+    d.emit('job', { id: 1, name: 'j', state: 'queued', group: 'default', priority: 0, attempts: 0, submittedAt: 0, spec: { kind: 'exec', argv: ['x'] } });
+    d.emit('node', { name: 'n1', running: 1 });
+    const first = gw.flush(); // awaits the job counts
+    d.emit('node', { name: 'n1', running: 2 });
+    const second = gw.flush();
+    release();
+    await Promise.all([first, second]);
+    const deltas = a.frames.filter((f) => f.type === 'delta');
+    expect(deltas.map((f) => f.seq)).toEqual([1, 2]);
+    const running = (f: (typeof deltas)[number]) => (f.nodes ?? (f as { patches?: { running: number }[] }).patches)?.[0]?.running;
+    expect(deltas.map(running)).toEqual([1, 2]);
+    gw.close();
+  });
+
   it('skips a browser that falls behind and resynchronises it with a snapshot once drained', async () => {
     vi.useFakeTimers();
     const { d, gw, connect } = setup();

@@ -88,6 +88,8 @@ export class UiGateway {
   private readonly clients = new Set<Client>();
   private batch = emptyBatch();
   private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
   private pingTimer: NodeJS.Timeout | undefined;
   private seq = 0;
   private readonly flushMs: number;
@@ -277,8 +279,30 @@ export class UiGateway {
     this.flushTimer ??= setTimeout(this.guardedFlush, this.flushMs);
   }
 
-  /** Sends the coalesced batch to every browser that keeps up; resyncs the ones that caught up. */
-  async flush(): Promise<void> {
+  /**
+   * Sends the coalesced batch to every browser that keeps up; resyncs the ones that caught up.
+   * One flush at a time: a flush awaits the job counts, and a second one started meanwhile would
+   * send newer rows first and then be overtaken by the older ones (it runs after, instead).
+   */
+  flush(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      try {
+        for (let i = 0; i === 0 || (this.flushAgain && i < 1000); i++) {
+          this.flushAgain = false;
+          await this.flushOnce();
+        }
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
     this.flushTimer = undefined;
     const b = this.batch;
     this.batch = emptyBatch();
