@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,14 +85,6 @@ it('runs function jobs with PICLUSTER_AGENT_JOB_NODE and PICLUSTER_AGENT_ON_IDLE
   const marker = join(dir, 'job-node-ran');
   const idle = join(dir, 'idle');
   writeFileSync(jobNode, `#!/bin/sh\necho "$#" > '${marker}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
-  const idleSeen = new Promise<void>((resolve) => {
-    const w = watch(dir, (_event, name) => {
-      if (name === 'idle' && existsSync(idle)) {
-        w.close();
-        resolve();
-      }
-    });
-  });
   startAgent(['--name', 'hook-agent', '--log-level', 'warn'], {
     PICLUSTER_AGENT_DISPATCHER: server.url,
     PICLUSTER_AGENT_TOKEN: 'tok',
@@ -105,6 +97,6 @@ it('runs function jobs with PICLUSTER_AGENT_JOB_NODE and PICLUSTER_AGENT_ON_IDLE
   server.send(0, { type: 'assign', attemptId: 1, jobId: 1, spec: { kind: 'function', source: 'export default () => 7', args: [] }, outputLimitBytes: 1024 });
   expect((await server.frame('result')).result).toMatchObject({ outcome: 'succeeded', value: 7 });
   expect(readFileSync(marker, 'utf8')).not.toBe('');
-  await idleSeen;
-  expect(readFileSync(idle, 'utf8')).toBe('idle\n');
+  // the hook's shell creates the file before it writes to it: wait for the content, not the file
+  await expect.poll(() => (existsSync(idle) ? readFileSync(idle, 'utf8') : ''), { timeout: 20_000 }).toBe('idle\n');
 });
