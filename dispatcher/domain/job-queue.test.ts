@@ -223,6 +223,15 @@ describe('JobQueue bookkeeping at depth', () => {
     expect(q.size).toBe(10_000);
   });
 
+  it('a job that has run before (requeued after its node was lost) goes ahead of new ones, within its priority', () => {
+    const q = new JobQueue();
+    [1, 2, 3].forEach((id) => q.enqueue(job(id), 0));
+    q.enqueue(job(4, { priority: 1 }), 0);
+    q.enqueue(job(9, { attempts: 1 }), 0);
+    q.enqueue(job(7, { attempts: 2 }), 0);
+    expect(order(q)).toEqual([4, 9, 7, 1, 2, 3]);
+  });
+
   it('keeps arrival order across requirement classes inside a group', () => {
     const q = new JobQueue();
     const reqs: Requirements[] = [{}, { arch: 'arm64' }, { labels: { rack: '*' } }, {}, { arch: 'arm64' }, { labels: { rack: '*' } }, { cpus: 2 }];

@@ -3,7 +3,7 @@
  *
  * Order (seed design "My Little Cluster"): highest priority first; within a priority,
  * round-robin over groups (a circular list: after a group is served, the next group in the
- * ring goes first); FIFO inside a group; jobs whose requirements no free node meets are
+ * ring goes first); FIFO inside a group, jobs that have run before (retried) ahead of new ones; jobs whose requirements no free node meets are
  * skipped, not blocking the ones behind them (each group keeps one FIFO per requirement class,
  * so skipping them costs one check per class, not one per job). Jobs in retry backoff wait in a
  * min-heap until due.
@@ -18,6 +18,8 @@ export interface QueuedJob {
   readonly group: string;
   readonly availableAt: number;
   readonly requirements: Requirements;
+  /** Attempts made so far: a job that has run before (its node was lost, it is retried) goes ahead of new ones. */
+  readonly attempts?: number;
 }
 
 export interface Assignment<J extends QueuedJob = QueuedJob> {
@@ -29,6 +31,8 @@ export interface Assignment<J extends QueuedJob = QueuedJob> {
 
 /** A FIFO of one requirement class inside one group; `seqs` is each entry's arrival order. */
 class Fifo<J extends QueuedJob> {
+  /** The requirement class (classKey) of every job in this FIFO. */
+  constructor(readonly req: string) {}
   items: J[] = [];
   seqs: number[] = [];
   head = 0;
@@ -65,6 +69,9 @@ class Level<J extends QueuedJob> {
   count = 0;
 }
 
+/** Subtracted from a retried job's arrival number: below any new job's (both stay exact integers). */
+const RETRIED_AHEAD = 2 ** 50;
+
 /** The requirement class of a job: '' for none, else its requirements as written. */
 function classKey(r: Requirements): string {
   return hasRequirements(r) ? JSON.stringify(r) : '';
@@ -79,7 +86,11 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
   private readonly levels = new Map<number, Level<J>>();
   private priorities: number[] = [];
   private readonly delayed: J[] = []; // binary min-heap on availableAt
-  /** Arrival order of ready entries: FIFO order across a group's requirement classes. */
+  /**
+   * Arrival order of ready entries: FIFO order across a group's requirement classes. Jobs that
+   * have run before (retried after a lost node, a failure, an abandoned hand-out) are numbered
+   * below every new one: within their priority and group they go first, in their own FIFO order.
+   */
   private seq = 0;
 
   get size(): number {
@@ -213,7 +224,7 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
           group.classes.delete(key);
           continue;
         }
-        if (blocked.has(key)) continue;
+        if (blocked.has(fifo.req)) continue;
         if (!best || fifo.seqs[fifo.head]! < best.seqs[best.head]!) {
           best = fifo;
           bestKey = key;
@@ -221,10 +232,10 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
       }
       if (!best) return undefined;
       const job = best.items[best.head]!;
-      const eligible = bestKey === '' ? free : free.filter((c) => satisfies(c, job.requirements));
+      const eligible = best.req === '' ? free : free.filter((c) => satisfies(c, job.requirements));
       if (eligible.length === 0) {
         // the free set only shrinks during one schedule call: this class stays unrunnable in it
-        blocked.add(bestKey);
+        blocked.add(best.req);
         continue;
       }
       best.shift();
@@ -252,13 +263,15 @@ export class JobQueue<J extends QueuedJob = QueuedJob> {
       // ahead of it in the ring, never jumping the queue.
       level.ring.push(job.group);
     }
-    const key = classKey(job.requirements);
+    const req = classKey(job.requirements);
+    const again = (job.attempts ?? 0) > 0;
+    const key = again ? `again:${req}` : req;
     let fifo = group.classes.get(key);
     if (!fifo) {
-      fifo = new Fifo<J>();
+      fifo = new Fifo<J>(req);
       group.classes.set(key, fifo);
     }
-    fifo.push(job, this.seq++);
+    fifo.push(job, again ? this.seq++ - RETRIED_AHEAD : this.seq++);
     this.ready.add(job.id);
     this.countReady(job.group, 1);
     level.count++;
