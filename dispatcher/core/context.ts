@@ -183,11 +183,6 @@ export class DispatcherContext {
     return this.pumping;
   }
 
-  /** Resolves when the pump in flight (if any) and its follow-ups are done. */
-  async pumpSettled(): Promise<void> {
-    await this.pumping;
-  }
-
   /** Resolves when no pump is requested or in flight and every handler-side write was tried (tests, shutdown). */
   async idle(): Promise<void> {
     for (let i = 0; i < 1000; i++) {

@@ -116,9 +116,10 @@ export class JobCommands {
         const run = ctx.running.get(job.currentAttemptId);
         const handing = ctx.handingOut.get(id);
         if (!markedInStore || (!run && !handing)) {
-          // Its attempt's end is being committed by the pump in flight (a result, a lost node):
-          // once that settles the job is queued again (then cancelled here), or finished.
-          await ctx.pumpSettled();
+          // Its attempt's end is claimed (a result, a lost node) and being committed, or waits for
+          // the next pump: run that pump (or join it); the job is then queued again (and cancelled
+          // here) or finished.
+          await ctx.pumpNow();
           job = await this.getJob(id);
           continue;
         }
