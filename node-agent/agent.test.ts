@@ -158,21 +158,27 @@ describe('Agent', () => {
     ]);
   });
 
+  const kmsgReport = (bootId: string) =>
+    buildBootReport(
+      [
+        { level: 6, seq: 0, usec: 0, text: 'Booting Linux' },
+        { level: 5, seq: 1, usec: 2_000_000, text: 'picluster-init: milestone=dhcp-lease ip=10.0.0.9' },
+      ],
+      bootId,
+      1_700_000_000_000,
+      0,
+    );
+
   it("sends this boot's report once, after its first welcome, under the hello's boot id", async () => {
     const asked: string[] = [];
+    const clock = new ManualClock();
     const agent = makeAgent({
+      clock,
+      stableAfterMs: 10_000,
       bootReport: (bootId, now) => {
         asked.push(bootId);
         expect(now).toBeGreaterThan(1_600_000_000_000); // the fake dispatcher's serverTime
-        return buildBootReport(
-          [
-            { level: 6, seq: 0, usec: 0, text: 'Booting Linux' },
-            { level: 5, seq: 1, usec: 2_000_000, text: 'picluster-init: milestone=dhcp-lease ip=10.0.0.9' },
-          ],
-          bootId,
-          1_700_000_000_000,
-          0,
-        );
+        return kmsgReport(bootId);
       },
     });
     agent.start();
@@ -181,11 +187,32 @@ describe('Agent', () => {
     const report = server.of('boot-report')[0]!;
     expect(report).toMatchObject({ conn: 0, bootId: identity.bootId, bootedAt: 1_700_000_000_000 });
     expect(report.milestones.map((m) => m.step)).toEqual(['kernel-start', 'dhcp-lease']);
+    // the link that carried it stayed up: delivered, not sent again after a reconnect
+    clock.advance(10_000);
     server.conns[0]!.terminate();
     await expect.poll(() => server.of('heartbeat', (f) => f.conn === 1).length).toBeGreaterThan(0);
     expect(server.of('boot-report')).toHaveLength(1);
     expect(asked).toEqual([identity.bootId]);
     expect(server.invalid).toEqual([]);
+  });
+
+  it('sends the report again after a reconnect when the link that carried it dropped at once (it may not have arrived)', async () => {
+    const clock = new ManualClock();
+    const agent = makeAgent({ clock, stableAfterMs: 10_000, bootReport: kmsgReport });
+    agent.start();
+    await expect.poll(() => server.of('boot-report').length).toBe(1);
+    clock.advance(9_000);
+    server.conns[0]!.terminate();
+    await expect.poll(() => server.of('boot-report').length).toBe(2);
+    expect(server.of('boot-report').map((r) => [r.conn, r.bootId])).toEqual([
+      [0, identity.bootId],
+      [1, identity.bootId],
+    ]);
+    // the second link stays up long enough: no third copy
+    clock.advance(10_000);
+    server.conns[1]!.terminate();
+    await expect.poll(() => server.of('heartbeat', (f) => f.conn === 2).length).toBeGreaterThan(0);
+    expect(server.of('boot-report')).toHaveLength(2);
   });
 
   it('reports running attempts in heartbeats and in hello after a reconnect', async () => {
@@ -397,10 +424,15 @@ describe('Agent', () => {
     const agent = makeAgent({ url: server.url, clock });
     agent.start();
     await server.frame('heartbeat');
-    const disconnected = event(agent, 'disconnected');
+    const seen: string[] = [];
+    agent.on('heartbeat-sent', () => seen.push('heartbeat'));
+    const disconnected = event(agent, 'disconnected').then(() => seen.push('disconnected'));
     clock.advance(60_000);
     await disconnected;
     await server.frame('hello', (h) => h.conn === 1);
+    // the tick right after the jump came late (this process looked starved): it only sent its
+    // heartbeat; the next one judged the dispatcher silent
+    expect(seen.slice(0, 2)).toEqual(['heartbeat', 'disconnected']);
   });
 
   it('runs the configured reboot command and reports it', async () => {

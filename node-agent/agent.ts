@@ -42,7 +42,15 @@ export class Agent extends EventEmitter<AgentEvents> {
   private welcomedAt: number | undefined;
   /** Boot id of the last hello; the boot report is sent once per process, after the first welcome. */
   private helloBootId: string | undefined;
-  private bootReportSent = false;
+  /**
+   * The boot report counts as delivered once the connection that carried it stayed up for
+   * stableAfterMs: a link that dies right after the welcome (a starved guest's timers, a master
+   * killed mid-start) may have lost it, so the next welcome sends it again (the dispatcher keeps one per boot id).
+   */
+  private bootReportDelivered = false;
+  /** When the heartbeat timer last ran (a late tick means this process was starved). */
+  private lastTickAt: number | undefined;
+  private bootReportOn: { readonly ws: WebSocket; readonly at: number } | undefined;
   private lastSeen = 0;
   private closeReason: 'refused' | 'replaced' | undefined;
   private heartbeatBusy = false;
@@ -175,7 +183,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (code === CloseCode.replaced) this.closeReason = 'replaced';
     const upFor = this.welcomedAt === undefined ? 0 : this.clock.now() - this.welcomedAt;
     this.welcomedAt = undefined;
-    if (wasReady && upFor >= (this.o.stableAfterMs ?? 10_000)) this.failures = 0;
+    const stableAfterMs = this.o.stableAfterMs ?? 10_000;
+    if (wasReady && upFor >= stableAfterMs) this.failures = 0;
+    if (this.bootReportOn?.ws === ws) {
+      if (this.clock.now() - this.bootReportOn.at >= stableAfterMs) this.bootReportDelivered = true;
+      this.bootReportOn = undefined;
+    }
     (wasReady ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log))({ code, reason }, 'disconnected from the dispatcher');
     this.emit('disconnected', { code, reason });
     if (!this.stopped) this.scheduleReconnect();
@@ -266,6 +279,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (m.protocol !== PROTOCOL_VERSION) this.log.warn({ ours: PROTOCOL_VERSION, theirs: m.protocol }, 'dispatcher speaks another protocol version');
     this.ready = true;
     this.welcomedAt = this.clock.now();
+    this.lastTickAt = undefined;
     this.heartbeatMs = m.heartbeatMs;
     this.dispatcherSlots = m.slots;
     this.credits = 0;
@@ -299,8 +313,14 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async heartbeat(): Promise<void> {
     const ws = this.ws;
     if (!this.ready || !ws || this.heartbeatBusy) return;
+    // A tick long after the one before means this process was starved (a guest's vCPU descheduled,
+    // a swap storm): frames that came meanwhile are still unread (timers run before I/O), so this
+    // tick does not judge the dispatcher silent; the next one does.
+    const now = this.clock.now();
+    const starved = this.lastTickAt !== undefined && now - this.lastTickAt > 2 * this.heartbeatMs + 1000;
+    this.lastTickAt = now;
     // A dispatcher that vanished without a FIN (power cut) is noticed here, not by TCP minutes later.
-    if (this.clock.now() - this.lastSeen > Math.max(3 * this.heartbeatMs, 5000)) {
+    if (!starved && now - this.lastSeen > Math.max(3 * this.heartbeatMs, 5000)) {
       this.log.warn({ silentMs: this.clock.now() - this.lastSeen }, 'dispatcher silent; reconnecting');
       ws.terminate();
       return;
@@ -363,10 +383,13 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /** Placed on the dispatcher's clock (welcome.serverTime): a Pi without RTC may still think it is 1970. */
   private sendBootReport(serverTime: number): void {
-    if (this.bootReportSent || !this.o.bootReport || this.helloBootId === undefined) return;
-    this.bootReportSent = true;
+    const ws = this.ws;
+    if (this.bootReportDelivered || !ws || !this.o.bootReport || this.helloBootId === undefined) return;
     const report = this.o.bootReport(this.helloBootId, serverTime);
-    if (report && this.send({ type: 'boot-report', ...report })) {
+    // nothing to send (no kernel log here) is not retried
+    if (!report) this.bootReportDelivered = true;
+    else if (this.send({ type: 'boot-report', ...report })) {
+      this.bootReportOn = { ws, at: this.clock.now() };
       this.log.info({ milestones: report.milestones.length, kernelLogLines: report.kernelLog.length, dropped: report.droppedLines }, 'boot report sent');
     }
   }
