@@ -215,9 +215,33 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
     await lab.startMaster(masterConfig(lab));
   }
 
+  type Attempt = { id: number; node: string; state: string; startedAt: number; endedAt?: number; reason?: string; exitCode?: number | null; signal?: string };
+  type JobFull = { id: number; name?: string; state: string; attempts: number; attemptList: Attempt[] };
+  async function explainJobs(): Promise<{ id: number; name?: string; state: string; attempts: string[] }[]> {
+    const out = [];
+    for (const id of jobIds) {
+      const j = await lab.api<JobFull>('GET', `/api/jobs/${id}`);
+      if (j.state === 'succeeded' && j.attemptList.length <= 1) continue;
+      const at = (t?: number) => (t === undefined ? '-' : new Date(t).toISOString().slice(11, 23));
+      const attempts = j.attemptList.map(
+        (a) =>
+          `#${a.id} ${a.node} ${a.state} ${at(a.startedAt)}..${at(a.endedAt)}${a.reason ? ` (${a.reason})` : ''}${a.exitCode != null ? ` exit ${a.exitCode}` : ''}${a.signal ? ` ${a.signal}` : ''}`,
+      );
+      out.push({ id, ...(j.name ? { name: j.name } : {}), state: j.state, attempts });
+    }
+    return out;
+  }
+
   afterAll(async () => {
     for (const n of NAMES) timelines[n] = await events(n).then(steps, (e: Error) => timelines[n] ?? `unavailable: ${e.message}`);
-    if (failed) process.stdout.write(`cluster e2e: artifacts kept in ${lab.writeArtifacts(timelines)}\n`);
+    if (failed) {
+      // every job that did not succeed at its first attempt, with each attempt's node, state and reason
+      const jobs = await explainJobs().catch((e: Error) => `unavailable: ${e.message}`);
+      timelines['jobs (not succeeded at the first attempt)'] = jobs;
+      if (typeof jobs !== 'string')
+        for (const j of jobs.filter((x) => x.state !== 'succeeded')) process.stdout.write(`cluster e2e: job ${JSON.stringify(j)}\n`);
+      process.stdout.write(`cluster e2e: artifacts kept in ${lab.writeArtifacts(timelines)}\n`);
+    }
     const nsNames = [lab.masterNs, lab.routerNs];
     await lab.destroy();
     expect(lab.leftovers(), 'processes left behind').toEqual([]);
