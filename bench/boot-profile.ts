@@ -16,7 +16,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bootSteps, formatBootSteps, type BootEventLike, type BootStep } from '../test/e2e/boot-steps.ts';
-import { DIST, ensureImage, exerciseNode, Guest, startTestMaster } from '../test/e2e/image-harness.ts';
+import { DIST, ensureImage, exerciseNode, Guest, ICU_KEEP, startTestMaster } from '../test/e2e/image-harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,6 +46,7 @@ async function once1(): Promise<Run> {
   const append = [
     machine === 'virt' ? 'console=ttyAMA0' : 'console=ttyS0,115200',
     'loglevel=4',
+    ICU_KEEP,
     `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`,
     `picluster.name=${name}`,
     `picluster.token=${tm.tokenFor(name)}`,

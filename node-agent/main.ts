@@ -15,6 +15,7 @@ import { createLogger } from '../common/logger.ts';
 import { Agent } from './agent.ts';
 import { JobCgroups, type IsolationInfo } from './cgroup.ts';
 import { HealthCollector } from './health.ts';
+import { IdleHook } from './idle-hook.ts';
 import { collectIdentity } from './identity.ts';
 import { resolveAgentOptions, USAGE } from './options.ts';
 import { reapOrphanJobs } from './process-tree.ts';
@@ -72,6 +73,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
   // job ends (drops that data again). image/build/icu-data.ts.
   const jobNode = process.env.PICLUSTER_AGENT_JOB_NODE || undefined;
   const onIdle = process.env.PICLUSTER_AGENT_ON_IDLE || undefined;
+  const idleAfterMs = idleAfter(process.env.PICLUSTER_AGENT_IDLE_AFTER_MS, log);
   const runner = new Runner({
     ...(jobNode ? { nodePath: jobNode } : {}),
     workDir,
@@ -124,10 +126,10 @@ export async function run(argv: string[]): Promise<number | undefined> {
     watchdog: opts.watchdog ? { path: opts.watchdog } : undefined,
     bootReport: opts.kmsg ? (bootId, now) => bootReportOrWarn(opts.kmsg as string, bootId, now) : undefined,
   });
-  if (onIdle) {
-    const running = new Set<number>();
-    agent.on('job-started', (e) => running.add(e.attemptId));
-    agent.on('job-finished', (e) => running.delete(e.result.attemptId) && running.size === 0 && runIdleCommand(onIdle, log));
+  const idleHook = onIdle ? new IdleHook(() => runIdleCommand(onIdle, log), idleAfterMs) : undefined;
+  if (idleHook) {
+    agent.on('job-started', (e) => idleHook.started(e.attemptId));
+    agent.on('job-finished', (e) => idleHook.finished(e.result.attemptId));
   }
   log.info(
     { version: AGENT_VERSION, dispatcher: opts.dispatcher, sources: opts.sources, slotsCap: opts.slots ?? null, workDir, watchdog: opts.watchdog ?? null },
@@ -152,6 +154,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
   });
   log.info({ signal }, 'agent stopping');
   await agent.stop();
+  idleHook?.cancel();
   await cgroups?.close();
   if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
   log.info('agent stopped');
@@ -181,8 +184,18 @@ if (isMainModule()) {
 }
 
 /** Runs the on-idle command (sh -c) in the background; its failure is logged, never thrown. */
+/** PICLUSTER_AGENT_IDLE_AFTER_MS: a whole number of ms (default 0: at once). */
+function idleAfter(raw: string | undefined, log: ReturnType<typeof createLogger>): number {
+  if (raw === undefined || raw === '') return 0;
+  const ms = Number(raw);
+  if (Number.isSafeInteger(ms) && ms >= 0) return ms;
+  log.warn({ PICLUSTER_AGENT_IDLE_AFTER_MS: raw }, 'not a whole number of milliseconds; the on-idle command runs at once');
+  return 0;
+}
+
+/** Its output goes where the agent's does (the console on a netbooted node). */
 function runIdleCommand(command: string, log: ReturnType<typeof createLogger>): void {
-  const child = spawn('/bin/sh', ['-c', command], { stdio: 'ignore' });
+  const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('error', (err) => log.warn({ command, err: err.message }, 'on-idle command did not start'));
   child.on('exit', (code) => code !== 0 && log.warn({ command, code }, 'on-idle command failed'));
   child.unref();

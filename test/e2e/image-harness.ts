@@ -153,9 +153,9 @@ export class Guest {
     this.child.on('exit', () => (this.exited = true));
   }
 
-  /** Resolves with the first serial line matching re (already seen lines count). */
-  waitForLine(re: RegExp, timeoutMs: number): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
+  /** Resolves with the first serial line matching re (lines already seen from index `from` on count). */
+  waitForLine(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((l) => re.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const w = {
@@ -205,6 +205,8 @@ export interface NodeExercise {
   /** init-milestone steps of the agent's boot report, in time order, and whether a kernel log came with it. */
   readonly milestones: readonly string[];
   readonly kernelLog: boolean;
+  /** Without a kernel-log event: the boot events seen and the agent's serial lines about its link and report. */
+  readonly kernelLogWhy?: string;
 }
 
 interface JobView {
@@ -220,6 +222,13 @@ const GERMAN_MONTH = "new Intl.DateTimeFormat('de-DE', { month: 'long', timeZone
  * What each boot test proves: the agent registers with the image version, runs an exec job
  * and a function job, and reports memory (idle RAM = MemTotal − MemAvailable).
  */
+/**
+ * For the kernel command line of a guest that exerciseNode drives: the full ICU data stays 3 s
+ * after the node's last job (default 60), long enough to span the gaps between its jobs, short
+ * enough that the release is seen at once.
+ */
+export const ICU_KEEP = 'picluster.icu_keep=3';
+
 export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, registerTimeoutMs: number): Promise<NodeExercise> {
   const node = await tm.waitForNode(name, registerTimeoutMs).catch((e: Error) => {
     throw new Error(`${e.message}; serial tail:\n${guest.tail(40)}`);
@@ -250,15 +259,16 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
     source: `export default (a, b) => ({ sum: a + b, arch: process.arch, node: process.version, month: ${GERMAN_MONTH} })`,
     args: [2, 3],
   });
-  // the agent's own node has only root + English ICU; the full data is dropped once no job runs
-  // (waits, bounded, for the agent's on-idle release after the function job)
+  // the full data is dropped once no job has run for picluster.icu_keep seconds (the console says
+  // so); the agent's own node has only root + English ICU
+  const afterFn = guest.lines.length;
+  await guest.waitForLine(/picluster icu-data: full ICU data dropped/, 60_000, afterFn);
   const icuJob = await submit({
     name: 'image-e2e-icu',
     argv: [
       '/bin/sh',
       '-c',
-      `i=0; while grep -q ' /run/picluster/icu ' /proc/mounts && [ $i -lt 100 ]; do i=$((i+1)); usleep 100000; done; ` +
-        `echo "icu-mounted=$(grep -c ' /run/picluster/icu ' /proc/mounts) icu-file=$(ls /run/picluster/icu.squashfs 2>/dev/null | wc -l)"; ` +
+      `echo "icu-mounted=$(grep -c ' /run/picluster/icu ' /proc/mounts) icu-file=$(ls /run/picluster/icu.squashfs 2>/dev/null | wc -l)"; ` +
         `/opt/picluster/libexec/node -p "'agent-month=' + ${GERMAN_MONTH}"`,
     ],
   });
@@ -295,6 +305,14 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
       .sort((a, b) => a.at - b.at)
       .map((e) => String(e.detail?.step)),
     kernelLog: boot.some((e) => e.kind === 'kernel-log'),
+    ...(boot.some((e) => e.kind === 'kernel-log')
+      ? {}
+      : {
+          kernelLogWhy: [
+            `boot events: ${boot.map((e) => e.kind).join(', ')}`,
+            ...guest.lines.filter((l) => /boot report|welcome|disconnected|reconnect|silent|kmsg/i.test(l)).slice(-20),
+          ].join('\n'),
+        }),
   };
 }
 
