@@ -439,6 +439,30 @@ describe('Dispatcher: review regressions', () => {
     expect(d.undrain('n1').state).toMatch(/online|busy/);
   });
 
+  it('a node removed while the store refused the delete, then added again, is not deleted by the kept write', async () => {
+    class RefusesDelete extends MemoryStore {
+      refuse = true;
+      override deleteNode(name: string): boolean {
+        if (this.refuse) throw new Error('SQLITE_FULL: database or disk is full');
+        return super.deleteNode(name);
+      }
+    }
+    const store = new RefusesDelete();
+    const { d } = await setup(store);
+    d.addNode({ name: 'n1' });
+    await d.idle();
+    d.removeNode('n1');
+    await d.idle();
+    expect(store.getNode('n1')).toBeDefined(); // the delete was refused and kept
+    d.addNode({ name: 'n1' });
+    await d.idle();
+    store.refuse = false;
+    d.tick(); // retries the kept writes
+    await d.idle();
+    expect(store.getNode('n1')).toBeDefined();
+    expect(d.getNode('n1').name).toBe('n1');
+  });
+
   it('a removed node cannot rejoin with its token until it is added again', async () => {
     const { d, connect } = await setup();
     await connect('n1', { pull: 0 });

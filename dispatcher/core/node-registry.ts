@@ -111,6 +111,9 @@ export class NodeRegistry {
 
   persistNode(node: RuntimeNode, now: number): void {
     node.persistedAt = now;
+    // A delete of the same name still kept from a failed write (removed, then added again while
+    // the disk was full) would run after this save and lose the node: this save supersedes it.
+    this.ctx.storeRetry.forget(`delete:${node.name}`);
     // A refused write (disk full) is kept and retried from tick() with the record as it is then.
     this.ctx.storeRetry.run(`node:${node.name}`, () => this.ctx.store.saveNode(node.record));
   }
