@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../common/clock.ts';
 import { silentLogger } from '../common/logger.ts';
-import { PROTOCOL_VERSION, type DispatcherMessage, type ResultBody } from '../common/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, type DispatcherMessage, type ResultBody } from '../common/protocol.ts';
 import { deriveNodeToken } from '../common/tokens.ts';
 import { buildInventory } from '../inventory/inventory.ts';
+import { Assignment } from './core/assignment.ts';
 import { Dispatcher, type SchedulerSettings } from './dispatcher.ts';
 import type { AgentLink } from './node-runtime.ts';
 import { asyncStore } from './store/async-adapter.ts';
@@ -437,6 +438,31 @@ describe('Dispatcher: review regressions', () => {
     await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
     expect(d.getNode('n1').running).toBe(0);
     expect(d.undrain('n1').state).toMatch(/online|busy/);
+  });
+
+  it('a throw while applying a committed pump: memory is rebuilt from the store, the agent reconnects, and the job still runs', async () => {
+    const { d, connect, clock } = await setup();
+    const link = await connect('n1', { pull: 1 });
+    const spy = vi.spyOn(Assignment.prototype, 'apply').mockImplementationOnce(() => {
+      throw new Error('bug: illegal transition');
+    });
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    await d.idle();
+    spy.mockRestore();
+    // the hand-out committed but its assign never went out: the link is closed so the agent says what it runs
+    expect(link.closed?.code).toBe(CloseCode.lost);
+    expect(link.of('assign')).toEqual([]);
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'running', attempts: 1 });
+    d.agentDisconnected('n1', link, false);
+    const again = await connect('n1', { pull: 1 });
+    // its hello lacks the attempt: an orphan, given up a lost-interval later; the job runs again
+    clock.advance(2000);
+    d.agentMessage('n1', again, { type: 'heartbeat', health: {}, running: [] });
+    clock.advance(1001);
+    d.tick();
+    await d.idle();
+    expect(again.of('assign').map((a) => a.jobId)).toEqual([job!.id]);
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'running', attempts: 2 });
   });
 
   it('a node removed while the store refused the delete, then added again, is not deleted by the kept write', async () => {

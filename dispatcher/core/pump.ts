@@ -3,7 +3,7 @@
  * written in ONE awaited store transaction, and only after it committed is memory updated and
  * the outbox (acks, assigns) sent, one corked write per agent. At most one pump is in flight
  * (context.ts coalesces requests into one follow-up). A failed commit acks nothing, undoes the
- * hand-out and resyncs from the store.
+ * hand-out and resyncs from the store; a commit memory cannot apply sends what it queued and resyncs.
  */
 import { CloseCode } from '../../common/protocol.ts';
 import type { AgentLink } from '../node-runtime.ts';
@@ -47,8 +47,21 @@ export class Pump {
       await this.resync(now, this.results.pendingLinks(batch));
       return;
     }
-    this.results.apply(batch, written.results, now);
-    this.assignment.apply(handOut, written.started, now);
+    try {
+      this.results.apply(batch, written.results, now);
+      this.assignment.apply(handOut, written.started, now);
+    } catch (e) {
+      // Committed, but memory could not take it (a bug, e.g. an illegal transition): what was
+      // queued matches the commit and goes out; memory is rebuilt from the store, and the agents of
+      // this batch reconnect, so a result left unacked or an assign left unsent is reconciled by
+      // their hello (resent result → stale and acked; a running attempt the agent lacks → orphan).
+      ctx.log.error({ err: e }, 'committed, but the in-memory view could not apply it; resyncing from the store');
+      this.send();
+      const links = this.results.pendingLinks(batch);
+      for (const h of handOut) if (h.link) links.add(h.link);
+      await this.resync(now, links);
+      return;
+    }
     this.send();
   }
 
