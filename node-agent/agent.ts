@@ -16,6 +16,7 @@ import type { Logger } from '../common/logger.ts';
 import { CloseCode, PROTOCOL_VERSION, parseDispatcherMessage, type AgentMessage, type Health, type NodeIdentity, type ResultBody } from '../common/protocol.ts';
 import { realTimer, type AgentEvents, type AgentOptions, type AgentStats, type Msg, type ReconnectTimer } from './agent-types.ts';
 import { DEFAULT_BACKOFF, reconnectDelay, type BackoffOptions } from './backoff.ts';
+import { BootReporter, dispatcherSilent } from './link-health.ts';
 import { runDispatcherCommand } from './node-commands.ts';
 import { fitResult } from './result-size.ts';
 import { ShellSessions } from './shell.ts';
@@ -42,15 +43,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private welcomedAt: number | undefined;
   /** Boot id of the last hello; the boot report is sent once per process, after the first welcome. */
   private helloBootId: string | undefined;
-  /**
-   * The boot report counts as delivered once the connection that carried it stayed up for
-   * stableAfterMs: a link that dies right after the welcome (a starved guest's timers, a master
-   * killed mid-start) may have lost it, so the next welcome sends it again (the dispatcher keeps one per boot id).
-   */
-  private bootReportDelivered = false;
+  private readonly bootReport: BootReporter<WebSocket>;
   /** When the heartbeat timer last ran (a late tick means this process was starved). */
   private lastTickAt: number | undefined;
-  private bootReportOn: { readonly ws: WebSocket; readonly at: number } | undefined;
   private lastSeen = 0;
   private closeReason: 'refused' | 'replaced' | undefined;
   private heartbeatBusy = false;
@@ -71,6 +66,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.clock = o.clock ?? systemClock;
     this.timer = o.reconnectTimer ?? realTimer;
     this.log = o.log;
+    const stableAfterMs = o.stableAfterMs ?? 10_000;
+    this.bootReport = new BootReporter({ stableAfterMs, build: o.bootReport, send: (r) => this.send({ type: 'boot-report', ...r }), log: this.log });
   }
 
   /** Effective slots: the dispatcher's count, capped locally. */
@@ -183,12 +180,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (code === CloseCode.replaced) this.closeReason = 'replaced';
     const upFor = this.welcomedAt === undefined ? 0 : this.clock.now() - this.welcomedAt;
     this.welcomedAt = undefined;
-    const stableAfterMs = this.o.stableAfterMs ?? 10_000;
-    if (wasReady && upFor >= stableAfterMs) this.failures = 0;
-    if (this.bootReportOn?.ws === ws) {
-      if (this.clock.now() - this.bootReportOn.at >= stableAfterMs) this.bootReportDelivered = true;
-      this.bootReportOn = undefined;
-    }
+    if (wasReady && upFor >= (this.o.stableAfterMs ?? 10_000)) this.failures = 0;
+    this.bootReport.closed(ws, this.clock.now());
     (wasReady ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log))({ code, reason }, 'disconnected from the dispatcher');
     this.emit('disconnected', { code, reason });
     if (!this.stopped) this.scheduleReconnect();
@@ -293,7 +286,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     this.log.info({ node: m.node, slots: this.slots, heartbeatMs: m.heartbeatMs, resending: this.unacked.size }, 'welcomed by the dispatcher');
     this.emit('welcome', m);
-    this.sendBootReport(m.serverTime);
+    if (this.ws) this.bootReport.welcomed(this.ws, this.helloBootId, m.serverTime, this.clock.now());
     for (const result of this.unacked.values()) this.send({ type: 'result', result });
     void this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
@@ -313,14 +306,11 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async heartbeat(): Promise<void> {
     const ws = this.ws;
     if (!this.ready || !ws || this.heartbeatBusy) return;
-    // A tick long after the one before means this process was starved (a guest's vCPU descheduled,
-    // a swap storm): frames that came meanwhile are still unread (timers run before I/O), so this
-    // tick does not judge the dispatcher silent; the next one does.
-    const now = this.clock.now();
-    const starved = this.lastTickAt !== undefined && now - this.lastTickAt > 2 * this.heartbeatMs + 1000;
-    this.lastTickAt = now;
     // A dispatcher that vanished without a FIN (power cut) is noticed here, not by TCP minutes later.
-    if (!starved && now - this.lastSeen > Math.max(3 * this.heartbeatMs, 5000)) {
+    const now = this.clock.now();
+    const silent = dispatcherSilent({ now, lastSeen: this.lastSeen, lastTickAt: this.lastTickAt, heartbeatMs: this.heartbeatMs });
+    this.lastTickAt = now;
+    if (silent) {
       this.log.warn({ silentMs: this.clock.now() - this.lastSeen }, 'dispatcher silent; reconnecting');
       ws.terminate();
       return;
@@ -379,19 +369,6 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.record(result, discarded);
       this.topUpCredits();
     });
-  }
-
-  /** Placed on the dispatcher's clock (welcome.serverTime): a Pi without RTC may still think it is 1970. */
-  private sendBootReport(serverTime: number): void {
-    const ws = this.ws;
-    if (this.bootReportDelivered || !ws || !this.o.bootReport || this.helloBootId === undefined) return;
-    const report = this.o.bootReport(this.helloBootId, serverTime);
-    // nothing to send (no kernel log here) is not retried
-    if (!report) this.bootReportDelivered = true;
-    else if (this.send({ type: 'boot-report', ...report })) {
-      this.bootReportOn = { ws, at: this.clock.now() };
-      this.log.info({ milestones: report.milestones.length, kernelLogLines: report.kernelLog.length, dropped: report.droppedLines }, 'boot report sent');
-    }
   }
 
   /** Keeps a result until acked and sends it now if the link is up (else after the next welcome). */
