@@ -16,7 +16,7 @@ import type { Logger } from '../common/logger.ts';
 import { CloseCode, PROTOCOL_VERSION, parseDispatcherMessage, type AgentMessage, type Health, type NodeIdentity, type ResultBody } from '../common/protocol.ts';
 import { realTimer, type AgentEvents, type AgentOptions, type AgentStats, type Msg, type ReconnectTimer } from './agent-types.ts';
 import { DEFAULT_BACKOFF, reconnectDelay, type BackoffOptions } from './backoff.ts';
-import { BootReporter, dispatcherSilent } from './link-health.ts';
+import { BootReporter, SilenceWatch } from './link-health.ts';
 import { runDispatcherCommand } from './node-commands.ts';
 import { fitResult } from './result-size.ts';
 import { ShellSessions } from './shell.ts';
@@ -41,11 +41,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   private reconnectHandle: unknown;
   private failures = 0;
   private welcomedAt: number | undefined;
-  /** Boot id of the last hello; the boot report is sent once per process, after the first welcome. */
+  /** Boot id of the last hello (the boot report's; link-health.ts). */
   private helloBootId: string | undefined;
   private readonly bootReport: BootReporter<WebSocket>;
-  /** When the heartbeat timer last ran (a late tick means this process was starved). */
-  private lastTickAt: number | undefined;
+  private readonly silence = new SilenceWatch();
   private lastSeen = 0;
   private closeReason: 'refused' | 'replaced' | undefined;
   private heartbeatBusy = false;
@@ -272,7 +271,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (m.protocol !== PROTOCOL_VERSION) this.log.warn({ ours: PROTOCOL_VERSION, theirs: m.protocol }, 'dispatcher speaks another protocol version');
     this.ready = true;
     this.welcomedAt = this.clock.now();
-    this.lastTickAt = undefined;
+    this.silence.reset();
     this.heartbeatMs = m.heartbeatMs;
     this.dispatcherSlots = m.slots;
     this.credits = 0;
@@ -305,16 +304,15 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private async heartbeat(): Promise<void> {
     const ws = this.ws;
-    if (!this.ready || !ws || this.heartbeatBusy) return;
-    // A dispatcher that vanished without a FIN (power cut) is noticed here, not by TCP minutes later.
-    const now = this.clock.now();
-    const silent = dispatcherSilent({ now, lastSeen: this.lastSeen, lastTickAt: this.lastTickAt, heartbeatMs: this.heartbeatMs });
-    this.lastTickAt = now;
-    if (silent) {
+    if (!this.ready || !ws) return;
+    // A dispatcher that vanished without a FIN (power cut) is noticed here, not by TCP minutes later
+    // (judged at every tick, also while a slow health read is still busy).
+    if (this.silence.tick(this.clock.now(), this.lastSeen, this.heartbeatMs)) {
       this.log.warn({ silentMs: this.clock.now() - this.lastSeen }, 'dispatcher silent; reconnecting');
       ws.terminate();
       return;
     }
+    if (this.heartbeatBusy) return;
     this.heartbeatBusy = true;
     try {
       let health: Health = {};

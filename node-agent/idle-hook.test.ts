@@ -52,6 +52,18 @@ describe('IdleHook', () => {
     expect(runs).toBe(1);
   });
 
+  it('arm() at start counts as a last job ending when nothing runs (an agent restarted under killed jobs)', () => {
+    const timers = manualTimers();
+    let runs = 0;
+    const hook = new IdleHook(() => runs++, 60_000, timers);
+    hook.arm();
+    timers.fire();
+    expect(runs).toBe(1);
+    hook.started(1);
+    hook.arm(); // a job runs: nothing armed
+    expect(timers.pending.size).toBe(0);
+  });
+
   it('afterMs 0 runs at once; an unknown or repeated end does nothing; cancel drops a pending run', () => {
     const timers = manualTimers();
     let runs = 0;

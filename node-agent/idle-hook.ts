@@ -30,7 +30,12 @@ export class IdleHook {
   }
 
   finished(attemptId: number): void {
-    if (!this.running.delete(attemptId) || this.running.size > 0) return;
+    if (this.running.delete(attemptId)) this.arm();
+  }
+
+  /** Counts as the end of the last job when nothing runs (the agent's start). */
+  arm(): void {
+    if (this.running.size > 0) return;
     this.cancel();
     if (this.afterMs <= 0) this.run();
     else

@@ -9,16 +9,38 @@ import type { BootReport } from './boot-report.ts';
  * The heartbeat tick's judgement. A dispatcher that vanished without a FIN (power cut) is silent
  * once nothing came from it for 3 heartbeats (at least 5 s). A tick that comes long after the one
  * before means this process was starved (a guest's vCPU descheduled, a swap storm): frames that
- * came meanwhile are still unread (timers run before I/O), so that tick does not judge; the next does.
+ * came meanwhile are still unread (timers run before I/O), so that tick does not judge ('late');
+ * the next one does, late or not (a process late at every tick is still judged).
  */
-export function dispatcherSilent(o: {
+export function tickVerdict(o: {
   readonly now: number;
   readonly lastSeen: number;
   readonly lastTickAt: number | undefined;
   readonly heartbeatMs: number;
-}): boolean {
-  const starved = o.lastTickAt !== undefined && o.now - o.lastTickAt > 2 * o.heartbeatMs + 1000;
-  return !starved && o.now - o.lastSeen > Math.max(3 * o.heartbeatMs, 5000);
+  readonly skippedLast: boolean;
+}): 'ok' | 'late' | 'silent' {
+  const late = o.lastTickAt !== undefined && o.now - o.lastTickAt > 2 * o.heartbeatMs + 1000;
+  if (late && !o.skippedLast) return 'late';
+  return o.now - o.lastSeen > Math.max(3 * o.heartbeatMs, 5000) ? 'silent' : 'ok';
+}
+
+/** tickVerdict over the ticks of one link (reset at each welcome). */
+export class SilenceWatch {
+  private lastTickAt: number | undefined;
+  private skippedLast = false;
+
+  /** True when the dispatcher counts as silent at this tick. */
+  tick(now: number, lastSeen: number, heartbeatMs: number): boolean {
+    const verdict = tickVerdict({ now, lastSeen, lastTickAt: this.lastTickAt, heartbeatMs, skippedLast: this.skippedLast });
+    this.lastTickAt = now;
+    this.skippedLast = verdict === 'late';
+    return verdict === 'silent';
+  }
+
+  reset(): void {
+    this.lastTickAt = undefined;
+    this.skippedLast = false;
+  }
 }
 
 /**

@@ -69,8 +69,9 @@ export async function run(argv: string[]): Promise<number | undefined> {
   }
   log.info({ isolation }, 'job isolation');
   // The image's hooks (image/rootfs/agent-loop): function jobs run PICLUSTER_AGENT_JOB_NODE (its node
-  // that fetches the full ICU data first) and PICLUSTER_AGENT_ON_IDLE runs each time the last running
-  // job ends (drops that data again). image/build/icu-data.ts.
+  // that fetches the full ICU data first) and PICLUSTER_AGENT_ON_IDLE runs once no job has run for
+  // PICLUSTER_AGENT_IDLE_AFTER_MS (drops that data again; node-agent/idle-hook.ts), also after a
+  // start with nothing running (an agent restarted under running jobs). image/build/icu-data.ts.
   const jobNode = process.env.PICLUSTER_AGENT_JOB_NODE || undefined;
   const onIdle = process.env.PICLUSTER_AGENT_ON_IDLE || undefined;
   const idleAfterMs = idleAfter(process.env.PICLUSTER_AGENT_IDLE_AFTER_MS, log);
@@ -130,6 +131,8 @@ export async function run(argv: string[]): Promise<number | undefined> {
   if (idleHook) {
     agent.on('job-started', (e) => idleHook.started(e.attemptId));
     agent.on('job-finished', (e) => idleHook.finished(e.result.attemptId));
+    // an agent restarted (agent-loop) after its jobs were killed: their release was dropped with it
+    idleHook.arm();
   }
   log.info(
     { version: AGENT_VERSION, dispatcher: opts.dispatcher, sources: opts.sources, slotsCap: opts.slots ?? null, workDir, watchdog: opts.watchdog ?? null },
@@ -183,17 +186,15 @@ if (isMainModule()) {
   );
 }
 
-/** Runs the on-idle command (sh -c) in the background; its failure is logged, never thrown. */
-/** PICLUSTER_AGENT_IDLE_AFTER_MS: a whole number of ms (default 0: at once). */
+/** PICLUSTER_AGENT_IDLE_AFTER_MS: a whole number of ms (default 0: at once), at most a timer's 2^31 − 1. */
 function idleAfter(raw: string | undefined, log: ReturnType<typeof createLogger>): number {
   if (raw === undefined || raw === '') return 0;
-  const ms = Number(raw);
-  if (Number.isSafeInteger(ms) && ms >= 0) return ms;
+  if (/^\d{1,10}$/.test(raw)) return Math.min(Number(raw), 2 ** 31 - 1);
   log.warn({ PICLUSTER_AGENT_IDLE_AFTER_MS: raw }, 'not a whole number of milliseconds; the on-idle command runs at once');
   return 0;
 }
 
-/** Its output goes where the agent's does (the console on a netbooted node). */
+/** Runs the on-idle command (sh -c) in the background; its failure is logged, never thrown. Its output goes where the agent's does (the console on a netbooted node). */
 function runIdleCommand(command: string, log: ReturnType<typeof createLogger>): void {
   const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('error', (err) => log.warn({ command, err: err.message }, 'on-idle command did not start'));

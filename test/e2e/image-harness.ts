@@ -261,8 +261,10 @@ export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, r
   });
   // the full data is dropped once no job has run for picluster.icu_keep seconds (the console says
   // so); the agent's own node has only root + English ICU
-  const afterFn = guest.lines.length;
-  await guest.waitForLine(/picluster icu-data: full ICU data dropped/, 60_000, afterFn);
+  // (after the agent's console line that ends the function job: an earlier job's release may be
+  // on the console before it, and this one may come before the master has answered the wait)
+  const fnEnded = await guest.waitForLine(new RegExp(`"jobId":${fnJob.id}[,}].*"msg":"job finished"`), 60_000);
+  await guest.waitForLine(/picluster icu-data: full ICU data dropped/, 60_000, guest.lines.indexOf(fnEnded) + 1);
   const icuJob = await submit({
     name: 'image-e2e-icu',
     argv: [
