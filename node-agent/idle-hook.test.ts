@@ -52,15 +52,16 @@ describe('IdleHook', () => {
     expect(runs).toBe(1);
   });
 
-  it('arm() at start counts as a last job ending when nothing runs (an agent restarted under killed jobs)', () => {
+  it('flush() (the agent stops) runs a pending run at once, and nothing when none is pending', () => {
     const timers = manualTimers();
     let runs = 0;
     const hook = new IdleHook(() => runs++, 60_000, timers);
-    hook.arm();
-    timers.fire();
-    expect(runs).toBe(1);
+    hook.flush();
+    expect(runs).toBe(0);
     hook.started(1);
-    hook.arm(); // a job runs: nothing armed
+    hook.finished(1);
+    hook.flush();
+    expect(runs).toBe(1);
     expect(timers.pending.size).toBe(0);
   });
 

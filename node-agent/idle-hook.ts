@@ -30,12 +30,7 @@ export class IdleHook {
   }
 
   finished(attemptId: number): void {
-    if (this.running.delete(attemptId)) this.arm();
-  }
-
-  /** Counts as the end of the last job when nothing runs (the agent's start). */
-  arm(): void {
-    if (this.running.size > 0) return;
+    if (!this.running.delete(attemptId) || this.running.size > 0) return;
     this.cancel();
     if (this.afterMs <= 0) this.run();
     else
@@ -45,7 +40,13 @@ export class IdleHook {
       }, this.afterMs);
   }
 
-  /** The agent stops: nothing runs later. */
+  /** The agent stops: a pending run happens now (its jobs were killed), not never. */
+  flush(): void {
+    if (this.pending === undefined) return;
+    this.cancel();
+    this.run();
+  }
+
   cancel(): void {
     if (this.pending === undefined) return;
     this.timers.clear(this.pending);

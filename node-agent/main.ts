@@ -70,8 +70,8 @@ export async function run(argv: string[]): Promise<number | undefined> {
   log.info({ isolation }, 'job isolation');
   // The image's hooks (image/rootfs/agent-loop): function jobs run PICLUSTER_AGENT_JOB_NODE (its node
   // that fetches the full ICU data first) and PICLUSTER_AGENT_ON_IDLE runs once no job has run for
-  // PICLUSTER_AGENT_IDLE_AFTER_MS (drops that data again; node-agent/idle-hook.ts), also after a
-  // start with nothing running (an agent restarted under running jobs). image/build/icu-data.ts.
+  // PICLUSTER_AGENT_IDLE_AFTER_MS (drops that data again; node-agent/idle-hook.ts), at once when the
+  // agent stops with one pending. image/build/icu-data.ts.
   const jobNode = process.env.PICLUSTER_AGENT_JOB_NODE || undefined;
   const onIdle = process.env.PICLUSTER_AGENT_ON_IDLE || undefined;
   const idleAfterMs = idleAfter(process.env.PICLUSTER_AGENT_IDLE_AFTER_MS, log);
@@ -131,8 +131,6 @@ export async function run(argv: string[]): Promise<number | undefined> {
   if (idleHook) {
     agent.on('job-started', (e) => idleHook.started(e.attemptId));
     agent.on('job-finished', (e) => idleHook.finished(e.result.attemptId));
-    // an agent restarted (agent-loop) after its jobs were killed: their release was dropped with it
-    idleHook.arm();
   }
   log.info(
     { version: AGENT_VERSION, dispatcher: opts.dispatcher, sources: opts.sources, slotsCap: opts.slots ?? null, workDir, watchdog: opts.watchdog ?? null },
@@ -157,7 +155,8 @@ export async function run(argv: string[]): Promise<number | undefined> {
   });
   log.info({ signal }, 'agent stopping');
   await agent.stop();
-  idleHook?.cancel();
+  // the jobs were killed: a release still waiting for its time runs now, not never
+  idleHook?.flush();
   await cgroups?.close();
   if (ownWorkDir) rmSync(workDir, { recursive: true, force: true });
   log.info('agent stopped');
