@@ -113,7 +113,9 @@ export class NodeRegistry {
     node.persistedAt = now;
     // A delete of the same name still kept from a failed write (removed, then added again while
     // the disk was full) would run after this save and lose the node: this save supersedes it.
-    this.ctx.storeRetry.forget(`delete:${node.name}`);
+    // Only for a node added again (addNode clears the mark first): a resync rebuilding a removed
+    // node's attempts must not undo its removal.
+    if (!this.isRemoved(node.name)) this.ctx.storeRetry.forget(`delete:${node.name}`);
     // A refused write (disk full) is kept and retried from tick() with the record as it is then.
     this.ctx.storeRetry.run(`node:${node.name}`, () => this.ctx.store.saveNode(node.record));
   }
