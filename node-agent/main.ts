@@ -195,7 +195,14 @@ function idleAfter(raw: string | undefined, log: ReturnType<typeof createLogger>
 
 /** Runs the on-idle command (sh -c) in the background; its failure is logged, never thrown. Its output goes where the agent's does (the console on a netbooted node). */
 function runIdleCommand(command: string, log: ReturnType<typeof createLogger>): void {
-  const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit'] });
+  let child;
+  try {
+    // (called from a timer: a synchronous spawn failure must not end the agent)
+    child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch (err) {
+    log.warn({ command, err: (err as Error).message }, 'on-idle command did not start');
+    return;
+  }
   child.on('error', (err) => log.warn({ command, err: err.message }, 'on-idle command did not start'));
   child.on('exit', (code) => code !== 0 && log.warn({ command, code }, 'on-idle command failed'));
   child.unref();
