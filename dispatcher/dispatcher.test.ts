@@ -489,6 +489,34 @@ describe('Dispatcher: review regressions', () => {
     expect(d.getNode('n1').name).toBe('n1');
   });
 
+  it("a resync that rebuilds a removed node's running attempt does not write the node back", async () => {
+    const store = new MemoryStore();
+    const { d, connect } = await setup(store);
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
+    const link = await connect('n1', { pull: 1 });
+    expect(link.of('assign')).toHaveLength(1);
+    const real = store.endAttempt.bind(store);
+    let fail = true;
+    let refused = 0;
+    store.endAttempt = (end) => {
+      if (fail) throw new Error(`SQLITE_FULL ${++refused}`);
+      return real(end);
+    };
+    d.removeNode('n1'); // its attempt's end is refused: the resync finds it running on n1 again
+    await d.idle();
+    expect(store.getNode('n1')).toBeUndefined();
+    expect(refused).toBe(1); // tried again at the tick, not in a loop of pumps
+    d.tick();
+    await d.idle();
+    expect(refused).toBe(2);
+    fail = false;
+    d.tick();
+    await d.idle();
+    expect(store.getNode('n1')).toBeUndefined();
+    expect((await d.getJob(job!.id)).state).toBe('queued');
+    expect(() => d.getNode('n1')).toThrow(/n1/); // the node the resync rebuilt left the view again
+  });
+
   it('a removed node cannot rejoin with its token until it is added again', async () => {
     const { d, connect } = await setup();
     await connect('n1', { pull: 0 });

@@ -10,6 +10,8 @@ import type { NodeView } from './views.ts';
 export interface AgentLink {
   send(message: DispatcherMessage): void;
   close(code: number, reason: string): void;
+  /** False once the link is closing or closed (frames still arriving on it are ignored); absent: always open. */
+  readonly open?: boolean;
   /** Optional write batching: frames sent between cork() and uncork() leave in one write. */
   cork?(): void;
   uncork?(): void;

@@ -32,6 +32,47 @@ describe('StoreRetry', () => {
     expect(events).toEqual(['failed:1', 'failed:2', 'failed:2', 'ok']);
   });
 
+  it('a write that goes through supersedes a kept write of its key asked for before it, never one asked for after it', async () => {
+    const { r, events } = setup();
+    const rows: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    // a delete in flight that the store refuses once the save behind it has been asked for
+    const del = r.run('node:a', async () => {
+      await gate;
+      throw new Error('SQLITE_FULL');
+    });
+    const save = r.run('node:a', () => rows.push('save'));
+    release();
+    expect(await del).toBe(false);
+    expect(await save).toBe(true);
+    expect(r.size).toBe(0); // the kept delete is moot: the save came after it
+    expect(events).toEqual(['failed:1', 'ok']);
+    await r.retry();
+    expect(rows).toEqual(['save']);
+
+    // A kept write asked for after the one in flight stays kept (it carries newer state).
+    let full = true;
+    let slow!: () => void;
+    const slowGate = new Promise<void>((res) => (slow = res));
+    const first = r.run('node:b', async () => {
+      await slowGate;
+      rows.push('b1');
+    });
+    const failing = r.run('node:b', () => {
+      if (full) throw new Error('SQLITE_FULL');
+      rows.push('b2');
+    });
+    slow();
+    expect(await first).toBe(true);
+    expect(await failing).toBe(false);
+    expect(r.size).toBe(1);
+    full = false;
+    await r.retry();
+    expect(rows).toEqual(['save', 'b1', 'b2']);
+    expect(r.size).toBe(0);
+  });
+
   it('is bounded: past maxPending the oldest droppable rows are given up, keyed writes never', async () => {
     const { r } = setup(3);
     const fail = () => {

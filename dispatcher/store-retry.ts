@@ -19,11 +19,14 @@ export interface StoreRetryHooks {
 interface Kept {
   readonly write: () => unknown;
   readonly droppable: boolean;
+  /** When its write was asked for (run's call order): a later write of the key that went through supersedes it. */
+  readonly order: number;
 }
 
 export class StoreRetry {
   private readonly pending = new Map<string, Kept>();
   private seq = 0;
+  private order = 0;
   private dropped = 0;
   /** Writes run one after another, in the order they were asked for (a PostgreSQL pool would reorder them). */
   private tail: Promise<unknown> = Promise.resolve();
@@ -49,18 +52,22 @@ export class StoreRetry {
    * Runs `write` (sync or returning a Promise) after the writes asked for before it — at once when
    * none is in flight, so an embedded store writes before this returns; on failure calls `undo`
    * (rebuild what the failed write left half-done in memory) and keeps `write` for `retry()`. A
-   * `key` of undefined makes a unique, droppable entry. Resolves true when the write went through.
+   * `key` of undefined makes a unique, droppable entry. Resolves true when the write went through;
+   * a kept write of the same key asked for before it is then forgotten (this one superseded it:
+   * a node's save after its delete failed in flight, for one).
    */
   run(key: string | undefined, write: () => unknown, undo?: () => unknown): Promise<boolean> {
     const k = key ?? `#${++this.seq}`;
+    const order = ++this.order;
     // A newer write of the same key replaces an older kept one (it carries the newest state).
     if (this.pending.size > 0 && key !== undefined && this.pending.has(k)) {
-      this.pending.set(k, { write, droppable: false });
+      this.pending.set(k, { write, droppable: false, order });
       return Promise.resolve(false);
     }
     const attempt = async (): Promise<boolean> => {
       try {
         await write();
+        this.superseded(k, order);
         return true;
       } catch (e) {
         try {
@@ -68,7 +75,7 @@ export class StoreRetry {
         } catch (u) {
           this.log.error({ err: u }, 'could not roll back the in-memory view after a failed store write');
         }
-        this.keep(k, { write, droppable: key === undefined });
+        this.keep(k, { write, droppable: key === undefined, order });
         this.hooks.failed(this.pending.size, e);
         return false;
       }
@@ -113,6 +120,18 @@ export class StoreRetry {
       if (this.pending.get(k) === kept) this.pending.delete(k);
     }
     if (this.pending.size > 0) return; // the next round writes what came in meanwhile
+    this.recovered();
+  }
+
+  /** A write asked for as `order` went through: a kept write of its key asked for earlier is moot. */
+  private superseded(k: string, order: number): void {
+    const kept = this.pending.get(k);
+    if (!kept || kept.order > order) return;
+    this.pending.delete(k);
+    if (this.pending.size === 0 && !this.retrying) this.recovered();
+  }
+
+  private recovered(): void {
     this.log.warn({}, 'the store accepts writes again; kept writes were committed');
     this.hooks.recovered();
   }

@@ -63,6 +63,10 @@ export class AgentSessions {
       // The node rebooted: nothing it ran before survives.
       this.results.failAttempts(node, [...node.running], 'node-lost', 'node rebooted', now);
       abandon.push(...hello.running);
+    } else if (ctx.resyncDue) {
+      // Memory is being rebuilt from the store: this agent's attempts are reconciled with the
+      // rebuilt view, at the hello it sends after the resync closed this link (pump.ts).
+      ctx.hellosDuringResync.add(link);
     } else {
       const agentRunning = new Set(hello.running);
       for (const id of hello.running) if (!node.running.has(id)) abandon.push(id);
@@ -119,11 +123,15 @@ export class AgentSessions {
     return { ok: true, node: name };
   }
 
-  /** Any frame after hello. Frames from a replaced link are ignored. */
+  /**
+   * Any frame after hello. Frames from a replaced link, or from one being closed (a pull there
+   * would give credit for assigns that cannot reach the agent), are ignored: its agent reconnects
+   * and says again what matters (running attempts, unacked results).
+   */
   message(name: string, link: AgentLink, msg: AgentMessage): void {
     const { ctx, registry } = this;
     const node = registry.nodes.get(name);
-    if (!node || node.link !== link) return;
+    if (!node || node.link !== link || link.open === false) return;
     const now = ctx.clock.now();
     node.deadline = now + ctx.lostAfterMs;
     node.update({ lastSeenAt: now });

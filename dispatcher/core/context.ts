@@ -110,9 +110,16 @@ export class DispatcherContext {
   /**
    * A failed commit's resync has not completed: the in-memory view (running attempts, queue) is
    * not the store's. Every pump resyncs first until one succeeds; the failed commit's node failures are
-   * claimed again by the resync that succeeds (Results.retryFailed).
+   * claimed again at the first tick after a resync succeeded (Results.retryFailed): a store that
+   * refuses every commit (disk full) is then tried once a tick, not in a loop of pumps.
    */
   resyncDue = false;
+  /**
+   * Links whose hello came while resyncDue: it was not reconciled against a view that the resync
+   * is replacing (no abandons, no orphans); the resync that succeeds closes them, and their agents
+   * say hello again to the rebuilt view.
+   */
+  readonly hellosDuringResync = new Set<AgentLink>();
   /** Handler-side store writes that failed (disk full, busy) are kept here and retried from tick(). */
   readonly storeRetry: StoreRetry;
 

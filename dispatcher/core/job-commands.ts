@@ -115,10 +115,11 @@ export class JobCommands {
         const reason = `cancelled by ${actor}`;
         const run = ctx.running.get(job.currentAttemptId);
         const handing = ctx.handingOut.get(id);
-        if (!markedInStore || (!run && !handing)) {
+        if (!markedInStore || ctx.resyncDue || (!run && !handing)) {
           // Its attempt's end is claimed (a result, a lost node) and being committed, or waits for
-          // the next pump: run that pump (or join it); the job is then queued again (and cancelled
-          // here) or finished.
+          // the next pump, or memory is being rebuilt from the store: run that pump (or join it);
+          // the job is then queued again (and cancelled here), finished, or running in the
+          // rebuilt view (and its agent told here).
           await ctx.pumpNow();
           job = await this.getJob(id);
           continue;

@@ -111,13 +111,14 @@ export class NodeRegistry {
 
   persistNode(node: RuntimeNode, now: number): void {
     node.persistedAt = now;
-    // A delete of the same name still kept from a failed write (removed, then added again while
-    // the disk was full) would run after this save and lose the node: this save supersedes it.
-    // Only for a node added again (addNode clears the mark first): a resync rebuilding a removed
-    // node's attempts must not undo its removal.
-    if (!this.isRemoved(node.name)) this.ctx.storeRetry.forget(`delete:${node.name}`);
+    // A removed node's record stays deleted until it is added again (addNode clears the mark
+    // first): a resync that rebuilds its attempts in memory must not write it back.
+    if (this.isRemoved(node.name)) return;
     // A refused write (disk full) is kept and retried from tick() with the record as it is then.
-    this.ctx.storeRetry.run(`node:${node.name}`, () => this.ctx.store.saveNode(node.record));
+    // The save and the delete of a node share one key, so the newest of them is what the store
+    // ends with: a delete kept from a refused write (removed, then added again while the disk was
+    // full) is replaced by the save, or superseded when the save goes through after it.
+    this.ctx.storeRetry.run(recordKey(node.name), () => this.ctx.store.saveNode(node.record));
   }
 
   /** Removed by an operator: the node's agent may not rejoin until it is added again. */
@@ -135,7 +136,9 @@ export class NodeRegistry {
   /** Forgets a node (its pending save too) and deletes its record, in order with the other handler writes. */
   deleteNode(name: string): void {
     this.nodes.delete(name);
-    this.ctx.storeRetry.forget(`node:${name}`);
-    this.ctx.storeRetry.run(`delete:${name}`, () => this.ctx.store.deleteNode(name));
+    this.ctx.storeRetry.run(recordKey(name), () => this.ctx.store.deleteNode(name));
   }
 }
+
+/** The StoreRetry key of a node's record: its saves and its delete. */
+const recordKey = (name: string): string => `node:${name}`;

@@ -7,12 +7,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../common/clock.ts';
 import { silentLogger } from '../../common/logger.ts';
-import { PROTOCOL_VERSION, type DispatcherMessage } from '../../common/protocol.ts';
+import { CloseCode, PROTOCOL_VERSION, type DispatcherMessage } from '../../common/protocol.ts';
 import { deriveNodeToken } from '../../common/tokens.ts';
 import { Dispatcher } from '../dispatcher.ts';
+import { Assignment } from './assignment.ts';
+import { Results } from './results.ts';
 import type { AgentLink } from '../node-runtime.ts';
 import { asyncStore } from '../store/async-adapter.ts';
 import { MemoryStore } from '../store/memory-store.ts';
@@ -29,6 +31,10 @@ class FakeLink implements AgentLink {
   }
   close(code: number): void {
     this.closed = code;
+  }
+  /** As the ws link: closing once the dispatcher closed it (frames still arriving are ignored). */
+  get open(): boolean {
+    return this.closed === undefined;
   }
   of<T extends DispatcherMessage['type']>(type: T): Extract<DispatcherMessage, { type: T }>[] {
     return this.sent.filter((m): m is Extract<DispatcherMessage, { type: T }> => m.type === type);
@@ -98,6 +104,30 @@ function dirtyMemory(mem: Store, gate: Gate): AsyncStore {
   return self as unknown as AsyncStore;
 }
 
+/** Holds the store's queuedJobs read (a resync's last read) once, until the returned release is called. */
+function holdQueuedRead(target: AsyncStore): { held: Promise<void>; release: () => void } {
+  const store = target as { -readonly [K in keyof AsyncStore]: AsyncStore[K] };
+  const queued = store.queuedJobs.bind(store);
+  let release!: () => void;
+  let readHeld!: () => void;
+  const held = new Promise<void>((r) => (readHeld = r));
+  const gate = new Promise<void>((r) => (release = r));
+  store.queuedJobs = async () => {
+    store.queuedJobs = queued;
+    readHeld();
+    await gate;
+    return queued();
+  };
+  return { held, release };
+}
+
+/** Resolves once the store has the job's cancel mark, and the cancel that marked it went on. */
+async function marked(store: AsyncStore, jobId: number): Promise<void> {
+  for (let i = 0; i < 100 && !(await store.getJob(jobId))?.cancelRequested; i++) await new Promise((r) => setImmediate(r));
+  expect((await store.getJob(jobId))?.cancelRequested).toBe(true);
+  await new Promise((r) => setImmediate(r));
+}
+
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -148,7 +178,7 @@ async function setup(kind: 'sqlite' | 'dirty') {
   const pull = (name: string, link: FakeLink, slots = 1) => d.agentMessage(name, link, { type: 'pull', slots });
   const result = (name: string, link: FakeLink, attemptId: number, jobId: number, outcome: 'succeeded' | 'cancelled' = 'succeeded') =>
     d.agentMessage(name, link, { type: 'result', result: { attemptId, jobId, outcome, exitCode: 0, startedAt: 0, durationMs: 1 } });
-  return { d, gate, store, hello, pull, result };
+  return { d, gate, store, clock, hello, pull, result };
 }
 
 describe.each(['sqlite', 'dirty'] as const)('the pump across its await (%s)', (kind) => {
@@ -367,6 +397,57 @@ describe('a commit that fails while events wait (sqlite: rolled back)', () => {
     expect(d.getNode('n1').running).toBe(0);
   });
 
+  it("a cancel asked while a failed commit's resync reads the store reaches the agent of a closed link at its hello", async () => {
+    const { d, gate, store, hello, pull, result } = await setup('sqlite');
+    await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }, { spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = hello('n1');
+    pull('n1', l1, 2);
+    await d.idle();
+    const [xj, xk] = l1.of('assign');
+    const read = holdQueuedRead(store);
+    gate.fail = true;
+    result('n1', l1, xk!.attemptId, xk!.jobId); // its commit fails: l1 is closed, memory is rebuilt
+    await read.held;
+    const cancelled = d.cancel(xj!.jobId); // marked in the store after the resync read the running jobs
+    await marked(store, xj!.jobId);
+    read.release();
+    expect(await cancelled).toMatchObject({ state: 'running', cancelRequested: true });
+    await d.idle();
+    d.agentDisconnected('n1', l1, false);
+    const l2 = hello('n1', [xj!.attemptId, xk!.attemptId]);
+    await d.idle();
+    expect(l2.of('cancel').map((c) => c.attemptId)).toEqual([xj!.attemptId]);
+  });
+
+  it('a hello while memory is rebuilt abandons nothing; its link is closed after the rebuild, and the next hello reconciles', async () => {
+    const { d, gate, store, hello, pull, result } = await setup('sqlite');
+    await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }, { spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = hello('n1');
+    pull('n1', l1, 2);
+    await d.idle();
+    const [xj, xk] = l1.of('assign');
+    const read = holdQueuedRead(store);
+    gate.fail = true;
+    result('n1', l1, xk!.attemptId, xk!.jobId); // its commit fails: l1 is closed, memory is rebuilt
+    await read.held;
+    d.agentDisconnected('n1', l1, false);
+    // the view being replaced lacks xk (its result was claimed): reconciled now, the agent would drop it
+    const l2 = hello('n1', [xj!.attemptId, xk!.attemptId]);
+    expect(l2.of('welcome')[0]!.abandon).toEqual([]);
+    read.release();
+    await d.idle();
+    expect(l2.closed).toBe(CloseCode.lost);
+    d.agentDisconnected('n1', l2, false);
+    const l3 = hello('n1', [xj!.attemptId, xk!.attemptId]);
+    expect(l3.of('welcome')[0]!.abandon).toEqual([]);
+    result('n1', l3, xk!.attemptId, xk!.jobId); // resent after the welcome
+    await d.idle();
+    expect(l3.of('result-ack').map((a) => a.attemptId)).toEqual([xk!.attemptId]);
+    expect((await d.getJob(xk!.jobId)).state).toBe('succeeded');
+    expect(await d.getJob(xj!.jobId)).toMatchObject({ state: 'running', attempts: 1 });
+    expect(d.getNode('n1').running).toBe(1);
+  });
+
   it('a node failure claimed while a commit fails is ended once after the resync, and holds no slot', async () => {
     const { d, gate, store, hello, pull, result } = await setup('sqlite');
     const [a, b] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]);
@@ -389,5 +470,87 @@ describe('a commit that fails while events wait (sqlite: rolled back)', () => {
     expect((await store.listAttempts(x2.jobId)).map((x) => x.state)).toEqual(['abandoned']);
     expect(await d.getJob(x2.jobId)).toMatchObject({ state: 'queued', abandons: 1 });
     expect([a!.id, b!.id].sort()).toEqual([x1.jobId, x2.jobId].sort());
+  });
+});
+
+/** A commit that memory cannot apply (a bug, made here by a throwing apply): memory is rebuilt from the store. */
+describe.each(['sqlite', 'dirty'] as const)('a committed pump that memory cannot apply (%s)', (kind) => {
+  it('closes the new link of an agent that reconnected during the commit; its hello reconciles the attempt and the job runs once more', async () => {
+    const { d, gate, store, clock, hello, pull } = await setup(kind);
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = hello('n1');
+    gate.hold();
+    const opened = gate.opening();
+    pull('n1', l1);
+    await opened;
+    d.agentDisconnected('n1', l1, false);
+    const l2 = hello('n1');
+    const spy = vi.spyOn(Assignment.prototype, 'apply').mockImplementationOnce(() => {
+      throw new Error('bug: illegal transition');
+    });
+    gate.release();
+    await d.idle();
+    spy.mockRestore();
+    expect(l2.closed).toBe(CloseCode.lost); // it lacks the committed attempt and would never hear of it
+    const [other] = await d.submit([{ spec: { kind: 'exec', argv: ['y'] } }]);
+    pull('n1', l2); // a pull on the link being closed gives no credit: an assign there would be lost
+    await d.idle();
+    expect(l2.of('assign')).toEqual([]);
+    d.agentDisconnected('n1', l2, false);
+    const l3 = hello('n1');
+    pull('n1', l3, 2);
+    await d.idle();
+    expect(l3.of('assign').map((a) => a.jobId)).toEqual([other!.id]);
+    clock.advance(2000);
+    d.agentMessage('n1', l3, { type: 'heartbeat', health: {}, running: [] });
+    clock.advance(1001);
+    d.tick(); // the attempt its hello lacked is given up a lost-interval later; the job goes out again
+    await d.idle();
+    expect(l3.of('assign').map((a) => a.jobId)).toEqual([other!.id, job!.id]);
+    expect((await store.listAttempts(job!.id)).map((a) => a.state)).toEqual(['abandoned', 'running']);
+  });
+
+  it('a cancel asked while memory is rebuilt waits for the rebuilt view and reaches the agent', async () => {
+    const { d, store, hello, pull } = await setup(kind);
+    const l1 = hello('n1');
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
+    // the resync's last read is held, so the cancel lands after the running attempts were read
+    const read = holdQueuedRead(store);
+    const spy = vi.spyOn(Assignment.prototype, 'apply').mockImplementationOnce(() => {
+      throw new Error('bug: illegal transition');
+    });
+    pull('n1', l1);
+    await read.held;
+    spy.mockRestore();
+    const cancelled = d.cancel(job!.id);
+    await marked(store, job!.id); // the cancel has marked the store and went on while memory is rebuilt
+    read.release();
+    expect(await cancelled).toMatchObject({ state: 'running', cancelRequested: true });
+    d.agentDisconnected('n1', l1, false);
+    const l2 = hello(
+      'n1',
+      (await store.listAttempts(job!.id)).map((a) => a.id),
+    );
+    await d.idle();
+    expect(l2.of('cancel').map((c) => c.attemptId)).toHaveLength(1);
+  });
+
+  it('a draining node whose last attempt ended in that commit is drained after the rebuild', async () => {
+    const { d, hello, pull, result } = await setup(kind);
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = hello('n1');
+    pull('n1', l1);
+    await d.idle();
+    const x = l1.of('assign')[0]!;
+    d.drain('n1');
+    expect(d.getNode('n1').state).toBe('draining');
+    const spy = vi.spyOn(Results.prototype, 'apply').mockImplementationOnce(() => {
+      throw new Error('bug: illegal transition');
+    });
+    result('n1', l1, x.attemptId, job!.id);
+    await d.idle();
+    spy.mockRestore();
+    expect((await d.getJob(job!.id)).state).toBe('succeeded');
+    expect(d.getNode('n1')).toMatchObject({ state: 'drained', running: 0 });
   });
 });

@@ -58,7 +58,13 @@ export class Pump {
       ctx.log.error({ err: e }, 'committed, but the in-memory view could not apply it; resyncing from the store');
       this.send();
       const links = this.results.pendingLinks(batch);
-      for (const h of handOut) if (h.link) links.add(h.link);
+      for (const h of handOut) {
+        if (h.link) links.add(h.link);
+        // the node's agent reconnected while the start was committed: its new link lacks the job
+        if (h.node.link) links.add(h.node.link);
+        // a cancel asked from here on waits for the resync (job-commands.ts), not for this hand-out
+        ctx.handingOut.delete(h.jobId);
+      }
       await this.resync(now, links);
       return;
     }
@@ -85,14 +91,25 @@ export class Pump {
     this.ctx.outbox = [];
     for (const link of links) link.close(CloseCode.lost, 'dispatcher could not commit; reconnect and resend');
     await loadRuntime(this.ctx, this.registry, now);
+    for (const link of this.ctx.hellosDuringResync) {
+      link.close(CloseCode.lost, 'dispatcher rebuilt its view while the agent joined; reconnect');
+      links.add(link);
+    }
+    this.ctx.hellosDuringResync.clear();
     this.results.releaseClaimed();
     this.ctx.resyncDue = false;
-    // The failed commit's node failures, now that the resync has put their attempts back (claimed
-    // any earlier, against a view without them, they would be dropped and their jobs never end).
-    this.results.retryFailed(now);
+    // The failed commit's node failures are claimed again at the next tick (Liveness), now that
+    // the resync has put their attempts back: claimed any earlier, against a view without them,
+    // they would be dropped and their jobs never end; claimed at once, a store that refuses
+    // every commit would be retried in a loop of pumps.
     for (const node of this.registry.nodes.values()) {
       // no credit for a link being closed here: an assign on it would be lost in flight
       if (node.link) node.credits = links.has(node.link) ? 0 : Math.max(0, node.slots - node.running.size);
+      // a drain whose last attempt ended in the commit that memory could not apply
+      if (node.state === 'draining' && node.running.size === 0) {
+        this.registry.setState(node, 'drained', 'drain finished: no jobs left', 'system');
+        this.registry.persistNode(node, now);
+      }
     }
   }
 }

@@ -143,13 +143,20 @@ export class Results {
     }
   }
 
-  /** After a resync succeeded: node failures whose commit failed are claimed again (the resync put their attempts back). */
+  /**
+   * After a resync succeeded (the tick): node failures whose commit failed are claimed again (the
+   * resync put their attempts back). A removed node that the resync rebuilt only to hold them
+   * leaves the view again once they are claimed.
+   */
   retryFailed(now: number): void {
+    if (this.failedAgain.length === 0) return;
     const again = this.failedAgain;
     this.failedAgain = [];
     for (const f of again) {
       const node = this.registry.nodes.get(f.node);
-      if (node) this.failAttempts(node, f.ids, f.state, f.reason, now);
+      if (!node) continue;
+      this.failAttempts(node, f.ids, f.state, f.reason, now);
+      if (this.registry.isRemoved(node.name) && node.running.size === 0) this.registry.nodes.delete(node.name);
     }
   }
 

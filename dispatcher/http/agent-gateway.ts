@@ -38,6 +38,9 @@ class WsLink implements AgentLink {
   send(message: DispatcherMessage): void {
     if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
   }
+  get open(): boolean {
+    return this.socket.readyState === this.socket.OPEN;
+  }
   close(code: number, reason: string): void {
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.socket.close(code, reason);
   }
