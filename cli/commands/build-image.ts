@@ -1,6 +1,7 @@
 /**
  * `picluster build-image [--arch arm64|amd64|all] [--out image/dist] [--cache image/.cache]
- *                        [--agent-entry file.ts] [--refresh] [--config picluster.yaml] [--package NAME]…`
+ *                        [--agent-entry file.ts] [--refresh] [--rebuild-runtime] [--config picluster.yaml]
+ *                        [--package NAME]…`
  * Builds the RAM-only netboot image (see image/README.md). Progress goes to stderr; the
  * last line on stdout is a one-line JSON summary per arch (image version, output sizes).
  */
@@ -22,6 +23,9 @@ const HELP = `usage: picluster build-image [options]
   --cache <dir>              download/build cache (default image/.cache)
   --agent-entry <file>       agent entry to bundle (default node-agent/main.ts)
   --refresh                  re-download the Debian package lists even if fresh
+  --rebuild-runtime          make the runtime squashfs and the layers afresh even when the
+                             cache has them (a reproducibility check: compare with a normal
+                             build; the image e2e does, and CI makes this one in the background)
   --config <file>            picluster.yaml whose image.packages lists the package layer
                              (default: ./picluster.yaml or PICLUSTER_CONFIG when present;
                              without one: python3-minimal, libpython3-stdlib)
@@ -39,6 +43,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
       cache: { type: 'string', default: DEFAULT_CACHE_DIR },
       'agent-entry': { type: 'string' },
       refresh: { type: 'boolean', default: false },
+      'rebuild-runtime': { type: 'boolean', default: false },
       config: { type: 'string' },
       package: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
@@ -70,6 +75,7 @@ export async function run(argv: string[]): Promise<number | undefined> {
       ...(values['agent-entry'] ? { agentEntry: values['agent-entry'] } : {}),
       progress: streamProgress(process.stderr, arch, BUILD_STEPS),
       ...(values.refresh ? { aptListsMaxAgeMs: 0 } : {}),
+      ...(values['rebuild-runtime'] ? { rebuildRuntime: true } : {}),
       packages,
     });
     const seconds = Number(((performance.now() - t0) / 1000).toFixed(1));

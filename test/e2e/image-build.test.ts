@@ -3,18 +3,25 @@
  * builds from the same (cached) inputs are byte-identical. Needs the host tools the build
  * uses (apt-get, dpkg-deb, mksquashfs, lz4, depmod, the aarch64 cross binutils); skips with
  * the missing tool named otherwise. The first run downloads into image/.cache.
+ *
+ * The second build of the reproducibility check is this test's own, unless
+ * PICLUSTER_E2E_REPRO_DIR names one made with `build-image --arch arm64 --rebuild-runtime --out
+ * <dir>` from this tree (.ci/run makes it in the background after image/dist, at the lowest
+ * priority, with PICLUSTER_E2E_REPRO_PID the process making it: the test waits for it to end).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildImage, DEFAULT_CACHE_DIR } from '../../image/build/build.ts';
+import { buildImage, currentBuild, DEFAULT_CACHE_DIR } from '../../image/build/build.ts';
 import { checkPiBootDir } from '../../image/build/check.ts';
 import { IntegrityMismatchError, PackageMissingError } from '../../image/build/errors.ts';
 import { fetchNpmPackage } from '../../image/build/npm-pack.ts';
 import { decodeCpio } from '../../image/build/cpio.ts';
 import { DEFAULT_SOURCE_DATE_EPOCH, PI_TFTP_MAX_BYTES } from '../../image/build/inputs.ts';
-import type { Manifest } from '../../image/build/manifest.ts';
+import type { ArchManifest, Manifest } from '../../image/build/manifest.ts';
 import { DIST, ensureImage, haveTool } from './image-harness.ts';
 
 const TOOLS: ReadonlyArray<[string, string[]]> = [
@@ -28,6 +35,23 @@ const TOOLS: ReadonlyArray<[string, string[]]> = [
 ];
 const missing = TOOLS.filter(([t, args]) => !haveTool(t, args)).map(([t]) => t);
 const reason = missing.length ? ` (skipped: missing ${missing.join(', ')})` : '';
+
+/** The second build made beforehand (PICLUSTER_E2E_REPRO_DIR), once the process making it has ended; undefined when there is none. */
+async function preparedRebuild(): Promise<{ manifest: ArchManifest; dir: string } | undefined> {
+  const dir = process.env.PICLUSTER_E2E_REPRO_DIR;
+  if (!dir) return undefined;
+  const pid = Number(process.env.PICLUSTER_E2E_REPRO_PID);
+  if (Number.isInteger(pid) && pid > 0) {
+    // tail --pid ends when that process does (it is not our child, so there is no exit event to await)
+    const waiter = spawn('tail', [`--pid=${pid}`, '-f', '/dev/null'], { stdio: 'ignore' });
+    const timer = setTimeout(() => waiter.kill(), 20 * 60_000);
+    await once(waiter, 'exit');
+    clearTimeout(timer);
+  }
+  const manifest = await currentBuild(dir, 'arm64');
+  if (!manifest) process.stdout.write(`image-build: no complete arm64 build in ${dir}; this test builds its own\n`);
+  return manifest ? { manifest, dir } : undefined;
+}
 
 describe.skipIf(missing.length > 0)(`build-image arm64${reason}`, () => {
   const dirs: string[] = [];
@@ -68,16 +92,18 @@ describe.skipIf(missing.length > 0)(`build-image arm64${reason}`, () => {
   }, 900_000);
 
   it('two builds from the same cached inputs are byte-identical (runtime squashfs rebuilt, not reused)', async () => {
-    // the second build makes its runtime squashfs and layer afresh instead of taking the cached ones
-    const b = mkdtempSync(join(tmpdir(), 'image-b-'));
-    dirs.push(b);
-    const second = await buildImage({
-      arch: 'arm64',
-      outDir: b,
-      cacheDir: DEFAULT_CACHE_DIR,
-      sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH,
-      rebuildRuntime: true,
-    });
+    // the second build makes its runtime squashfs and layers afresh instead of taking the cached ones
+    const prepared = await preparedRebuild();
+    let b = prepared?.dir;
+    let second = prepared;
+    if (!b || !second) {
+      b = mkdtempSync(join(tmpdir(), 'image-b-'));
+      dirs.push(b);
+      second = {
+        ...(await buildImage({ arch: 'arm64', outDir: b, cacheDir: DEFAULT_CACHE_DIR, sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH, rebuildRuntime: true })),
+        dir: b,
+      };
+    }
     // The first build is image/dist's when it is this tree's (a fresh checkout: the test above built it),
     // which saves CI one arm64 build; a dist left by an older tree gets a first build of its own.
     let firstDir = DIST;
