@@ -63,6 +63,9 @@ describe('loadConfig', () => {
     expect(envPath('PATH')).toBeUndefined();
     // the agent's and the client's variables may sit in the same environment
     expect(envPath('PICLUSTER_AGENT_TOKEN')).toBeUndefined();
+    // nor the test suites' (a master started by a test inherits them)
+    expect(envPath('PICLUSTER_E2E_SERIAL')).toBeUndefined();
+    expect(envPath('PICLUSTER_TEST_CHAOS_SEED')).toBeUndefined();
     expect(envPath('PICLUSTER_TOKEN')).toBeUndefined();
   });
 

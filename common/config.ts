@@ -236,7 +236,7 @@ const ENV_ALIASES: Readonly<Record<string, string>> = {
 };
 /** Env names that are not master config keys: the config path, and the agent's and client's own settings. */
 const ENV_IGNORED = new Set(['PICLUSTER_CONFIG', 'PICLUSTER_URL', 'PICLUSTER_TOKEN', 'PICLUSTER_CA', 'PICLUSTER_PIN', 'PICLUSTER_IMAGE_VERSION']);
-const ENV_IGNORED_PREFIXES = ['PICLUSTER_AGENT_', 'PICLUSTER_TEST_', 'PICLUSTER_BENCH_'];
+const ENV_IGNORED_PREFIXES = ['PICLUSTER_AGENT_', 'PICLUSTER_TEST_', 'PICLUSTER_E2E_', 'PICLUSTER_BENCH_'];
 
 const camel = (s: string): string => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 

@@ -505,7 +505,7 @@ describe('Dispatcher: review regressions', () => {
     d.removeNode('n1'); // its attempt's end is refused: the resync finds it running on n1 again
     await d.idle();
     expect(store.getNode('n1')).toBeUndefined();
-    expect(refused).toBe(1); // tried again at the tick, not in a loop of pumps
+    expect(refused).toBe(1); // tried again by the pump the tick asks for, not in a loop of pumps
     d.tick();
     await d.idle();
     expect(refused).toBe(2);

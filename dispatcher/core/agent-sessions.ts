@@ -63,11 +63,7 @@ export class AgentSessions {
       // The node rebooted: nothing it ran before survives.
       this.results.failAttempts(node, [...node.running], 'node-lost', 'node rebooted', now);
       abandon.push(...hello.running);
-    } else if (ctx.resyncDue) {
-      // Memory is being rebuilt from the store: this agent's attempts are reconciled with the
-      // rebuilt view, at the hello it sends after the resync closed this link (pump.ts).
-      ctx.hellosDuringResync.add(link);
-    } else {
+    } else if (!ctx.resyncDue) {
       const agentRunning = new Set(hello.running);
       for (const id of hello.running) if (!node.running.has(id)) abandon.push(id);
       const missing = [...node.running].filter((id) => !agentRunning.has(id));
@@ -77,6 +73,9 @@ export class AgentSessions {
         node.orphanDeadline = now + ctx.lostAfterMs;
       }
     }
+    // Memory is being rebuilt from the store: this agent's attempts are reconciled with the rebuilt
+    // view (not the one being replaced) at the hello it sends after the resync closed this link.
+    if (ctx.resyncDue) ctx.hellosDuringResync.add(link);
     const wasConnected = node.link !== undefined;
     node.link = link;
     node.credits = 0;

@@ -107,11 +107,11 @@ export class DispatcherContext {
   private pumpAgain = false;
   /** A scheduling pass that failed outside its own commit handling: tick() asks again. */
   retryPump = false;
+
   /**
    * A failed commit's resync has not completed: the in-memory view (running attempts, queue) is
    * not the store's. Every pump resyncs first until one succeeds; the failed commit's node failures are
-   * claimed again at the first tick after a resync succeeded (Results.retryFailed): a store that
-   * refuses every commit (disk full) is then tried once a tick, not in a loop of pumps.
+   * claimed again by the resync that succeeds (Results.retryFailed).
    */
   resyncDue = false;
   /**

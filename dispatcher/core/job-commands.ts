@@ -3,6 +3,7 @@
  * running via its node), reads of jobs, attempts, counts and output (live while running).
  */
 import { JobFinishedError, JobNotFoundError } from '../domain/errors.ts';
+import { StoreError } from '../store/errors.ts';
 import type { Job, JobState, NewJob } from '../domain/jobs.ts';
 import type { JobQuery } from '../store/store.ts';
 import type { DispatcherContext, JobSubmission } from './context.ts';
@@ -134,6 +135,8 @@ export class JobCommands {
       } else break;
       job = await this.getJob(id); // it moved while the store answered (handed out, or ended)
     }
+    if (ctx.resyncDue)
+      throw new StoreError(`job ${id}: a commit failed and the master is rebuilding its view from the store; ask again once the store takes writes`);
     throw new JobFinishedError(id, job.state);
   }
 }

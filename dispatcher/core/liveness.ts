@@ -1,8 +1,7 @@
 /**
  * Liveness (driven by the host's periodic tick): nodes silent past their deadline are lost
  * (attempts failed `node-lost`, link closed), orphaned attempts time out as `abandoned`,
- * retries whose backoff has passed are promoted, and node failures whose commit failed are
- * claimed again once the resync after it succeeded.
+ * retries whose backoff has passed are promoted, and a pump is asked for when one is due again.
  */
 import { CloseCode } from '../../common/protocol.ts';
 import { isConnectedState } from '../domain/nodes.ts';
@@ -22,7 +21,6 @@ export class Liveness {
   tick(): void {
     const now = this.ctx.clock.now();
     void this.ctx.storeRetry.retry();
-    if (!this.ctx.resyncDue) this.results.retryFailed(now);
     if (this.ctx.retryPump) {
       this.ctx.retryPump = false;
       this.ctx.requestSchedule();

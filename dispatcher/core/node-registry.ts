@@ -33,7 +33,9 @@ export class NodeRegistry {
     if (!node) {
       node = new RuntimeNode(this.newRecord(name, source, now), this.slotsCap);
       this.nodes.set(name, node);
-      this.persistNode(node, now);
+      // A removed node's record stays deleted until it is added again: a resync that rebuilds
+      // its attempts in memory (their ends are claimed again) must not write it back.
+      if (!this.isRemoved(name)) this.persistNode(node, now);
     }
     return node;
   }
@@ -111,9 +113,6 @@ export class NodeRegistry {
 
   persistNode(node: RuntimeNode, now: number): void {
     node.persistedAt = now;
-    // A removed node's record stays deleted until it is added again (addNode clears the mark
-    // first): a resync that rebuilds its attempts in memory must not write it back.
-    if (this.isRemoved(node.name)) return;
     // A refused write (disk full) is kept and retried from tick() with the record as it is then.
     // The save and the delete of a node share one key, so the newest of them is what the store
     // ends with: a delete kept from a refused write (removed, then added again while the disk was

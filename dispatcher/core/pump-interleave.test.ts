@@ -160,14 +160,14 @@ async function setup(kind: 'sqlite' | 'dirty') {
     },
   });
   await d.start();
-  const hello = (name: string, running: number[] = []) => {
+  const hello = (name: string, running: number[] = [], bootId = `boot-${name}`) => {
     const link = new FakeLink();
     const r = d.agentHello(
       {
         type: 'hello',
         protocol: PROTOCOL_VERSION,
         token: deriveNodeToken(SECRET, name),
-        node: { name, cpus: 2, memoryMb: 512, arch: 'arm64', platform: 'linux', agentVersion: 't', bootId: `boot-${name}` },
+        node: { name, cpus: 2, memoryMb: 512, arch: 'arm64', platform: 'linux', agentVersion: 't', bootId },
         running,
       },
       link,
@@ -446,6 +446,94 @@ describe('a commit that fails while events wait (sqlite: rolled back)', () => {
     expect((await d.getJob(xk!.jobId)).state).toBe('succeeded');
     expect(await d.getJob(xj!.jobId)).toMatchObject({ state: 'running', attempts: 1 });
     expect(d.getNode('n1').running).toBe(1);
+  });
+
+  it("a node failure whose commit fails is claimed again by the resync; its slot's credit is back, and the job goes out again on the agent's outstanding credit", async () => {
+    const { d, gate, clock, hello, pull } = await setup('sqlite');
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = hello('n1');
+    pull('n1', l1);
+    await d.idle();
+    d.agentDisconnected('n1', l1, false);
+    const l2 = hello('n1'); // the agent lacks the attempt: an orphan, given up a lost-interval later
+    pull('n1', l2, 2); // it asks for both its slots; the orphan holds one
+    const [other] = await d.submit([{ spec: { kind: 'exec', argv: ['y'] } }]);
+    await d.idle();
+    expect(l2.of('assign').map((a) => a.jobId)).toEqual([other!.id]);
+    clock.advance(2000);
+    d.agentMessage('n1', l2, { type: 'heartbeat', health: {}, running: [] });
+    clock.advance(1001);
+    gate.fail = true;
+    d.tick(); // the abandon's commit fails
+    await d.idle();
+    expect(l2.closed).toBeUndefined();
+    expect(l2.of('assign')).toHaveLength(1);
+    d.tick(); // the pump it asks for commits the abandon; the freed slot (the agent's second credit) takes the job again
+    await d.idle();
+    expect(l2.of('assign').map((a) => a.jobId)).toEqual([other!.id, job!.id]);
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'running', attempts: 2, abandons: 1 });
+  });
+
+  it('a node removed while a commit fails does not come back: the resync that rebuilds it drops it again', async () => {
+    const { d, gate, store, hello, pull, result } = await setup('sqlite');
+    const [a] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
+    const l1 = hello('n1');
+    const l2 = hello('n2');
+    pull('n1', l1);
+    await d.idle();
+    const x1 = l1.of('assign')[0]!;
+    const [b] = await d.submit([{ spec: { kind: 'exec', argv: ['b'] } }]);
+    pull('n2', l2);
+    await d.idle();
+    const x2 = l2.of('assign')[0]!;
+    gate.hold();
+    gate.fail = true;
+    const opened = gate.opening();
+    result('n2', l2, x2.attemptId, b!.id);
+    await opened;
+    d.removeNode('n1'); // its abandon is claimed while the commit is held; the commit then fails
+    gate.release();
+    await d.idle();
+    expect(() => d.getNode('n1')).toThrow(/n1/);
+    expect(await store.getNode('n1')).toBeUndefined();
+    expect((await store.listAttempts(a!.id)).map((x) => x.state)).toEqual(['abandoned']);
+    expect(x1.jobId).toBe(a!.id);
+    // and its agent may not rejoin (the rebuilt node would have let it)
+    const node = { name: 'n1', cpus: 2, memoryMb: 512, arch: 'arm64', platform: 'linux', agentVersion: 't', bootId: 'boot-n1' };
+    const again = d.agentHello(
+      { type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [x1.attemptId] },
+      new FakeLink(),
+    );
+    expect(again).toMatchObject({ ok: false, code: 'NODE_REMOVED' });
+  });
+
+  it('a rebooted agent whose hello comes while memory is rebuilt is closed after the rebuild and reconciled at its next hello', async () => {
+    const { d, gate, store, clock, hello, pull, result } = await setup('sqlite');
+    await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }, { spec: { kind: 'exec', argv: ['x'] } }]);
+    const l1 = hello('n1');
+    pull('n1', l1, 2);
+    await d.idle();
+    const [xj, xk] = l1.of('assign');
+    const read = holdQueuedRead(store);
+    gate.fail = true;
+    result('n1', l1, xk!.attemptId, xk!.jobId); // its commit fails: the rebuilt view has xk running on n1
+    await read.held;
+    d.agentDisconnected('n1', l1, false);
+    const l2 = hello('n1', [], 'boot-n1-again'); // ends the old boot's attempts of the view being replaced
+    read.release();
+    await d.idle();
+    expect(l2.closed).toBe(CloseCode.lost);
+    d.agentDisconnected('n1', l2, false);
+    const l3 = hello('n1', [], 'boot-n1-again');
+    // xk, which the rebuilt view has and the new boot lacks, is an orphan: given up a lost-interval later
+    clock.advance(2000);
+    d.agentMessage('n1', l3, { type: 'heartbeat', health: {}, running: [] });
+    clock.advance(1001);
+    d.tick();
+    await d.idle();
+    expect(d.getNode('n1').running).toBe(0); // nothing of the old boot stays running on n1
+    expect(await d.getJob(xj!.jobId)).toMatchObject({ state: 'failed', nodeLosses: 1 }); // this suite: retries 0
+    expect(await d.getJob(xk!.jobId)).toMatchObject({ state: 'queued', abandons: 1 });
   });
 
   it('a node failure claimed while a commit fails is ended once after the resync, and holds no slot', async () => {

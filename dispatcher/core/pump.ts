@@ -98,13 +98,24 @@ export class Pump {
     this.ctx.hellosDuringResync.clear();
     this.results.releaseClaimed();
     this.ctx.resyncDue = false;
-    // The failed commit's node failures are claimed again at the next tick (Liveness), now that
-    // the resync has put their attempts back: claimed any earlier, against a view without them,
-    // they would be dropped and their jobs never end; claimed at once, a store that refuses
-    // every commit would be retried in a loop of pumps.
-    for (const node of this.registry.nodes.values()) {
+    // The failed commit's node failures, now that the resync has put their attempts back (claimed
+    // any earlier, against a view without them, they would be dropped and their jobs never end).
+    // Their commit waits for the next pump or the tick: a store that refuses every commit (a full
+    // disk) is not tried again in a loop of pumps.
+    this.results.retryFailed(now);
+    for (const [name, node] of this.registry.nodes) {
+      // a removed node rebuilt only to hold attempts whose ends are claimed again leaves the view
+      if (this.registry.isRemoved(name) && node.running.size === 0 && !node.link) {
+        this.registry.nodes.delete(name);
+        continue;
+      }
       // no credit for a link being closed here: an assign on it would be lost in flight
       if (node.link) node.credits = links.has(node.link) ? 0 : Math.max(0, node.slots - node.running.size);
+      // a cancel recorded in the store reaches an agent that stays connected (one that reconnects
+      // hears it at its hello): the view it was noted in may be the one just replaced
+      if (node.link && !links.has(node.link))
+        for (const id of node.running)
+          if (this.ctx.running.get(id)?.job.cancelRequested) node.link.send({ type: 'cancel', attemptId: id, reason: 'cancelled' });
       // a drain whose last attempt ended in the commit that memory could not apply
       if (node.state === 'draining' && node.running.size === 0) {
         this.registry.setState(node, 'drained', 'drain finished: no jobs left', 'system');

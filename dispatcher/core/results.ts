@@ -144,20 +144,18 @@ export class Results {
   }
 
   /**
-   * After a resync succeeded (the tick): node failures whose commit failed are claimed again (the
-   * resync put their attempts back). A removed node that the resync rebuilt only to hold them
-   * leaves the view again once they are claimed.
+   * After a resync succeeded: node failures whose commit failed are claimed again (the resync put
+   * their attempts back). They are committed by the next pump, or the one the tick asks for (not
+   * one asked for now: a store that refuses every commit would be tried in a loop of pumps).
    */
   retryFailed(now: number): void {
-    if (this.failedAgain.length === 0) return;
     const again = this.failedAgain;
     this.failedAgain = [];
     for (const f of again) {
       const node = this.registry.nodes.get(f.node);
-      if (!node) continue;
-      this.failAttempts(node, f.ids, f.state, f.reason, now);
-      if (this.registry.isRemoved(node.name) && node.running.size === 0) this.registry.nodes.delete(node.name);
+      if (node) this.failAttempts(node, f.ids, f.state, f.reason, now, false);
     }
+    if (again.length) this.ctx.retryPump = true;
   }
 
   /**
@@ -243,7 +241,7 @@ export class Results {
    * the commit, the in-memory view is rebuilt from it and the same attempts are ended again from
    * tick() until it accepts (nothing lost, nothing doubled).
    */
-  failAttempts(node: RuntimeNode, attemptIds: number[], state: 'node-lost' | 'abandoned', reason: string, now: number): void {
+  failAttempts(node: RuntimeNode, attemptIds: number[], state: 'node-lost' | 'abandoned', reason: string, now: number, schedule = true): void {
     if (attemptIds.length === 0) return;
     const ctx = this.ctx;
     let claimed = 0;
@@ -262,7 +260,7 @@ export class Results {
       claimed++;
     }
     ctx.log.warn({ node: node.name, attempts: claimed, reason }, 'attempts failed; jobs requeued within their retry cap');
-    ctx.requestSchedule();
+    if (schedule) ctx.requestSchedule();
   }
 }
 
