@@ -76,7 +76,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    await startUp(this.ctx, this.registry, this.ctx.clock.now());
+    const now = this.ctx.clock.now();
+    await startUp(this.ctx, this.registry, now, (rebuilt) => this.results.dropRemoved(rebuilt, now));
     await this.results.loadStaleCount();
     this.ctx.log.info({ nodes: this.registry.nodes.size, queued: this.ctx.queue.size, running: this.ctx.running.size }, 'dispatcher started');
   }

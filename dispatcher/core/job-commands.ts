@@ -4,7 +4,7 @@
  */
 import { JobFinishedError, JobNotFoundError } from '../domain/errors.ts';
 import { StoreError } from '../store/errors.ts';
-import type { Job, JobState, NewJob } from '../domain/jobs.ts';
+import { isTerminalJob, type Job, type JobState, type NewJob } from '../domain/jobs.ts';
 import type { JobQuery } from '../store/store.ts';
 import type { DispatcherContext, JobSubmission } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
@@ -135,8 +135,8 @@ export class JobCommands {
       } else break;
       job = await this.getJob(id); // it moved while the store answered (handed out, or ended)
     }
-    if (ctx.resyncDue)
-      throw new StoreError(`job ${id}: a commit failed and the master is rebuilding its view from the store; ask again once the store takes writes`);
+    if (!isTerminalJob(job.state))
+      throw new StoreError(`job ${id} is ${job.state}: its cancel did not take (the store refuses commits, or the job kept moving); ask again`);
     throw new JobFinishedError(id, job.state);
   }
 }

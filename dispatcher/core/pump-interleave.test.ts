@@ -507,6 +507,29 @@ describe('a commit that fails while events wait (sqlite: rolled back)', () => {
     expect(again).toMatchObject({ ok: false, code: 'NODE_REMOVED' });
   });
 
+  it("a node removed while its result's commit fails is not rebuilt: the attempt the store still has running is abandoned", async () => {
+    const { d, gate, store, hello, pull, result } = await setup('sqlite');
+    const [a] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
+    const l1 = hello('n1');
+    pull('n1', l1);
+    await d.idle();
+    const x1 = l1.of('assign')[0]!;
+    gate.hold();
+    gate.fail = true;
+    const opened = gate.opening();
+    result('n1', l1, x1.attemptId, a!.id);
+    await opened;
+    d.removeNode('n1'); // its attempt is in the held commit (a result), not among its running ones
+    gate.release();
+    await d.idle();
+    expect(() => d.getNode('n1')).toThrow(/n1/);
+    d.tick(); // the pump the tick asks for commits the abandon
+    await d.idle();
+    expect((await store.listAttempts(a!.id)).map((x) => x.state)).toEqual(['abandoned']);
+    expect(await d.getJob(a!.id)).toMatchObject({ state: 'queued', abandons: 1 });
+    expect(await store.getNode('n1')).toBeUndefined();
+  });
+
   it('a rebooted agent whose hello comes while memory is rebuilt is closed after the rebuild and reconciled at its next hello', async () => {
     const { d, gate, store, clock, hello, pull, result } = await setup('sqlite');
     await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }, { spec: { kind: 'exec', argv: ['x'] } }]);

@@ -90,7 +90,7 @@ export class Pump {
     this.ctx.resyncDue = true;
     this.ctx.outbox = [];
     for (const link of links) link.close(CloseCode.lost, 'dispatcher could not commit; reconnect and resend');
-    await loadRuntime(this.ctx, this.registry, now);
+    const rebuilt = await loadRuntime(this.ctx, this.registry, now);
     for (const link of this.ctx.hellosDuringResync) {
       link.close(CloseCode.lost, 'dispatcher rebuilt its view while the agent joined; reconnect');
       links.add(link);
@@ -103,19 +103,16 @@ export class Pump {
     // Their commit waits for the next pump or the tick: a store that refuses every commit (a full
     // disk) is not tried again in a loop of pumps.
     this.results.retryFailed(now);
-    for (const [name, node] of this.registry.nodes) {
-      // a removed node rebuilt only to hold attempts whose ends are claimed again leaves the view
-      if (this.registry.isRemoved(name) && node.running.size === 0 && !node.link) {
-        this.registry.nodes.delete(name);
-        continue;
-      }
-      // no credit for a link being closed here: an assign on it would be lost in flight
-      if (node.link) node.credits = links.has(node.link) ? 0 : Math.max(0, node.slots - node.running.size);
+    this.results.dropRemoved(rebuilt, now);
+    for (const node of this.registry.nodes.values()) {
+      // no credit for a link being closed (here, or by an earlier resync): an assign on it would be lost
+      const open = node.link !== undefined && !links.has(node.link) && node.link.open !== false;
+      if (node.link) node.credits = open ? Math.max(0, node.slots - node.running.size) : 0;
       // a cancel recorded in the store reaches an agent that stays connected (one that reconnects
       // hears it at its hello): the view it was noted in may be the one just replaced
-      if (node.link && !links.has(node.link))
+      if (open)
         for (const id of node.running)
-          if (this.ctx.running.get(id)?.job.cancelRequested) node.link.send({ type: 'cancel', attemptId: id, reason: 'cancelled' });
+          if (this.ctx.running.get(id)?.job.cancelRequested) node.link!.send({ type: 'cancel', attemptId: id, reason: 'cancelled' });
       // a drain whose last attempt ended in the commit that memory could not apply
       if (node.state === 'draining' && node.running.size === 0) {
         this.registry.setState(node, 'drained', 'drain finished: no jobs left', 'system');

@@ -159,6 +159,24 @@ export class Results {
   }
 
   /**
+   * Nodes the runtime was rebuilt with only because the store still has attempts running on them,
+   * though an operator removed them (their abandon was not committed yet, or a result of theirs
+   * was in a commit that failed): those attempts are abandoned (committed by the next pump, or the
+   * one the tick asks for) and the node leaves the view again, unsaved (nodeOrCreate).
+   */
+  dropRemoved(rebuilt: ReadonlySet<string>, now: number): void {
+    let dropped = false;
+    for (const name of rebuilt) {
+      const node = this.registry.nodes.get(name);
+      if (!node || !this.registry.isRemoved(name)) continue;
+      this.failAttempts(node, [...node.running], 'abandoned', 'node removed', now, false);
+      this.registry.nodes.delete(name);
+      dropped = true;
+    }
+    if (dropped) this.ctx.retryPump = true;
+  }
+
+  /**
    * After a resync rebuilt the running attempts from the store: the node failures claimed since
    * the batch was taken (waiting for the next pump) are still running there; they leave the view
    * again, so that they are ended once and hold no slot.

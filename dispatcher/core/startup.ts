@@ -9,8 +9,12 @@ import { RuntimeNode } from '../node-runtime.ts';
 import type { DispatcherContext } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
 
-/** Loads nodes from the store and the inventory, then the runtime; nodes that were connected turn suspect. */
-export async function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: number): Promise<void> {
+/**
+ * Loads nodes from the store and the inventory, then the runtime; nodes that were connected turn
+ * suspect. `dropRemoved` gets the nodes the runtime brought back only because the store still has
+ * attempts running on them though an operator removed them (Results.dropRemoved).
+ */
+export async function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: number, dropRemoved: (rebuilt: ReadonlySet<string>) => void): Promise<void> {
   const { nodes } = registry;
   for (const name of await ctx.store.listRemovedNodes()) ctx.removed.add(name);
   for (const record of await ctx.store.listNodes()) nodes.set(record.name, new RuntimeNode(record, registry.slotsCap));
@@ -37,7 +41,7 @@ export async function startUp(ctx: DispatcherContext, registry: NodeRegistry, no
     }
     registry.persistNode(nodes.get(inv.name)!, now);
   }
-  await loadRuntime(ctx, registry, now);
+  dropRemoved(await loadRuntime(ctx, registry, now));
   const grace = Math.max(ctx.settings.restartGraceMs, ctx.lostAfterMs);
   for (const node of nodes.values()) {
     // Attempts that were running when the master stopped wait for their agents to reconnect;
@@ -53,9 +57,10 @@ export async function startUp(ctx: DispatcherContext, registry: NodeRegistry, no
 
 /**
  * (Re)builds the in-memory queue and running attempts from the store: everything is read first,
- * then swapped in at once (no event sees a half-built view).
+ * then swapped in at once (no event sees a half-built view). → the nodes it had to create to
+ * hold running attempts (none were in memory under that name).
  */
-export async function loadRuntime(ctx: DispatcherContext, registry: NodeRegistry, now: number): Promise<void> {
+export async function loadRuntime(ctx: DispatcherContext, registry: NodeRegistry, now: number): Promise<Set<string>> {
   const attempts = await ctx.store.runningAttempts();
   const jobs = await Promise.all(attempts.map((a) => ctx.store.getJob(a.jobId)));
   const queued = await ctx.store.queuedJobs();
@@ -66,13 +71,16 @@ export async function loadRuntime(ctx: DispatcherContext, registry: NodeRegistry
     node.handingOut = 0;
   }
   ctx.handingOut.clear();
+  const created = new Set<string>();
   attempts.forEach((a, i) => {
     const job = jobs[i];
     if (!job) return;
+    if (!registry.nodes.has(a.node)) created.add(a.node);
     const node = registry.nodeOrCreate(a.node, now);
     node.running.add(a.id);
     ctx.running.set(a.id, { attemptId: a.id, jobId: a.jobId, node: a.node, startedAt: a.startedAt, job });
   });
   ctx.queue = new JobQueue<Job>();
   for (const job of queued) ctx.queue.enqueue(job, now);
+  return created;
 }
