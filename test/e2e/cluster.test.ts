@@ -8,25 +8,29 @@
  *  - arm64 UEFI (`-M virt` + Debian `qemu-efi-aarch64`): proxy OFFER → TFTP grubnetaa64.efi →
  *    `<mac>/grub.cfg` → kernel8.img + initramfs8 over TFTP → runtime over HTTP
  *  - `-M raspi3b` + the 3B+ DTB: qemu has no Pi boot ROM, so it starts from -kernel/-initrd
- *    (the runtime preloaded as a 2nd initramfs, as image-boot.test.ts), but its kernel command
- *    line is the per-node cmdline.txt fetched from picluster's TFTP (plus picluster.watchdog=0:
- *    qemu's raspi model resets the guest the moment bcm2835_wdt is armed)
+ *    (the runtime, package layer and ICU data preloaded as more initramfs: qemu's dwc2 moves tens
+ *    of KB/s), but its kernel command line is the per-node cmdline.txt fetched from picluster's
+ *    TFTP (plus picluster.watchdog=0: qemu's raspi model resets the guest the moment bcm2835_wdt
+ *    is armed). This is the image e2e's Pi too: what is the Pi's own (board from the DTB, the
+ *    preloaded layers, full ICU for Node jobs, idle RAM) is checked here, once
  *
  * Each guest has a `qemu` power driver (QMP) in the inventory. On failure the serial logs, the
  * timelines and the master log are kept under test/e2e/out/ (the path is printed).
  * `npm run e2e:cluster`.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { silentLogger } from '../../common/logger.ts';
 import { createPowerDriver } from '../../dispatcher/power/driver.ts';
+import { DEFAULT_CACHE_DIR } from '../../image/build/build.ts';
 import { encodeCpio } from '../../image/build/cpio.ts';
+import { NODE_VERSION } from '../../image/build/inputs.ts';
+import type { ArchManifest } from '../../image/build/manifest.ts';
 import { ClusterLab, MASTER_IP, type GuestSpec, type LabGuest } from './cluster-lab.ts';
 import { waitFor } from './helpers/cluster-processes.ts';
-import { DIST, ensureImage } from './image-harness.ts';
+import { DIST, ensureImage, GERMAN_MONTH, ICU_KEEP } from './image-harness.ts';
 import { netnsUnavailable, which } from './netboot-dhcp-netns.ts';
 
 const IPXE_ROM = '/usr/lib/ipxe/qemu/efi-e1000.rom';
@@ -113,6 +117,10 @@ interface NodeV {
   connected: boolean;
   running: number;
   bootId?: string;
+  imageVersion?: string;
+  lastSeenAt?: number;
+  identity?: { runtimes?: { node?: string } };
+  health?: { memTotalMb?: number; memAvailableMb?: number };
 }
 type Counts = Record<'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled', number>;
 
@@ -146,6 +154,18 @@ const EXPECTED: Record<string, readonly RegExp[]> = {
   pi3: [/^tftp-transfer complete .*cmdline\.txt/],
 };
 const GUEST_STEPS = [/^init-milestone .*kernel-start/, /^init-milestone .*dhcp-lease/, /^init-milestone .*runtime-verified/, /^init-milestone .*agent-started/];
+/** Every milestone of a first boot, whichever way the runtime came (fetched, or preloaded on pi3). */
+const MILESTONES = [
+  'kernel-start',
+  'init',
+  'modules-loaded',
+  'link-up',
+  'dhcp-lease',
+  'runtime-fetched',
+  'runtime-verified',
+  'packages-mounted',
+  'agent-started',
+];
 
 function expectInOrder(name: string, tl: readonly string[], steps: readonly RegExp[]): void {
   let i = 0;
@@ -173,6 +193,7 @@ function expectTimeline(name: string, tl: readonly string[]): void {
 
 describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ? ` — skipped: ${skipReason}` : ''}`, () => {
   const lab = new ClusterLab();
+  const manifests: Partial<Record<'arm64' | 'amd64', ArchManifest>> = {};
   const timelines: Record<string, unknown> = {};
   const bootS: Record<string, number> = {};
   let failed = false;
@@ -187,7 +208,8 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
   function startPi(): void {
     const cmdline = lab.inMasterNs('curl', '-s', '--max-time', '30', `tftp://${MASTER_IP}/${PI_SERIAL}/cmdline.txt`).trim();
     expect(cmdline).toContain('picluster.name=pi3');
-    lab.startGuest(guest('pi3'), ['-kernel', join(DIST, 'pi', 'kernel8.img'), '-initrd', piInitrd, '-append', `${cmdline} picluster.watchdog=0`]);
+    // (icu_keep: the full ICU data is let go 3 s after its last Node job, so the release is seen at once)
+    lab.startGuest(guest('pi3'), ['-kernel', join(DIST, 'pi', 'kernel8.img'), '-initrd', piInitrd, '-append', `${cmdline} picluster.watchdog=0 ${ICU_KEEP}`]);
   }
 
   beforeAll(async () => {
@@ -200,16 +222,24 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
   }, 1_800_000);
 
   async function setupLab(): Promise<void> {
-    await ensureImage('arm64');
-    await ensureImage('amd64');
-    // what `initramfs runtime8,initramfs8 followkernel` makes the firmware load, plus the package layer
-    const tmp = mkdtempSync(join(tmpdir(), 'picluster-cluster-pi-'));
+    manifests.arm64 = await ensureImage('arm64');
+    manifests.amd64 = await ensureImage('amd64');
+    // what `initramfs runtime8,initramfs8 followkernel` makes the firmware load, plus the package
+    // layer and the full ICU data the same way (each a cpio holding its squashfs)
     piInitrd = join(lab.dir, 'pi-initrd');
-    const layer = encodeCpio([{ type: 'file', path: 'packages.squashfs', mode: 0o644, data: readFileSync(join(DIST, 'arm64', 'packages.squashfs')) }], {
-      mtime: 0,
-    });
-    writeFileSync(piInitrd, Buffer.concat([readFileSync(join(DIST, 'pi', 'runtime8')), layer, readFileSync(join(DIST, 'pi', 'initramfs8'))]));
-    rmSync(tmp, { recursive: true, force: true });
+    const asCpio = (file: string) =>
+      encodeCpio([{ type: 'file', path: file, mode: 0o644, data: readFileSync(join(DIST, 'arm64', file)) }], {
+        mtime: 0,
+      });
+    writeFileSync(
+      piInitrd,
+      Buffer.concat([
+        readFileSync(join(DIST, 'pi', 'runtime8')),
+        asCpio('packages.squashfs'),
+        asCpio('icu.squashfs'),
+        readFileSync(join(DIST, 'pi', 'initramfs8')),
+      ]),
+    );
     await lab.setup();
     for (const g of GUESTS) lab.addGuest(g);
     await lab.startMaster(masterConfig(lab));
@@ -274,6 +304,15 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
       );
       timelines[n] = tl;
       expectTimeline(n, tl);
+      // a first boot reports every /init milestone, in order
+      expect(
+        tl.filter((x) => x.startsWith('init-milestone')).map((x) => x.split(' ').at(-1)),
+        n,
+      ).toEqual(MILESTONES);
+      // the image this test built, its agent on the pinned Node LTS (identity.runtimes from its hello)
+      const v = await node(n);
+      expect(v.imageVersion, n).toBe(manifests[n === 'x86' ? 'amd64' : 'arm64']!.imageVersion);
+      expect(v.identity?.runtimes?.node, n).toBe(NODE_VERSION);
     }
     // every guest took its address from the router (dnsmasq logs to stderr), never from picluster
     const routerLog = lab.router!.stderr;
@@ -281,7 +320,89 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
   });
 
   const JOBS = 60;
-  let jobIds: number[] = [];
+  const jobIds: number[] = [];
+
+  /** A job pinned to one node, to its end (`wait` long-polls). */
+  async function runOn(n: string, spec: Record<string, unknown>): Promise<{ id: number; state: string; value?: unknown; stdout: string }> {
+    const [job] = await lab.api<{ id: number }[]>('POST', '/api/jobs', [{ ...spec, requirements: { node: n } }]);
+    jobIds.push(job!.id);
+    const done = await waitFor(
+      `job ${job!.id} on ${n}`,
+      async () => {
+        const v = await lab.api<{ state: string; result?: { value?: unknown } }>('GET', `/api/jobs/${job!.id}/wait?timeoutMs=20000`);
+        return v.state === 'succeeded' || v.state === 'failed' ? v : undefined;
+      },
+      120_000,
+      100,
+    );
+    const { stdout } = await lab.api<{ stdout: string }>('GET', `/api/jobs/${job!.id}/output`);
+    return { id: job!.id, state: done.state, value: done.result?.value, stdout };
+  }
+
+  it('pi3 (raspi3b, 3B+ DTB, usb-net): the board from its DTB, the preloaded layers, full ICU for Node jobs, its idle RAM', { timeout: 300_000 }, async () => {
+    fail();
+    const pi = guest('pi3');
+    expect(pi.lines.some((l) => /picluster-init: board pi3/.test(l))).toBe(true);
+    expect(pi.lines.some((l) => /picluster-init: runtime preloaded/.test(l))).toBe(true);
+    const exec = await runOn('pi3', { name: 'pi3-exec', argv: ['/bin/sh', '-c', 'echo "hello from $(uname -m) $(cat /etc/picluster/arch)"'] });
+    expect(exec).toMatchObject({ state: 'succeeded', stdout: 'hello from aarch64 arm64\n' });
+    // a Node job has the full ICU data (the preloaded layer); the agent's own node has root + en
+    const beforeFn = pi.lines.length;
+    const fn = await runOn('pi3', {
+      name: 'pi3-function',
+      source: `export default (a, b) => ({ sum: a + b, arch: process.arch, month: ${GERMAN_MONTH} })`,
+      args: [2, 3],
+    });
+    expect(fn).toMatchObject({ state: 'succeeded', value: { sum: 5, arch: 'arm64', month: 'Januar' } });
+    // let go icu_keep (3 s) after the job (no other Node job runs on pi3 meanwhile): unmounted, and
+    // the preloaded file deleted, its RAM given back
+    const finished = new RegExp(`"jobId":${fn.id}[,}].*"msg":"job finished"`);
+    await waitFor(
+      'pi3 lets the full ICU data go after its function job',
+      async () => {
+        const lines = pi.lines.slice(beforeFn);
+        const end = lines.findIndex((l) => finished.test(l));
+        return end >= 0 && lines.slice(end + 1).some((l) => /picluster icu-data: full ICU data dropped/.test(l));
+      },
+      60_000,
+      200,
+    );
+    const icu = await runOn('pi3', {
+      name: 'pi3-icu',
+      argv: [
+        '/bin/sh',
+        '-c',
+        `echo "icu-mounted=$(grep -c ' /run/picluster/icu ' /proc/mounts) icu-file=$(ls /run/picluster/icu.squashfs 2>/dev/null | wc -l)"; ` +
+          `/opt/picluster/libexec/node -p "'agent-month=' + ${GERMAN_MONTH}"`,
+      ],
+    });
+    expect(icu.stdout).toContain('icu-mounted=0 icu-file=0');
+    expect(icu.stdout).toContain('agent-month=January');
+    // idle RAM (MemTotal − MemAvailable) from a heartbeat sent after those jobs
+    const after = Date.now();
+    const v = await waitFor(
+      'a pi3 heartbeat with health after its jobs',
+      async () => {
+        const n = await node('pi3');
+        return n.health?.memTotalMb !== undefined && n.health.memAvailableMb !== undefined && (n.lastSeenAt ?? 0) > after ? n : undefined;
+      },
+      60_000,
+      500,
+    );
+    const summary = {
+      machine: 'raspi3b',
+      registeredS: bootS.pi3,
+      idleRamMb: Math.round(v.health!.memTotalMb! - v.health!.memAvailableMb!),
+      memTotalMb: v.health!.memTotalMb,
+      imageVersion: v.imageVersion,
+      runtime: 'preloaded initramfs (runtime8 + the package layer and ICU data as cpio), cmdline.txt from picluster TFTP',
+    };
+    expect(summary.memTotalMb).toBeGreaterThan(256);
+    expect(summary.idleRamMb).toBeGreaterThan(0);
+    process.stdout.write(`image e2e ${JSON.stringify(summary)}\n`);
+    mkdirSync(DEFAULT_CACHE_DIR, { recursive: true });
+    writeFileSync(join(DEFAULT_CACHE_DIR, 'e2e-raspi3b.json'), JSON.stringify(summary, null, 2) + '\n');
+  });
 
   it(
     '60 jobs; the master is SIGKILLed and restarted mid-run; a frozen guest is lost within 3 heartbeats, its jobs finish elsewhere, the ladder power-cycles it, it netboots again and takes work',
@@ -299,11 +420,13 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
             }
           : { name: `exec-${i}`, argv: ['sh', '-c', 'sleep 3; echo "$PICLUSTER_JOB_ID"'] },
       );
-      jobIds = (await lab.api<{ id: number }[]>('POST', '/api/jobs', specs)).map((j) => j.id);
-      expect(jobIds).toHaveLength(JOBS);
+      const ids = (await lab.api<{ id: number }[]>('POST', '/api/jobs', specs)).map((j) => j.id);
+      expect(ids).toHaveLength(JOBS);
+      jobIds.push(...ids);
 
       // kill -9 the master while jobs are queued and running, and start it again on the same data
-      await waitFor('10 jobs done', async () => (await lab.api<Counts>('GET', '/api/jobs/status')).succeeded >= 10, 300_000, 200);
+      // (the pi3 jobs above count too)
+      await waitFor('10 jobs done', async () => (await lab.api<Counts>('GET', '/api/jobs/status')).succeeded >= jobIds.length - JOBS + 10, 300_000, 200);
       const mid = await lab.api<Counts>('GET', '/api/jobs/status');
       expect(mid.queued + mid.running).toBeGreaterThan(0);
       await lab.killMaster();
@@ -371,7 +494,7 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
         300_000,
         500,
       );
-      expect(all).toMatchObject({ succeeded: JOBS, failed: 0, cancelled: 0 });
+      expect(all).toMatchObject({ succeeded: jobIds.length, failed: 0, cancelled: 0 });
       // the jobs frozen on x86 finished elsewhere (one whose result was already on the wire when
       // the pause landed may have finished on x86; at least one cannot have)
       type Full = { attemptList: { node: string; state: string }[] };

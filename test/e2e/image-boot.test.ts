@@ -3,28 +3,26 @@
  * the image version, runs an exec job (and one that drives node-pty's cross-built addon) and
  * a function job, reports memory; then python3 from the package layer runs an exec job
  * (`picluster submit -- python3 -c …`) and a Python function job submitted with clients/python.
- * The three machines boot side by side (describe.concurrent), each with its own master, as
- * the cluster e2e boots its guests: on a 2-core box with no KVM that takes about half the time
- * of booting them one after another. Their registration times are those of a shared machine;
+ * The machines boot side by side (describe.concurrent), each with its own master, as the
+ * cluster e2e boots its guests: on a 2-core box with no KVM that takes about half the time of
+ * booting them one after another. Their registration times are those of a shared machine;
  * idle RAM is the guest's own and does not depend on it.
  *
  *  - arm64, `-M virt -cpu cortex-a53`, virtio-net: the full two-stage path (runtime over HTTP)
- *  - arm64, `-M raspi3b` with the Pi 3B+ DTB, usb-net + cdc_ether: qemu's dwc2 moves only
- *    tens of KB/s, so the runtime is preloaded as a second initramfs (pi/runtime8, the
- *    single-stage variant) instead of fetched; everything else is the same image, so the pty
- *    and Python jobs (the same arm64 files virt runs) are left to virt
- *  - amd64, `qemu-system-x86_64`, virtio-net: two-stage, like virt
+ *  - amd64, `qemu-system-x86_64`, virtio-net, an i6300esb watchdog: two-stage, like virt
+ *
+ * `-M raspi3b` (the 3B+ DTB, usb-net, the preloaded layers) boots once, in the cluster e2e
+ * (cluster.test.ts), from the cmdline.txt picluster's TFTP serves: its Pi checks (board, the
+ * exec, function and ICU jobs, idle RAM, written to e2e-raspi3b.json) are there.
  *
  * Serial output: set PICLUSTER_E2E_SERIAL=1 to see it. Timings and idle RAM are printed and
  * written to image/.cache/e2e-<machine>.json (image/README.md quotes them).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CACHE_DIR } from '../../image/build/build.ts';
 import type { ArchManifest } from '../../image/build/manifest.ts';
-import { encodeCpio } from '../../image/build/cpio.ts';
 import { NODE_VERSION } from '../../image/build/inputs.ts';
 import {
   DIST,
@@ -59,13 +57,13 @@ function record(machine: string, r: NodeExercise, py: PythonExercise | undefined
   writeFileSync(join(DEFAULT_CACHE_DIR, `e2e-${machine}.json`), JSON.stringify(summary, null, 2) + '\n');
 }
 
-function expectJoined(r: NodeExercise, manifest: ArchManifest, unameM: string, nodeArch: string, o: { pty?: boolean } = {}): void {
+function expectJoined(r: NodeExercise, manifest: ArchManifest, unameM: string, nodeArch: string): void {
   expect(r.node.imageVersion).toBe(manifest.imageVersion);
   // the agent runs on the pinned Node LTS (identity.runtimes.node from its hello)
   expect(r.node.identity?.runtimes?.node).toBe(NODE_VERSION);
   expect(r.exec.state).toBe('succeeded');
   expect(r.exec.stdout).toContain(`hello from ${unameM} ${manifest.arch}`);
-  if (o.pty !== false) expect(r.pty?.stdout).toContain('pty-42');
+  expect(r.pty.stdout).toContain('pty-42');
   expect(r.fn.state).toBe('succeeded');
   expect(r.fn.value).toMatchObject({ sum: 5, arch: nodeArch });
   // full ICU for Node jobs (fetched on demand); the agent's node has root + en only, and the full
@@ -99,7 +97,7 @@ function expectPython(py: PythonExercise, unameM: string): void {
   else expect(py.fn.value ?? py.fn.error).toEqual({ sum: 5, machine: unameM, python: '3.11' });
 }
 
-describe.concurrent('the image boots under qemu, three machines side by side', () => {
+describe.concurrent('the image boots under qemu, virt and x86 side by side', () => {
   const manifests: Partial<Record<'arm64' | 'amd64', ArchManifest>> = {};
   const guests = new Set<Guest>();
   const masters = new Set<TestMaster>();
@@ -179,75 +177,6 @@ describe.concurrent('the image boots under qemu, three machines side by side', (
       await done(guest);
     },
     600_000,
-  );
-
-  it.skipIf(!haveAarch64)(
-    '-M raspi3b with the Pi 3B+ DTB: usb-net, registers, runs an exec and a function job',
-    async () => {
-      const manifest = manifests.arm64!;
-      const tm = await master();
-      const name = 'qemu-raspi3b';
-      const dir = mkdtempSync(join(tmpdir(), 'raspi3b-'));
-      try {
-        // what `initramfs runtime8,initramfs8 followkernel` makes the firmware load, plus the
-        // package layer the same way (a cpio holding /packages.squashfs): over qemu's dwc2 the
-        // 9 MB layer would take minutes by HTTP
-        const initrd = join(dir, 'initrd');
-        const layer = encodeCpio([{ type: 'file', path: 'packages.squashfs', mode: 0o644, data: readFileSync(join(DIST, 'arm64', 'packages.squashfs')) }], {
-          mtime: 0,
-        });
-        // and the full ICU data, which the first Node job takes (icu-data) instead of fetching it
-        const icu = encodeCpio([{ type: 'file', path: 'icu.squashfs', mode: 0o644, data: readFileSync(join(DIST, 'arm64', 'icu.squashfs')) }], { mtime: 0 });
-        writeFileSync(initrd, Buffer.concat([readFileSync(join(DIST, 'pi', 'runtime8')), layer, icu, readFileSync(join(DIST, 'pi', 'initramfs8'))]));
-        const append = [
-          // picluster.watchdog=0: qemu's raspi power-management model resets the machine the
-          // moment Linux arms bcm2835_wdt (it treats the arming write as a reboot request)
-          'console=ttyS1,115200',
-          'loglevel=4',
-          ICU_KEEP,
-          'picluster.watchdog=0',
-          `picluster.dispatcher=ws://10.0.2.2:${tm.master.port}/agent`,
-          `picluster.name=${name}`,
-          `picluster.token=${tm.tokenFor(name)}`,
-        ].join(' ');
-        const guest = boot('qemu-system-aarch64', [
-          '-M',
-          'raspi3b',
-          '-display',
-          'none',
-          '-monitor',
-          'none',
-          '-serial',
-          'null',
-          '-serial',
-          'stdio',
-          '-no-reboot',
-          '-kernel',
-          join(DIST, 'pi', 'kernel8.img'),
-          '-dtb',
-          join(DIST, 'pi', 'bcm2837-rpi-3-b-plus.dtb'),
-          '-initrd',
-          initrd,
-          '-append',
-          append,
-          '-netdev',
-          'user,id=n0',
-          '-device',
-          'usb-net,netdev=n0',
-        ]);
-        await guest.waitForLine(/picluster-init: board pi3/, 240_000);
-        await guest.waitForLine(/picluster-init: runtime preloaded/, 300_000);
-        // node-pty and python3 are the same arm64 files virt runs (and the cluster e2e's pi3 runs
-        // jobs too): here what is the Pi's own — its kernel, DTB, usb-net, preloaded layers
-        const r = await exerciseNode(tm, guest, name, 420_000, { pty: false });
-        expectJoined(r, manifest, 'aarch64', 'arm64', { pty: false });
-        record('raspi3b', r, undefined, { runtime: 'preloaded initramfs (runtime8 + the layer as a cpio)' });
-        await done(guest);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-    900_000,
   );
 
   it.skipIf(!haveX86)(

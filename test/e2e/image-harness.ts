@@ -196,8 +196,7 @@ export interface NodeExercise {
   readonly registeredS: number;
   readonly node: NodeView;
   readonly exec: { state: string; stdout: string };
-  /** Undefined when not asked for (`{ pty: false }`). */
-  readonly pty: { state: string; stdout: string } | undefined;
+  readonly pty: { state: string; stdout: string };
   readonly fn: { state: string; value: unknown };
   /** The ICU check: whether the full data is still held, and the agent node's German month (English: it has root + en). */
   readonly icu: { state: string; stdout: string };
@@ -217,7 +216,7 @@ interface JobView {
 }
 
 /** A JS expression: January in German, with the full ICU data; "January" with root + en only. */
-const GERMAN_MONTH = "new Intl.DateTimeFormat('de-DE', { month: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(2024, 0, 15)))";
+export const GERMAN_MONTH = "new Intl.DateTimeFormat('de-DE', { month: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(2024, 0, 15)))";
 
 /**
  * What each boot test proves: the agent registers with the image version, runs an exec job
@@ -230,13 +229,7 @@ const GERMAN_MONTH = "new Intl.DateTimeFormat('de-DE', { month: 'long', timeZone
  */
 export const ICU_KEEP = 'picluster.icu_keep=3';
 
-export async function exerciseNode(
-  tm: TestMaster,
-  guest: Guest,
-  name: string,
-  registerTimeoutMs: number,
-  options: { readonly pty?: boolean } = {},
-): Promise<NodeExercise> {
+export async function exerciseNode(tm: TestMaster, guest: Guest, name: string, registerTimeoutMs: number): Promise<NodeExercise> {
   const node = await tm.waitForNode(name, registerTimeoutMs).catch((e: Error) => {
     throw new Error(`${e.message}; serial tail:\n${guest.tail(40)}`);
   });
@@ -258,11 +251,8 @@ export async function exerciseNode(
     "const p = pty.spawn('/bin/sh', ['-c', 'echo pty-$((6*7))'], { cols: 80, rows: 24 });",
     "let out = ''; p.onData((d) => (out += d)); p.onExit(() => console.log(JSON.stringify(out.trim())));",
   ].join('\n');
-  let pty: NodeExercise['pty'];
-  if (options.pty !== false) {
-    const ptyJob = await submit({ name: 'image-e2e-pty', argv: ['/opt/picluster/bin/node', '--input-type=module', '-e', ptyScript] });
-    pty = { state: ptyJob.state, stdout: (await tm.api<{ stdout: string }>('GET', `/api/jobs/${ptyJob.id}/output`)).stdout };
-  }
+  const ptyJob = await submit({ name: 'image-e2e-pty', argv: ['/opt/picluster/bin/node', '--input-type=module', '-e', ptyScript] });
+  const pty = { state: ptyJob.state, stdout: (await tm.api<{ stdout: string }>('GET', `/api/jobs/${ptyJob.id}/output`)).stdout };
   const fnJob = await submit({
     name: 'image-e2e-function',
     // a Node job gets the full ICU data (fetched on demand, image/rootfs/icu-data): German month names
