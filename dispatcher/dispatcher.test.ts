@@ -517,6 +517,73 @@ describe('Dispatcher: review regressions', () => {
     expect(() => d.getNode('n1')).toThrow(/n1/); // the node the resync rebuilt left the view again
   });
 
+  it('a removed node stays removed across a restart though the inventory lists it: left out, its agent refused until it is added again', async () => {
+    const store = new MemoryStore();
+    const inventory = buildInventory({ nodes: [{ name: 'n1', mac: 'b8:27:eb:10:00:01', model: 'pi3b+' }] });
+    const boot = async () => {
+      const d = new Dispatcher({
+        store: asyncStore(store),
+        clock: new ManualClock(),
+        log: silentLogger(),
+        scheduler: settings,
+        clusterSecret: SECRET,
+        inventory,
+        defer: (fn) => fn(),
+      });
+      await d.start();
+      return d;
+    };
+    const first = await boot();
+    first.removeNode('n1');
+    await first.idle();
+    const d = await boot();
+    expect(() => d.getNode('n1')).toThrow(/n1/);
+    expect(store.getNode('n1')).toBeUndefined();
+    const node = { name: 'n1', cpus: 1, memoryMb: 1, arch: 'arm64', platform: 'linux', agentVersion: '0', bootId: 'b' };
+    const hello = () => d.agentHello({ type: 'hello', protocol: PROTOCOL_VERSION, token: deriveNodeToken(SECRET, 'n1'), node, running: [] }, new FakeLink());
+    expect(hello()).toMatchObject({ ok: false, code: 'NODE_REMOVED' });
+    d.addNode({ name: 'n1' });
+    await d.idle();
+    expect(hello()).toMatchObject({ ok: true });
+    // once added again, the next start merges the inventory's entry into it as before
+    const third = await boot();
+    expect(third.getNode('n1')).toMatchObject({ mac: 'b8:27:eb:10:00:01', model: 'pi3b+' });
+  });
+
+  it("a start-up after a removal whose writes a crash cut short: the node's record and its running attempt are dropped, the job queued", async () => {
+    class Crashy extends MemoryStore {
+      refuse = false;
+      override deleteNode(name: string): boolean {
+        if (this.refuse) throw new Error('SQLITE_FULL: database or disk is full');
+        return super.deleteNode(name);
+      }
+      override endAttempt(end: Parameters<MemoryStore['endAttempt']>[0]): ReturnType<MemoryStore['endAttempt']> {
+        if (this.refuse) throw new Error('SQLITE_FULL: database or disk is full');
+        return super.endAttempt(end);
+      }
+    }
+    const store = new Crashy();
+    const { d, connect } = await setup(store);
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['sleep', '9'] } }]);
+    const link = await connect('n1', { pull: 1 });
+    expect(link.of('assign')).toHaveLength(1);
+    store.refuse = true;
+    d.removeNode('n1'); // the removal mark is written; the record's delete and the attempt's end are refused
+    await d.idle();
+    expect(await store.listRemovedNodes()).toContain('n1');
+    expect(store.getNode('n1')).toBeDefined();
+    expect((await store.runningAttempts()).map((a) => a.node)).toEqual(['n1']);
+    // the master dies here (its kept writes die with it); it starts again on the same store
+    store.refuse = false;
+    const { d: again } = await setup(store);
+    expect(() => again.getNode('n1')).toThrow(/n1/);
+    again.tick(); // the abandoned attempt is committed by the tick's pump
+    await again.idle();
+    expect(store.getNode('n1')).toBeUndefined();
+    expect(await store.runningAttempts()).toEqual([]);
+    expect(await again.getJob(job!.id)).toMatchObject({ state: 'queued' });
+  });
+
   it('a removed node cannot rejoin with its token until it is added again', async () => {
     const { d, connect } = await setup();
     await connect('n1', { pull: 0 });

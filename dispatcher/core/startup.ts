@@ -17,8 +17,20 @@ import type { NodeRegistry } from './node-registry.ts';
 export async function startUp(ctx: DispatcherContext, registry: NodeRegistry, now: number, dropRemoved: (rebuilt: ReadonlySet<string>) => void): Promise<void> {
   const { nodes } = registry;
   for (const name of await ctx.store.listRemovedNodes()) ctx.removed.add(name);
-  for (const record of await ctx.store.listNodes()) nodes.set(record.name, new RuntimeNode(record, registry.slotsCap));
+  // An operator's removal stands until the node is added again: neither a record a crash left
+  // behind (its delete not yet written) nor the inventory file brings the node (and its agent) back.
+  const leftOut = new Set<string>();
+  for (const record of await ctx.store.listNodes()) {
+    if (ctx.removed.has(record.name)) {
+      leftOut.add(record.name);
+      registry.deleteNode(record.name);
+    } else nodes.set(record.name, new RuntimeNode(record, registry.slotsCap));
+  }
   for (const inv of ctx.deps.inventory?.nodes ?? []) {
+    if (ctx.removed.has(inv.name)) {
+      leftOut.add(inv.name);
+      continue;
+    }
     const existing = nodes.get(inv.name);
     const fromInventory = {
       mac: inv.mac,
@@ -41,6 +53,8 @@ export async function startUp(ctx: DispatcherContext, registry: NodeRegistry, no
     }
     registry.persistNode(nodes.get(inv.name)!, now);
   }
+  if (leftOut.size)
+    ctx.log.warn({ nodes: [...leftOut] }, 'nodes removed by an operator are left out (inventory entries too) until they are added again (POST /api/nodes)');
   dropRemoved(await loadRuntime(ctx, registry, now));
   const grace = Math.max(ctx.settings.restartGraceMs, ctx.lostAfterMs);
   for (const node of nodes.values()) {
