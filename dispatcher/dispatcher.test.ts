@@ -545,7 +545,8 @@ describe('Dispatcher: review regressions', () => {
     d.addNode({ name: 'n1' });
     await d.idle();
     expect(hello()).toMatchObject({ ok: true });
-    // once added again, the next start merges the inventory's entry into it as before
+    // added again: the inventory's entry fills in what the request left out, now and after a restart
+    expect(d.getNode('n1')).toMatchObject({ mac: 'b8:27:eb:10:00:01', model: 'pi3b+' });
     const third = await boot();
     expect(third.getNode('n1')).toMatchObject({ mac: 'b8:27:eb:10:00:01', model: 'pi3b+' });
   });

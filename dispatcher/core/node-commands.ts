@@ -152,18 +152,27 @@ export class NodeCommands {
     if (registry.nodes.has(input.name) && input.name !== approve) throw new NodeExistsError(input.name);
     const pending = approve !== undefined ? registry.runtime(approve) : undefined;
     if (pending && pending.state !== 'pending-approval') throw new IllegalTransitionError('node', pending.state, 'offline');
-    const clash = registry.nodeNameBy({ ...(input.mac ? { mac: input.mac } : {}), ...(input.serial ? { serial: input.serial } : {}) });
+    // A name the inventory file lists (added again after a removal): its entry fills in what the
+    // request leaves out, as start-up merges it, so netboot knows the machine and power drives it.
+    const inv = ctx.deps.inventory?.nodes.find((n) => n.name === input.name);
+    const mac = input.mac ?? pending?.record.mac ?? inv?.mac;
+    const serial = input.serial ?? pending?.record.serial ?? inv?.serial;
+    const clash = registry.nodeNameBy({ ...(mac ? { mac } : {}), ...(serial ? { serial } : {}) });
     if (clash && clash !== approve) throw new NodeExistsError(clash, 'MAC or serial');
     if (pending && approve !== input.name) {
       registry.deleteNode(approve!);
     }
+    const model = input.model ?? inv?.model;
+    const power = input.power ?? inv?.power;
     const record = registry.newRecord(input.name, pending ? 'netboot' : 'api', now, {
-      ...((input.mac ?? pending?.record.mac) ? { mac: input.mac ?? pending?.record.mac } : {}),
-      ...((input.serial ?? pending?.record.serial) ? { serial: input.serial ?? pending?.record.serial } : {}),
-      ...(input.model ? { model: input.model } : {}),
-      ...(input.slots !== undefined ? { slots: input.slots, slotsPatched: true } : {}),
-      labels: input.labels ?? {},
-      ...(input.power ? { power: input.power } : {}),
+      ...(mac ? { mac } : {}),
+      ...(serial ? { serial } : {}),
+      ...(model ? { model } : {}),
+      ...(inv?.ipv4 ? { ipv4: inv.ipv4 } : {}),
+      ...(input.slots !== undefined ? { slots: input.slots, slotsPatched: true } : inv ? { slots: inv.slots } : {}),
+      labels: input.labels ?? inv?.labels ?? {},
+      ...(input.labels && inv ? { labelsPatched: true } : {}),
+      ...(power ? { power } : {}),
     });
     const node = new RuntimeNode(record, registry.slotsCap);
     registry.nodes.set(input.name, node);
