@@ -37,6 +37,21 @@ class FakeLink implements AgentLink {
   }
 }
 
+/** A started dispatcher over `store` that knows the nodes of `inventory`. */
+async function startWithInventory(inventory: ReturnType<typeof buildInventory>, store: Store = new MemoryStore()): Promise<Dispatcher> {
+  const d = new Dispatcher({
+    store: asyncStore(store),
+    clock: new ManualClock(),
+    log: silentLogger(),
+    scheduler: settings,
+    clusterSecret: SECRET,
+    inventory,
+    defer: (fn) => fn(),
+  });
+  await d.start();
+  return d;
+}
+
 async function setup(store: Store = new MemoryStore(), clock = new ManualClock(), extra: Partial<SchedulerSettings> = {}) {
   const d = new Dispatcher({
     store: asyncStore(store),
@@ -292,16 +307,7 @@ describe('Dispatcher: agents come and go', () => {
 
   it('seeds inventory nodes as offline and joins boot events to them by MAC', async () => {
     const inventory = buildInventory({ nodes: [{ name: 'node6.lan', mac: 'b8:27:eb:10:00:06', model: 'pi3b+' }] });
-    const d = new Dispatcher({
-      store: asyncStore(new MemoryStore()),
-      clock: new ManualClock(),
-      log: silentLogger(),
-      scheduler: settings,
-      clusterSecret: SECRET,
-      inventory,
-      defer: (fn) => fn(),
-    });
-    await d.start();
+    const d = await startWithInventory(inventory);
     expect(d.getNode('node6.lan')).toMatchObject({ state: 'offline', slots: 4, model: 'pi3b+', mac: 'b8:27:eb:10:00:06' });
     d.recordBootEvent({ kind: 'dhcp-discover', at: 1, mac: 'b8:27:eb:10:00:06', outcome: 'answered' });
     await d.idle();
@@ -310,16 +316,7 @@ describe('Dispatcher: agents come and go', () => {
 
   it('joins IP-only netboot events (HTTP fetches, unprefixed TFTP) to the node whose DHCP REQUEST named that IP', async () => {
     const inventory = buildInventory({ nodes: [{ name: 'x86', mac: '52:54:00:00:00:01', model: 'x86-64' }] });
-    const d = new Dispatcher({
-      store: asyncStore(new MemoryStore()),
-      clock: new ManualClock(),
-      log: silentLogger(),
-      scheduler: settings,
-      clusterSecret: SECRET,
-      inventory,
-      defer: (fn) => fn(),
-    });
-    await d.start();
+    const d = await startWithInventory(inventory);
     d.recordBootEvent({ kind: 'tftp-transfer', at: 1, ip: '10.213.40.101', outcome: 'complete', detail: { file: 'undionly.kpxe' } }); // before any REQUEST: unknown
     await d.idle();
     d.recordBootEvent({ kind: 'dhcp-ignored', at: 2, mac: '52:54:00:00:00:01', ip: '10.213.40.101', outcome: 'ignored', reason: 'request-for-other-server' });
@@ -520,19 +517,7 @@ describe('Dispatcher: review regressions', () => {
   it('a removed node stays removed across a restart though the inventory lists it: left out, its agent refused until it is added again', async () => {
     const store = new MemoryStore();
     const inventory = buildInventory({ nodes: [{ name: 'n1', mac: 'b8:27:eb:10:00:01', model: 'pi3b+' }] });
-    const boot = async () => {
-      const d = new Dispatcher({
-        store: asyncStore(store),
-        clock: new ManualClock(),
-        log: silentLogger(),
-        scheduler: settings,
-        clusterSecret: SECRET,
-        inventory,
-        defer: (fn) => fn(),
-      });
-      await d.start();
-      return d;
-    };
+    const boot = () => startWithInventory(inventory, store);
     const first = await boot();
     first.removeNode('n1');
     await first.idle();

@@ -30,7 +30,7 @@ import { NODE_VERSION } from '../../image/build/inputs.ts';
 import type { ArchManifest } from '../../image/build/manifest.ts';
 import { ClusterLab, MASTER_IP, type GuestSpec, type LabGuest } from './cluster-lab.ts';
 import { waitFor } from './helpers/cluster-processes.ts';
-import { DIST, ensureImage, GERMAN_MONTH, ICU_KEEP } from './image-harness.ts';
+import { DIST, ensureImage, FIRST_BOOT_MILESTONES, GERMAN_MONTH, ICU_KEEP } from './image-harness.ts';
 import { netnsUnavailable, which } from './netboot-dhcp-netns.ts';
 
 const IPXE_ROM = '/usr/lib/ipxe/qemu/efi-e1000.rom';
@@ -154,19 +154,6 @@ const EXPECTED: Record<string, readonly RegExp[]> = {
   pi3: [/^tftp-transfer complete .*cmdline\.txt/],
 };
 const GUEST_STEPS = [/^init-milestone .*kernel-start/, /^init-milestone .*dhcp-lease/, /^init-milestone .*runtime-verified/, /^init-milestone .*agent-started/];
-/** Every milestone of a first boot, whichever way the runtime came (fetched, or preloaded on pi3). */
-const MILESTONES = [
-  'kernel-start',
-  'init',
-  'modules-loaded',
-  'link-up',
-  'dhcp-lease',
-  'runtime-fetched',
-  'runtime-verified',
-  'packages-mounted',
-  'agent-started',
-];
-
 function expectInOrder(name: string, tl: readonly string[], steps: readonly RegExp[]): void {
   let i = 0;
   for (const re of steps) {
@@ -315,7 +302,7 @@ describe.skipIf(skipReason !== undefined)(`cluster under emulation${skipReason ?
       expectTimeline(n, tl);
       // a first boot reports every /init milestone, in order (agent-started again if agent-loop
       // restarted the agent before its first welcome), and the kernel log with them
-      expect([...new Set(tl.filter((x) => x.startsWith('init-milestone')).map((x) => x.split(' ').at(-1)))], n).toEqual(MILESTONES);
+      expect([...new Set(tl.filter((x) => x.startsWith('init-milestone')).map((x) => x.split(' ').at(-1)))], n).toEqual(FIRST_BOOT_MILESTONES);
       expect(
         tl.some((x) => x.startsWith('kernel-log')),
         `${n}: a kernel-log event`,

@@ -28,6 +28,7 @@ import {
   DIST,
   ensureImage,
   exerciseNode,
+  FIRST_BOOT_MILESTONES,
   exercisePython,
   Guest,
   ICU_KEEP,
@@ -75,17 +76,7 @@ function expectJoined(r: NodeExercise, manifest: ArchManifest, unameM: string, n
   expect(r.idleRamMb).toBeGreaterThan(0);
   // the boot report: the kernel log and every /init milestone, in order (no gap before the hello)
   expect(r.kernelLog, r.kernelLogWhy).toBe(true);
-  expect(r.milestones).toEqual([
-    'kernel-start',
-    'init',
-    'modules-loaded',
-    'link-up',
-    'dhcp-lease',
-    'runtime-fetched',
-    'runtime-verified',
-    'packages-mounted',
-    'agent-started',
-  ]);
+  expect(r.milestones).toEqual(FIRST_BOOT_MILESTONES);
   expect(manifest.packages?.layer?.sizeBytes).toBeGreaterThan(0);
 }
 

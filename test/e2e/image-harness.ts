@@ -215,6 +215,19 @@ interface JobView {
   result?: { outcome: string; exitCode?: number; value?: unknown; error?: unknown };
 }
 
+/** Every /init milestone of a node's first boot, in order, whichever way the runtime came (fetched, or preloaded). */
+export const FIRST_BOOT_MILESTONES = [
+  'kernel-start',
+  'init',
+  'modules-loaded',
+  'link-up',
+  'dhcp-lease',
+  'runtime-fetched',
+  'runtime-verified',
+  'packages-mounted',
+  'agent-started',
+] as const;
+
 /** A JS expression: January in German, with the full ICU data; "January" with root + en only. */
 export const GERMAN_MONTH = "new Intl.DateTimeFormat('de-DE', { month: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(2024, 0, 15)))";
 
