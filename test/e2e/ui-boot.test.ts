@@ -47,7 +47,7 @@ const canReadKmsg = firstSeq() !== undefined;
 // drifted from /proc/uptime (which places the report's records on the master's clock).
 const PROBE = 'ui-boot-probe';
 const canWriteKmsg = canReadKmsg && kmsgAccess(constants.W_OK);
-if (canWriteKmsg) appendFileSync('/dev/kmsg', `<5>picluster-init: milestone=${PROBE} by=ui-boot.test\n`);
+if (canWriteKmsg && haveChromium && haveCurl) appendFileSync('/dev/kmsg', `<5>picluster-init: milestone=${PROBE} by=ui-boot.test\n`);
 // This machine's kernel ring still holds its first record only when it has not wrapped: a host up
 // for long, or after the suites' bridges and taps, has dropped it, and no `kernel-start` is reported.
 const ringWholeAtStart = firstSeq() === 0;
