@@ -1,8 +1,8 @@
 /**
  * bench:dispatch's picluster system: the real Dispatcher + fastify app + store (SQLite by
  * default, WAL, the durable default a master uses; or memory, or PostgreSQL at `url`) on loopback, jobs submitted over HTTP
- * (`POST /api/jobs`, answered after the commit), agents in a worker thread
- * (bench/dispatch-agents.ts). The server's CPU is the main thread's (the dispatcher's).
+ * (`POST /api/jobs`, answered after the commit) by a client in a worker thread
+ * (bench/dispatch-submitter.ts), agents in another (bench/dispatch-agents.ts). The server's CPU is the main thread's (the dispatcher's).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { Registry } from 'prom-client';
 import type { Clock } from '../common/clock.ts';
 import { silentLogger } from '../common/logger.ts';
 import type { AgentsInit, FromAgents } from './dispatch-agents.ts';
+import type { FromSubmitter, SubmitterInit, ToSubmitter } from './dispatch-submitter.ts';
 import { procCpuSeconds, wall, type Samples, type Sut } from './dispatch-harness.ts';
 
 const SECRET = 'bench-secret-0123456789abcdef';
@@ -83,17 +84,29 @@ export async function startPicluster(o: {
     });
     worker.once('error', reject);
   });
-  const job = { argv: ['true'] };
+  // The client in a thread of its own (bench/dispatch-submitter.ts), as BullMQ's is outside redis-server.
+  const submitter = new Worker(new URL('./ts-worker.mjs', import.meta.url), {
+    workerData: { entry: new URL('./dispatch-submitter.ts', import.meta.url).href, url, token: ADMIN } satisfies SubmitterInit & { entry: string },
+  });
+  const waiting = new Map<number, { resolve: (ids: string[]) => void; reject: (e: Error) => void }>();
+  let seq = 0;
+  await new Promise<void>((resolve, reject) => {
+    submitter.on('message', (m: FromSubmitter) => {
+      if (m.type === 'ready') return resolve();
+      const w = waiting.get(m.seq);
+      waiting.delete(m.seq);
+      if (m.ids) w?.resolve(m.ids);
+      else w?.reject(new Error(m.error));
+    });
+    submitter.once('error', reject);
+  });
   return {
     name: o.name ?? 'picluster',
-    async submit(n) {
-      const r = await fetch(`${url}/api/jobs`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(Array.from({ length: n }, () => job)),
+    submit(n) {
+      return new Promise((resolve, reject) => {
+        waiting.set(++seq, { resolve, reject });
+        submitter.postMessage({ type: 'submit', seq, n } satisfies ToSubmitter);
       });
-      if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${await r.text()}`);
-      return ((await r.json()) as { id: number }[]).map((j) => String(j.id));
     },
     onReport(cb) {
       report = cb;
@@ -103,6 +116,7 @@ export async function startPicluster(o: {
       worker.postMessage({ type: 'stop' });
       await new Promise((r) => setTimeout(r, 50));
       await worker.terminate();
+      await submitter.terminate();
       await app.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
