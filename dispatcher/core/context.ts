@@ -10,7 +10,7 @@ import type { DispatcherMessage, JobSpec, Requirements, ResultBody } from '../..
 import type { Inventory } from '../../inventory/inventory.ts';
 import type { HealthPolicy } from '../domain/health.ts';
 import { JobQueue } from '../domain/job-queue.ts';
-import type { Job, RetryCause, RetryPolicy } from '../domain/jobs.ts';
+import type { Job, NewJob, RetryCause, RetryPolicy } from '../domain/jobs.ts';
 import { createStrategy, type Strategy } from '../domain/strategies.ts';
 import type { DispatcherEvents } from '../events.ts';
 import type { AgentLink } from '../node-runtime.ts';
@@ -84,6 +84,13 @@ export interface PendingResult {
   readonly body: ResultBody;
 }
 
+/** A submit waiting for the next pump's transaction (job-commands.ts → pump.ts). */
+export interface PendingSubmit {
+  readonly jobs: readonly NewJob[];
+  resolve(jobs: Job[]): void;
+  reject(e: unknown): void;
+}
+
 export type Emit = <K extends keyof DispatcherEvents>(event: K, ...args: DispatcherEvents[K]) => boolean;
 
 export class DispatcherContext {
@@ -98,6 +105,12 @@ export class DispatcherContext {
   readonly running = new Map<number, RunningAttempt>();
   /** Frames to send once the current pump's transaction has committed. */
   outbox: [AgentLink, DispatcherMessage][] = [];
+  /**
+   * Submits not yet written: the next pump inserts them in its transaction (group commit — the
+   * submits of one event-loop turn, or of the time one pump took, share one commit), and each is
+   * answered once that commit is durable.
+   */
+  submits: PendingSubmit[] = [];
   /** Jobs handed out by the pump in flight, not yet committed; a cancel meanwhile is noted here. */
   readonly handingOut = new Map<number, { cancel: string | undefined }>();
   /** Nodes removed by an operator (the store's list, loaded at start): their agents are refused. */

@@ -1,5 +1,5 @@
 /**
- * Job commands and queries: submit (acknowledged only after commit), cancel (queued at once,
+ * Job commands and queries: submit (acknowledged only after the pump's commit that inserts it), cancel (queued at once,
  * running via its node), reads of jobs, attempts, counts and output (live while running).
  */
 import { JobFinishedError, JobNotFoundError } from '../domain/errors.ts';
@@ -24,12 +24,19 @@ export class JobCommands {
     private readonly registry: NodeRegistry,
   ) {}
 
-  /** Commits the jobs, then queues them; returns them in submission order. */
-  async submit(submissions: readonly JobSubmission[]): Promise<Job[]> {
+  /**
+   * Commits the jobs, then queues them; returns them in submission order. The insert is the next
+   * pump's (pump.ts: every submit waiting then shares its transaction and its commit), so a burst
+   * of small submits costs one durable commit, not one each.
+   */
+  submit(submissions: readonly JobSubmission[]): Promise<Job[]> {
     const ctx = this.ctx;
-    ctx.deps.storage?.assertWritable();
-    const now = ctx.clock.now();
-    const newJobs: NewJob[] = submissions.map((s) => ({
+    try {
+      ctx.deps.storage?.assertWritable();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const jobs: NewJob[] = submissions.map((s) => ({
       ...(s.name !== undefined ? { name: s.name } : {}),
       spec: s.spec,
       priority: s.priority ?? 0,
@@ -39,13 +46,11 @@ export class JobCommands {
       ...(s.timeoutMs !== undefined ? { timeoutMs: s.timeoutMs } : {}),
       requirements: s.requirements ?? {},
     }));
-    const jobs = await ctx.store.insertJobs(newJobs, now);
-    for (const job of jobs) {
-      ctx.queue.enqueue(job, now);
-      ctx.emit('job', job);
-    }
-    ctx.requestSchedule();
-    return jobs;
+    if (jobs.length === 0) return Promise.resolve([]);
+    return new Promise<Job[]>((resolve, reject) => {
+      ctx.submits.push({ jobs, resolve, reject });
+      ctx.requestSchedule();
+    });
   }
 
   async getJob(id: number): Promise<Job> {

@@ -665,3 +665,73 @@ describe.each(['sqlite', 'dirty'] as const)('a committed pump that memory cannot
     expect(d.getNode('n1')).toMatchObject({ state: 'drained', running: 0 });
   });
 });
+
+describe.each(['sqlite', 'dirty'] as const)('submits share the pump commit (%s)', (kind) => {
+  it("submits made while a commit is held are inserted by the next pump's one commit; each is answered with its own jobs only after it", async () => {
+    const { d, gate, store } = await setup(kind);
+    gate.hold();
+    const opened = gate.opening();
+    const answered: string[] = [];
+    const first = d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]).then((j) => (answered.push('first'), j));
+    await opened;
+    const second = d.submit([{ spec: { kind: 'exec', argv: ['b'] } }, { spec: { kind: 'exec', argv: ['c'] } }]).then((j) => (answered.push('second'), j));
+    const third = d.submit([{ spec: { kind: 'exec', argv: ['d'] } }]).then((j) => (answered.push('third'), j));
+    await new Promise((r) => setImmediate(r));
+    expect(answered).toEqual([]); // the first's commit is held; the others wait for the next pump
+    const commits = gate.commits;
+    gate.release();
+    const [[a], [b, c], [x]] = await Promise.all([first, second, third]);
+    await d.idle();
+    expect(gate.commits - commits).toBe(2); // the first's, then one for the second and third together
+    expect(answered).toEqual(['first', 'second', 'third']);
+    expect([a, b, c, x].map((j) => (j!.spec as { argv: string[] }).argv[0])).toEqual(['a', 'b', 'c', 'd']);
+    expect([a, b, c, x].map((j) => j!.id)).toEqual([a!.id, a!.id + 1, a!.id + 2, a!.id + 3]);
+    for (const j of [a, b, c, x]) expect(await store.getJob(j!.id)).toMatchObject({ state: 'queued', spec: j!.spec });
+    expect(d.queueDepthByGroup().get('default')).toBe(4); // in memory too: queued for the next free slot
+  });
+});
+
+describe('a failed commit and the submits in it (sqlite)', () => {
+  it("answers each of them with the error and queues none of their jobs; the next submit's commit succeeds and its job runs", async () => {
+    const { d, gate, store, hello, pull } = await setup('sqlite');
+    const link = hello('n1');
+    pull('n1', link, 1);
+    await d.idle();
+    gate.hold();
+    const opened = gate.opening();
+    const first = d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
+    await opened;
+    const second = d.submit([{ spec: { kind: 'exec', argv: ['b'] } }]);
+    gate.fail = true;
+    gate.release();
+    await expect(first).rejects.toThrow(/SQLITE_IOERR/);
+    // the second waited for the next pump, whose commit succeeds
+    const [b] = await second;
+    await d.idle();
+    expect((await store.listJobs({})).jobs.map((j) => j.id)).toEqual([b!.id]);
+    expect(link.of('assign').map((m) => m.jobId)).toEqual([b!.id]);
+  });
+});
+
+describe('a submit while the store is unreachable (sqlite)', () => {
+  it('is answered with the error when the resync it waits behind fails, not left waiting; once the store is back a submit commits', async () => {
+    const { d, gate, store, hello, pull, result } = await setup('sqlite');
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
+    const l1 = hello('n1');
+    pull('n1', l1);
+    await d.idle();
+    const reads = store as unknown as { runningAttempts: () => Promise<unknown> };
+    const runningAttempts = reads.runningAttempts.bind(store);
+    let failReads = 2; // the failed commit's resync, then the one the submit's pump tries first
+    reads.runningAttempts = async () => {
+      if (failReads-- > 0) throw new Error('ECONNREFUSED');
+      return runningAttempts();
+    };
+    gate.fail = true;
+    result('n1', l1, l1.of('assign')[0]!.attemptId, job!.id);
+    await d.idle();
+    await expect(d.submit([{ spec: { kind: 'exec', argv: ['b'] } }])).rejects.toThrow(/ECONNREFUSED/);
+    const [c] = await d.submit([{ spec: { kind: 'exec', argv: ['c'] } }]);
+    expect((await store.listJobs({})).jobs.map((j) => j.id)).toEqual([c!.id, job!.id]);
+  });
+});

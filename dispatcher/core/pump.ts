@@ -1,5 +1,5 @@
 /**
- * The pump: the batch (pending results, node failures, jobs for free slots) is claimed in memory,
+ * The pump: the batch (submitted jobs, pending results, node failures, jobs for free slots) is claimed in memory,
  * written in ONE awaited store transaction, and only after it committed is memory updated and
  * the outbox (acks, assigns) sent, one corked write per agent. At most one pump is in flight
  * (context.ts coalesces requests into one follow-up). A failed commit acks nothing, undoes the
@@ -25,29 +25,52 @@ export class Pump {
   async pump(): Promise<void> {
     const ctx = this.ctx;
     const now = ctx.clock.now();
+    const submits = ctx.submits;
+    ctx.submits = [];
     // A resync that failed (the store unreachable) is retried before anything is claimed against
     // a view that lacks the store's running attempts (their resent results would be stale).
-    if (ctx.resyncDue) await this.resync(now, new Set());
+    if (ctx.resyncDue) {
+      try {
+        await this.resync(now, new Set());
+      } catch (e) {
+        for (const s of submits) s.reject(e); // nothing of theirs was written: the client may retry
+        throw e;
+      }
+    }
     const batch = this.results.claim(now);
     const handOut = this.assignment.handOut(now);
-    if (batch.acks.length === 0 && batch.ends.length === 0 && handOut.length === 0) return;
+    if (submits.length === 0 && batch.acks.length === 0 && batch.ends.length === 0 && handOut.length === 0) return;
     let written;
     try {
       written = await ctx.store.transaction(async (tx) => {
+        const inserted = submits.length ? await tx.insertJobs(submits.length === 1 ? submits[0]!.jobs : submits.flatMap((s) => s.jobs), now) : [];
         const results = await this.results.write(tx, batch, now);
         const started = await this.assignment.write(tx, handOut, now);
-        return { results, started };
+        return { inserted, results, started };
       });
     } catch (e) {
       // Nothing was committed or acked. Rebuild the in-memory view from the store, and make the
       // agents whose results were in the batch reconnect, which makes them resend those results.
       ctx.log.error({ err: e }, 'could not commit; nothing was acknowledged; resyncing from the store');
+      for (const s of submits) s.reject(e);
       this.assignment.undo(handOut, now);
       this.results.failed(batch);
       await this.resync(now, this.results.pendingLinks(batch));
       return;
     }
+    // Committed: each submit is answered with its jobs (the answer reaches the client after this
+    // synchronous pass has queued them).
+    for (let i = 0, at = 0; i < submits.length; at += submits[i]!.jobs.length, i++) {
+      submits[i]!.resolve(written.inserted.slice(at, at + submits[i]!.jobs.length));
+    }
     try {
+      if (written.inserted.length) {
+        for (const job of written.inserted) {
+          ctx.queue.enqueue(job, now);
+          ctx.emit('job', job);
+        }
+        ctx.requestSchedule(); // handed out by the next pump
+      }
       this.results.apply(batch, written.results, now);
       this.assignment.apply(handOut, written.started, now);
     } catch (e) {
