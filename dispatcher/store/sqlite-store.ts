@@ -12,6 +12,7 @@ import type { BootEvent } from '../../netboot/boot-event.ts';
 import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
 import { artifactsNamed, pruneFinishedJobs } from './sqlite-retention.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
+import { JobInserter } from './sqlite-insert.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { toAlert, toAttempt, toJob, toNodeEvent, toPowerOp, type AlertRow, type AttemptRow, type JobRow, type NodeEventRow, type PowerOpRow } from './rows.ts';
 import {
@@ -56,22 +57,21 @@ export class SqliteStore implements Store {
     this.migrate();
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {
-      insertJob: p(`INSERT INTO jobs (name, spec, priority, grp, retries, retry_on, timeout_ms, requirements, state, submitted_at, available_at)
-                    VALUES (@name, @spec, @priority, @grp, @retries, @retry_on, @timeout_ms, @requirements, 'queued', @now, @now)`),
       getJob: p('SELECT * FROM jobs WHERE id = ?'),
       countByState: p('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
       queued: p("SELECT * FROM jobs WHERE state = 'queued' ORDER BY id"),
       insertAttempt: p("INSERT INTO attempts (job_id, node, state, started_at) VALUES (?, ?, 'running', ?)"),
       deleteAttempt: p('DELETE FROM attempts WHERE id = ?'),
-      startJob: p(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, @now),
-                   current_attempt_id = @attempt, last_attempt_id = @attempt, node = @node WHERE id = @id AND state = 'queued'`),
-      endAttempt: p("UPDATE attempts SET state = @state, ended_at = @at, reason = @reason, result = @result WHERE id = @id AND state = 'running'"),
+      // The hot path's statements take positional parameters (binding by name costs ~1 µs a statement).
+      startJob: p(`UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, ?),
+                   current_attempt_id = ?, last_attempt_id = ?, node = ? WHERE id = ? AND state = 'queued'`),
+      endAttempt: p("UPDATE attempts SET state = ?, ended_at = ?, reason = ?, result = ? WHERE id = ? AND state = 'running'"),
       requeueJob:
-        p(`UPDATE jobs SET state = 'queued', current_attempt_id = NULL, available_at = @availableAt, reason = @reason, node_losses = node_losses + @lost, abandons = abandons + @abandoned
-                     WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
+        p(`UPDATE jobs SET state = 'queued', current_attempt_id = NULL, available_at = ?, reason = ?, node_losses = node_losses + ?, abandons = abandons + ?
+                     WHERE id = ? AND state = 'running' AND current_attempt_id = ?`),
       finishJob:
-        p(`UPDATE jobs SET state = @state, current_attempt_id = NULL, finished_at = @at, reason = COALESCE(@reason, reason), node_losses = node_losses + @lost, abandons = abandons + @abandoned
-                    WHERE id = @id AND state = 'running' AND current_attempt_id = @attempt`),
+        p(`UPDATE jobs SET state = ?, current_attempt_id = NULL, finished_at = ?, reason = COALESCE(?, reason), node_losses = node_losses + ?, abandons = abandons + ?
+                    WHERE id = ? AND state = 'running' AND current_attempt_id = ?`),
       insertPowerOp: p("INSERT INTO power_ops (node, driver, action, state, actor, requested_at) VALUES (?, ?, ?, 'pending', ?, ?)"),
       completePowerOp: p("UPDATE power_ops SET state = ?, completed_at = ?, verified = ?, detail = ? WHERE id = ? AND state = 'pending'"),
       pendingPowerOps: p("SELECT * FROM power_ops WHERE state = 'pending' ORDER BY id"),
@@ -137,34 +137,9 @@ export class SqliteStore implements Store {
   };
 
   insertJobs(jobs: readonly NewJob[], now: number): Job[] {
-    return this.db.transaction(() =>
-      jobs.map((j) => {
-        const info = this.s.insertJob.run({
-          name: j.name ?? null,
-          spec: JSON.stringify(j.spec),
-          priority: j.priority,
-          grp: j.group,
-          retries: j.retries,
-          retry_on: j.retryOn ? JSON.stringify(j.retryOn) : null,
-          timeout_ms: j.timeoutMs ?? null,
-          requirements: JSON.stringify(j.requirements),
-          now,
-        });
-        const id = Number(info.lastInsertRowid);
-        return {
-          ...structuredClone(j),
-          id,
-          state: 'queued',
-          attempts: 0,
-          submittedAt: now,
-          availableAt: now,
-          cancelRequested: false,
-          nodeLosses: 0,
-          abandons: 0,
-        } as Job;
-      }),
-    )();
+    return this.transaction(() => (this.inserter ??= new JobInserter(this.db)).insert(jobs, now));
   }
+  private inserter?: JobInserter;
 
   getJob(id: number): Job | undefined {
     const r = this.s.getJob.get(id) as JobRow | undefined;
@@ -211,7 +186,7 @@ export class SqliteStore implements Store {
       for (const { jobId, node } of assignments) {
         // Insert first so the job row can point at the attempt; undone if the job was not queued.
         const attemptId = Number(this.s.insertAttempt.run(jobId, node, now).lastInsertRowid);
-        if (this.s.startJob.run({ now, attempt: attemptId, node, id: jobId }).changes !== 1) {
+        if (this.s.startJob.run(now, attemptId, attemptId, node, jobId).changes !== 1) {
           this.s.deleteAttempt.run(attemptId);
           continue;
         }
@@ -223,20 +198,16 @@ export class SqliteStore implements Store {
 
   endAttempt(end: AttemptEnd): boolean {
     return this.transaction(() => {
-      const jobArgs = { id: end.jobId, attempt: end.attemptId, lost: end.state === 'node-lost' ? 1 : 0, abandoned: end.state === 'abandoned' ? 1 : 0 };
+      const lost = end.state === 'node-lost' ? 1 : 0;
+      const abandoned = end.state === 'abandoned' ? 1 : 0;
       // The compare-and-set: only the job's current, running attempt may move it.
       const moved =
         end.job.state === 'queued'
-          ? this.s.requeueJob.run({ ...jobArgs, availableAt: end.job.availableAt, reason: end.job.reason })
-          : this.s.finishJob.run({ ...jobArgs, state: end.job.state, at: end.at, reason: end.job.reason ?? null });
+          ? this.s.requeueJob.run(end.job.availableAt, end.job.reason, lost, abandoned, end.jobId, end.attemptId)
+          : this.s.finishJob.run(end.job.state, end.at, end.job.reason ?? null, lost, abandoned, end.jobId, end.attemptId);
       if (moved.changes !== 1) return false;
-      const ended = this.s.endAttempt.run({
-        id: end.attemptId,
-        state: end.state,
-        at: end.at,
-        reason: end.reason ?? null,
-        result: end.result === undefined ? null : JSON.stringify(end.result),
-      });
+      const result = end.result === undefined ? null : JSON.stringify(end.result);
+      const ended = this.s.endAttempt.run(end.state, end.at, end.reason ?? null, result, end.attemptId);
       if (ended.changes !== 1) throw new StoreError(`attempt ${end.attemptId} was current for job ${end.jobId} but not running`);
       return true;
     });
