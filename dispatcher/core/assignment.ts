@@ -7,6 +7,7 @@
  * committed is abandoned (the agent never got it); one the store did not start (cancelled
  * meanwhile) gives its credit back.
  */
+import { JobQueue } from '../domain/job-queue.ts';
 import type { Job } from '../domain/jobs.ts';
 import { acceptsWork } from '../domain/nodes.ts';
 import type { Candidate } from '../domain/strategies.ts';
@@ -37,11 +38,15 @@ export class Assignment {
     private readonly results: Results,
   ) {}
 
-  handOut(now: number): HandOut[] {
+  /**
+   * Free slots → jobs of `queue` (the in-memory queue; or the jobs the pump's transaction has just
+   * inserted, handed to the slots left over so their start commits with their insert).
+   */
+  handOut(now: number, queue: JobQueue<Job> = this.ctx.queue): HandOut[] {
     const ctx = this.ctx;
     // Nothing to hand out: skip the walk over every node (a pump runs on every pull and result).
-    ctx.queue.promoteDue(now);
-    if (ctx.queue.readySize === 0) return [];
+    queue.promoteDue(now);
+    if (queue.readySize === 0) return [];
     const candidates: Candidate[] = [];
     for (const node of this.registry.nodes.values()) {
       const free = node.free;
@@ -65,7 +70,7 @@ export class Assignment {
     }
     if (candidates.length === 0) return [];
     const out: HandOut[] = [];
-    for (const a of ctx.queue.schedule(candidates, ctx.strategy, now)) {
+    for (const a of queue.schedule(candidates, ctx.strategy, now)) {
       const node = this.registry.nodes.get(a.node)!;
       node.credits--;
       node.handingOut++;
@@ -84,13 +89,28 @@ export class Assignment {
     );
   }
 
-  /** The commit failed: the jobs go back to the queue, the slots and credits to their nodes. */
-  undo(handOut: readonly HandOut[], now: number): void {
+  /**
+   * The jobs the pump's transaction has just inserted, to the slots `handOut` left free (the queue
+   * had nothing placeable there, so no older job is passed over): their start commits with their
+   * insert, and the submit's answer and the assign go out after the same commit. The rest are
+   * queued after that commit.
+   */
+  handOutFresh(jobs: readonly Job[], now: number): HandOut[] {
+    const fresh = new JobQueue<Job>();
+    for (const job of jobs) fresh.enqueue(job, now);
+    return this.handOut(now, fresh);
+  }
+
+  /**
+   * The commit failed: the slots and credits go back to their nodes, the jobs back to the queue —
+   * except `uncommitted` ones (inserted by the same transaction: they do not exist).
+   */
+  undo(handOut: readonly HandOut[], now: number, uncommitted?: ReadonlySet<number>): void {
     for (const h of handOut) {
       h.node.handingOut--;
       h.node.credits++;
       this.ctx.handingOut.delete(h.jobId);
-      this.ctx.queue.enqueue(h.job, now);
+      if (!uncommitted?.has(h.jobId)) this.ctx.queue.enqueue(h.job, now);
     }
   }
 

@@ -691,8 +691,37 @@ describe.each(['sqlite', 'dirty'] as const)('submits share the pump commit (%s)'
   });
 });
 
+describe.each(['sqlite', 'dirty'] as const)('a submit to a free slot (%s)', (kind) => {
+  it('is started by the commit that inserts it: one commit, then the answer and the assign; jobs beyond the free slots are queued', async () => {
+    const { d, gate, store, hello, pull } = await setup(kind);
+    const link = hello('n1');
+    pull('n1', link, 1);
+    await d.idle();
+    const commits = gate.commits;
+    gate.hold();
+    const opened = gate.opening();
+    let answered = false;
+    const submitted = d.submit([{ spec: { kind: 'exec', argv: ['a'] } }, { spec: { kind: 'exec', argv: ['b'] } }]).then((j) => ((answered = true), j));
+    await opened;
+    expect(link.of('assign')).toEqual([]);
+    expect(answered).toBe(false);
+    gate.release();
+    const [a, b] = await submitted;
+    await d.idle();
+    expect(gate.commits - commits).toBe(1);
+    expect(link.of('assign').map((m) => m.jobId)).toEqual([a!.id]);
+    expect(await store.getJob(a!.id)).toMatchObject({ state: 'running', attempts: 1, node: 'n1' });
+    expect(await store.getJob(b!.id)).toMatchObject({ state: 'queued' });
+    expect(d.queueDepthByGroup().get('default')).toBe(1);
+    // the queued one takes the next free slot
+    pull('n1', link, 1);
+    await d.idle();
+    expect(link.of('assign').map((m) => m.jobId)).toEqual([a!.id, b!.id]);
+  });
+});
+
 describe('a failed commit and the submits in it (sqlite)', () => {
-  it("answers each of them with the error and queues none of their jobs; the next submit's commit succeeds and its job runs", async () => {
+  it("answers each of them with the error and queues none of their jobs (the slot one took is free again); the next submit's commit succeeds and its job runs", async () => {
     const { d, gate, store, hello, pull } = await setup('sqlite');
     const link = hello('n1');
     pull('n1', link, 1);

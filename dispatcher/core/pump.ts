@@ -7,7 +7,7 @@
  */
 import { CloseCode } from '../../common/protocol.ts';
 import type { AgentLink } from '../node-runtime.ts';
-import type { Assignment } from './assignment.ts';
+import type { Assignment, HandOut } from './assignment.ts';
 import type { DispatcherContext } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
 import type { Results } from './results.ts';
@@ -41,9 +41,15 @@ export class Pump {
     const handOut = this.assignment.handOut(now);
     if (submits.length === 0 && batch.acks.length === 0 && batch.ends.length === 0 && handOut.length === 0) return;
     let written;
+    let fresh: HandOut[] = [];
     try {
       written = await ctx.store.transaction(async (tx) => {
         const inserted = submits.length ? await tx.insertJobs(submits.length === 1 ? submits[0]!.jobs : submits.flatMap((s) => s.jobs), now) : [];
+        // the slots left free take the new jobs now: their start commits with their insert
+        if (inserted.length) {
+          fresh = this.assignment.handOutFresh(inserted, now);
+          handOut.push(...fresh);
+        }
         const results = await this.results.write(tx, batch, now);
         const started = await this.assignment.write(tx, handOut, now);
         return { inserted, results, started };
@@ -53,7 +59,7 @@ export class Pump {
       // agents whose results were in the batch reconnect, which makes them resend those results.
       ctx.log.error({ err: e }, 'could not commit; nothing was acknowledged; resyncing from the store');
       for (const s of submits) s.reject(e);
-      this.assignment.undo(handOut, now);
+      this.assignment.undo(handOut, now, new Set(fresh.map((h) => h.jobId)));
       this.results.failed(batch);
       await this.resync(now, this.results.pendingLinks(batch));
       return;
@@ -65,11 +71,11 @@ export class Pump {
     }
     try {
       if (written.inserted.length) {
+        const started = new Set(written.started.map((s) => s.jobId));
         for (const job of written.inserted) {
-          ctx.queue.enqueue(job, now);
+          if (!started.has(job.id)) ctx.queue.enqueue(job, now); // no free slot yet: a pull or result pumps again
           ctx.emit('job', job);
         }
-        ctx.requestSchedule(); // handed out by the next pump
       }
       this.results.apply(batch, written.results, now);
       this.assignment.apply(handOut, written.started, now);
