@@ -87,11 +87,11 @@ export class Results {
 
   /** Writes the batch inside the pump's transaction. */
   async write(tx: AsyncStore, batch: ResultBatch, now: number): Promise<ResultWrites> {
-    const ended: boolean[] = [];
-    for (const c of batch.ends) {
-      const ok = await tx.endAttempt(c.end);
-      ended.push(ok);
-      if (!ok && c.result) await tx.recordStaleResult({ attemptId: c.end.attemptId, jobId: c.end.jobId, node: c.result.node, reason: 'superseded', at: now });
+    // one call for every end of the batch (one round trip to a store in another thread or process)
+    const ended = batch.ends.length ? await tx.endAttempts(batch.ends.map((c) => c.end)) : [];
+    for (const [i, c] of batch.ends.entries()) {
+      if (!ended[i] && c.result)
+        await tx.recordStaleResult({ attemptId: c.end.attemptId, jobId: c.end.jobId, node: c.result.node, reason: 'superseded', at: now });
     }
     const staleReasons: string[] = [];
     for (const { node: from, body } of batch.stale) {

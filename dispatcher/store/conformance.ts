@@ -95,6 +95,30 @@ export function storeConformance(name: string, factory: () => AsyncStore | Promi
       expect((await store.runningAttempts()).map((x) => x.id)).toEqual(started.map((s) => s.attempt.id));
     });
 
+    it('ends a batch of attempts in order, each a compare-and-set of its own (endAttempts)', async () => {
+      const [a, b, c] = await store.insertJobs([newJob(), newJob(), newJob()], 1);
+      const started = await store.startAttempts(
+        [a!, b!, c!].map((j) => ({ jobId: j.id, node: 'n1' })),
+        2,
+      );
+      const [sa, sb, sc] = started.map((s) => s.attempt);
+      const end = (jobId: number, attemptId: number, state: 'succeeded' | 'failed', at: number) =>
+        ({ jobId, attemptId, state, at, result: { exitCode: state === 'succeeded' ? 0 : 1 }, job: { state } }) as const;
+      expect(
+        await store.endAttempts([
+          end(a!.id, sa!.id, 'succeeded', 3),
+          end(b!.id, sa!.id, 'succeeded', 3), // another job's attempt: moves nothing
+          end(b!.id, sb!.id, 'failed', 4),
+          end(a!.id, sa!.id, 'failed', 5), // already ended: not recorded twice
+        ]),
+      ).toEqual([true, false, true, false]);
+      expect(await store.endAttempts([])).toEqual([]);
+      expect(await store.getJob(a!.id)).toMatchObject({ state: 'succeeded', finishedAt: 3 });
+      expect(await store.getJob(b!.id)).toMatchObject({ state: 'failed', finishedAt: 4 });
+      expect(await store.getJob(c!.id)).toMatchObject({ state: 'running', currentAttemptId: sc!.id });
+      expect((await store.listAttempts(a!.id)).map((x) => [x.state, x.endedAt])).toEqual([['succeeded', 3]]);
+    });
+
     it('ends an attempt exactly once; a stale attempt cannot move the job', async () => {
       const [j] = await store.insertJobs([newJob()], 1);
       const first = (await store.startAttempts([{ jobId: j!.id, node: 'n1' }], 2))[0]!.attempt;

@@ -137,6 +137,10 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  endAttempts(ends: readonly AttemptEnd[]): boolean[] {
+    return this.transaction(() => ends.map((end) => this.endAttempt(end)));
+  }
+
   getAttempt(id: number): Attempt | undefined {
     const a = this.attempts.get(id);
     return a && clone(a);

@@ -213,6 +213,15 @@ export class PostgresStore extends PostgresHistory implements AsyncStore {
     });
   }
 
+  async endAttempts(ends: readonly AttemptEnd[]): Promise<boolean[]> {
+    if (!ends.length) return [];
+    return this.atomic(async (s) => {
+      const out: boolean[] = [];
+      for (const end of ends) out.push(await s.endAttempt(end));
+      return out;
+    });
+  }
+
   async getAttempt(id: number): Promise<Attempt | undefined> {
     const r = (await this.rows<AttemptRow>('SELECT * FROM attempts WHERE id = $1', [id]))[0];
     return r && toAttempt(r);

@@ -213,6 +213,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  endAttempts(ends: readonly AttemptEnd[]): boolean[] {
+    return this.transaction(() => ends.map((end) => this.endAttempt(end)));
+  }
+
   getAttempt(id: number): Attempt | undefined {
     const r = this.s.getAttempt.get(id) as AttemptRow | undefined;
     return r && toAttempt(r);

@@ -103,6 +103,8 @@ export interface Store {
   startAttempts(assignments: readonly { jobId: number; node: string }[], now: number): { jobId: number; attempt: Attempt }[];
   /** Ends a running attempt and moves its job, atomically; false (nothing written) if the attempt is not running or not current. */
   endAttempt(end: AttemptEnd): boolean;
+  /** `endAttempt` for each of `ends`, in order, in one transaction (the pump's results: one call, one round trip). */
+  endAttempts(ends: readonly AttemptEnd[]): boolean[];
   getAttempt(id: number): Attempt | undefined;
   listAttempts(jobId: number): Attempt[];
   runningAttempts(): Attempt[];

@@ -10,6 +10,7 @@ export const STORE_WRITE_OPS = [
   'insertJobs',
   'startAttempts',
   'endAttempt',
+  'endAttempts',
   'cancelQueuedJob',
   'markCancelRequested',
   'recordStaleResult',
