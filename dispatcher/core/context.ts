@@ -198,6 +198,8 @@ export class DispatcherContext {
         }
       } finally {
         this.pumping = undefined;
+        // the loop's bound was reached with a request still open: it is not dropped
+        if (this.pumpAgain) this.requestSchedule();
       }
     })();
     return this.pumping;

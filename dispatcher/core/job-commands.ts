@@ -3,6 +3,7 @@
  * running via its node), reads of jobs, attempts, counts and output (live while running).
  */
 import { JobFinishedError, JobNotFoundError } from '../domain/errors.ts';
+import { ValidationError, type Problem } from '../../common/errors.ts';
 import { StoreError } from '../store/errors.ts';
 import { isTerminalJob, type Job, type JobState, type NewJob } from '../domain/jobs.ts';
 import type { JobQuery } from '../store/store.ts';
@@ -25,9 +26,11 @@ export class JobCommands {
   ) {}
 
   /**
-   * Commits the jobs, then queues them; returns them in submission order. The insert is the next
-   * pump's (pump.ts: every submit waiting then shares its transaction and its commit), so a burst
-   * of small submits costs one durable commit, not one each.
+   * Commits the jobs, then queues (or starts) them; returns them in submission order, as inserted.
+   * The insert is the next pump's (pump.ts: every submit waiting then shares its transaction and
+   * its commit), so a burst of small submits costs one durable commit, not one each. What the
+   * store will have to serialize is checked here, so a job it cannot write fails its own submit
+   * (400), not the shared commit.
    */
   submit(submissions: readonly JobSubmission[]): Promise<Job[]> {
     const ctx = this.ctx;
@@ -47,6 +50,8 @@ export class JobCommands {
       requirements: s.requirements ?? {},
     }));
     if (jobs.length === 0) return Promise.resolve([]);
+    const problems = unserializable(jobs, submissions.length > 1);
+    if (problems.length) return Promise.reject(new ValidationError('invalid job (nothing was submitted)', problems.slice(0, 20)));
     return new Promise<Job[]>((resolve, reject) => {
       ctx.submits.push({ jobs, resolve, reject });
       ctx.requestSchedule();
@@ -144,4 +149,27 @@ export class JobCommands {
       throw new StoreError(`job ${id} is ${job.state}: its cancel did not take (the store refuses commits, or the job kept moving); ask again`);
     throw new JobFinishedError(id, job.state);
   }
+}
+
+/** The fields a store writes as JSON that cannot be (nested too deeply for the stack, a BigInt, a cycle). */
+function unserializable(jobs: readonly NewJob[], batch: boolean): Problem[] {
+  const problems: Problem[] = [];
+  jobs.forEach((j, i) => {
+    for (const [field, value] of [
+      ['spec', j.spec],
+      ['requirements', j.requirements],
+      ['retryOn', j.retryOn],
+    ] as const) {
+      if (value === undefined && field === 'retryOn') continue;
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(value);
+      } catch (e) {
+        problems.push({ path: `${batch ? `[${i}].` : ''}${field}`, message: `cannot be stored as JSON: ${(e as Error).message}` });
+        continue;
+      }
+      if (typeof text !== 'string') problems.push({ path: `${batch ? `[${i}].` : ''}${field}`, message: 'is required' });
+    }
+  });
+  return problems;
 }

@@ -764,3 +764,52 @@ describe('a submit while the store is unreachable (sqlite)', () => {
     expect((await store.listJobs({})).jobs.map((j) => j.id)).toEqual([c!.id, job!.id]);
   });
 });
+
+describe('a submit the shared commit must not suffer from (sqlite)', () => {
+  it('a job the store cannot serialize fails its own submit (400, naming the field); a submit beside it commits', async () => {
+    const { d, store } = await setup('sqlite');
+    let deep: unknown = [];
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    const bad = d.submit([{ spec: { kind: 'exec', argv: ['x'], env: deep } as never }, { spec: { kind: 'exec', argv: ['y'] } }]);
+    const good = d.submit([{ spec: { kind: 'exec', argv: ['z'] } }]);
+    await expect(bad).rejects.toMatchObject({ code: 'VALIDATION_FAILED', problems: [{ path: '[0].spec' }] });
+    const [z] = await good;
+    expect((await store.listJobs({})).jobs.map((j) => j.id)).toEqual([z!.id]);
+  });
+
+  it('a throw before the commit (a bug in the hand-out) answers the submits it took with the error; the next pump commits', async () => {
+    const { d, store } = await setup('sqlite');
+    const spy = vi.spyOn(Assignment.prototype, 'handOut').mockImplementationOnce(() => {
+      throw new Error('bug: hand-out');
+    });
+    await expect(d.submit([{ spec: { kind: 'exec', argv: ['a'] } }])).rejects.toThrow('bug: hand-out');
+    spy.mockRestore();
+    const [b] = await d.submit([{ spec: { kind: 'exec', argv: ['b'] } }]);
+    expect((await store.listJobs({})).jobs.map((j) => j.id)).toEqual([b!.id]);
+  });
+});
+
+describe('slots freed while the insert is awaited (dirty)', () => {
+  it('take the older queued job first, then the new one', async () => {
+    const { d, store, hello, pull } = await setup('dirty');
+    const [old] = await d.submit([{ spec: { kind: 'exec', argv: ['old'] } }]);
+    const link = hello('n1');
+    await d.idle();
+    // the insert's await: the agent's pull arrives meanwhile (as over a network to PostgreSQL)
+    const target = store as { -readonly [K in keyof AsyncStore]: AsyncStore[K] };
+    const insert = target.insertJobs.bind(store);
+    target.insertJobs = async (jobs, now) => {
+      target.insertJobs = insert;
+      const out = await insert(jobs, now);
+      pull('n1', link, 1);
+      await new Promise((r) => setImmediate(r));
+      return out;
+    };
+    const [fresh] = await d.submit([{ spec: { kind: 'exec', argv: ['new'] } }]);
+    await d.idle();
+    expect(link.of('assign').map((m) => m.jobId)).toEqual([old!.id]);
+    pull('n1', link, 1);
+    await d.idle();
+    expect(link.of('assign').map((m) => m.jobId)).toEqual([old!.id, fresh!.id]);
+  });
+});

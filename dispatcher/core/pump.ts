@@ -8,7 +8,7 @@
 import { CloseCode } from '../../common/protocol.ts';
 import type { AgentLink } from '../node-runtime.ts';
 import type { Assignment, HandOut } from './assignment.ts';
-import type { DispatcherContext } from './context.ts';
+import type { DispatcherContext, PendingSubmit } from './context.ts';
 import type { NodeRegistry } from './node-registry.ts';
 import type { Results } from './results.ts';
 import { loadRuntime } from './startup.ts';
@@ -23,20 +23,24 @@ export class Pump {
 
   /** One pass (called by DispatcherContext.pumpNow, never two at once). */
   async pump(): Promise<void> {
+    const submits = this.ctx.submits;
+    this.ctx.submits = [];
+    try {
+      await this.pass(submits);
+    } catch (e) {
+      // Whatever threw (a resync's read, a bug in a hand-out), no submit it took is left waiting:
+      // one not answered yet was not committed (an answered one ignores this), the client may retry.
+      for (const s of submits) s.reject(e);
+      throw e;
+    }
+  }
+
+  private async pass(submits: readonly PendingSubmit[]): Promise<void> {
     const ctx = this.ctx;
     const now = ctx.clock.now();
-    const submits = ctx.submits;
-    ctx.submits = [];
     // A resync that failed (the store unreachable) is retried before anything is claimed against
     // a view that lacks the store's running attempts (their resent results would be stale).
-    if (ctx.resyncDue) {
-      try {
-        await this.resync(now, new Set());
-      } catch (e) {
-        for (const s of submits) s.reject(e); // nothing of theirs was written: the client may retry
-        throw e;
-      }
-    }
+    if (ctx.resyncDue) await this.resync(now, new Set());
     const batch = this.results.claim(now);
     const handOut = this.assignment.handOut(now);
     if (submits.length === 0 && batch.acks.length === 0 && batch.ends.length === 0 && handOut.length === 0) return;
@@ -45,8 +49,10 @@ export class Pump {
     try {
       written = await ctx.store.transaction(async (tx) => {
         const inserted = submits.length ? await tx.insertJobs(submits.length === 1 ? submits[0]!.jobs : submits.flatMap((s) => s.jobs), now) : [];
-        // the slots left free take the new jobs now: their start commits with their insert
+        // the slots left free take the new jobs now, their start committed with their insert; first
+        // the queue again, for slots freed while the insert was awaited (no older job passed over)
         if (inserted.length) {
+          handOut.push(...this.assignment.handOut(now));
           fresh = this.assignment.handOutFresh(inserted, now);
           handOut.push(...fresh);
         }
