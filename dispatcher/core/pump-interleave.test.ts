@@ -789,6 +789,34 @@ describe('a submit the shared commit must not suffer from (sqlite)', () => {
   });
 });
 
+describe('a throw in the hand-out after the batch was claimed (sqlite)', () => {
+  it('loses no result: memory is rebuilt, the agent reconnects and resends, and the job ends once', async () => {
+    const { d, store, hello, pull, result } = await setup('sqlite');
+    const [job] = await d.submit([{ spec: { kind: 'exec', argv: ['a'] } }]);
+    const link = hello('n1');
+    pull('n1', link, 1);
+    await d.idle();
+    const x = link.of('assign')[0]!;
+    const spy = vi.spyOn(Assignment.prototype, 'handOut').mockImplementationOnce(() => {
+      throw new Error('bug: hand-out');
+    });
+    result('n1', link, x.attemptId, job!.id);
+    await d.idle();
+    spy.mockRestore();
+    expect(link.of('result-ack')).toEqual([]);
+    expect(link.closed).toBe(CloseCode.lost);
+    expect(await store.getJob(job!.id)).toMatchObject({ state: 'running' });
+    d.agentDisconnected('n1', link, false);
+    const again = hello('n1', [x.attemptId]);
+    result('n1', again, x.attemptId, job!.id);
+    await d.idle();
+    expect(again.of('result-ack').map((m) => m.attemptId)).toEqual([x.attemptId]);
+    expect(await d.getJob(job!.id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+    expect(d.staleResults).toBe(0);
+    expect(d.getNode('n1').running).toBe(0);
+  });
+});
+
 describe('slots freed while the insert is awaited (dirty)', () => {
   it('take the older queued job first, then the new one', async () => {
     const { d, store, hello, pull } = await setup('dirty');

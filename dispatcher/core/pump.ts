@@ -42,7 +42,18 @@ export class Pump {
     // a view that lacks the store's running attempts (their resent results would be stale).
     if (ctx.resyncDue) await this.resync(now, new Set());
     const batch = this.results.claim(now);
-    const handOut = this.assignment.handOut(now);
+    let handOut: HandOut[];
+    try {
+      handOut = this.assignment.handOut(now);
+    } catch (e) {
+      // A bug in the hand-out, after the batch was claimed: nothing was written or acked. As after
+      // a failed commit, memory is rebuilt (the claimed attempts run again in it, the jobs a partial
+      // hand-out took are queued again) and the batch's agents reconnect and resend their results.
+      ctx.log.error({ err: e }, 'the hand-out failed; nothing was written or acknowledged; resyncing from the store');
+      this.results.failed(batch);
+      await this.resync(now, this.results.pendingLinks(batch));
+      throw e;
+    }
     if (submits.length === 0 && batch.acks.length === 0 && batch.ends.length === 0 && handOut.length === 0) return;
     let written;
     let fresh: HandOut[] = [];

@@ -87,7 +87,7 @@ export class Results {
 
   /** Writes the batch inside the pump's transaction. */
   async write(tx: AsyncStore, batch: ResultBatch, now: number): Promise<ResultWrites> {
-    // one call for every end of the batch (one round trip to a store in another thread or process)
+    // one call for every end of the batch (an engine may run it as one statement or round trip)
     const ended = batch.ends.length ? await tx.endAttempts(batch.ends.map((c) => c.end)) : [];
     for (const [i, c] of batch.ends.entries()) {
       if (!ended[i] && c.result)

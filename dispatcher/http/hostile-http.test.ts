@@ -30,6 +30,17 @@ describe('bodies and numbers', () => {
     expect(viewer.statusCode).toBe(403);
   });
 
+  it('refuses args nested deeper than the store can serialize: 400 naming the field, the master and other submits unharmed', async () => {
+    m = await startLiveMaster();
+    // 200,000 levels: JSON.parse takes it, JSON.stringify (the store's insert, the assign frame) would overflow its stack
+    const deep = `{"source":"export default (a) => a","args":[${'['.repeat(200_000)}${']'.repeat(200_000)}]}`;
+    const r = await m.app.inject({ method: 'POST', url: '/api/jobs', headers: { ...as(ADMIN), 'content-type': 'application/json' }, payload: deep });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ code: 'VALIDATION_FAILED', field: 'args' });
+    const ok = await m.app.inject({ method: 'POST', url: '/api/jobs', headers: as(ADMIN), payload: { source: 'export default (a) => a', args: [[[[1]]]] } });
+    expect(ok.statusCode).toBe(201);
+  });
+
   it('keeps small bodies small except job submissions', async () => {
     m = await startLiveMaster();
     await agent(m, 'n1').then((a) => a.close());

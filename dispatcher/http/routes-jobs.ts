@@ -21,6 +21,24 @@ export interface KnownFiles {
 }
 
 /** Validates one submission (schema + which fields a kind needs); problems carry their path. */
+/**
+ * How deep `args` and `kwargs` may nest. JSON.parse takes any depth; what serializes the job
+ * later (the store's JSON, the assign frame) recurses and would throw on the shared commit.
+ */
+const MAX_NESTING = 256;
+
+/** Whether arrays/objects in `value` nest deeper than `max` (iterative: the check itself cannot overflow). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let n = 0; stack.length && n < 10_000_000; n++) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function toSubmission(body: unknown, prefix: string, problems: Problem[], known?: KnownFiles): JobSubmission | undefined {
   if (!submissionChecker.Check(body)) {
     const e = submissionChecker.Errors(body).First()!;
@@ -60,6 +78,9 @@ function toSubmission(body: unknown, prefix: string, problems: Problem[], known?
       if (seen.has(d.name)) problems.push({ path: at(`depends[${i}].name`), message: `two modules named ${d.name}` });
       seen.add(d.name);
     });
+    for (const f of ['args', 'kwargs'] as const)
+      if (b[f] !== undefined && nestedDeeperThan(b[f], MAX_NESTING))
+        problems.push({ path: at(f), message: `nested more than ${MAX_NESTING} levels deep (arrays and objects inside each other)` });
     if (!b.source || (python && !b.function)) return undefined;
   }
   const names = new Set<string>();

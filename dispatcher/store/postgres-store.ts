@@ -181,7 +181,12 @@ export class PostgresStore extends PostgresHistory implements AsyncStore {
     return rows.map((r) => ({ jobId: r.job_id, attempt: { id: r.id, jobId: r.job_id, node: r.node, state: 'running', startedAt: now } }));
   }
 
-  async endAttempt(end: AttemptEnd): Promise<boolean> {
+  endAttempt(end: AttemptEnd): Promise<boolean> {
+    return this.endOne(end);
+  }
+
+  /** endAttempt's body: `endAttempts` loops over this, not over the counted `endAttempt` (store/write-counter.ts). */
+  private async endOne(end: AttemptEnd): Promise<boolean> {
     const lost = end.state === 'node-lost' ? 1 : 0;
     const abandoned = end.state === 'abandoned' ? 1 : 0;
     // The compare-and-set: only the job's current, running attempt may move it ($1 job, $2 attempt).
@@ -217,7 +222,7 @@ export class PostgresStore extends PostgresHistory implements AsyncStore {
     if (!ends.length) return [];
     return this.atomic(async (s) => {
       const out: boolean[] = [];
-      for (const end of ends) out.push(await s.endAttempt(end));
+      for (const end of ends) out.push(await s.endOne(end));
       return out;
     });
   }

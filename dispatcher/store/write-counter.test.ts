@@ -30,4 +30,23 @@ describe('countStoreWrites', () => {
     expect(counts.get('insertJobs')).toBe(1);
     expect(counts.get('startAttempts')).toBe(1);
   });
+
+  it('counts a batch of ends (endAttempts, the pump’s results) as one endAttempt per attempt, on any engine', async () => {
+    const { store, counts } = countStoreWrites(asyncStore(new MemoryStore()));
+    await store.transaction(async (tx) => {
+      const jobs = await tx.insertJobs(
+        [1, 2, 3].map(() => ({ spec: { kind: 'exec', argv: ['true'] }, priority: 0, group: 'g', retries: 0, requirements: {} })),
+        1,
+      );
+      const started = await tx.startAttempts(
+        jobs.map((j) => ({ jobId: j.id, node: 'n' })),
+        2,
+      );
+      const ends = started.map((s) => ({ jobId: s.jobId, attemptId: s.attempt.id, state: 'succeeded' as const, at: 3, job: { state: 'succeeded' as const } }));
+      expect(await tx.endAttempts(ends)).toEqual([true, true, true]);
+      await tx.endAttempt(ends[0]!); // already ended: still a write asked for
+    });
+    expect(counts.get('endAttempt')).toBe(4);
+    expect([...counts.keys()]).not.toContain('endAttempts');
+  });
 });

@@ -10,7 +10,6 @@ export const STORE_WRITE_OPS = [
   'insertJobs',
   'startAttempts',
   'endAttempt',
-  'endAttempts',
   'cancelQueuedJob',
   'markCancelRequested',
   'recordStaleResult',
@@ -30,6 +29,11 @@ export const STORE_WRITE_OPS = [
 ] as const;
 export type StoreWriteOp = (typeof STORE_WRITE_OPS)[number];
 
+/** Batch operations, counted as the operation they batch, once per item (the rate stays per attempt ended). */
+const BATCHES: Readonly<Record<string, { op: StoreWriteOp; items: (args: unknown[]) => number }>> = {
+  endAttempts: { op: 'endAttempt', items: (args) => (Array.isArray(args[0]) ? args[0].length : 0) },
+};
+
 export interface StoreWriteCounts {
   readonly counts: ReadonlyMap<StoreWriteOp, number>;
 }
@@ -45,13 +49,14 @@ function counted<S extends object>(store: S, counts: Map<StoreWriteOp, number>):
   const proxy = new Proxy(store, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || !counts.has(prop as StoreWriteOp)) return value;
+      const batch = typeof prop === 'string' ? BATCHES[prop] : undefined;
+      if (typeof value !== 'function' || (!batch && !counts.has(prop as StoreWriteOp))) return value;
       let fn = wrapped.get(prop);
       if (!fn) {
-        const op = prop as StoreWriteOp;
+        const op = batch?.op ?? (prop as StoreWriteOp);
         const method = value as (...a: unknown[]) => unknown;
         fn = function (this: unknown, ...args: unknown[]) {
-          counts.set(op, counts.get(op)! + 1);
+          counts.set(op, counts.get(op)! + (batch ? batch.items(args) : 1));
           // An AsyncStore's transaction hands its body a `tx`: the writes made on it are counted too.
           const body = args[0];
           if (op === 'transaction' && typeof body === 'function' && body.length > 0)
