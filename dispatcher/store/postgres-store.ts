@@ -27,6 +27,28 @@ const TYPES = {
 /** `postgres://user@host:port/db`, without the password (for messages). */
 export const redactUrl = (url: string): string => url.replace(/(\/\/[^:/@]+):[^@]*@/, '$1:***@');
 
+/** endAttempts' statement: each row of the batch a compare-and-set (the job, then its attempt), as endAttempt's. */
+const END_BATCH = `
+  WITH v AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::int[], $11::int[])
+      WITH ORDINALITY AS v(job_id, attempt_id, state, at, reason, result, job_state, available_at, job_reason, lost, abandoned, ord)
+  ),
+  j AS (
+    UPDATE jobs SET state = v.job_state, current_attempt_id = NULL,
+        available_at = CASE WHEN v.job_state = 'queued' THEN v.available_at ELSE jobs.available_at END,
+        finished_at = CASE WHEN v.job_state = 'queued' THEN jobs.finished_at ELSE v.at END,
+        reason = CASE WHEN v.job_state = 'queued' THEN v.job_reason ELSE COALESCE(v.job_reason, jobs.reason) END,
+        node_losses = jobs.node_losses + v.lost, abandons = jobs.abandons + v.abandoned
+      FROM v WHERE jobs.id = v.job_id AND jobs.state = 'running' AND jobs.current_attempt_id = v.attempt_id
+      RETURNING v.ord
+  ),
+  e AS (
+    UPDATE attempts SET state = v.state, ended_at = v.at, reason = v.reason, result = v.result
+      FROM v WHERE attempts.id = v.attempt_id AND attempts.state = 'running' AND v.ord IN (SELECT ord FROM j)
+      RETURNING v.ord
+  )
+  SELECT (SELECT array_agg(ord) FROM j) AS moved, (SELECT array_agg(ord) FROM e) AS ended`;
+
 export class PostgresStore extends PostgresHistory implements AsyncStore {
   readonly kind = 'postgres';
   private closed = false;
@@ -218,12 +240,43 @@ export class PostgresStore extends PostgresHistory implements AsyncStore {
     });
   }
 
+  /**
+   * One statement for the whole batch (one round trip per pump, not one per result): every end's
+   * compare-and-set, as `endAttempt`'s, joined on its ordinal. A batch that names an attempt or a
+   * job twice runs end by end instead, so a second end of one attempt sees the first.
+   */
   async endAttempts(ends: readonly AttemptEnd[]): Promise<boolean[]> {
     if (!ends.length) return [];
+    const distinct = new Set(ends.map((e) => e.attemptId)).size === ends.length && new Set(ends.map((e) => e.jobId)).size === ends.length;
     return this.atomic(async (s) => {
-      const out: boolean[] = [];
-      for (const end of ends) out.push(await s.endOne(end));
-      return out;
+      if (!distinct || ends.length === 1) {
+        const out: boolean[] = [];
+        for (const end of ends) out.push(await s.endOne(end));
+        return out;
+      }
+      const col = <T>(f: (e: AttemptEnd) => T) => ends.map(f);
+      const r = (
+        await s.rows<{ moved: (string | number)[] | null; ended: (string | number)[] | null }>(END_BATCH, [
+          col((e) => e.jobId),
+          col((e) => e.attemptId),
+          col((e) => e.state),
+          col((e) => e.at),
+          col((e) => e.reason ?? null),
+          col((e) => (e.result === undefined ? null : JSON.stringify(e.result))),
+          col((e) => e.job.state),
+          col((e) => (e.job.state === 'queued' ? e.job.availableAt : null)),
+          col((e) => e.job.reason ?? null),
+          col((e) => (e.state === 'node-lost' ? 1 : 0)),
+          col((e) => (e.state === 'abandoned' ? 1 : 0)),
+        ])
+      )[0]!;
+      const moved = new Set((r.moved ?? []).map(Number));
+      const ended = new Set((r.ended ?? []).map(Number));
+      return ends.map((end, i) => {
+        if (!moved.has(i + 1)) return false;
+        if (!ended.has(i + 1)) throw new StoreError(`attempt ${end.attemptId} was current for job ${end.jobId} but not running`);
+        return true;
+      });
     });
   }
 
