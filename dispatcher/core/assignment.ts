@@ -90,10 +90,10 @@ export class Assignment {
   }
 
   /**
-   * The jobs the pump's transaction has just inserted, to the slots `handOut` left free (the queue
-   * had nothing placeable there, so no older job is passed over): their start commits with their
-   * insert, and the submit's answer and the assign go out after the same commit. The rest are
-   * queued after that commit.
+   * The jobs the pump's transaction has just inserted, to the slots the queue's own `handOut` left
+   * free (pump.ts asks the queue first, so no older job is passed over): their start commits with
+   * their insert, and the submit's answer and the assign go out after the same commit. The rest
+   * are queued after that commit.
    */
   handOutFresh(jobs: readonly Job[], now: number): HandOut[] {
     const fresh = new JobQueue<Job>();
