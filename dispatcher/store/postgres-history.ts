@@ -14,6 +14,17 @@ export interface PgQueryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+/**
+ * PostgreSQL's TEXT cannot hold NUL (error 22021); SQLite's can. A NUL in a string parameter (an
+ * agent's error text becoming a job's reason, a job's name or group) is stored as U+FFFD instead
+ * of failing the statement, and with it a whole pump's commit (every result and submit in it, and
+ * again each time the agent resends). JSON text never holds a raw NUL (JSON.stringify escapes it).
+ */
+export function nulSafe(db: PgQueryable): PgQueryable {
+  const clean = (v: unknown): unknown => (typeof v === 'string' ? (v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v) : Array.isArray(v) ? v.map(clean) : v);
+  return { query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => db.query<R>(text, values?.map(clean)) };
+}
+
 export abstract class PostgresHistory {
   protected abstract readonly db: PgQueryable;
   /** Runs `fn` inside one transaction, with a view bound to its client. */

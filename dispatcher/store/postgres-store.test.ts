@@ -59,6 +59,33 @@ describe.skipIf(!bin)('PostgresStore (a real PostgreSQL, started by the test)', 
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('a NUL in a text column (a job name or group, an agent’s error text as the reason) is stored as U+FFFD, not a failed commit', async () => {
+    const s = await PostgresStore.open(await server.freshDatabase());
+    const [job] = await s.insertJobs(
+      [{ name: 'a\u0000b', spec: { kind: 'exec', argv: ['x\u0000'] }, priority: 0, group: 'g\u0000', retries: 0, requirements: {} }],
+      1,
+    );
+    const attempt = (await s.startAttempts([{ jobId: job!.id, node: 'n' }], 2))[0]!.attempt;
+    const ended = await s.transaction(async (tx) =>
+      tx.endAttempts([
+        {
+          attemptId: attempt.id,
+          jobId: job!.id,
+          state: 'failed',
+          at: 3,
+          reason: 'boom\u0000',
+          result: { error: 'boom\u0000' },
+          job: { state: 'failed', reason: 'boom\u0000' },
+        },
+      ]),
+    );
+    expect(ended).toEqual([true]);
+    // JSON keeps the NUL (escaped in the text); the plain text columns hold U+FFFD
+    expect(await s.getJob(job!.id)).toMatchObject({ name: 'a\uFFFDb', group: 'g\uFFFD', reason: 'boom\uFFFD', state: 'failed', spec: { argv: ['x\u0000'] } });
+    expect(await s.listAttempts(job!.id)).toMatchObject([{ reason: 'boom\uFFFD', result: { error: 'boom\u0000' } }]);
+    await s.close();
+  });
+
   it('two stores opening one empty database at once migrate it once', async () => {
     const url = await server.freshDatabase();
     const [a, b] = await Promise.all([PostgresStore.open(url), PostgresStore.open(url)]);

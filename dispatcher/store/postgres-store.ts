@@ -9,7 +9,7 @@ import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
 import type { NodeRecord } from '../domain/nodes.ts';
 import { StoreError } from './errors.ts';
 import { migratePostgres } from './postgres-migrations.ts';
-import { PostgresHistory, type PgQueryable } from './postgres-history.ts';
+import { nulSafe, PostgresHistory, type PgQueryable } from './postgres-history.ts';
 import { toAttempt, toJob, type AttemptRow, type JobRow } from './rows.ts';
 import { clampLimit, emptyCounts, type AsyncStore, type AttemptEnd, type JobQuery, type StaleResult } from './store.ts';
 
@@ -53,12 +53,15 @@ export class PostgresStore extends PostgresHistory implements AsyncStore {
   readonly kind = 'postgres';
   private closed = false;
 
+  protected readonly db: PgQueryable;
+
   private constructor(
     private readonly pool: pg.Pool,
-    protected readonly db: PgQueryable,
+    db: PgQueryable,
     private readonly inTx: boolean,
   ) {
     super();
+    this.db = nulSafe(db);
   }
 
   /** Connects, applies the migrations, and returns the store (StoreError if PostgreSQL cannot be reached). */
