@@ -179,3 +179,25 @@ export function jobAfterAttempt(
   }
   return { state: 'failed', reason: job.retries > 0 ? `${why} (after ${tries} attempts)` : why };
 }
+
+/** A job as a store has just inserted it (state queued, no attempt yet), in the shape a row reads back as; `j`'s objects are used as they are (a store that must not share them clones `j` first). */
+export function queuedJob(j: NewJob, id: number, now: number): Job {
+  return {
+    id,
+    ...(j.name !== undefined ? { name: j.name } : {}),
+    spec: j.spec,
+    priority: j.priority,
+    group: j.group,
+    retries: j.retries,
+    ...(j.retryOn !== undefined ? { retryOn: j.retryOn } : {}),
+    ...(j.timeoutMs !== undefined ? { timeoutMs: j.timeoutMs } : {}),
+    requirements: j.requirements,
+    state: 'queued',
+    attempts: 0,
+    submittedAt: now,
+    availableAt: now,
+    cancelRequested: false,
+    nodeLosses: 0,
+    abandons: 0,
+  };
+}

@@ -3,7 +3,7 @@
  * by fast unit tests and the dispatch benchmark's baseline.
  */
 import type { BootEvent } from '../../netboot/boot-event.ts';
-import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
+import { queuedJob, type Attempt, type Job, type JobState, type NewJob } from '../domain/jobs.ts';
 import type { NodeEvent, NodeRecord } from '../domain/nodes.ts';
 import {
   clampLimit,
@@ -47,17 +47,7 @@ export class MemoryStore implements Store {
 
   insertJobs(jobs: readonly NewJob[], now: number): Job[] {
     return jobs.map((j) => {
-      const job: Job = {
-        ...clone(j),
-        id: this.nextJobId++,
-        state: 'queued',
-        attempts: 0,
-        submittedAt: now,
-        availableAt: now,
-        cancelRequested: false,
-        nodeLosses: 0,
-        abandons: 0,
-      };
+      const job = queuedJob(clone(j), this.nextJobId++, now);
       this.jobs.set(job.id, job);
       return clone(job);
     });

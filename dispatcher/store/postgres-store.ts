@@ -5,7 +5,7 @@
  * on by default). Schema: postgres-migrations.ts; retention: postgres-retention.ts.
  */
 import pg from 'pg';
-import type { Attempt, Job, JobState, NewJob } from '../domain/jobs.ts';
+import { queuedJob, type Attempt, type Job, type JobState, type NewJob } from '../domain/jobs.ts';
 import type { NodeRecord } from '../domain/nodes.ts';
 import { StoreError } from './errors.ts';
 import { migratePostgres } from './postgres-migrations.ts';
@@ -127,20 +127,7 @@ export class PostgresStore extends PostgresHistory implements AsyncStore {
         // Identities are handed out in VALUES order, so ascending ids are the rows in order.
         ids.push(...rows.map((r) => r.id).sort((a, b) => a - b));
       }
-      return jobs.map(
-        (j, i) =>
-          ({
-            ...structuredClone(j),
-            id: ids[i]!,
-            state: 'queued',
-            attempts: 0,
-            submittedAt: now,
-            availableAt: now,
-            cancelRequested: false,
-            nodeLosses: 0,
-            abandons: 0,
-          }) as Job,
-      );
+      return jobs.map((j, i) => queuedJob(structuredClone(j), ids[i]!, now));
     });
   }
 

@@ -8,7 +8,7 @@
  * last id is L holds L − n + 1 … L. The caller holds the write transaction (nothing interleaves).
  */
 import type Database from 'better-sqlite3';
-import type { Job, NewJob } from '../domain/jobs.ts';
+import { queuedJob, type Job, type NewJob } from '../domain/jobs.ts';
 import { StoreError } from './errors.ts';
 
 const CHUNK = 64;
@@ -53,26 +53,4 @@ export class JobInserter {
     if (!s) this.statements.set(n, (s = this.db.prepare(`INSERT INTO jobs (${COLUMNS}) VALUES ${Array(n).fill(ROW).join(', ')}`)));
     return s;
   }
-}
-
-/** The job as the row just inserted reads back (toJob's shape); its spec and requirements are the submission's. */
-function queuedJob(j: NewJob, id: number, now: number): Job {
-  return {
-    id,
-    ...(j.name !== undefined ? { name: j.name } : {}),
-    spec: j.spec,
-    priority: j.priority,
-    group: j.group,
-    retries: j.retries,
-    ...(j.retryOn !== undefined ? { retryOn: j.retryOn } : {}),
-    ...(j.timeoutMs !== undefined ? { timeoutMs: j.timeoutMs } : {}),
-    requirements: j.requirements,
-    state: 'queued',
-    attempts: 0,
-    submittedAt: now,
-    availableAt: now,
-    cancelRequested: false,
-    nodeLosses: 0,
-    abandons: 0,
-  };
 }
