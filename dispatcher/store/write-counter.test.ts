@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { asyncStore } from './async-adapter.ts';
 import { MemoryStore } from './memory-store.ts';
-import { countStoreWrites } from './write-counter.ts';
+import { countStoreWrites, STORE_WRITE_OPS } from './write-counter.ts';
 
 describe('countStoreWrites', () => {
   it('counts write operations by name and leaves reads and results alone', () => {
@@ -48,5 +48,13 @@ describe('countStoreWrites', () => {
     });
     expect(counts.get('endAttempt')).toBe(4);
     expect([...counts.keys()]).not.toContain('endAttempts');
+  });
+
+  it('leaves names that are not store operations alone (toString, constructor: Object.prototype names)', () => {
+    const { store, counts } = countStoreWrites(new MemoryStore());
+    expect(String(store)).toBe('[object Object]');
+    expect(store.constructor).toBe(MemoryStore);
+    expect([...counts.values()].every((n) => n === 0)).toBe(true);
+    expect(counts.size).toBe(STORE_WRITE_OPS.length);
   });
 });

@@ -30,9 +30,9 @@ export const STORE_WRITE_OPS = [
 export type StoreWriteOp = (typeof STORE_WRITE_OPS)[number];
 
 /** Batch operations, counted as the operation they batch, once per item (the rate stays per attempt ended). */
-const BATCHES: Readonly<Record<string, { op: StoreWriteOp; items: (args: unknown[]) => number }>> = {
-  endAttempts: { op: 'endAttempt', items: (args) => (Array.isArray(args[0]) ? args[0].length : 0) },
-};
+const BATCHES: ReadonlyMap<PropertyKey, { op: StoreWriteOp; items: (args: unknown[]) => number }> = new Map([
+  ['endAttempts', { op: 'endAttempt', items: (args: unknown[]) => (Array.isArray(args[0]) ? args[0].length : 0) }],
+]);
 
 export interface StoreWriteCounts {
   readonly counts: ReadonlyMap<StoreWriteOp, number>;
@@ -49,7 +49,7 @@ function counted<S extends object>(store: S, counts: Map<StoreWriteOp, number>):
   const proxy = new Proxy(store, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
-      const batch = typeof prop === 'string' ? BATCHES[prop] : undefined;
+      const batch = BATCHES.get(prop);
       if (typeof value !== 'function' || (!batch && !counts.has(prop as StoreWriteOp))) return value;
       let fn = wrapped.get(prop);
       if (!fn) {
