@@ -11,7 +11,7 @@ export interface SubmitterInit {
   readonly url: string;
   readonly token: string;
 }
-export type ToSubmitter = { type: 'submit'; seq: number; n: number } | { type: 'stop' };
+export type ToSubmitter = { type: 'submit'; seq: number; n: number };
 export type FromSubmitter = { type: 'ready' } | { type: 'submitted'; seq: number; ids?: string[]; error?: string };
 
 const init = workerData as SubmitterInit;
@@ -29,7 +29,6 @@ async function submit(n: number): Promise<string[]> {
 }
 
 port.on('message', (m: ToSubmitter) => {
-  if (m.type === 'stop') return port.close();
   submit(m.n).then(
     (ids) => port.postMessage({ type: 'submitted', seq: m.seq, ids } satisfies FromSubmitter),
     (e: Error) => port.postMessage({ type: 'submitted', seq: m.seq, error: e.message } satisfies FromSubmitter),

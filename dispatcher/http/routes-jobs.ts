@@ -20,7 +20,6 @@ export interface KnownFiles {
   stat(sha256: string): { sizeBytes: number } | undefined;
 }
 
-/** Validates one submission (schema + which fields a kind needs); problems carry their path. */
 /**
  * How deep `args` and `kwargs` may nest. JSON.parse takes any depth; what serializes the job
  * later (the store's JSON, the assign frame) recurses and would throw on the shared commit.
@@ -39,6 +38,7 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/** Validates one submission (schema + which fields a kind needs); problems carry their path. */
 function toSubmission(body: unknown, prefix: string, problems: Problem[], known?: KnownFiles): JobSubmission | undefined {
   if (!submissionChecker.Check(body)) {
     const e = submissionChecker.Errors(body).First()!;

@@ -244,20 +244,19 @@ export class PostgresStore extends PostgresHistory implements AsyncStore {
         for (const end of ends) out.push(await s.endOne(end));
         return out;
       }
-      const col = <T>(f: (e: AttemptEnd) => T) => ends.map(f);
       const r = (
         await s.rows<{ moved: (string | number)[] | null; ended: (string | number)[] | null }>(END_BATCH, [
-          col((e) => e.jobId),
-          col((e) => e.attemptId),
-          col((e) => e.state),
-          col((e) => e.at),
-          col((e) => e.reason ?? null),
-          col((e) => (e.result === undefined ? null : JSON.stringify(e.result))),
-          col((e) => e.job.state),
-          col((e) => (e.job.state === 'queued' ? e.job.availableAt : null)),
-          col((e) => e.job.reason ?? null),
-          col((e) => (e.state === 'node-lost' ? 1 : 0)),
-          col((e) => (e.state === 'abandoned' ? 1 : 0)),
+          ends.map((e) => e.jobId),
+          ends.map((e) => e.attemptId),
+          ends.map((e) => e.state),
+          ends.map((e) => e.at),
+          ends.map((e) => e.reason ?? null),
+          ends.map((e) => (e.result === undefined ? null : JSON.stringify(e.result))),
+          ends.map((e) => e.job.state),
+          ends.map((e) => (e.job.state === 'queued' ? e.job.availableAt : null)),
+          ends.map((e) => e.job.reason ?? null),
+          ends.map((e) => (e.state === 'node-lost' ? 1 : 0)),
+          ends.map((e) => (e.state === 'abandoned' ? 1 : 0)),
         ])
       )[0]!;
       const moved = new Set((r.moved ?? []).map(Number));

@@ -38,6 +38,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly s;
+  private readonly inserter: JobInserter;
 
   /** `path` of the database file, or `:memory:`. */
   constructor(
@@ -56,6 +57,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     const p = (sql: string) => this.db.prepare(sql);
+    this.inserter = new JobInserter(this.db);
     this.s = {
       getJob: p('SELECT * FROM jobs WHERE id = ?'),
       countByState: p('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
@@ -137,9 +139,8 @@ export class SqliteStore implements Store {
   };
 
   insertJobs(jobs: readonly NewJob[], now: number): Job[] {
-    return this.transaction(() => (this.inserter ??= new JobInserter(this.db)).insert(jobs, now));
+    return this.transaction(() => this.inserter.insert(jobs, now));
   }
-  private inserter?: JobInserter;
 
   getJob(id: number): Job | undefined {
     const r = this.s.getJob.get(id) as JobRow | undefined;
